@@ -1,0 +1,133 @@
+// Package config loads Sluice's bootstrap settings: config.yaml, then SLUICE_*
+// environment overrides. The result is passed down explicitly; nothing here is global.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config holds every setting Sluice needs to boot. Field names follow API.md "Running it".
+type Config struct {
+	Listen               string `yaml:"listen"`
+	BaseURL              string `yaml:"base_url"`
+	DataDir              string `yaml:"data_dir"`
+	DatabaseURL          string `yaml:"database_url"`
+	SecretKey            string `yaml:"secret_key"`
+	BootstrapToken       string `yaml:"bootstrap_token"`
+	Demo                 *bool  `yaml:"demo"`
+	AllowPrivateNetworks bool   `yaml:"allow_private_networks"`
+	SMTPURL              string `yaml:"smtp_url"`
+	LogLevel             string `yaml:"log_level"`
+	LogFormat            string `yaml:"log_format"`
+}
+
+// Default returns the settings used when neither the file nor the environment says otherwise.
+func Default() Config {
+	return Config{
+		Listen:    ":8080",
+		BaseURL:   "http://localhost:8080",
+		DataDir:   "./data",
+		LogLevel:  "info",
+		LogFormat: "text",
+	}
+}
+
+// Load reads path (a missing file is not an error: defaults apply) and then the environment.
+func Load(path string, getenv func(string) string) (Config, error) {
+	cfg := Default()
+	if path != "" {
+		raw, err := os.ReadFile(path)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+		case err != nil:
+			return cfg, fmt.Errorf("config: read %s: %w", path, err)
+		default:
+			if err := yaml.Unmarshal(raw, &cfg); err != nil {
+				return cfg, fmt.Errorf("config: parse %s: %w", path, err)
+			}
+		}
+	}
+	if err := cfg.applyEnv(getenv); err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.validate()
+}
+
+func (c *Config) applyEnv(getenv func(string) string) error {
+	str := map[string]*string{
+		"SLUICE_LISTEN":          &c.Listen,
+		"SLUICE_BASE_URL":        &c.BaseURL,
+		"SLUICE_DATA_DIR":        &c.DataDir,
+		"SLUICE_DATABASE_URL":    &c.DatabaseURL,
+		"SLUICE_SECRET_KEY":      &c.SecretKey,
+		"SLUICE_BOOTSTRAP_TOKEN": &c.BootstrapToken,
+		"SLUICE_SMTP_URL":        &c.SMTPURL,
+		"SLUICE_LOG_LEVEL":       &c.LogLevel,
+		"SLUICE_LOG_FORMAT":      &c.LogFormat,
+	}
+	for name, dst := range str {
+		if v := getenv(name); v != "" {
+			*dst = v
+		}
+	}
+	if v := getenv("SLUICE_DEMO"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("config: SLUICE_DEMO=%q is not true or false", v)
+		}
+		c.Demo = &b
+	}
+	if v := getenv("SLUICE_ALLOW_PRIVATE_NETWORKS"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("config: SLUICE_ALLOW_PRIVATE_NETWORKS=%q is not true or false", v)
+		}
+		c.AllowPrivateNetworks = b
+	}
+	return nil
+}
+
+func (c *Config) validate() error {
+	u, err := url.Parse(c.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("config: base_url %q must be an absolute http(s) URL", c.BaseURL)
+	}
+	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	if c.DatabaseURL == "" {
+		c.DatabaseURL = "sqlite://" + filepath.Join(c.DataDir, "sluice.db")
+	}
+	if !c.IsSQLite() && !c.IsPostgres() {
+		return fmt.Errorf("config: database_url must start with postgres:// or sqlite://")
+	}
+	if c.IsPostgres() && c.SecretKey == "" {
+		return errors.New("config: SLUICE_SECRET_KEY is required with PostgreSQL (32 bytes, base64 or hex), so that every instance can read the secrets the others wrote")
+	}
+	return nil
+}
+
+// IsSQLite reports whether the embedded database is in use.
+func (c Config) IsSQLite() bool { return strings.HasPrefix(c.DatabaseURL, "sqlite://") }
+
+// IsPostgres reports whether a PostgreSQL server is in use.
+func (c Config) IsPostgres() bool {
+	return strings.HasPrefix(c.DatabaseURL, "postgres://") || strings.HasPrefix(c.DatabaseURL, "postgresql://")
+}
+
+// DemoEnabled is true unless switched off; by default on for the embedded database only.
+func (c Config) DemoEnabled() bool {
+	if c.Demo != nil {
+		return *c.Demo
+	}
+	return c.IsSQLite()
+}
+
+// SecureCookies is true when Sluice is served over TLS.
+func (c Config) SecureCookies() bool { return strings.HasPrefix(c.BaseURL, "https://") }

@@ -1,0 +1,143 @@
+// Package models holds Sluice's own records (gorm entities) and the stores that read
+// and write them. Every query takes the workspace it is scoped to.
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"github.com/google/uuid"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"sluice/migrations"
+)
+
+// Sentinel errors every store returns instead of driver errors.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("conflict")
+)
+
+// DefaultWorkspaceID is the workspace the first migration creates.
+const DefaultWorkspaceID = "00000000-0000-7000-8000-000000000001"
+
+// Store is the one entry point to Sluice's records.
+type Store struct {
+	db      *gorm.DB
+	dialect migrations.Dialect
+	now     func() time.Time
+}
+
+// Open connects to the database a URL names: postgres://… or sqlite:///path.
+func Open(databaseURL string) (*Store, error) {
+	cfg := &gorm.Config{TranslateError: true, Logger: logger.Discard, NowFunc: func() time.Time { return time.Now().UTC() }}
+	var (
+		db  *gorm.DB
+		err error
+		d   migrations.Dialect
+	)
+	switch {
+	case strings.HasPrefix(databaseURL, "sqlite://"):
+		path := strings.TrimPrefix(databaseURL, "sqlite://")
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, fmt.Errorf("models: create database dir: %w", err)
+		}
+		// WAL lets readers run beside the one writer; immediate transactions take the
+		// write lock up front so two writers queue instead of failing mid-transaction.
+		dsn := path + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+		db, err = gorm.Open(sqlite.Open(dsn), cfg)
+		d = migrations.SQLite
+	case strings.HasPrefix(databaseURL, "postgres://"), strings.HasPrefix(databaseURL, "postgresql://"):
+		db, err = gorm.Open(postgres.Open(databaseURL), cfg)
+		d = migrations.Postgres
+	default:
+		return nil, errors.New("models: database URL must start with postgres:// or sqlite://")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("models: open database: %w", err)
+	}
+	if d == migrations.SQLite {
+		sqlDB, err := db.DB()
+		if err != nil {
+			return nil, err
+		}
+		// WAL readers run in parallel; writers queue on the immediate lock and busy_timeout.
+		sqlDB.SetMaxOpenConns(4)
+	}
+	return &Store{db: db, dialect: d, now: func() time.Time { return time.Now().UTC() }}, nil
+}
+
+// Migrate applies pending migrations (safe to call from several instances at once).
+func (s *Store) Migrate(ctx context.Context) (int64, error) {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return 0, err
+	}
+	return migrations.Up(ctx, sqlDB, s.dialect)
+}
+
+// Ready reports whether the database answers and is migrated to this binary's version.
+func (s *Store) Ready(ctx context.Context) error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	if err := sqlDB.PingContext(ctx); err != nil {
+		return fmt.Errorf("models: ping: %w", err)
+	}
+	current, latest, err := migrations.Status(ctx, sqlDB, s.dialect)
+	if err != nil {
+		return err
+	}
+	if current != latest {
+		return fmt.Errorf("models: schema at version %d, want %d", current, latest)
+	}
+	return nil
+}
+
+// Dialect tells which engine the store runs on.
+func (s *Store) Dialect() migrations.Dialect { return s.dialect }
+
+// DB exposes the gorm handle for tests and schema checks only.
+func (s *Store) DB() *gorm.DB { return s.db }
+
+// Close releases the connection pool.
+func (s *Store) Close() error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+func newID() string { return uuid.Must(uuid.NewV7()).String() }
+
+// translate maps gorm errors to the store's sentinels.
+func translate(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return ErrNotFound
+	case errors.Is(err, gorm.ErrDuplicatedKey), errors.Is(err, gorm.ErrForeignKeyViolated):
+		return fmt.Errorf("%w: %v", ErrConflict, err)
+	case isUniqueViolation(err):
+		return fmt.Errorf("%w: %v", ErrConflict, err)
+	}
+	return err
+}
+
+// isUniqueViolation catches SQLite's constraint errors, which the pure-Go driver does
+// not always translate.
+func isUniqueViolation(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "UNIQUE constraint failed") || strings.Contains(msg, "constraint failed: UNIQUE")
+}
