@@ -1,0 +1,58 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"sluice/models"
+)
+
+// listAnswer is API.md's list shape.
+type listAnswer[T any] struct {
+	Items      []T    `json:"items"`
+	NextCursor string `json:"next_cursor"`
+}
+
+// apiAuth admits requests bearing a valid token; the token's workspace and role then
+// scope the request exactly as a signed-in user's would.
+func (s *Server) apiAuth(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		scheme, value, ok := strings.Cut(c.Request().Header.Get(echo.HeaderAuthorization), " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(value) == "" {
+			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="sluice"`)
+			return echo.NewHTTPError(http.StatusUnauthorized, "Send an API token: Authorization: Bearer <token>.")
+		}
+		t, err := s.store.APITokenByValue(c.Request().Context(), strings.TrimSpace(value))
+		if errors.Is(err, models.ErrNotFound) {
+			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="sluice", error="invalid_token"`)
+			return echo.NewHTTPError(http.StatusUnauthorized, "This API token is not valid. It may have been revoked.")
+		}
+		if err != nil {
+			return fmt.Errorf("api auth: %w", err)
+		}
+		c.Set(keyActor, models.Actor{WorkspaceID: t.WorkspaceID, Type: models.ActorToken, ID: t.ID, Name: "token " + t.Name, Role: t.Role})
+		return next(c)
+	}
+}
+
+// activationJSON is API.md's activation; the fields fill in as activations arrive.
+type activationJSON struct {
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	Status string `json:"status"`
+	Health string `json:"health"`
+}
+
+// APIListActivations answers GET /api/v1/activations.
+func (s *Server) APIListActivations(c echo.Context) error {
+	switch c.QueryParam("status") {
+	case "", "healthy", "warning", "failed", "paused", "never_run":
+	default:
+		return &models.FieldError{Field: "status", Message: "status must be one of healthy, warning, failed, paused, never_run"}
+	}
+	return c.JSON(http.StatusOK, listAnswer[activationJSON]{Items: []activationJSON{}})
+}

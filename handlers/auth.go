@@ -1,0 +1,151 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"sluice/models"
+	"sluice/views/auth"
+	"sluice/views/components"
+)
+
+// formErrors turns a store's field error into the errors shown beside the fields.
+func formErrors(err error) (components.FormErrors, bool) {
+	var fe *models.FieldError
+	if errors.As(err, &fe) {
+		return components.FormErrors{fe.Field: fe.Message}, true
+	}
+	return nil, false
+}
+
+type setupForm struct {
+	Workspace string `form:"workspace"`
+	Name      string `form:"name"`
+	Email     string `form:"email"`
+	Password  string `form:"password"`
+}
+
+// SetupForm shows the first-admin form while the installation has no user; then 404.
+func (s *Server) SetupForm(c echo.Context) error {
+	if err := s.requireSetup(c); err != nil {
+		return err
+	}
+	return s.render(c, http.StatusOK, auth.SetupPage(auth.SetupProps{}), nil)
+}
+
+// Setup creates the first admin and signs them in.
+func (s *Server) Setup(c echo.Context) error {
+	if err := s.requireSetup(c); err != nil {
+		return err
+	}
+	var f setupForm
+	if err := c.Bind(&f); err != nil {
+		return echo.ErrBadRequest
+	}
+	u, err := s.store.SetupFirstAdmin(c.Request().Context(), f.Workspace, models.NewUser{Email: f.Email, Name: f.Name, Password: f.Password})
+	if errs, ok := formErrors(err); ok {
+		return s.render(c, http.StatusUnprocessableEntity, auth.SetupPage(auth.SetupProps{Workspace: f.Workspace, Name: f.Name, Email: f.Email, Errors: errs}), nil)
+	}
+	if errors.Is(err, models.ErrSetupDone) {
+		return echo.ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("setup: %w", err)
+	}
+	if err := s.signIn(c, u); err != nil {
+		return err
+	}
+	if err := flash(c, "success", "Your workspace is ready. Start by connecting a source."); err != nil {
+		return err
+	}
+	return redirect(c, c.Echo().Reverse("activations.index"))
+}
+
+func (s *Server) requireSetup(c echo.Context) error {
+	need, err := s.store.NeedsSetup(c.Request().Context())
+	if err != nil {
+		return fmt.Errorf("setup: %w", err)
+	}
+	if !need {
+		return echo.ErrNotFound
+	}
+	return nil
+}
+
+type loginForm struct {
+	Email    string `form:"email"`
+	Password string `form:"password"`
+	Next     string `form:"next"`
+}
+
+// LoginForm is the sign-in page; signed-in visitors go straight on.
+func (s *Server) LoginForm(c echo.Context) error {
+	next := safeNext(c.QueryParam("next"))
+	if currentUser(c) != nil {
+		return redirect(c, s.afterSignIn(c, next))
+	}
+	if need, err := s.store.NeedsSetup(c.Request().Context()); err != nil {
+		return fmt.Errorf("login: %w", err)
+	} else if need {
+		return redirect(c, c.Echo().Reverse("auth.setup"))
+	}
+	return s.render(c, http.StatusOK, auth.LoginPage(auth.LoginProps{Next: next}), nil)
+}
+
+// Login checks the credentials, starts a new session and returns to where the visitor
+// was going.
+func (s *Server) Login(c echo.Context) error {
+	var f loginForm
+	if err := c.Bind(&f); err != nil {
+		return echo.ErrBadRequest
+	}
+	f.Next = safeNext(f.Next)
+	u, err := s.store.Authenticate(c.Request().Context(), f.Email, f.Password, c.RealIP())
+	props := auth.LoginProps{Email: f.Email, Next: f.Next}
+	switch {
+	case errors.Is(err, models.ErrThrottled):
+		props.Error = "Too many failed sign-ins. Wait 15 minutes, then try again."
+		return s.render(c, http.StatusTooManyRequests, auth.LoginPage(props), nil)
+	case errors.Is(err, models.ErrBadCredentials):
+		props.Error = "Wrong e-mail or password."
+		return s.render(c, http.StatusUnprocessableEntity, auth.LoginPage(props), nil)
+	case err != nil:
+		return fmt.Errorf("login: %w", err)
+	}
+	if err := s.signIn(c, u); err != nil {
+		return err
+	}
+	return redirect(c, s.afterSignIn(c, f.Next))
+}
+
+func (s *Server) afterSignIn(c echo.Context, next string) string {
+	if next != "" {
+		return next
+	}
+	return c.Echo().Reverse("activations.index")
+}
+
+// signIn starts a fresh session: new values and a new CSRF token, so nothing from
+// before sign-in (e.g. a planted token) carries over.
+func (s *Server) signIn(c echo.Context, u *models.User) error {
+	sess := session(c)
+	sess.Values = map[any]any{sessUserID: u.ID, sessWorkspace: u.WorkspaceID, sessCSRF: newCSRFToken()}
+	return saveSession(c)
+}
+
+// Logout ends the session.
+func (s *Server) Logout(c echo.Context) error {
+	if currentUser(c) != nil {
+		if err := s.store.RecordSignOut(c.Request().Context(), actor(c)); err != nil {
+			return fmt.Errorf("logout: %w", err)
+		}
+	}
+	session(c).Values = map[any]any{sessCSRF: newCSRFToken()}
+	if err := flash(c, "info", "You are signed out."); err != nil {
+		return err
+	}
+	return redirect(c, c.Echo().Reverse("auth.login"))
+}

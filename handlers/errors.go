@@ -1,0 +1,108 @@
+package handlers
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"sluice/models"
+	"sluice/views/components"
+	"sluice/views/pages"
+)
+
+// apiError is the error body of API.md: {"error": {"code", "message", "field"}}.
+type apiError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+}
+
+// classify turns any error into what the user is told. Internal errors keep their
+// detail in the log only.
+func classify(err error) (int, apiError) {
+	var he *echo.HTTPError
+	var fe *models.FieldError
+	switch {
+	case errors.As(err, &fe):
+		return http.StatusUnprocessableEntity, apiError{"invalid", fe.Message, fe.Field}
+	case errors.Is(err, models.ErrInvalid):
+		return http.StatusUnprocessableEntity, apiError{"invalid", "The input is not valid.", ""}
+	case errors.Is(err, models.ErrNotFound):
+		return http.StatusNotFound, apiError{"not_found", "This does not exist, or it belongs to another workspace.", ""}
+	case errors.Is(err, models.ErrConflict):
+		return http.StatusConflict, apiError{"conflict", "This conflicts with something that already exists.", ""}
+	case errors.As(err, &he):
+		msg, _ := he.Message.(string)
+		if he.Code >= 500 || msg == "" {
+			msg = http.StatusText(he.Code)
+		}
+		return he.Code, apiError{codeOf(he.Code), msg, ""}
+	}
+	return http.StatusInternalServerError, apiError{"internal", "Something went wrong on our side. It has been logged; try again in a moment.", ""}
+}
+
+func codeOf(status int) string {
+	switch status {
+	case http.StatusBadRequest:
+		return "bad_request"
+	case http.StatusUnauthorized:
+		return "unauthorized"
+	case http.StatusForbidden:
+		return "forbidden"
+	case http.StatusNotFound:
+		return "not_found"
+	case http.StatusMethodNotAllowed:
+		return "method_not_allowed"
+	case http.StatusConflict:
+		return "conflict"
+	case http.StatusRequestEntityTooLarge:
+		return "too_large"
+	case http.StatusUnprocessableEntity:
+		return "invalid"
+	case http.StatusTooManyRequests:
+		return "rate_limited"
+	}
+	return "internal"
+}
+
+var errorTitles = map[int]string{
+	http.StatusForbidden:       "Not allowed",
+	http.StatusNotFound:        "Page not found",
+	http.StatusTooManyRequests: "Slow down",
+}
+
+// handleError is the one place errors become answers: JSON for the API, a toast for
+// htmx, a page for the browser. 5xx are logged with the request id.
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	status, body := classify(err)
+	reqID := c.Response().Header().Get(echo.HeaderXRequestID)
+	if status >= 500 {
+		s.log.ErrorContext(c.Request().Context(), "request failed", slog.String("request_id", reqID),
+			slog.String("path", c.Request().URL.Path), slog.Any("error", err))
+	}
+	var werr error
+	switch {
+	case strings.HasPrefix(c.Request().URL.Path, "/api/"):
+		werr = c.JSON(status, map[string]apiError{"error": body})
+	case isHTMX(c):
+		// Errors land in the flash area, whatever the request meant to swap.
+		c.Response().Header().Set("HX-Retarget", "#flash")
+		c.Response().Header().Set("HX-Reswap", "innerHTML")
+		werr = s.render(c, status, components.ErrorToast(body.Message), nil)
+	default:
+		title := errorTitles[status]
+		if title == "" {
+			title = http.StatusText(status)
+		}
+		werr = s.render(c, status, pages.ErrorPage(pages.ErrorProps{Status: status, Title: title, Message: body.Message, RequestID: reqID}), nil)
+	}
+	if werr != nil {
+		s.log.Error("write error answer", slog.Any("error", werr))
+	}
+}

@@ -1,0 +1,181 @@
+package handlers
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gorilla/sessions"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"sluice/models"
+)
+
+const (
+	sessionName   = "sluice"
+	sessionMaxAge = 7 * 24 * time.Hour
+	sessUserID    = "uid"
+	sessWorkspace = "wid"
+	sessCSRF      = "csrf"
+	sessToken     = "created_token"
+	csrfField     = "_csrf"
+	csrfHeader    = "X-CSRF-Token"
+)
+
+// ErrCSRF is answered 403: a state change arrived without the token of its session.
+var errCSRF = echo.NewHTTPError(http.StatusForbidden, "This form has expired or did not come from Sluice. Reload the page and try again.")
+
+func newCSRFToken() string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic("handlers: crypto/rand failed: " + err.Error())
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// session returns the request's cookie session, loaded by loadSession.
+func session(c echo.Context) *sessions.Session {
+	s, _ := c.Get(keySession).(*sessions.Session)
+	return s
+}
+
+// saveSession writes the session cookie; it must run before the body is written.
+func saveSession(c echo.Context) error {
+	if err := session(c).Save(c.Request(), c.Response()); err != nil {
+		return fmt.Errorf("handlers: save session: %w", err)
+	}
+	return nil
+}
+
+// loadSession reads the session cookie, makes sure it carries a CSRF token, and loads
+// the signed-in user, whose workspace then scopes the whole request.
+func (s *Server) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		sess, err := s.sessions.Get(c.Request(), sessionName)
+		if err != nil {
+			// A cookie from another key or a tampered one: start a clean session.
+			sess, _ = s.sessions.New(c.Request(), sessionName)
+		}
+		c.Set(keySession, sess)
+		if _, ok := sess.Values[sessCSRF].(string); !ok {
+			sess.Values[sessCSRF] = newCSRFToken()
+			if err := saveSession(c); err != nil {
+				return err
+			}
+		}
+		if uid, ok := sess.Values[sessUserID].(string); ok {
+			wsID, _ := sess.Values[sessWorkspace].(string)
+			u, err := s.store.UserByID(c.Request().Context(), wsID, uid)
+			switch {
+			case errors.Is(err, models.ErrNotFound): // removed since: signed out
+				delete(sess.Values, sessUserID)
+			case err != nil:
+				return fmt.Errorf("load session user: %w", err)
+			default:
+				ws, err := s.store.WorkspaceByID(c.Request().Context(), u.WorkspaceID)
+				if err != nil {
+					return fmt.Errorf("load session workspace: %w", err)
+				}
+				c.Set(keyUser, u)
+				c.Set(keyWorkspace, ws)
+				c.Set(keyActor, models.Actor{WorkspaceID: u.WorkspaceID, Type: models.ActorUser, ID: u.ID, Name: u.Email, Role: u.Role})
+			}
+		}
+		return next(c)
+	}
+}
+
+// checkCSRF refuses every state change that does not echo its session's token, from
+// the form field or (htmx) the header.
+func (s *Server) checkCSRF(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		switch c.Request().Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+			return next(c)
+		}
+		want, _ := session(c).Values[sessCSRF].(string)
+		got := c.Request().Header.Get(csrfHeader)
+		if got == "" {
+			got = c.FormValue(csrfField)
+		}
+		if want == "" || subtle.ConstantTimeCompare([]byte(want), []byte(got)) != 1 {
+			return errCSRF
+		}
+		return next(c)
+	}
+}
+
+// requireUser sends signed-out visitors to /login, remembering where they were going.
+func (s *Server) requireUser(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if currentUser(c) != nil {
+			return next(c)
+		}
+		dest := c.Echo().Reverse("auth.login")
+		if c.Request().Method == http.MethodGet {
+			dest += "?next=" + url.QueryEscape(c.Request().URL.RequestURI())
+		}
+		return redirect(c, dest)
+	}
+}
+
+// requireRole answers 403 to anyone below min.
+func requireRole(min models.Role) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if !actor(c).Role.AtLeast(min) {
+				return echo.NewHTTPError(http.StatusForbidden, fmt.Sprintf("This needs the %s role or higher. Ask an admin of your workspace.", min.Label()))
+			}
+			return next(c)
+		}
+	}
+}
+
+// safeNext keeps a post-sign-in destination on this site: a local path, never "//host".
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return ""
+	}
+	return next
+}
+
+// redirect goes to dest after a form: HX-Redirect for htmx, 303 otherwise.
+func redirect(c echo.Context, dest string) error {
+	if isHTMX(c) {
+		c.Response().Header().Set("HX-Redirect", dest)
+		return c.NoContent(http.StatusOK)
+	}
+	return c.Redirect(http.StatusSeeOther, dest)
+}
+
+// flash queues a message for the next page the user sees.
+func flash(c echo.Context, kind, message string) error {
+	session(c).AddFlash(kind + "|" + message)
+	return saveSession(c)
+}
+
+// logRequests writes one structured line per request, with its request id.
+func (s *Server) logRequests() echo.MiddlewareFunc {
+	return middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
+		LogStatus: true, LogURIPath: true, LogMethod: true, LogLatency: true, LogRequestID: true, LogRemoteIP: true,
+		HandleError: true,
+		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
+			level := slog.LevelInfo
+			if v.Status >= 500 {
+				level = slog.LevelError
+			}
+			s.log.LogAttrs(c.Request().Context(), level, "request",
+				slog.String("request_id", v.RequestID), slog.String("method", v.Method), slog.String("path", v.URIPath),
+				slog.Int("status", v.Status), slog.Duration("latency", v.Latency), slog.String("remote_ip", v.RemoteIP))
+			return nil
+		},
+	})
+}

@@ -1,0 +1,49 @@
+package handlers
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"sluice/views/pages"
+)
+
+// Home sends signed-in users to the activations list, the daily view.
+func (s *Server) Home(c echo.Context) error {
+	return c.Redirect(http.StatusSeeOther, c.Echo().Reverse("activations.index"))
+}
+
+// Settings opens the first settings section.
+func (s *Server) Settings(c echo.Context) error {
+	return c.Redirect(http.StatusSeeOther, c.Echo().Reverse("platforms.index"))
+}
+
+// Activations lists activations.
+func (s *Server) Activations(c echo.Context) error {
+	return s.render(c, http.StatusOK, pages.ActivationsPage(), nil)
+}
+
+// Segments lists segments.
+func (s *Server) Segments(c echo.Context) error {
+	return s.render(c, http.StatusOK, pages.SegmentsPage(), nil)
+}
+
+// Models lists models.
+func (s *Server) Models(c echo.Context) error {
+	return s.render(c, http.StatusOK, pages.ModelsPage(), nil)
+}
+
+// Sources lists sources.
+func (s *Server) Sources(c echo.Context) error {
+	return s.render(c, http.StatusOK, pages.SourcesPage(), nil)
+}
+
+// Platforms lists platforms.
+func (s *Server) Platforms(c echo.Context) error {
+	return s.render(c, http.StatusOK, pages.PlatformsPage(), nil)
+}
+
+// Alerts shows the alert settings.
+func (s *Server) Alerts(c echo.Context) error {
+	return s.render(c, http.StatusOK, pages.AlertsPage(), nil)
+}

@@ -1,0 +1,92 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"sluice/models"
+	"sluice/views/settings"
+)
+
+// UserHandler serves Settings → Users (admins only).
+type UserHandler struct{ *Server }
+
+type userForm struct {
+	Email    string `form:"email"`
+	Name     string `form:"name"`
+	Role     string `form:"role"`
+	Password string `form:"password"`
+}
+
+// Index lists the workspace's users and the form to add one.
+func (h *UserHandler) Index(c echo.Context) error {
+	return h.page(c, http.StatusOK, settings.UserFormProps{Role: models.RoleViewer})
+}
+
+func (h *UserHandler) page(c echo.Context, status int, form settings.UserFormProps) error {
+	users, err := h.store.ListUsers(c.Request().Context(), workspaceID(c))
+	if err != nil {
+		return fmt.Errorf("list users: %w", err)
+	}
+	return h.render(c, status, settings.UsersPage(settings.UsersProps{Users: users, Form: form}), settings.UserForm(form))
+}
+
+// Create adds a user to the workspace.
+func (h *UserHandler) Create(c echo.Context) error {
+	var f userForm
+	if err := c.Bind(&f); err != nil {
+		return echo.ErrBadRequest
+	}
+	u, err := h.store.CreateUser(c.Request().Context(), actor(c), models.NewUser{Email: f.Email, Name: f.Name, Password: f.Password, Role: models.Role(f.Role)})
+	if errs, ok := formErrors(err); ok {
+		return h.page(c, http.StatusUnprocessableEntity, settings.UserFormProps{Email: f.Email, Name: f.Name, Role: models.Role(f.Role), Errors: errs})
+	}
+	if err != nil {
+		return fmt.Errorf("create user: %w", err)
+	}
+	if err := flash(c, "success", fmt.Sprintf("%s can now sign in as %s.", u.Email, u.Role.Label())); err != nil {
+		return err
+	}
+	return redirect(c, c.Echo().Reverse("users.index"))
+}
+
+// Update changes a user's role and answers the user's row.
+func (h *UserHandler) Update(c echo.Context) error {
+	role := models.Role(c.FormValue("role"))
+	u, err := h.store.UpdateUserRole(c.Request().Context(), actor(c), c.Param("id"), role)
+	var fe *models.FieldError
+	if errors.As(err, &fe) {
+		current, lerr := h.store.UserByID(c.Request().Context(), workspaceID(c), c.Param("id"))
+		if lerr != nil {
+			return lerr
+		}
+		return h.render(c, http.StatusUnprocessableEntity, settings.UserRow(*current, fe.Message), nil)
+	}
+	if err != nil {
+		return err
+	}
+	return h.render(c, http.StatusOK, settings.UserRow(*u, ""), nil)
+}
+
+// Delete removes a user; the row disappears from the table.
+func (h *UserHandler) Delete(c echo.Context) error {
+	err := h.store.DeleteUser(c.Request().Context(), actor(c), c.Param("id"))
+	var fe *models.FieldError
+	if errors.As(err, &fe) {
+		u, lerr := h.store.UserByID(c.Request().Context(), workspaceID(c), c.Param("id"))
+		if lerr != nil {
+			return lerr
+		}
+		return h.render(c, http.StatusUnprocessableEntity, settings.UserRow(*u, fe.Message), nil)
+	}
+	if err != nil {
+		return err
+	}
+	if !isHTMX(c) {
+		return redirect(c, c.Echo().Reverse("users.index"))
+	}
+	return c.HTML(http.StatusOK, "")
+}

@@ -1,0 +1,262 @@
+// Command sluice moves audiences from a data warehouse to marketing tools and says
+// when a sync broke, why, and where to fix it. main.go is wiring only.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"sluice/config"
+	"sluice/handlers"
+	"sluice/jobs"
+	"sluice/models"
+	"sluice/secrets"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+const usage = `Usage: sluice [--config config.yaml] <command> [flags]
+
+Commands:
+  serve                      run the web app and the scheduler (default)
+  migrate                    apply database migrations and exit
+  token create --role R      create an API token (admin|editor|operator|viewer) and print it
+  user create --email E --password P --role R
+                             create a user in the first workspace
+  version                    print the version
+
+Settings come from config.yaml, overridden by SLUICE_* environment variables.
+`
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Getenv); err != nil {
+		fmt.Fprintln(os.Stderr, "sluice:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout io.Writer, getenv func(string) string) error {
+	global := flag.NewFlagSet("sluice", flag.ContinueOnError)
+	global.Usage = func() { fmt.Fprint(os.Stderr, usage) }
+	configPath := global.String("config", envOr(getenv, "SLUICE_CONFIG", "config.yaml"), "path to config.yaml")
+	if err := global.Parse(args); err != nil {
+		return err
+	}
+	args = global.Args()
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd, args = args[0], args[1:]
+	}
+	if cmd == "version" {
+		fmt.Fprintln(stdout, "sluice", buildVersion())
+		return nil
+	}
+	cfg, err := config.Load(*configPath, getenv)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg)
+	switch cmd {
+	case "serve":
+		return serve(ctx, cfg, log)
+	case "migrate":
+		store, err := openStore(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer store.Close()
+		v, err := store.Migrate(ctx)
+		if err == nil {
+			fmt.Fprintf(stdout, "database at version %d\n", v)
+		}
+		return err
+	case "token":
+		return tokenCommand(ctx, cfg, args, stdout)
+	case "user":
+		return userCommand(ctx, cfg, args, stdout)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	return fmt.Errorf("unknown command %q\n\n%s", cmd, usage)
+}
+
+func envOr(getenv func(string) string, key, def string) string {
+	if v := getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func buildVersion() string {
+	if version != "dev" {
+		return version
+	}
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
+		return info.Main.Version
+	}
+	return version
+}
+
+func newLogger(cfg config.Config) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+		level = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+// openStore connects and migrates: every command needs the current schema.
+func openStore(ctx context.Context, cfg config.Config) (*models.Store, error) {
+	store, err := models.Open(cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := store.Migrate(ctx); err != nil {
+		store.Close()
+		return nil, err
+	}
+	return store, nil
+}
+
+// secretBox loads the key from the settings, or (SQLite only) from the data dir.
+func secretBox(cfg config.Config) (*secrets.Box, error) {
+	var key []byte
+	var err error
+	if cfg.SecretKey != "" {
+		key, err = secrets.ParseKey(cfg.SecretKey)
+	} else {
+		key, err = secrets.LoadOrCreateKeyFile(filepath.Join(cfg.DataDir, "secret.key"))
+	}
+	if err != nil {
+		return nil, err
+	}
+	return secrets.New(key)
+}
+
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	box, err := secretBox(cfg)
+	if err != nil {
+		return err
+	}
+	store, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if cfg.BootstrapToken != "" {
+		created, err := store.EnsureBootstrapToken(ctx, cfg.BootstrapToken)
+		if err != nil {
+			return err
+		}
+		if created {
+			log.Info("created the bootstrap API token")
+		}
+	}
+	scheduler, err := jobs.New(store, log)
+	if err != nil {
+		return err
+	}
+	scheduler.Start()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	e := handlers.New(handlers.Deps{Config: cfg, Store: store, Secrets: box, Logger: log, Registry: reg})
+	srv := &http.Server{Addr: cfg.Listen, Handler: e, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	log.Info("sluice is up", "version", buildVersion(), "listen", cfg.Listen, "url", cfg.BaseURL,
+		"database", map[bool]string{true: "sqlite", false: "postgres"}[cfg.IsSQLite()])
+	if need, _ := store.NeedsSetup(ctx); need {
+		log.Info("new installation: create the first admin at " + cfg.BaseURL + "/setup")
+	}
+	select {
+	case err := <-errc:
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	scheduler.Stop(shutdownCtx)
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// firstWorkspaceActor is who the command line acts as: the operator at the console.
+func firstWorkspaceActor() models.Actor {
+	return models.Actor{WorkspaceID: models.DefaultWorkspaceID, Type: models.ActorSystem, Name: "command line", Role: models.RoleAdmin}
+}
+
+func tokenCommand(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
+	if len(args) == 0 || args[0] != "create" {
+		return errors.New("usage: sluice token create --role admin|editor|operator|viewer [--name NAME]")
+	}
+	fs := flag.NewFlagSet("token create", flag.ContinueOnError)
+	role := fs.String("role", "", "admin, editor, operator or viewer")
+	name := fs.String("name", "command line", "what uses the token")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	store, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	_, plaintext, err := store.CreateAPIToken(ctx, firstWorkspaceActor(), *name, models.Role(strings.ToLower(*role)))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, plaintext)
+	return nil
+}
+
+func userCommand(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
+	if len(args) == 0 || args[0] != "create" {
+		return errors.New("usage: sluice user create --email E --password P --role admin|editor|operator|viewer [--name NAME]")
+	}
+	fs := flag.NewFlagSet("user create", flag.ContinueOnError)
+	email := fs.String("email", "", "e-mail address, used to sign in")
+	password := fs.String("password", "", "first password (at least 10 characters)")
+	role := fs.String("role", "", "admin, editor, operator or viewer")
+	name := fs.String("name", "", "display name")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	store, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	u, err := store.CreateUser(ctx, firstWorkspaceActor(), models.NewUser{Email: *email, Password: *password, Role: models.Role(strings.ToLower(*role)), Name: *name})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "created %s (%s)\n", u.Email, u.Role)
+	return nil
+}

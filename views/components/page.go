@@ -1,0 +1,100 @@
+// Package components holds the partials every page shares, and the page context that
+// handlers hand to views (who is signed in, the CSRF token, flashes, route reversal).
+package components
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"sluice/models"
+)
+
+// Flash is a one-time message shown at the top of the next page.
+type Flash struct {
+	Kind    string // success, error, info, warning
+	Message string
+}
+
+// Page is what every view may know about the request it renders for.
+type Page struct {
+	User      *models.User
+	Workspace *models.Workspace
+	CSRF      string
+	Path      string
+	Flashes   []Flash
+	Reverse   func(name string, params ...any) string
+}
+
+type pageKey struct{}
+
+// WithPage stores the page context for the views rendered under ctx.
+func WithPage(ctx context.Context, p *Page) context.Context {
+	return context.WithValue(ctx, pageKey{}, p)
+}
+
+// PageOf returns the page context, or an empty one (views never dereference nil).
+func PageOf(ctx context.Context) *Page {
+	if p, ok := ctx.Value(pageKey{}).(*Page); ok {
+		return p
+	}
+	return &Page{Reverse: func(name string, _ ...any) string { return "/" }}
+}
+
+// URL reverses a named route, e.g. URL(ctx, "users.update", id).
+func URL(ctx context.Context, name string, params ...any) string {
+	return PageOf(ctx).Reverse(name, params...)
+}
+
+// Can reports whether the signed-in user has at least role.
+func Can(ctx context.Context, role models.Role) bool {
+	p := PageOf(ctx)
+	return p.User != nil && p.User.Role.AtLeast(role)
+}
+
+// Active reports whether the nav entry for prefix is the current section.
+func Active(ctx context.Context, prefix string) bool {
+	path := PageOf(ctx).Path
+	return path == prefix || strings.HasPrefix(path, prefix+"/")
+}
+
+// FormErrors maps a field name to the message shown beside it.
+type FormErrors map[string]string
+
+// FormatTime renders a time for tables: "28 Nov 2026, 18:40 UTC".
+func FormatTime(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.UTC().Format("2 Jan 2006, 15:04 UTC")
+}
+
+// FormatTimePtr renders an optional time, "Never" when absent.
+func FormatTimePtr(t *time.Time) string {
+	if t == nil {
+		return "Never"
+	}
+	return FormatTime(*t)
+}
+
+// RoleBadgeClass picks the badge colour of a role.
+func RoleBadgeClass(r models.Role) string {
+	switch r {
+	case models.RoleAdmin:
+		return "badge badge-indigo"
+	case models.RoleEditor:
+		return "badge badge-blue"
+	case models.RoleOperator:
+		return "badge badge-green"
+	}
+	return "badge badge-gray"
+}
+
+// Plural writes "1 user" or "3 users".
+func Plural(n int, one, many string) string {
+	if n == 1 {
+		return fmt.Sprintf("1 %s", one)
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
