@@ -1,0 +1,67 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestLoadDefaultsFileAndEnv(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(path, []byte("listen: \":9000\"\ndata_dir: /var/lib/sluice\nlog_level: debug\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(path, env(map[string]string{"SLUICE_LISTEN": ":7000", "SLUICE_DEMO": "false"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listen != ":7000" {
+		t.Errorf("env must override the file: listen = %q", cfg.Listen)
+	}
+	if cfg.LogLevel != "debug" || cfg.DataDir != "/var/lib/sluice" {
+		t.Errorf("file values lost: %+v", cfg)
+	}
+	if cfg.DatabaseURL != "sqlite:///var/lib/sluice/sluice.db" || !cfg.IsSQLite() {
+		t.Errorf("default database = %q", cfg.DatabaseURL)
+	}
+	if cfg.DemoEnabled() {
+		t.Error("SLUICE_DEMO=false ignored")
+	}
+}
+
+func TestLoadMissingFileUsesDefaults(t *testing.T) {
+	cfg, err := Load(filepath.Join(t.TempDir(), "nope.yaml"), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listen != ":8080" || cfg.BaseURL != "http://localhost:8080" || !cfg.DemoEnabled() || cfg.SecureCookies() {
+		t.Errorf("defaults = %+v", cfg)
+	}
+}
+
+func TestLoadRefuses(t *testing.T) {
+	cases := map[string]map[string]string{
+		"postgres without a secret key": {"SLUICE_DATABASE_URL": "postgres://localhost/sluice"},
+		"unknown database":              {"SLUICE_DATABASE_URL": "mysql://localhost/sluice"},
+		"relative base url":             {"SLUICE_BASE_URL": "localhost:8080"},
+		"bad demo flag":                 {"SLUICE_DEMO": "maybe"},
+		"bad private networks flag":     {"SLUICE_ALLOW_PRIVATE_NETWORKS": "sometimes"},
+	}
+	for name, vars := range cases {
+		if _, err := Load("", env(vars)); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	if _, err := Load("", env(map[string]string{"SLUICE_DATABASE_URL": "postgres://localhost/sluice", "SLUICE_SECRET_KEY": "x"})); err != nil {
+		t.Errorf("postgres with a key: %v", err)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	_ = os.WriteFile(bad, []byte("listen: [unclosed"), 0o600)
+	if _, err := Load(bad, env(nil)); err == nil || !strings.Contains(err.Error(), "parse") {
+		t.Errorf("broken yaml: err = %v", err)
+	}
+}
