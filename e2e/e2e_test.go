@@ -271,4 +271,9 @@ func TestFirstAdminWalksEveryPage(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid=audit-table]`)),
 		shots.take("audit-after-changes"),
 	)
+	run(t, ctx, "an unknown page says so",
+		chromedp.Navigate(base+"/activations/does-not-exist"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=error-page]`)),
+		shots.take("not-found"),
+	)
 }

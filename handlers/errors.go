@@ -36,8 +36,11 @@ func classify(err error) (int, apiError) {
 		return http.StatusConflict, apiError{"conflict", "This conflicts with something that already exists.", ""}
 	case errors.As(err, &he):
 		msg, _ := he.Message.(string)
-		if he.Code >= 500 || msg == "" {
-			msg = http.StatusText(he.Code)
+		if he.Code >= 500 || msg == "" || msg == http.StatusText(he.Code) {
+			msg = plainMessages[he.Code]
+			if msg == "" {
+				msg = http.StatusText(he.Code)
+			}
 		}
 		return he.Code, apiError{codeOf(he.Code), msg, ""}
 	}
@@ -66,6 +69,14 @@ func codeOf(status int) string {
 		return "rate_limited"
 	}
 	return "internal"
+}
+
+// plainMessages replace echo's bare status texts with what a person can act on.
+var plainMessages = map[int]string{
+	http.StatusBadRequest:            "The request was malformed. Reload the page and try again.",
+	http.StatusNotFound:              "There is nothing at this address. It may have been removed, or the link may be mistyped.",
+	http.StatusMethodNotAllowed:      "This address does not accept that kind of request.",
+	http.StatusRequestEntityTooLarge: "The request is too large.",
 }
 
 var errorTitles = map[int]string{
