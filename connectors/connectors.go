@@ -1,0 +1,165 @@
+// Package connectors is the contract every source and destination connector meets:
+// specs that drive the forms, errors with categories, and the registry of kinds.
+// Connectors import this package (and net/http, oauth2), never models or gorm.
+package connectors
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+)
+
+// Category is the activation-level error category of DESIGN.md, as the seed labels it.
+type Category string
+
+// The six categories.
+const (
+	CategoryConnection    Category = "connection"
+	CategoryCredentials   Category = "credentials"
+	CategoryRateLimit     Category = "rate_limit"
+	CategoryConfiguration Category = "configuration"
+	CategoryTimeout       Category = "timeout"
+	CategoryNotFound      Category = "not_found"
+)
+
+// Label is the category's name as users read it.
+func (c Category) Label() string {
+	switch c {
+	case CategoryConnection:
+		return "Connection Error"
+	case CategoryCredentials:
+		return "Bad Credentials/Insufficient permissions"
+	case CategoryRateLimit:
+		return "Rate Limit"
+	case CategoryConfiguration:
+		return "Configuration Errors"
+	case CategoryTimeout:
+		return "Timeouts"
+	case CategoryNotFound:
+		return "Resource Not Found"
+	}
+	return string(c)
+}
+
+// Error is what a connector reports when something outside Sluice went wrong: a
+// category, a plain-language message for the user, the raw detail for the run log,
+// and whether trying again can help.
+type Error struct {
+	Category  Category
+	Message   string
+	Detail    string
+	Retryable bool
+	// Field names the config field at fault, when one is (e.g. "password").
+	Field string
+	Err   error
+}
+
+func (e *Error) Error() string {
+	if e.Detail != "" {
+		return fmt.Sprintf("%s: %s (%s)", e.Category, e.Message, e.Detail)
+	}
+	return fmt.Sprintf("%s: %s", e.Category, e.Message)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// AsError finds the connector error in err's chain.
+func AsError(err error) (*Error, bool) {
+	var ce *Error
+	ok := errors.As(err, &ce)
+	return ce, ok
+}
+
+// FieldType is how a config field is entered and stored.
+type FieldType string
+
+// Field types. Secret fields are encrypted at rest and never shown back.
+const (
+	FieldString   FieldType = "string"
+	FieldInt      FieldType = "int"
+	FieldPassword FieldType = "password"
+	FieldSelect   FieldType = "select"
+	FieldBool     FieldType = "bool"
+	FieldText     FieldType = "text"
+)
+
+// FieldSpec describes one config field; forms and validation come from it.
+type FieldSpec struct {
+	Name     string
+	Label    string
+	Type     FieldType
+	Required bool
+	Secret   bool
+	Default  string
+	Options  []string
+	Help     string
+}
+
+// Config holds a connector's settings, secrets included (decrypted only in memory).
+type Config map[string]string
+
+// Validate checks required fields and select options against the spec.
+func (c Config) Validate(fields []FieldSpec) error {
+	for _, f := range fields {
+		v := c[f.Name]
+		if v == "" && f.Default != "" {
+			c[f.Name] = f.Default
+			v = f.Default
+		}
+		if f.Required && v == "" {
+			return &Error{Category: CategoryConfiguration, Field: f.Name, Message: f.Label + " is required."}
+		}
+		if f.Type == FieldSelect && v != "" && !contains(f.Options, v) {
+			return &Error{Category: CategoryConfiguration, Field: f.Name, Message: fmt.Sprintf("%s must be one of %v.", f.Label, f.Options)}
+		}
+		if f.Type == FieldInt && v != "" {
+			var n int
+			if _, err := fmt.Sscanf(v, "%d", &n); err != nil || fmt.Sprint(n) != v {
+				return &Error{Category: CategoryConfiguration, Field: f.Name, Message: f.Label + " must be a whole number."}
+			}
+		}
+	}
+	return nil
+}
+
+func contains(list []string, v string) bool {
+	for _, s := range list {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Registry maps kinds to connectors. main builds one and passes it down.
+type Registry struct {
+	sources map[string]SourceConnector
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry { return &Registry{sources: map[string]SourceConnector{}} }
+
+// RegisterSource adds a source kind; registering a kind twice is a programming error.
+func (r *Registry) RegisterSource(c SourceConnector) {
+	kind := c.Spec().Kind
+	if _, dup := r.sources[kind]; dup {
+		panic("connectors: source kind registered twice: " + kind)
+	}
+	r.sources[kind] = c
+}
+
+// Source returns the connector of a kind.
+func (r *Registry) Source(kind string) (SourceConnector, bool) {
+	c, ok := r.sources[kind]
+	return c, ok
+}
+
+// SourceSpecs lists every source kind, by label.
+func (r *Registry) SourceSpecs() []SourceSpec {
+	specs := make([]SourceSpec, 0, len(r.sources))
+	for _, c := range r.sources {
+		specs = append(specs, c.Spec())
+	}
+	sort.Slice(specs, func(i, j int) bool { return specs[i].Label < specs[j].Label })
+	return specs
+}
