@@ -30,7 +30,7 @@ func TestCommands(t *testing.T) {
 		t.Fatalf("version = %q, %v", out, err)
 	}
 	out, err = exec("migrate")
-	if err != nil || !strings.Contains(out, "database at version 1") {
+	if err != nil || !strings.HasPrefix(out, "database at version ") {
 		t.Fatalf("migrate = %q, %v", out, err)
 	}
 	if _, err := exec("user", "create", "--email", "ops@acme.example", "--password", "a long passphrase", "--role", "ADMIN"); err != nil {

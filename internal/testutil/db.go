@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
-	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -113,12 +112,3 @@ func ActorOf(u *models.User) models.Actor {
 
 // Password is a valid password for test users.
 const Password = "correct horse battery"
-
-// Must fails the test on err and returns v.
-func Must[T any](t testing.TB, v T, err error) T {
-	t.Helper()
-	if err != nil {
-		t.Fatal(fmt.Errorf("unexpected error: %w", err))
-	}
-	return v
-}

@@ -1,0 +1,232 @@
+package handlers_test
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/PuerkitoBio/goquery"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"sluice/config"
+	"sluice/handlers"
+	"sluice/internal/testutil"
+	"sluice/models"
+	"sluice/secrets"
+)
+
+// app is the real Sluice HTTP stack on a migrated store, served over a test listener.
+type app struct {
+	store *models.Store
+	url   string
+}
+
+// newApp builds the app on the database at dbURL, migrated.
+func newApp(t *testing.T, dbURL string) *app {
+	t.Helper()
+	return serve(t, testutil.Store(t, dbURL))
+}
+
+// serve builds the app on s as is (migrated or not).
+func serve(t *testing.T, s *models.Store) *app {
+	t.Helper()
+	box, err := secrets.New(bytes.Repeat([]byte{0x5a}, secrets.KeySize))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := handlers.New(handlers.Deps{
+		Config:   config.Default(), // http:// base URL: cookies without Secure, as httptest serves
+		Store:    s,
+		Secrets:  box,
+		Logger:   slog.New(slog.DiscardHandler),
+		Registry: prometheus.NewRegistry(),
+	})
+	srv := httptest.NewServer(e)
+	t.Cleanup(srv.Close)
+	return &app{store: s, url: srv.URL}
+}
+
+// sqliteApp is the app on a fresh SQLite database.
+func sqliteApp(t *testing.T) *app {
+	t.Helper()
+	return newApp(t, testutil.SQLiteURL(t))
+}
+
+// eachApp runs fn on an app over each dialect.
+func eachApp(t *testing.T, fn func(t *testing.T, a *app)) {
+	t.Helper()
+	for _, d := range testutil.Dialects {
+		t.Run(d.Name, func(t *testing.T) { fn(t, newApp(t, d.URL(t))) })
+	}
+}
+
+// client is one browser: its own cookie jar, and redirects returned, not followed.
+type client struct {
+	t    *testing.T
+	base string
+	hc   *http.Client
+}
+
+func (a *app) client(t *testing.T) *client {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &client{t: t, base: a.url, hc: &http.Client{
+		Jar:           jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+// response is an answer with its body read.
+type response struct {
+	Status int
+	Header http.Header
+	Body   string
+}
+
+// Location is the redirect target.
+func (r *response) Location() string { return r.Header.Get("Location") }
+
+// Doc parses the body as HTML.
+func (r *response) Doc(t *testing.T) *goquery.Document {
+	t.Helper()
+	doc, err := goquery.NewDocumentFromReader(strings.NewReader(r.Body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return doc
+}
+
+// Rows parses the body as table rows, the context htmx swaps them into: an HTML
+// parser drops a bare <tr> found outside a table.
+func (r *response) Rows(t *testing.T) *goquery.Document {
+	t.Helper()
+	doc, err := goquery.NewDocumentFromReader(strings.NewReader("<table><tbody>" + r.Body + "</tbody></table>"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return doc
+}
+
+// Text is the trimmed text of the elements sel matches.
+func (r *response) Text(t *testing.T, sel string) string {
+	t.Helper()
+	return strings.TrimSpace(r.Doc(t).Find(sel).Text())
+}
+
+// Count is how many elements sel matches.
+func (r *response) Count(t *testing.T, sel string) int {
+	t.Helper()
+	return r.Doc(t).Find(sel).Length()
+}
+
+// want fails the test unless the answer has this status.
+func (r *response) want(t *testing.T, status int) *response {
+	t.Helper()
+	if r.Status != status {
+		body := r.Body
+		if len(body) > 600 {
+			body = body[:600] + "…"
+		}
+		t.Fatalf("status %d, want %d (Location %q)\n%s", r.Status, status, r.Location(), body)
+	}
+	return r
+}
+
+// do sends a request; form (may be nil) goes url-encoded in the body; header holds
+// name, value pairs.
+func (c *client) do(method, path string, form url.Values, header ...string) *response {
+	c.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequestWithContext(c.t.Context(), method, c.base+path, body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	res, err := c.hc.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return &response{Status: res.StatusCode, Header: res.Header, Body: string(b)}
+}
+
+func (c *client) get(path string, header ...string) *response {
+	c.t.Helper()
+	return c.do(http.MethodGet, path, nil, header...)
+}
+
+func (c *client) post(path string, form url.Values, header ...string) *response {
+	c.t.Helper()
+	return c.do(http.MethodPost, path, form, header...)
+}
+
+// csrf GETs a page and returns the CSRF token of its forms.
+func (c *client) csrf(path string) string {
+	c.t.Helper()
+	r := c.get(path).want(c.t, http.StatusOK)
+	token, ok := r.Doc(c.t).Find("input[name=_csrf]").First().Attr("value")
+	if !ok || token == "" {
+		c.t.Fatalf("no CSRF token on %s", path)
+	}
+	return token
+}
+
+// signIn signs in through the login form and expects the redirect.
+func (c *client) signIn(email, password string) {
+	c.t.Helper()
+	token := c.csrf("/login")
+	c.post("/login", url.Values{"_csrf": {token}, "email": {email}, "password": {password}}).want(c.t, http.StatusSeeOther)
+}
+
+// signedIn reports whether this browser is signed in, by asking for a page that needs it.
+func (c *client) signedIn() bool {
+	c.t.Helper()
+	switch r := c.get("/activations"); r.Status {
+	case http.StatusOK:
+		return true
+	case http.StatusSeeOther:
+		return false
+	default:
+		c.t.Fatalf("GET /activations: status %d", r.Status)
+		return false
+	}
+}
+
+// api calls the JSON API with a bearer token ("" for none).
+func (c *client) api(path, token string) *response {
+	c.t.Helper()
+	if token == "" {
+		return c.get(path)
+	}
+	return c.get(path, "Authorization", "Bearer "+token)
+}
+
+// signedInAdmin sets up the first admin and a browser signed in as them.
+func signedInAdmin(t *testing.T, a *app) (*models.User, *client) {
+	t.Helper()
+	u, _ := testutil.Admin(t, a.store)
+	c := a.client(t)
+	c.signIn(u.Email, testutil.Password)
+	return u, c
+}
