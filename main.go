@@ -128,7 +128,11 @@ func newLogger(cfg config.Config) *slog.Logger {
 
 // openStore connects and migrates: every command needs the current schema.
 func openStore(ctx context.Context, cfg config.Config) (*models.Store, error) {
-	store, err := models.Open(cfg.DatabaseURL)
+	box, err := secretBox(cfg)
+	if err != nil {
+		return nil, err
+	}
+	store, err := models.Open(cfg.DatabaseURL, box)
 	if err != nil {
 		return nil, err
 	}
@@ -157,10 +161,6 @@ func secretBox(cfg config.Config) (*secrets.Box, error) {
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	box, err := secretBox(cfg)
-	if err != nil {
-		return err
-	}
 	store, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
@@ -183,7 +183,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	e := handlers.New(handlers.Deps{Config: cfg, Store: store, Secrets: box, Logger: log, Registry: reg})
+	e := handlers.New(handlers.Deps{Config: cfg, Store: store, Secrets: store.Secrets(), Logger: log, Registry: reg})
 	srv := &http.Server{Addr: cfg.Listen, Handler: e, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 
 	errc := make(chan error, 1)

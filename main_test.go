@@ -51,7 +51,7 @@ func TestCommands(t *testing.T) {
 	}
 
 	// What the commands made is really there: the user ended setup, the token works.
-	store, err := models.Open("sqlite://" + filepath.Join(dir, "sluice.db"))
+	store, err := models.Open("sqlite://"+filepath.Join(dir, "sluice.db"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

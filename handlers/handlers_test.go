@@ -695,7 +695,7 @@ func TestHealthReadyAndMetrics(t *testing.T) {
 
 func TestReadyzBeforeMigrations(t *testing.T) {
 	t.Parallel()
-	s, err := models.Open(testutil.SQLiteURL(t))
+	s, err := models.Open(testutil.SQLiteURL(t), testutil.Secrets(t))
 	if err != nil {
 		t.Fatal(err)
 	}

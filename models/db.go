@@ -18,6 +18,7 @@ import (
 	"gorm.io/gorm/logger"
 
 	"sluice/migrations"
+	"sluice/secrets"
 )
 
 // Sentinel errors every store returns instead of driver errors.
@@ -33,11 +34,13 @@ const DefaultWorkspaceID = "00000000-0000-7000-8000-000000000001"
 type Store struct {
 	db      *gorm.DB
 	dialect migrations.Dialect
+	secrets *secrets.Box
 	now     func() time.Time
 }
 
-// Open connects to the database a URL names: postgres://… or sqlite:///path.
-func Open(databaseURL string) (*Store, error) {
+// Open connects to the database a URL names: postgres://… or sqlite:///path. Every
+// credential the store keeps is sealed with box.
+func Open(databaseURL string, box *secrets.Box) (*Store, error) {
 	cfg := &gorm.Config{TranslateError: true, Logger: logger.Discard, NowFunc: func() time.Time { return time.Now().UTC() }}
 	var (
 		db  *gorm.DB
@@ -72,7 +75,7 @@ func Open(databaseURL string) (*Store, error) {
 		// WAL readers run in parallel; writers queue on the immediate lock and busy_timeout.
 		sqlDB.SetMaxOpenConns(4)
 	}
-	return &Store{db: db, dialect: d, now: func() time.Time { return time.Now().UTC() }}, nil
+	return &Store{db: db, dialect: d, secrets: box, now: func() time.Time { return time.Now().UTC() }}, nil
 }
 
 // Migrate applies pending migrations (safe to call from several instances at once).
@@ -102,6 +105,9 @@ func (s *Store) Ready(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Secrets is the box the store seals credentials with; sessions derive their keys from it.
+func (s *Store) Secrets() *secrets.Box { return s.secrets }
 
 // Dialect tells which engine the store runs on.
 func (s *Store) Dialect() migrations.Dialect { return s.dialect }

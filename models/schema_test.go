@@ -104,7 +104,7 @@ func TestConcurrentMigrationsOnPostgres(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s, err := models.Open(url)
+			s, err := models.Open(url, testutil.Secrets(t))
 			if err != nil {
 				errs <- err
 				return

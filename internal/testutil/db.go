@@ -15,6 +15,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver, for creating test databases
 
 	"sluice/models"
+	"sluice/secrets"
 )
 
 // PostgresAdminURL is where test databases are created. SLUICE_TEST_POSTGRES_URL overrides it.
@@ -77,7 +78,7 @@ var Dialects = []struct {
 // Store opens and migrates a store at url, closed when the test ends.
 func Store(t testing.TB, url string) *models.Store {
 	t.Helper()
-	s, err := models.Open(url)
+	s, err := models.Open(url, Secrets(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,3 +113,17 @@ func ActorOf(u *models.User) models.Actor {
 
 // Password is a valid password for test users.
 const Password = "correct horse battery"
+
+// Secrets is a box under a fixed test key.
+func Secrets(t testing.TB) *secrets.Box {
+	t.Helper()
+	key := make([]byte, secrets.KeySize)
+	for i := range key {
+		key[i] = byte(i)
+	}
+	b, err := secrets.New(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
