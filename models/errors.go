@@ -21,3 +21,6 @@ func (e *FieldError) Error() string { return fmt.Sprintf("%s: %s", e.Field, e.Me
 func (e *FieldError) Unwrap() error { return ErrInvalid }
 
 func invalid(field, msg string) error { return &FieldError{Field: field, Message: msg} }
+
+// IsNotFound reports whether err means the object does not exist in the workspace.
+func IsNotFound(err error) bool { return errors.Is(err, ErrNotFound) }

@@ -1,0 +1,15 @@
+package postgres
+
+import (
+	"time"
+
+	"sluice/connectors"
+)
+
+// NewWithTimeouts lets tests shorten the connect and statement timeouts, so a silent
+// server's timeout is observed in milliseconds rather than ten seconds.
+func NewWithTimeouts(f Flavor, connect, statement time.Duration) connectors.SourceConnector {
+	c := NewFlavor(f).(*connector)
+	c.connectTimeout, c.statementTimeout = connect, statement
+	return c
+}

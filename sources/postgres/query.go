@@ -1,0 +1,143 @@
+package postgres
+
+import (
+	"context"
+	"database/sql/driver"
+	"fmt"
+	"math/big"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
+
+	"sluice/connectors"
+)
+
+// Query streams the rows of a parameterized query to fn, one at a time: each row is
+// decoded from the connection's buffer into one reused slice, so memory stays the size of
+// a row whatever the segment's size. Cancelling ctx stops the query on the server.
+//
+// Values are nil, bool, int64, float64, string, []byte, time.Time or decoded JSON
+// (map[string]any, []any, ...). numeric arrives as its exact decimal text, since float64
+// would round large keys and amounts; uuid as its canonical text; other types as the
+// text PostgreSQL would print.
+func (s *source) Query(ctx context.Context, sql string, args []any, fn func(row []any) error) error {
+	// Closing rows mid-stream would read the rest of the result to the end; cancelling
+	// first makes pgx abandon the connection instead, so stopping early is immediate.
+	qctx, cancel := context.WithCancel(ctx)
+	rows, err := s.pool.Query(qctx, sql, args...)
+	if err != nil {
+		cancel()
+		return s.queryError(ctx, err)
+	}
+	defer func() {
+		cancel()
+		rows.Close()
+	}()
+
+	var (
+		row   []any
+		types []*pgtype.Type
+	)
+	for rows.Next() {
+		fields := rows.FieldDescriptions()
+		if row == nil {
+			row = make([]any, len(fields))
+			types = make([]*pgtype.Type, len(fields))
+			for i, f := range fields {
+				types[i], _ = rows.Conn().TypeMap().TypeForOID(f.DataTypeOID)
+			}
+		}
+		m := rows.Conn().TypeMap()
+		for i, raw := range rows.RawValues() {
+			if raw == nil {
+				row[i] = nil
+				continue
+			}
+			f := fields[i]
+			if types[i] == nil {
+				// A type pgx does not know (an extension's, an enum): text stays text,
+				// binary is copied because the buffer is reused by the next row.
+				if f.Format == pgtype.TextFormatCode {
+					row[i] = string(raw)
+				} else {
+					row[i] = append([]byte(nil), raw...)
+				}
+				continue
+			}
+			v, err := types[i].Codec.DecodeValue(m, f.DataTypeOID, f.Format, raw)
+			if err != nil {
+				return &connectors.Error{Category: connectors.CategoryConnection,
+					Message: fmt.Sprintf("Column %s holds a value Sluice cannot read.", f.Name), Detail: err.Error(), Err: err}
+			}
+			row[i] = normalizeValue(v)
+		}
+		if err := fn(row); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return s.queryError(ctx, err)
+	}
+	return nil
+}
+
+// queryError reports a failed query; a cancelled or expired ctx is reported as such (and
+// stays visible to errors.Is), whatever pgx wrapped it in.
+func (s *source) queryError(ctx context.Context, err error) error {
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		ce := &connectors.Error{Category: connectors.CategoryTimeout, Message: "The query ran out of time.", Detail: err.Error(), Err: ctxErr}
+		if ctxErr == context.Canceled {
+			ce.Category, ce.Message = connectors.CategoryConnection, "The query was cancelled."
+		}
+		return fmt.Errorf("%s: query: %w", s.flavor.Kind, ce)
+	}
+	return fmt.Errorf("%s: query: %w", s.flavor.Kind, s.set.classify(err))
+}
+
+// normalizeValue narrows pgx's decoded values to the few Go types the engine handles.
+func normalizeValue(v any) any {
+	switch x := v.(type) {
+	case nil, bool, int64, float64, string, []byte, time.Time, map[string]any, []any:
+		return v
+	case int16:
+		return int64(x)
+	case int32:
+		return int64(x)
+	case int:
+		return int64(x)
+	case uint32:
+		return int64(x)
+	case float32:
+		return float64(x)
+	case [16]byte:
+		return fmt.Sprintf("%x-%x-%x-%x-%x", x[0:4], x[4:6], x[6:8], x[8:10], x[10:16])
+	case pgtype.Numeric:
+		return numericText(x)
+	case *big.Int:
+		return x.String()
+	case driver.Valuer:
+		dv, err := x.Value()
+		if err != nil {
+			return fmt.Sprint(v)
+		}
+		if _, again := dv.(driver.Valuer); again {
+			return fmt.Sprint(dv)
+		}
+		return normalizeValue(dv)
+	case fmt.Stringer:
+		return x.String()
+	}
+	return v
+}
+
+// numericText is a numeric's exact decimal text ("12.50", "NaN", "Infinity").
+func numericText(n pgtype.Numeric) any {
+	if !n.Valid {
+		return nil
+	}
+	v, err := n.Value()
+	if err != nil {
+		return nil
+	}
+	return v
+}
