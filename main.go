@@ -22,10 +22,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"sluice/config"
+	"sluice/connectors"
 	"sluice/handlers"
 	"sluice/jobs"
 	"sluice/models"
 	"sluice/secrets"
+	"sluice/sources/postgres"
+	"sluice/sources/redshift"
+	"sluice/sources/sqlite"
+	"sluice/warehouse"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -183,7 +188,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	e := handlers.New(handlers.Deps{Config: cfg, Store: store, Secrets: store.Secrets(), Logger: log, Registry: reg})
+	e := handlers.New(handlers.Deps{Config: cfg, Store: store, Secrets: store.Secrets(), Logger: log, Registry: reg,
+		Warehouse: warehouse.New(store, sourceRegistry())})
 	srv := &http.Server{Addr: cfg.Listen, Handler: e, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 
 	errc := make(chan error, 1)
@@ -206,6 +212,15 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	return nil
+}
+
+// sourceRegistry lists every source kind this build can connect to.
+func sourceRegistry() *connectors.Registry {
+	r := connectors.NewRegistry()
+	r.RegisterSource(postgres.New())
+	r.RegisterSource(redshift.New())
+	r.RegisterSource(sqlite.New())
+	return r
 }
 
 // firstWorkspaceActor is who the command line acts as: the operator at the console.

@@ -102,8 +102,12 @@ func newBrowser(t *testing.T) context.Context {
 	)
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(alloc)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 2*time.Minute)
-	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+	t.Cleanup(func() { cancelCtx(); cancelAlloc() })
+	// Start the browser on this long-lived context: each step then runs under its own
+	// timeout without taking the browser down with it.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start Chromium: %v", err)
+	}
 	return ctx
 }
 
@@ -138,7 +142,14 @@ func newScreenshots(t *testing.T) *screenshots {
 
 func run(t *testing.T, ctx context.Context, step string, actions ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
-	if err := chromedp.Do(ctx, actions...); err != nil {
+	stepCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(stepCtx, actions...); err != nil {
+		// A picture of the page as it was says more than a timeout.
+		if png, serr := chromedp.Run(ctx, chromedp.FullScreenshot(100)); serr == nil {
+			_ = os.WriteFile(filepath.Join(os.TempDir(), "sluice-e2e-failure.png"), png, 0o644)
+			t.Logf("screenshot of the failure: %s", filepath.Join(os.TempDir(), "sluice-e2e-failure.png"))
+		}
 		t.Fatalf("%s: %v", step, err)
 	}
 }
@@ -146,7 +157,9 @@ func run(t *testing.T, ctx context.Context, step string, actions ...chromedp.Act
 // read runs one action that returns a value.
 func read[T any](t *testing.T, ctx context.Context, step string, a chromedp.Action[T]) T {
 	t.Helper()
-	v, err := chromedp.Run(ctx, a)
+	stepCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(stepCtx, a)
 	if err != nil {
 		t.Fatalf("%s: %v", step, err)
 	}
@@ -158,6 +171,21 @@ func currentPath(t *testing.T, ctx context.Context) string {
 	loc := read(t, ctx, "read location", chromedp.Location())
 	i := strings.Index(loc[len("http://"):], "/")
 	return loc[len("http://")+i:]
+}
+
+// createAdmin fills /setup, which a new installation shows, and lands on Activations.
+func createAdmin(email, password string) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		return chromedp.Void{}, chromedp.Do(ctx,
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid=create-admin]`)),
+			chromedp.SendKeys(chromedp.CSS(`#f-workspace`), "Acme Inc"),
+			chromedp.SendKeys(chromedp.CSS(`#f-name`), "Ada Lovelace"),
+			chromedp.SendKeys(chromedp.CSS(`#f-email`), email),
+			chromedp.SendKeys(chromedp.CSS(`#f-password`), password),
+			chromedp.Click(chromedp.CSS(`[data-testid=create-admin]`)),
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid=empty-state]`)),
+		)
+	}
 }
 
 // The golden path of a new installation: set up the first admin, sign out, sign in
@@ -176,15 +204,7 @@ func TestFirstAdminWalksEveryPage(t *testing.T) {
 	if p := currentPath(t, ctx); p != "/setup" {
 		t.Fatalf("a new installation should send visitors to /setup, got %s", p)
 	}
-	run(t, ctx, "create the first admin",
-		chromedp.SendKeys(chromedp.CSS(`#f-workspace`), "Acme Inc"),
-		chromedp.SendKeys(chromedp.CSS(`#f-name`), "Ada Lovelace"),
-		chromedp.SendKeys(chromedp.CSS(`#f-email`), email),
-		chromedp.SendKeys(chromedp.CSS(`#f-password`), password),
-		chromedp.Click(chromedp.CSS(`[data-testid=create-admin]`)),
-		chromedp.WaitVisible(chromedp.CSS(`[data-testid=empty-state]`)),
-		shots.take("activations-first-visit"),
-	)
+	run(t, ctx, "create the first admin", createAdmin(email, password), shots.take("activations-first-visit"))
 	ws := read(t, ctx, "read workspace", chromedp.Text(chromedp.CSS(`[data-testid=workspace-name]`)))
 	if ws != "Acme Inc" {
 		t.Fatalf("workspace name in the frame = %q", ws)

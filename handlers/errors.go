@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"sluice/models"
+	"sluice/segments"
 	"sluice/views/components"
 	"sluice/views/pages"
 )
@@ -20,11 +22,19 @@ type apiError struct {
 	Field   string `json:"field,omitempty"`
 }
 
+// apiErrorBody is apiError plus, on a 409 from *models.DependentsError, what still
+// depends on the object.
+type apiErrorBody struct {
+	apiError
+	Dependents []models.Dependent `json:"dependents,omitempty"`
+}
+
 // classify turns any error into what the user is told. Internal errors keep their
 // detail in the log only.
 func classify(err error) (int, apiError) {
 	var he *echo.HTTPError
 	var fe *models.FieldError
+	var de *models.DependentsError
 	switch {
 	case errors.As(err, &fe):
 		return http.StatusUnprocessableEntity, apiError{"invalid", fe.Message, fe.Field}
@@ -32,6 +42,8 @@ func classify(err error) (int, apiError) {
 		return http.StatusUnprocessableEntity, apiError{"invalid", "The input is not valid.", ""}
 	case errors.Is(err, models.ErrNotFound):
 		return http.StatusNotFound, apiError{"not_found", "This does not exist, or it belongs to another workspace.", ""}
+	case errors.As(err, &de):
+		return http.StatusConflict, apiError{"conflict", "This is " + de.Error() + ". Change or delete those first.", ""}
 	case errors.Is(err, models.ErrConflict):
 		return http.StatusConflict, apiError{"conflict", "This conflicts with something that already exists.", ""}
 	case errors.As(err, &he):
@@ -100,7 +112,11 @@ func (s *Server) handleError(err error, c echo.Context) {
 	var werr error
 	switch {
 	case strings.HasPrefix(c.Request().URL.Path, "/api/"):
-		werr = c.JSON(status, map[string]apiError{"error": body})
+		out := apiErrorBody{apiError: body}
+		if de := (*models.DependentsError)(nil); errors.As(err, &de) {
+			out.Dependents = de.Dependents
+		}
+		werr = c.JSON(status, map[string]apiErrorBody{"error": out})
 	case isHTMX(c):
 		// Errors land in the flash area, whatever the request meant to swap.
 		c.Response().Header().Set("HX-Retarget", "#flash")
@@ -117,3 +133,18 @@ func (s *Server) handleError(err error, c echo.Context) {
 		s.log.Error("write error answer", slog.Any("error", werr))
 	}
 }
+
+// asFieldErr is errors.As for field errors.
+func asFieldErr(err error, fe **models.FieldError) bool { return err != nil && errors.As(err, fe) }
+
+// dependentsMessage turns a refused deletion into a 409 that names what depends on it.
+func dependentsMessage(err error, name string) error {
+	var de *models.DependentsError
+	if !errors.As(err, &de) {
+		return err
+	}
+	return echo.NewHTTPError(http.StatusConflict, fmt.Sprintf("%s cannot be deleted: %s.", name, de.Error()))
+}
+
+// asSegmentErr is errors.As for condition errors.
+func asSegmentErr(err error, fe **segments.FieldError) bool { return errors.As(err, fe) }

@@ -23,21 +23,6 @@ func (s *Server) Activations(c echo.Context) error {
 	return s.render(c, http.StatusOK, pages.ActivationsPage(), nil)
 }
 
-// Segments lists segments.
-func (s *Server) Segments(c echo.Context) error {
-	return s.render(c, http.StatusOK, pages.SegmentsPage(), nil)
-}
-
-// Models lists models.
-func (s *Server) Models(c echo.Context) error {
-	return s.render(c, http.StatusOK, pages.ModelsPage(), nil)
-}
-
-// Sources lists sources.
-func (s *Server) Sources(c echo.Context) error {
-	return s.render(c, http.StatusOK, pages.SourcesPage(), nil)
-}
-
 // Platforms lists platforms.
 func (s *Server) Platforms(c echo.Context) error {
 	return s.render(c, http.StatusOK, pages.PlatformsPage(), nil)

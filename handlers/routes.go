@@ -29,8 +29,32 @@ func (s *Server) routes(e *echo.Echo, m *metrics, reg *prometheus.Registry) {
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))).Name = "metrics"
 	e.GET("/static/*", echo.StaticDirectoryHandler(static.FS, false), cacheFor(3600)).Name = "static"
 
+	editorOnly, adminOnly := requireRole(models.RoleEditor), requireRole(models.RoleAdmin)
+
 	api := e.Group("/api/v1", s.apiAuth)
 	api.GET("/activations", s.APIListActivations).Name = "api.activations.index"
+	apiSources := &SourceAPI{s}
+	api.GET("/sources", apiSources.Index)
+	api.POST("/sources", apiSources.Create, adminOnly)
+	api.GET("/sources/:id", apiSources.Show)
+	api.PATCH("/sources/:id", apiSources.Update, adminOnly)
+	api.DELETE("/sources/:id", apiSources.Delete, adminOnly)
+	api.POST("/sources/:id/validate", apiSources.Validate, adminOnly)
+	apiModels := &ModelAPI{s}
+	api.GET("/models", apiModels.Index)
+	api.POST("/models", apiModels.Create, editorOnly)
+	api.GET("/models/:id", apiModels.Show)
+	api.PATCH("/models/:id", apiModels.Update, editorOnly)
+	api.DELETE("/models/:id", apiModels.Delete, editorOnly)
+	api.POST("/models/:id/validate", apiModels.Validate, editorOnly)
+	api.POST("/models/:id/duplicates", apiModels.DetectDuplicates, editorOnly)
+	apiSegments := &SegmentAPI{s}
+	api.GET("/segments", apiSegments.Index)
+	api.POST("/segments", apiSegments.Create, editorOnly)
+	api.GET("/segments/:id", apiSegments.Show)
+	api.PATCH("/segments/:id", apiSegments.Update, editorOnly)
+	api.DELETE("/segments/:id", apiSegments.Delete, editorOnly)
+	api.GET("/segments/:id/count", apiSegments.Count)
 
 	web := e.Group("", s.loadSession, s.checkCSRF)
 	web.GET("/setup", s.SetupForm).Name = "auth.setup"
@@ -42,14 +66,38 @@ func (s *Server) routes(e *echo.Echo, m *metrics, reg *prometheus.Registry) {
 	app := web.Group("", s.requireUser)
 	app.GET("/", s.Home).Name = "home"
 	app.GET("/activations", s.Activations).Name = "activations.index"
-	app.GET("/segments", s.Segments).Name = "segments.index"
-	app.GET("/models", s.Models).Name = "models.index"
-	app.GET("/sources", s.Sources).Name = "sources.index"
+	segs := &SegmentHandler{s}
+	app.GET("/segments", segs.Index).Name = "segments.index"
+	app.GET("/segments/new", segs.New, editorOnly).Name = "segments.new"
+	app.POST("/segments", segs.Create, editorOnly).Name = "segments.create"
+	app.POST("/segments/builder", segs.Refresh, editorOnly).Name = "segments.builder"
+	app.GET("/segments/:id", segs.Show).Name = "segments.show"
+	app.POST("/segments/:id", segs.Update, editorOnly).Name = "segments.update"
+	app.DELETE("/segments/:id", segs.Delete, editorOnly).Name = "segments.delete"
+	dms := &ModelHandler{s}
+	app.GET("/models", dms.Index).Name = "models.index"
+	app.GET("/models/new", dms.New, editorOnly).Name = "models.new"
+	app.POST("/models", dms.Create, editorOnly).Name = "models.create"
+	app.POST("/models/preview", dms.Preview, editorOnly).Name = "models.preview"
+	app.GET("/models/:id", dms.Show).Name = "models.show"
+	app.POST("/models/:id/validate", dms.Validate, editorOnly).Name = "models.validate"
+	app.POST("/models/:id/duplicates", dms.Duplicates, editorOnly).Name = "models.duplicates"
+	app.DELETE("/models/:id", dms.Delete, editorOnly).Name = "models.delete"
+	srcs := &SourceHandler{s}
+	app.GET("/sources", srcs.Index).Name = "sources.index"
+	app.GET("/sources/new", srcs.New, adminOnly).Name = "sources.new"
+	app.POST("/sources", srcs.Create, adminOnly).Name = "sources.create"
+	app.POST("/sources/test", srcs.Test, adminOnly).Name = "sources.test"
+	app.GET("/sources/:id", srcs.Show).Name = "sources.show"
+	app.POST("/sources/:id", srcs.Update, adminOnly).Name = "sources.update"
+	app.POST("/sources/:id/test", srcs.Retest, adminOnly).Name = "sources.retest"
+	app.POST("/sources/:id/validate", srcs.Validate, adminOnly).Name = "sources.validate"
+	app.DELETE("/sources/:id", srcs.Delete, adminOnly).Name = "sources.delete"
 	app.GET("/settings", s.Settings).Name = "settings"
 	app.GET("/settings/platforms", s.Platforms).Name = "platforms.index"
 	app.GET("/settings/alerts", s.Alerts).Name = "alerts.index"
 
-	admin := app.Group("/settings", requireRole(models.RoleAdmin))
+	admin := app.Group("/settings", adminOnly)
 	users := &UserHandler{s}
 	admin.GET("/users", users.Index).Name = "users.index"
 	admin.POST("/users", users.Create).Name = "users.create"

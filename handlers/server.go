@@ -12,6 +12,7 @@ import (
 	"sluice/config"
 	"sluice/models"
 	"sluice/secrets"
+	"sluice/warehouse"
 )
 
 // Deps is everything the HTTP layer needs, built once in main.
@@ -21,6 +22,8 @@ type Deps struct {
 	Secrets  *secrets.Box
 	Logger   *slog.Logger
 	Registry *prometheus.Registry
+	// Warehouse validates sources, describes models and counts segments.
+	Warehouse *warehouse.Service
 }
 
 // Server holds the handlers' shared dependencies.
@@ -30,6 +33,7 @@ type Server struct {
 	sessions *sessions.CookieStore
 	log      *slog.Logger
 	echo     *echo.Echo
+	wh       *warehouse.Service
 }
 
 // New builds the echo instance with every route of Sluice.
@@ -44,7 +48,7 @@ func New(d Deps) *echo.Echo {
 		Secure:   d.Config.SecureCookies(),
 		SameSite: http.SameSiteLaxMode,
 	}
-	s := &Server{cfg: d.Config, store: d.Store, sessions: store, log: d.Logger, echo: e}
+	s := &Server{cfg: d.Config, store: d.Store, sessions: store, log: d.Logger, echo: e, wh: d.Warehouse}
 	e.HTTPErrorHandler = s.handleError
 	s.routes(e, newMetrics(d.Registry), d.Registry)
 	return e

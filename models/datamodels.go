@@ -170,7 +170,9 @@ func (in *ModelInput) apply(m *DataModel) error {
 		return err
 	}
 	m.ColumnsJSON = string(cols)
-	m.Status, m.IssuesJSON = ModelValid, "[]"
+	// The snapshot was just read from the warehouse: that is a validation.
+	checked := time.Now().UTC()
+	m.Status, m.IssuesJSON, m.ValidatedAt = ModelValid, "[]", &checked
 	if in.Duplicates != nil {
 		raw, err := json.Marshal(in.Duplicates)
 		if err != nil {

@@ -246,6 +246,12 @@ func (c *connector) poolConfig(in connectors.Config) (settings, *pgxpool.Config,
 	poolCfg.MaxConnIdleTime = 5 * time.Minute
 	poolCfg.ConnConfig.ConnectTimeout = c.connectTimeout
 	poolCfg.ConnConfig.DefaultQueryExecMode = c.flavor.ExecMode
+	// Sessions run in UTC, whatever the server, database or role default: the dialect's
+	// DaysAgo is now() (GETDATE() on Redshift), which PostgreSQL compares with timestamp
+	// and date columns by reading them in the session's zone, and Sluice reads
+	// timestamps without a time zone as UTC. A startup parameter outranks ALTER DATABASE
+	// and ALTER ROLE settings, so no default set on the warehouse can change it.
+	poolCfg.ConnConfig.RuntimeParams["timezone"] = "UTC"
 	return set, poolCfg, nil
 }
 

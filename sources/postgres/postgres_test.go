@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"sluice/connectors"
 	"sluice/sources/postgres"
 )
@@ -584,5 +586,49 @@ func TestDialect(t *testing.T) {
 	model := d.RelationSQL(connectors.Relation{SQL: "select * from sales.customers -- every customer\n;"}, "m")
 	if n := count("SELECT count(*) FROM "+model+" WHERE m.email "+d.CaseInsensitiveLike()+" "+d.Placeholder(1), "%EXAMPLE.COM"); n != 2 {
 		t.Errorf("case-insensitive match = %d, want 2", n)
+	}
+}
+
+// TestSessionsRunInUTC: DaysAgo is now() − N days, and PostgreSQL compares a timestamp
+// without time zone with it by reading the timestamp in the session's zone. The source
+// sets that zone to UTC, so a naive timestamp is a UTC one even when the database's own
+// default is far from UTC (here UTC+14, set with ALTER DATABASE as an admin might).
+func TestSessionsRunInUTC(t *testing.T) {
+	w := newWarehouse(t)
+	ctx := context.Background()
+	w.exec(t,
+		`ALTER DATABASE `+postgres.Dialect{}.QuoteIdent(w.cfg["database"])+` SET timezone = 'Pacific/Kiritimati'`,
+		`CREATE TABLE visits (id int, at timestamp without time zone)`,
+		// One hour inside and one hour outside "the last 7 days", in UTC wall-clock time.
+		`INSERT INTO visits VALUES (1, (now() AT TIME ZONE 'UTC') - interval '7 days' + interval '1 hour'),
+		                           (2, (now() AT TIME ZONE 'UTC') - interval '7 days' - interval '1 hour')`,
+	)
+	// Without the source's setting a new session would be fourteen hours ahead of UTC.
+	plain, err := pgx.Connect(ctx, w.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close(ctx)
+	var zone string
+	if err := plain.QueryRow(ctx, "SELECT current_setting('TimeZone')").Scan(&zone); err != nil || zone != "Pacific/Kiritimati" {
+		t.Fatalf("a plain session's zone = %q, %v; the test needs the database default to differ from UTC", zone, err)
+	}
+
+	src := open(t, postgres.New(), w.cfg)
+	if err := src.Query(ctx, "SELECT current_setting('TimeZone')", nil, func(row []any) error { zone = row[0].(string); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if zone != "UTC" {
+		t.Errorf("source session zone = %q, want UTC", zone)
+	}
+	d := src.Dialect()
+	var ids []int64
+	err = src.Query(ctx, "SELECT id FROM visits WHERE at >= "+d.DaysAgo(d.Placeholder(1))+" ORDER BY id", []any{int64(7)},
+		func(row []any) error { ids = append(ids, row[0].(int64)); return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(ids, []int64{1}) {
+		t.Errorf("visits in the last 7 days = %v, want [1] (the visit 7 days minus an hour ago, in UTC)", ids)
 	}
 }

@@ -22,8 +22,12 @@
 //   - The tables a SQL model reads cannot be listed (Redshift has no pg_depend on
 //     temporary views to read), so the grants stage runs each SQL model with LIMIT 0 and
 //     reports permission errors against the model.
-//   - There is no make_interval: "days ago" is dateadd(day, -n, getdate()). getdate() is
-//     the start of the statement in UTC, without time zone, like Redshift's timestamps.
+//   - There is no make_interval: "days ago" is DATEADD(day, -n, GETDATE()). GETDATE() is
+//     the start of the statement in the session's time zone (UTC, which the connector
+//     sets at login), without time zone, like Redshift's timestamps.
+//   - LIKE patterns get no ESCAPE clause: backslash is already Redshift's LIKE escape,
+//     and '\' would not parse, since Redshift's string literals read a backslash as an
+//     escape.
 //   - Redshift folds identifiers to lower case, quoted or not, unless
 //     enable_case_sensitive_identifier is on; quoting still protects reserved words and
 //     spaces.
@@ -35,8 +39,6 @@
 package redshift
 
 import (
-	"fmt"
-
 	"github.com/jackc/pgx/v5"
 
 	"sluice/connectors"
@@ -90,15 +92,29 @@ func Flavor() postgres.Flavor {
 // New returns the Redshift source connector, for main to register.
 func New() connectors.SourceConnector { return postgres.NewFlavor(Flavor()) }
 
+var (
+	_ connectors.Dialect     = Dialect{}
+	_ connectors.LikeEscaper = Dialect{}
+)
+
 // Dialect is Redshift's SQL: PostgreSQL's quoting, placeholders and ILIKE, with its own
-// date arithmetic.
+// date arithmetic and LIKE escape.
 type Dialect struct{ postgres.Dialect }
 
 // Name is "redshift".
 func (Dialect) Name() string { return Kind }
 
-// DaysAgo is getdate() minus ph days. The cast makes the bound parameter an integer
-// whatever type the driver sends it as, so dateadd accepts it.
+// DaysAgo is DATEADD(day, -CAST(ph AS INTEGER), GETDATE()): Redshift has no
+// make_interval, and GETDATE() is the current time in the session's zone (UTC: Redshift's
+// default, and the connector opens sessions in UTC) as a timestamp, comparable with date,
+// timestamp and timestamptz columns. The cast makes the bound parameter an integer
+// whatever type the driver sends it as (a bare -$1 would leave it ambiguous), so DATEADD
+// accepts it.
 func (Dialect) DaysAgo(ph string) string {
-	return fmt.Sprintf("dateadd(day, -CAST(%s AS INTEGER), getdate())", ph)
+	return "DATEADD(day, -CAST(" + ph + " AS INTEGER), GETDATE())"
 }
+
+// LikeEscape is empty: Redshift's LIKE and ILIKE already escape with a backslash by
+// default, and its string literals treat a backslash as an escape, so the standard
+// ESCAPE '\' the compiler writes otherwise would not even parse there.
+func (Dialect) LikeEscape() string { return "" }

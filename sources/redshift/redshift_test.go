@@ -59,7 +59,7 @@ func TestDialect(t *testing.T) {
 	if d.Name() != "redshift" {
 		t.Errorf("Name = %q", d.Name())
 	}
-	if got := d.DaysAgo("$2"); got != "dateadd(day, -CAST($2 AS INTEGER), getdate())" {
+	if got := d.DaysAgo("$2"); got != "DATEADD(day, -CAST($2 AS INTEGER), GETDATE())" {
 		t.Errorf("DaysAgo = %s", got)
 	}
 	if strings.Contains(d.DaysAgo("$1"), "make_interval") {
@@ -70,6 +70,13 @@ func TestDialect(t *testing.T) {
 	}
 	if got := d.RelationSQL(connectors.Relation{SQL: "select 1;"}, "m"); got != "(\nselect 1\n) AS \"m\"" {
 		t.Errorf("RelationSQL = %q", got)
+	}
+	// Backslash is already Redshift's LIKE escape, and ESCAPE '\' would not parse there.
+	if le, ok := d.(connectors.LikeEscaper); !ok || le.LikeEscape() != "" {
+		t.Errorf("Redshift must write no ESCAPE clause (LikeEscaper: %v)", ok)
+	}
+	if _, ok := d.(connectors.TimeBinder); ok {
+		t.Error("Redshift binds time.Time as it is")
 	}
 }
 

@@ -414,7 +414,21 @@ func NormalizeType(decl string) connectors.ColumnType {
 	return connectors.TypeUnknown
 }
 
-// Dialect is SQLite's SQL, as the segment compiler needs it.
+var (
+	_ connectors.Dialect    = Dialect{}
+	_ connectors.TimeBinder = Dialect{}
+)
+
+// Dialect is SQLite's SQL, as the segment compiler needs it: "quoted" identifiers, ?
+// placeholders, LIKE (which ignores case for ASCII letters only).
+//
+// SQLite has no date type. This dialect assumes what SQLite's own date functions write:
+// ISO 8601 text, 'YYYY-MM-DD' for dates and 'YYYY-MM-DD HH:MM:SS' (UTC, optionally with
+// fractional seconds) for timestamps, which compare correctly as text. It binds date and
+// time operands in that same form (BindTime), and DaysAgo is UTC text too. Other storage
+// — a 'T' separator, a time zone suffix, Unix seconds — would compare wrongly; the demo
+// data must not use it. Booleans are 0 and 1, as the driver binds a Go bool. LIKE gets
+// the compiler's default ESCAPE '\' (SQLite's LIKE has no escape character otherwise).
 type Dialect struct{}
 
 // Name is "sqlite".
@@ -427,7 +441,9 @@ func (Dialect) QuoteIdent(name string) string { return sqlsource.QuoteIdent(name
 // Placeholder is "?": bind parameters are positional in SQLite.
 func (Dialect) Placeholder(int) string { return "?" }
 
-// RelationSQL renders a table as "main"."table" AS "alias", a SQL model as (sql) AS "alias".
+// RelationSQL renders a table as "main"."table" AS "alias", a SQL model as (sql) AS
+// "alias", the SQL on lines of its own so a trailing "-- comment" cannot swallow the
+// closing parenthesis.
 func (Dialect) RelationSQL(rel connectors.Relation, alias string) string {
 	return sqlsource.RelationSQL(rel, alias)
 }
@@ -441,3 +457,15 @@ func (Dialect) DaysAgo(ph string) string {
 
 // CaseInsensitiveLike is LIKE: SQLite's LIKE already ignores case for ASCII letters.
 func (Dialect) CaseInsensitiveLike() string { return "LIKE" }
+
+// BindTime writes a date as 'YYYY-MM-DD' and a time as 'YYYY-MM-DD HH:MM:SS' (with
+// fractional seconds only when there are some), in UTC, the text form the columns hold.
+// Bound as a time.Time, the driver would write "2006-01-02 15:04:05+00:00", which
+// compares wrongly with both.
+func (Dialect) BindTime(t time.Time, typ connectors.ColumnType) any {
+	t = t.UTC()
+	if typ == connectors.TypeDate {
+		return t.Format("2006-01-02")
+	}
+	return t.Format("2006-01-02 15:04:05.999999999")
+}

@@ -323,6 +323,56 @@ func TestDialect(t *testing.T) {
 	}
 }
 
+// TestBindTime: SQLite keeps dates and times as text, so operands are bound in that text
+// form, in UTC, and compare correctly with what the demo warehouse stores.
+func TestBindTime(t *testing.T) {
+	var d connectors.Dialect = sqlite.Dialect{}
+	tb, ok := d.(connectors.TimeBinder)
+	if !ok {
+		t.Fatal("the SQLite dialect must bind times as text")
+	}
+	if _, ok := d.(connectors.LikeEscaper); ok {
+		t.Error("SQLite needs the compiler's default ESCAPE clause")
+	}
+	east := time.FixedZone("", 2*3600)
+	for _, tt := range []struct {
+		t    time.Time
+		typ  connectors.ColumnType
+		want string
+	}{
+		{time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC), connectors.TypeDate, "2024-03-01"},
+		{time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC), connectors.TypeTimestamp, "2024-03-01 00:00:00"},
+		{time.Date(2024, 3, 1, 10, 0, 0, 5e8, time.UTC), connectors.TypeTimestamp, "2024-03-01 10:00:00.5"},
+		{time.Date(2024, 3, 1, 1, 30, 0, 0, east), connectors.TypeTimestamp, "2024-02-29 23:30:00"},
+	} {
+		if got := tb.BindTime(tt.t, tt.typ); got != tt.want {
+			t.Errorf("BindTime(%s, %s) = %#v, want %q", tt.t, tt.typ, got, tt.want)
+		}
+	}
+
+	// Bound so, they compare with the stored text: birthday '1990-12-10', signed_up
+	// '2024-05-01 10:00:00'.
+	path, _ := demo(t, "demo.db")
+	src := open(t, path)
+	count := func(q string, args ...any) int64 {
+		t.Helper()
+		var n int64
+		if err := src.Query(context.Background(), q, args, func(row []any) error { n = row[0].(int64); return nil }); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		return n
+	}
+	day := time.Date(1990, 12, 10, 0, 0, 0, 0, time.UTC)
+	if n := count("SELECT count(*) FROM customers WHERE birthday = ?", tb.BindTime(day, connectors.TypeDate)); n != 1 {
+		t.Errorf("birthday = 1990-12-10 matched %d rows, want 1", n)
+	}
+	at := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
+	if n := count("SELECT count(*) FROM customers WHERE signed_up >= ? AND signed_up < ?",
+		tb.BindTime(at, connectors.TypeTimestamp), tb.BindTime(at.Add(time.Second), connectors.TypeTimestamp)); n != 1 {
+		t.Errorf("signed_up in [10:00:00, 10:00:01) matched %d rows, want 1", n)
+	}
+}
+
 func TestNormalizeType(t *testing.T) {
 	cases := map[string]connectors.ColumnType{
 		"INTEGER": connectors.TypeInteger, "int": connectors.TypeInteger, "BIGINT": connectors.TypeInteger,

@@ -1,0 +1,262 @@
+package warehouse
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"sluice/connectors"
+	"sluice/models"
+	"sluice/segments"
+)
+
+// DuplicateSamples is how many duplicate keys a report shows.
+const DuplicateSamples = 10
+
+// detectDuplicates counts, exactly, the rows whose primary key is shared or null, and
+// samples the most repeated keys.
+func detectDuplicates(ctx context.Context, conn connectors.Source, rel connectors.Relation, pk string) (*models.DuplicateReport, error) {
+	d := conn.Dialect()
+	from := d.RelationSQL(rel, segments.Alias)
+	key := segments.Alias + "." + d.QuoteIdent(pk)
+	r := &models.DuplicateReport{CheckedAt: time.Now().UTC(), Samples: []string{}}
+
+	var nonNull int64
+	err := one(ctx, conn, "SELECT COUNT(*), COUNT("+key+") FROM "+from, nil, func(row []any) (err error) {
+		if r.Rows, err = toInt(row[0]); err != nil {
+			return err
+		}
+		nonNull, err = toInt(row[1])
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.NullKeys = r.Rows - nonNull
+	grouped := "SELECT " + key + " AS k, COUNT(*) AS c FROM " + from + " WHERE " + key + " IS NOT NULL GROUP BY " + key + " HAVING COUNT(*) > 1"
+	err = one(ctx, conn, "SELECT COUNT(*), SUM(d.c) FROM ("+grouped+") d", nil, func(row []any) (err error) {
+		if r.DuplicateKeys, err = toInt(row[0]); err != nil {
+			return err
+		}
+		r.DuplicateRows, err = toInt(row[1])
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if r.DuplicateKeys > 0 {
+		q := "SELECT d.k, d.c FROM (" + grouped + ") d ORDER BY d.c DESC, d.k LIMIT " + strconv.Itoa(DuplicateSamples)
+		err = conn.Query(ctx, q, nil, func(row []any) error {
+			n, err := toInt(row[1])
+			if err != nil {
+				return err
+			}
+			r.Samples = append(r.Samples, fmt.Sprintf("%s (%d rows)", Text(row[0]), n))
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// one runs a query that answers exactly one row.
+func one(ctx context.Context, conn connectors.Source, q string, args []any, fn func(row []any) error) error {
+	seen := false
+	err := conn.Query(ctx, q, args, func(row []any) error {
+		seen = true
+		return fn(row)
+	})
+	if err == nil && !seen {
+		return errNoRow
+	}
+	return err
+}
+
+// DuplicatesRefused is the refusal of a model whose keys are too often duplicated.
+type DuplicatesRefused struct{ Report *models.DuplicateReport }
+
+func (e *DuplicatesRefused) Error() string {
+	return fmt.Sprintf("%.1f%% of rows share their primary key or have none (more than %.0f%%)", e.Report.Percent(), models.MaxDuplicatePercent)
+}
+
+// Unwrap makes the refusal a field error on primary_key, with samples in its message.
+func (e *DuplicatesRefused) Unwrap() error {
+	msg := fmt.Sprintf("%.1f%% of rows (%d of %d) share their primary key or have none; a model allows at most %.0f%%. Choose a unique column.",
+		e.Report.Percent(), e.Report.DuplicateRows+e.Report.NullKeys, e.Report.Rows, models.MaxDuplicatePercent)
+	if len(e.Report.Samples) > 0 {
+		msg += " For example: " + strings.Join(e.Report.Samples, ", ") + "."
+	}
+	return &models.FieldError{Field: "primary_key", Message: msg}
+}
+
+// ModelRequest is a model as the user describes it: a table or SQL, and a key.
+type ModelRequest struct {
+	SourceID   string
+	Name       string
+	Table      *connectors.Table
+	SQL        string
+	PrimaryKey string
+}
+
+func (r ModelRequest) relation() (connectors.Relation, error) {
+	sql := strings.TrimSpace(r.SQL)
+	switch {
+	case r.Table != nil && r.Table.Name != "" && sql != "":
+		return connectors.Relation{}, &models.FieldError{Field: "sql", Message: "Give a table or a SQL query, not both."}
+	case r.Table != nil && r.Table.Name != "":
+		return connectors.Relation{Table: r.Table}, nil
+	case sql != "":
+		return connectors.Relation{SQL: strings.TrimRight(sql, "; \n\t")}, nil
+	}
+	return connectors.Relation{}, &models.FieldError{Field: "table", Message: "Pick a table, or write a SQL query."}
+}
+
+// describe reads a requested model from the warehouse: its columns and its key quality.
+// More than 5% duplicate or null keys refuses the model (DuplicatesRefused).
+func (s *Service) describe(ctx context.Context, workspaceID string, req ModelRequest) (models.ModelInput, error) {
+	in := models.ModelInput{SourceID: req.SourceID, Name: req.Name, PrimaryKey: req.PrimaryKey}
+	rel, err := req.relation()
+	if err != nil {
+		return in, err
+	}
+	in.Relation = rel
+	_, conn, err := s.openByID(ctx, workspaceID, req.SourceID)
+	if models.IsNotFound(err) {
+		return in, &models.FieldError{Field: "source_id", Message: "This source does not exist."}
+	}
+	if err != nil {
+		return in, err
+	}
+	defer conn.Close()
+	if in.Columns, err = conn.Columns(ctx, rel); err != nil {
+		return in, relationError(rel, err)
+	}
+	found := false
+	for _, c := range in.Columns {
+		found = found || c.Name == req.PrimaryKey
+	}
+	if !found {
+		return in, &models.FieldError{Field: "primary_key", Message: "Choose the primary key among the model's columns."}
+	}
+	if in.Duplicates, err = detectDuplicates(ctx, conn, rel, req.PrimaryKey); err != nil {
+		return in, relationError(rel, err)
+	}
+	if in.Duplicates.Percent() > models.MaxDuplicatePercent {
+		return in, &DuplicatesRefused{Report: in.Duplicates}
+	}
+	return in, nil
+}
+
+// CreateModel describes the request in the warehouse and saves the model: no duplicate
+// keys saves it valid, up to 5% saves it with a warning, more refuses it.
+func (s *Service) CreateModel(ctx context.Context, a models.Actor, req ModelRequest) (*models.DataModel, error) {
+	in, err := s.describe(ctx, a.WorkspaceID, req)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.CreateModel(ctx, a, in)
+}
+
+// UpdateModel re-describes and saves a changed model under the same rules.
+func (s *Service) UpdateModel(ctx context.Context, a models.Actor, id string, req ModelRequest) (*models.DataModel, error) {
+	if _, err := s.store.ModelByID(ctx, a.WorkspaceID, id); err != nil {
+		return nil, err
+	}
+	in, err := s.describe(ctx, a.WorkspaceID, req)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.UpdateModel(ctx, a, id, in)
+}
+
+// ValidateModel compares a model with the warehouse: the relation still resolves, the
+// key and every column still exist with their types; and it counts duplicate keys again.
+func (s *Service) ValidateModel(ctx context.Context, workspaceID, id string) (*models.DataModel, error) {
+	m, err := s.store.ModelByID(ctx, workspaceID, id)
+	if err != nil {
+		return nil, err
+	}
+	_, conn, err := s.openByID(ctx, workspaceID, m.SourceID)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	current, err := conn.Columns(ctx, m.Relation())
+	if ce, ok := connectors.AsError(err); ok && ce.Category != connectors.CategoryNotFound && ce.Category != connectors.CategoryConfiguration {
+		return nil, err // the source is down: that says nothing about the model
+	}
+	if err != nil {
+		issue := models.ModelIssue{Kind: models.IssueMissing, Message: "The model's table or query no longer resolves: " + errorText(err)}
+		return s.store.RecordModelValidation(ctx, workspaceID, id, []models.ModelIssue{issue}, nil)
+	}
+	issues := SchemaIssues(m.Columns(), current, m.PrimaryKey)
+	var dups *models.DuplicateReport
+	if !hasColumnIssue(issues, m.PrimaryKey) {
+		if dups, err = detectDuplicates(ctx, conn, m.Relation(), m.PrimaryKey); err != nil {
+			return nil, err
+		}
+	}
+	return s.store.RecordModelValidation(ctx, workspaceID, id, issues, dups)
+}
+
+// DetectDuplicates counts a saved model's duplicate keys again ("Detect duplicate
+// primary keys" on demand) and records the report.
+func (s *Service) DetectDuplicates(ctx context.Context, workspaceID, id string) (*models.DataModel, error) {
+	m, err := s.store.ModelByID(ctx, workspaceID, id)
+	if err != nil {
+		return nil, err
+	}
+	_, conn, err := s.openByID(ctx, workspaceID, m.SourceID)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	dups, err := detectDuplicates(ctx, conn, m.Relation(), m.PrimaryKey)
+	if err != nil {
+		return nil, relationError(m.Relation(), err)
+	}
+	return s.store.RecordModelValidation(ctx, workspaceID, id, m.Issues(), dups)
+}
+
+func errorText(err error) string {
+	if ce, ok := connectors.AsError(err); ok {
+		return ce.Message
+	}
+	return err.Error()
+}
+
+func hasColumnIssue(issues []models.ModelIssue, col string) bool {
+	for _, i := range issues {
+		if i.Column == col {
+			return true
+		}
+	}
+	return false
+}
+
+// SchemaIssues compares a snapshot with the columns now in the warehouse, in the seed's
+// words: the primary key gone is Missing, another column gone is Altered (renamed or
+// dropped), a changed type is Wrong Type. New columns are not issues.
+func SchemaIssues(snapshot, current []connectors.Column, primaryKey string) []models.ModelIssue {
+	now := map[string]connectors.Column{}
+	for _, c := range current {
+		now[c.Name] = c
+	}
+	var issues []models.ModelIssue
+	for _, c := range snapshot {
+		got, ok := now[c.Name]
+		switch {
+		case !ok && c.Name == primaryKey:
+			issues = append(issues, models.ModelIssue{Column: c.Name, Kind: models.IssueMissing, Message: "The primary key column is not found."})
+		case !ok:
+			issues = append(issues, models.ModelIssue{Column: c.Name, Kind: models.IssueAltered, Message: "The column was renamed or dropped."})
+		case got.Type != c.Type:
+			issues = append(issues, models.ModelIssue{Column: c.Name, Kind: models.IssueWrongType, Message: fmt.Sprintf("The type changed from %s to %s.", c.Type, got.Type)})
+		}
+	}
+	return issues
+}

@@ -1,0 +1,262 @@
+// Package warehouse is where Sluice meets a customer's warehouse on behalf of the app:
+// it validates sources, describes and checks models (columns, duplicate keys, schema
+// drift) and counts segments. Handlers and jobs call it; it reads and writes through
+// the store and talks to warehouses through the connector registry.
+package warehouse
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"sluice/connectors"
+	"sluice/models"
+	"sluice/segments"
+)
+
+// Service holds the store and the registry of source kinds.
+type Service struct {
+	store    *models.Store
+	registry *connectors.Registry
+	now      func() time.Time
+}
+
+// New returns the warehouse service.
+func New(store *models.Store, registry *connectors.Registry) *Service {
+	return &Service{store: store, registry: registry, now: func() time.Time { return time.Now().UTC() }}
+}
+
+// Registry lists the source kinds, for forms.
+func (s *Service) Registry() *connectors.Registry { return s.registry }
+
+// Spec returns a source kind's spec; an unknown kind is a field error.
+func (s *Service) Spec(kind string) (connectors.SourceSpec, error) {
+	c, ok := s.registry.Source(kind)
+	if !ok {
+		return connectors.SourceSpec{}, &models.FieldError{Field: "kind", Message: fmt.Sprintf("Unknown source kind %q.", kind)}
+	}
+	return c.Spec(), nil
+}
+
+// connectionFailed is the check list of a source that could not even be opened.
+func connectionFailed(err error) []connectors.Check {
+	msg := "Cannot connect: " + err.Error()
+	if ce, ok := connectors.AsError(err); ok {
+		msg = ce.Message
+	}
+	checks := []connectors.Check{{Stage: connectors.StageConnection, Message: msg}}
+	for _, st := range connectors.Stages[1:] {
+		checks = append(checks, connectors.Check{Stage: st, Skipped: true, Message: "Skipped: fix the connection first."})
+	}
+	return checks
+}
+
+// TestConnection runs the five checks on settings not saved yet (the form's button).
+func (s *Service) TestConnection(ctx context.Context, kind string, cfg connectors.Config) ([]connectors.Check, error) {
+	c, ok := s.registry.Source(kind)
+	if !ok {
+		return nil, &models.FieldError{Field: "kind", Message: fmt.Sprintf("Unknown source kind %q.", kind)}
+	}
+	if err := cfg.Validate(c.Spec().Fields); err != nil {
+		return nil, asFieldError(err)
+	}
+	src, err := c.Open(ctx, cfg)
+	if err != nil {
+		return connectionFailed(err), nil
+	}
+	defer src.Close()
+	return src.Validate(ctx, nil), nil
+}
+
+// TestSavedConnection is TestConnection for a saved source whose form left secrets
+// empty: the stored secrets fill them in.
+func (s *Service) TestSavedConnection(ctx context.Context, workspaceID, id string, cfg connectors.Config) ([]connectors.Check, error) {
+	src, err := s.store.SourceByID(ctx, workspaceID, id)
+	if err != nil {
+		return nil, err
+	}
+	stored, err := s.store.SourceConfig(src)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range cfg {
+		if v != "" {
+			stored[k] = v
+		}
+	}
+	return s.TestConnection(ctx, src.Kind, stored)
+}
+
+func asFieldError(err error) error {
+	if ce, ok := connectors.AsError(err); ok && ce.Field != "" {
+		return &models.FieldError{Field: "config." + ce.Field, Message: ce.Message}
+	}
+	return err
+}
+
+// open connects to a saved source.
+func (s *Service) open(ctx context.Context, src *models.Source) (connectors.Source, error) {
+	c, ok := s.registry.Source(src.Kind)
+	if !ok {
+		return nil, fmt.Errorf("warehouse: source kind %q is not available in this build", src.Kind)
+	}
+	cfg, err := s.store.SourceConfig(src)
+	if err != nil {
+		return nil, err
+	}
+	return c.Open(ctx, cfg)
+}
+
+// openByID loads and connects to a source of a workspace.
+func (s *Service) openByID(ctx context.Context, workspaceID, id string) (*models.Source, connectors.Source, error) {
+	src, err := s.store.SourceByID(ctx, workspaceID, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	conn, err := s.open(ctx, src)
+	if err != nil {
+		return src, nil, err
+	}
+	return src, conn, nil
+}
+
+// ValidateSource runs the five checks on a saved source, its models' lineage included,
+// and records the outcome (connected or broken).
+func (s *Service) ValidateSource(ctx context.Context, workspaceID, id string) (*models.Source, error) {
+	src, err := s.store.SourceByID(ctx, workspaceID, id)
+	if err != nil {
+		return nil, err
+	}
+	dms, err := s.store.ListModels(ctx, workspaceID, id)
+	if err != nil {
+		return nil, err
+	}
+	refs := make([]connectors.ModelRef, len(dms))
+	for i, m := range dms {
+		refs[i] = connectors.ModelRef{Name: m.Name, Relation: m.Relation()}
+	}
+	var checks []connectors.Check
+	conn, err := s.open(ctx, src)
+	if err != nil {
+		checks = connectionFailed(err)
+	} else {
+		defer conn.Close()
+		checks = conn.Validate(ctx, refs)
+	}
+	return s.store.RecordSourceValidation(ctx, workspaceID, id, checks)
+}
+
+// Tables lists the tables and views of a source's schemas, for the model picker.
+func (s *Service) Tables(ctx context.Context, workspaceID, sourceID string) ([]connectors.Table, error) {
+	_, conn, err := s.openByID(ctx, workspaceID, sourceID)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	schemas, err := conn.Schemas(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []connectors.Table
+	for _, sc := range schemas {
+		ts, err := conn.Tables(ctx, sc)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ts...)
+	}
+	return out, nil
+}
+
+// Preview is the first rows of a relation, as text.
+type Preview struct {
+	Columns []connectors.Column
+	Rows    [][]string
+}
+
+// PreviewRows is how many rows the SQL editor's preview shows.
+const PreviewRows = 20
+
+// Preview describes a relation and reads its first rows (the model editor's preview).
+func (s *Service) Preview(ctx context.Context, workspaceID, sourceID string, rel connectors.Relation) (*Preview, error) {
+	_, conn, err := s.openByID(ctx, workspaceID, sourceID)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	cols, err := conn.Columns(ctx, rel)
+	if err != nil {
+		return nil, relationError(rel, err)
+	}
+	p := &Preview{Columns: cols}
+	q := "SELECT * FROM " + conn.Dialect().RelationSQL(rel, segments.Alias) + " LIMIT " + strconv.Itoa(PreviewRows)
+	err = conn.Query(ctx, q, nil, func(row []any) error {
+		out := make([]string, len(row))
+		for i, v := range row {
+			out[i] = Text(v)
+		}
+		p.Rows = append(p.Rows, out)
+		return nil
+	})
+	if err != nil {
+		return nil, relationError(rel, err)
+	}
+	return p, nil
+}
+
+// relationError says which input of the model form is at fault.
+func relationError(rel connectors.Relation, err error) error {
+	field := "table"
+	if rel.SQL != "" {
+		field = "sql"
+	}
+	msg := err.Error()
+	if ce, ok := connectors.AsError(err); ok {
+		msg = ce.Message
+		if ce.Detail != "" {
+			msg += " (" + ce.Detail + ")"
+		}
+	}
+	return &models.FieldError{Field: field, Message: msg}
+}
+
+// Text renders a warehouse value for display; NULL shows as an empty string.
+func Text(v any) string {
+	switch t := v.(type) {
+	case nil:
+		return ""
+	case []byte:
+		return string(t)
+	case time.Time:
+		if t.Hour() == 0 && t.Minute() == 0 && t.Second() == 0 && t.Nanosecond() == 0 {
+			return t.Format(time.DateOnly)
+		}
+		return t.UTC().Format(time.RFC3339)
+	}
+	return fmt.Sprint(v)
+}
+
+// toInt reads a count, whatever numeric type the driver returned it as.
+func toInt(v any) (int64, error) {
+	switch t := v.(type) {
+	case int64:
+		return t, nil
+	case int32:
+		return int64(t), nil
+	case int:
+		return int64(t), nil
+	case float64:
+		return int64(t), nil
+	case nil:
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(Text(v), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("warehouse: read count %v: %w", v, err)
+	}
+	return n, nil
+}
+
+var errNoRow = errors.New("warehouse: query returned no row")
