@@ -788,3 +788,23 @@ func (h *SegmentAPI) Count(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, apiCountJSON{Count: est.Count})
 }
+
+// apiRemapInput is the body of POST /models/{id}/remap.
+type apiRemapInput struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+}
+
+// Remap associates a new column with an old one: the model's snapshot, key and every
+// segment that used `from` now use `to`.
+func (h *ModelAPI) Remap(c echo.Context) error {
+	var in apiRemapInput
+	if err := apiDecode(c, &in); err != nil {
+		return err
+	}
+	m, err := h.wh.RemapColumn(c.Request().Context(), actor(c), c.Param("id"), in.From, in.To)
+	if err != nil {
+		return fmt.Errorf("remap model: %w", err)
+	}
+	return h.answer(c, http.StatusOK, m)
+}

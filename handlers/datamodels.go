@@ -197,7 +197,38 @@ func (h *ModelHandler) Show(c echo.Context) error {
 			used[col] = append(used[col], "Segment "+g.Name)
 		}
 	}
-	return h.render(c, http.StatusOK, datamodels.ShowPage(datamodels.ShowProps{Model: m, Source: src, UsedBy: used}), nil)
+	props := datamodels.ShowProps{Model: m, Source: src, UsedBy: used}
+	if len(m.Issues()) > 0 {
+		// Offer the columns that are new in the warehouse, to associate with lost ones.
+		if current, err := h.wh.CurrentColumns(ctx, workspaceID(c), m); err == nil {
+			for _, col := range current {
+				if _, known := m.Column(col.Name); !known {
+					props.NewColumns = append(props.NewColumns, col)
+				}
+			}
+		}
+	}
+	return h.render(c, http.StatusOK, datamodels.ShowPage(props), nil)
+}
+
+// Remap associates a new column with an old one (a column renamed in the warehouse).
+func (h *ModelHandler) Remap(c echo.Context) error {
+	from, to := c.FormValue("from"), c.FormValue("to")
+	m, err := h.wh.RemapColumn(c.Request().Context(), actor(c), c.Param("id"), from, to)
+	var fe *models.FieldError
+	if asFieldErr(err, &fe) {
+		if ferr := flash(c, "error", fe.Message); ferr != nil {
+			return ferr
+		}
+		return redirect(c, c.Echo().Reverse("models.show", c.Param("id")))
+	}
+	if err != nil {
+		return err
+	}
+	if err := flash(c, "success", fmt.Sprintf("%s is now associated with %s; segments using it were updated.", to, from)); err != nil {
+		return err
+	}
+	return redirect(c, c.Echo().Reverse("models.show", m.ID))
 }
 
 // Validate compares the model with the warehouse now.

@@ -48,6 +48,7 @@ func (s *Server) routes(e *echo.Echo, m *metrics, reg *prometheus.Registry) {
 	api.DELETE("/models/:id", apiModels.Delete, editorOnly)
 	api.POST("/models/:id/validate", apiModels.Validate, editorOnly)
 	api.POST("/models/:id/duplicates", apiModels.DetectDuplicates, editorOnly)
+	api.POST("/models/:id/remap", apiModels.Remap, editorOnly)
 	apiSegments := &SegmentAPI{s}
 	api.GET("/segments", apiSegments.Index)
 	api.POST("/segments", apiSegments.Create, editorOnly)
@@ -82,6 +83,7 @@ func (s *Server) routes(e *echo.Echo, m *metrics, reg *prometheus.Registry) {
 	app.GET("/models/:id", dms.Show).Name = "models.show"
 	app.POST("/models/:id/validate", dms.Validate, editorOnly).Name = "models.validate"
 	app.POST("/models/:id/duplicates", dms.Duplicates, editorOnly).Name = "models.duplicates"
+	app.POST("/models/:id/remap", dms.Remap, editorOnly).Name = "models.remap"
 	app.DELETE("/models/:id", dms.Delete, editorOnly).Name = "models.delete"
 	srcs := &SourceHandler{s}
 	app.GET("/sources", srcs.Index).Name = "sources.index"

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"sort"
 	"strings"
 	"time"
 
@@ -329,4 +330,59 @@ func (s *Store) DeleteModel(ctx context.Context, a Actor, id string) error {
 		}
 		return s.record(tx, a, change{"model.delete", "model", m.ID, m.Name, m.audit(), nil})
 	})
+}
+
+// RemapInput is a column association decided by the warehouse service: the model's new
+// snapshot and key, and each segment's conditions rewritten to the new column.
+type RemapInput struct {
+	From, To   string
+	PrimaryKey string
+	Columns    []connectors.Column
+	Segments   map[string]string // segment id → new conditions JSON
+}
+
+// RemapModel applies a column association in one transaction: the model takes the
+// current snapshot (its schema issues are resolved) and its segments use the new column.
+func (s *Store) RemapModel(ctx context.Context, a Actor, id string, in RemapInput) (*DataModel, error) {
+	var m DataModel
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Where("workspace_id = ? AND id = ?", a.WorkspaceID, id).Take(&m).Error; err != nil {
+			return translate(err)
+		}
+		cols, err := json.Marshal(in.Columns)
+		if err != nil {
+			return err
+		}
+		status := ModelValid
+		if d := m.Duplicates(); d != nil && d.DuplicateRows+d.NullKeys > 0 {
+			status = ModelWarning
+		}
+		now := s.now()
+		m.PrimaryKey, m.ColumnsJSON, m.IssuesJSON, m.Status, m.ValidatedAt, m.UpdatedAt = in.PrimaryKey, string(cols), "[]", status, &now, now
+		if err := translate(tx.Save(&m).Error); err != nil {
+			return err
+		}
+		for segID, conds := range in.Segments {
+			res := tx.Model(&Segment{}).Where("workspace_id = ? AND model_id = ? AND id = ?", a.WorkspaceID, id, segID).
+				Updates(map[string]any{"conditions_json": conds, "updated_at": now})
+			if res.Error != nil {
+				return translate(res.Error)
+			}
+		}
+		type remap struct {
+			From     string   `json:"from"`
+			To       string   `json:"to"`
+			Segments []string `json:"segments_updated"`
+		}
+		ids := make([]string, 0, len(in.Segments))
+		for id := range in.Segments {
+			ids = append(ids, id)
+		}
+		sort.Strings(ids)
+		return s.record(tx, a, change{"model.remap", "model", m.ID, m.Name, nil, remap{in.From, in.To, ids}})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &m, nil
 }

@@ -2,7 +2,9 @@ package warehouse
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -259,4 +261,75 @@ func SchemaIssues(snapshot, current []connectors.Column, primaryKey string) []mo
 		}
 	}
 	return issues
+}
+
+// RemapColumn associates a new column with an old one (a column renamed in the
+// warehouse): `to` must exist now; the model takes the current snapshot, its key follows
+// if it was `from`, and every segment using `from` uses `to`. (Activations' mappings will
+// follow the same way.)
+func (s *Service) RemapColumn(ctx context.Context, a models.Actor, id, from, to string) (*models.DataModel, error) {
+	m, err := s.store.ModelByID(ctx, a.WorkspaceID, id)
+	if err != nil {
+		return nil, err
+	}
+	if from == "" {
+		return nil, &models.FieldError{Field: "from", Message: "Name the old column."}
+	}
+	if _, ok := m.Column(from); !ok {
+		return nil, &models.FieldError{Field: "from", Message: fmt.Sprintf("The model has no column %q in its snapshot.", from)}
+	}
+	_, conn, err := s.openByID(ctx, a.WorkspaceID, m.SourceID)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	current, err := conn.Columns(ctx, m.Relation())
+	if err != nil {
+		return nil, relationError(m.Relation(), err)
+	}
+	found := false
+	for _, c := range current {
+		found = found || c.Name == to
+	}
+	if !found {
+		return nil, &models.FieldError{Field: "to", Message: fmt.Sprintf("Column %q is not in the model's table or query.", to)}
+	}
+	in := models.RemapInput{From: from, To: to, PrimaryKey: m.PrimaryKey, Columns: current, Segments: map[string]string{}}
+	if in.PrimaryKey == from {
+		in.PrimaryKey = to
+	}
+	segs, err := s.store.ListSegments(ctx, a.WorkspaceID, m.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range segs {
+		cond, err := Conditions(&g)
+		if err != nil {
+			return nil, fmt.Errorf("warehouse: segment %s: %w", g.ID, err)
+		}
+		if !slices.Contains(cond.Columns(), from) {
+			continue
+		}
+		renamed := cond.RenameColumn(from, to)
+		if err := segments.Validate(renamed, current); err != nil {
+			return nil, &models.FieldError{Field: "to", Message: fmt.Sprintf("Segment %q cannot use %q: %s", g.Name, to, errorText(err))}
+		}
+		raw, err := json.Marshal(renamed)
+		if err != nil {
+			return nil, err
+		}
+		in.Segments[g.ID] = string(raw)
+	}
+	return s.store.RemapModel(ctx, a, m.ID, in)
+}
+
+// CurrentColumns reads the model's columns as the warehouse has them now (to offer new
+// columns for association with old ones).
+func (s *Service) CurrentColumns(ctx context.Context, workspaceID string, m *models.DataModel) ([]connectors.Column, error) {
+	_, conn, err := s.openByID(ctx, workspaceID, m.SourceID)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	return conn.Columns(ctx, m.Relation())
 }
