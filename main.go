@@ -23,6 +23,7 @@ import (
 
 	"sluice/config"
 	"sluice/connectors"
+	"sluice/demo"
 	"sluice/handlers"
 	"sluice/jobs"
 	"sluice/models"
@@ -180,6 +181,16 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			log.Info("created the bootstrap API token")
 		}
 	}
+	wh := warehouse.New(store, sourceRegistry())
+	if cfg.DemoEnabled() {
+		seeded, err := demo.Seed(ctx, store, wh, cfg.DataDir)
+		if err != nil {
+			return fmt.Errorf("demo data: %w", err)
+		}
+		if seeded {
+			log.Info("added the demo workspace's sample data (SLUICE_DEMO=false to start without)")
+		}
+	}
 	scheduler, err := jobs.New(store, log)
 	if err != nil {
 		return err
@@ -188,8 +199,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	e := handlers.New(handlers.Deps{Config: cfg, Store: store, Secrets: store.Secrets(), Logger: log, Registry: reg,
-		Warehouse: warehouse.New(store, sourceRegistry())})
+	e := handlers.New(handlers.Deps{Config: cfg, Store: store, Secrets: store.Secrets(), Logger: log, Registry: reg, Warehouse: wh})
 	srv := &http.Server{Addr: cfg.Listen, Handler: e, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 
 	errc := make(chan error, 1)

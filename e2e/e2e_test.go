@@ -44,7 +44,7 @@ func freePort(t *testing.T) int {
 }
 
 // startSluice builds and runs the binary as a newcomer would: no settings but a data dir.
-func startSluice(t *testing.T) string {
+func startSluice(t *testing.T, env ...string) string {
 	t.Helper()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "sluice")
@@ -58,6 +58,7 @@ func startSluice(t *testing.T) string {
 	cmd := exec.Command(bin)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "SLUICE_DATA_DIR="+filepath.Join(dir, "data"), fmt.Sprintf("SLUICE_LISTEN=127.0.0.1:%d", port), "SLUICE_BASE_URL="+base, "SLUICE_CONFIG="+filepath.Join(dir, "none.yaml"))
+	cmd.Env = append(cmd.Env, env...)
 	logs, err := os.Create(filepath.Join(dir, "sluice.log"))
 	if err != nil {
 		t.Fatal(err)

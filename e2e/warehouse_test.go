@@ -95,7 +95,7 @@ func count(t *testing.T, path, where string) int {
 // An admin connects the demo warehouse, models it with SQL and builds a segment with a
 // nested group; the count follows every click and equals the warehouse's own count.
 func TestSourceModelAndSegment(t *testing.T) {
-	base := startSluice(t)
+	base := startSluice(t, "SLUICE_DEMO=false")
 	warehouse := filepath.Join(t.TempDir(), "warehouse.db")
 	if err := demo.WriteWarehouse(context.Background(), warehouse, 600); err != nil {
 		t.Fatal(err)

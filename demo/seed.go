@@ -1,0 +1,67 @@
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"sluice/connectors"
+	"sluice/models"
+	"sluice/segments"
+	"sluice/warehouse"
+)
+
+// WarehouseFile is the demo warehouse's name in the data dir.
+const WarehouseFile = "demo-warehouse.db"
+
+// demoCustomers is the size of the demo warehouse: big enough to look real, small
+// enough to build in a blink.
+const demoCustomers = 2000
+
+// Seed fills the first workspace of a new installation with the demo: a SQLite
+// warehouse, a connected source on it, two models (one with a few duplicate keys, to
+// show the warning) and a segment. It runs once: when the demo warehouse file exists,
+// or the workspace already has a source, it does nothing.
+func Seed(ctx context.Context, store *models.Store, wh *warehouse.Service, dataDir string) (bool, error) {
+	path, err := filepath.Abs(filepath.Join(dataDir, WarehouseFile))
+	if err != nil {
+		return false, err
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		return false, err
+	}
+	existing, err := store.ListSources(ctx, models.DefaultWorkspaceID)
+	if err != nil || len(existing) > 0 {
+		return false, err
+	}
+	if err := WriteWarehouse(ctx, path, demoCustomers); err != nil {
+		return false, fmt.Errorf("demo: write warehouse: %w", err)
+	}
+	a := models.Actor{WorkspaceID: models.DefaultWorkspaceID, Type: models.ActorSystem, Name: "demo data", Role: models.RoleAdmin}
+	spec, err := wh.Spec("sqlite")
+	if err != nil {
+		return false, err
+	}
+	src, err := store.CreateSource(ctx, a, spec, models.SourceInput{Name: "Demo warehouse", Config: connectors.Config{"path": path}})
+	if err != nil {
+		return false, fmt.Errorf("demo: source: %w", err)
+	}
+	if _, err := wh.ValidateSource(ctx, a.WorkspaceID, src.ID); err != nil {
+		return false, fmt.Errorf("demo: validate source: %w", err)
+	}
+	customers, err := wh.CreateModel(ctx, a, warehouse.ModelRequest{SourceID: src.ID, Name: "Customers", Table: &connectors.Table{Name: "customers"}, PrimaryKey: "id"})
+	if err != nil {
+		return false, fmt.Errorf("demo: customers model: %w", err)
+	}
+	signups := warehouse.ModelRequest{SourceID: src.ID, Name: "Newsletter signups", Table: &connectors.Table{Name: "newsletter_signups"}, PrimaryKey: "email"}
+	if _, err := wh.CreateModel(ctx, a, signups); err != nil {
+		return false, fmt.Errorf("demo: signups model: %w", err)
+	}
+	french := segments.All(segments.Leaf("country", segments.OpEq, "FR"), segments.Leaf("vip", segments.OpEq, true))
+	if _, err := wh.SaveSegment(ctx, a, "", warehouse.SegmentRequest{ModelID: customers.ID, Name: "French VIP customers", Conditions: french}); err != nil {
+		return false, fmt.Errorf("demo: segment: %w", err)
+	}
+	return true, nil
+}
