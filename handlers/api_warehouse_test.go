@@ -6,9 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"slices"
@@ -16,41 +14,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
-	"sluice/config"
-	"sluice/connectors"
-	"sluice/handlers"
 	"sluice/internal/testutil"
 	"sluice/models"
-	"sluice/secrets"
-	"sluice/sources/postgres"
-	"sluice/sources/sqlite" // also registers the "sqlite" database/sql driver
-	"sluice/warehouse"
 )
 
 // whApp is the app with the warehouse service wired in, as main wires it.
 func whApp(t *testing.T, dbURL string) *app {
 	t.Helper()
-	s := testutil.Store(t, dbURL)
-	box, err := secrets.New(bytes.Repeat([]byte{0x5a}, secrets.KeySize))
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg := connectors.NewRegistry()
-	reg.RegisterSource(sqlite.New())
-	reg.RegisterSource(postgres.New())
-	e := handlers.New(handlers.Deps{
-		Config:    config.Default(),
-		Store:     s,
-		Secrets:   box,
-		Logger:    slog.New(slog.DiscardHandler),
-		Registry:  prometheus.NewRegistry(),
-		Warehouse: warehouse.New(s, reg),
-	})
-	srv := httptest.NewServer(e)
-	t.Cleanup(srv.Close)
-	return &app{store: s, url: srv.URL}
+	return newApp(t, dbURL)
 }
 
 // whToken makes an API token of a role in a workspace.

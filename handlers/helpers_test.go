@@ -15,10 +15,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"sluice/config"
+	"sluice/connectors"
 	"sluice/handlers"
 	"sluice/internal/testutil"
 	"sluice/models"
 	"sluice/secrets"
+	"sluice/sources/postgres"
+	"sluice/sources/sqlite"
+	"sluice/warehouse"
 )
 
 // app is the real Sluice HTTP stack on a migrated store, served over a test listener.
@@ -40,12 +44,16 @@ func serve(t *testing.T, s *models.Store) *app {
 	if err != nil {
 		t.Fatal(err)
 	}
+	reg := connectors.NewRegistry()
+	reg.RegisterSource(sqlite.New())
+	reg.RegisterSource(postgres.New())
 	e := handlers.New(handlers.Deps{
-		Config:   config.Default(), // http:// base URL: cookies without Secure, as httptest serves
-		Store:    s,
-		Secrets:  box,
-		Logger:   slog.New(slog.DiscardHandler),
-		Registry: prometheus.NewRegistry(),
+		Config:    config.Default(), // http:// base URL: cookies without Secure, as httptest serves
+		Store:     s,
+		Secrets:   box,
+		Logger:    slog.New(slog.DiscardHandler),
+		Registry:  prometheus.NewRegistry(),
+		Warehouse: warehouse.New(s, reg),
 	})
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
