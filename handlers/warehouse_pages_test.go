@@ -127,7 +127,7 @@ func TestModelAndSegmentPages(t *testing.T) {
 		}
 	}
 	built := admin.post("/segments/builder", url.Values{"_csrf": {token}, "model_id": {modelID}, "name": {"x"},
-		"n.r.kind": {"any"},
+		"n.r.kind":   {"any"},
 		"n.r.0.kind": {"leaf"}, "n.r.0.column": {"country"}, "n.r.0.op": {"eq"}, "n.r.0.value": {"FR"},
 		"n.r.1.kind": {"leaf"}, "n.r.1.column": {"age"}, "n.r.1.op": {"gt"}, "n.r.1.value": {"40"},
 	}, "HX-Request", "true").want(t, http.StatusOK)
