@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"time"
 )
 
 // Category is the activation-level error category of DESIGN.md, as the seed labels it.
@@ -51,7 +52,11 @@ type Error struct {
 	Retryable bool
 	// Field names the config field at fault, when one is (e.g. "password").
 	Field string
-	Err   error
+	// RetryAfter is how long the destination asked to wait (429, Retry-After), 0 if it did not.
+	RetryAfter time.Duration
+	// Exchange is the failing request and answer, for the debugger (destinations only).
+	Exchange *Exchange
+	Err      error
 }
 
 func (e *Error) Error() string {
@@ -133,11 +138,39 @@ func contains(list []string, v string) bool {
 
 // Registry maps kinds to connectors. main builds one and passes it down.
 type Registry struct {
-	sources map[string]SourceConnector
+	sources      map[string]SourceConnector
+	destinations map[string]DestinationConnector
 }
 
 // NewRegistry returns an empty registry.
-func NewRegistry() *Registry { return &Registry{sources: map[string]SourceConnector{}} }
+func NewRegistry() *Registry {
+	return &Registry{sources: map[string]SourceConnector{}, destinations: map[string]DestinationConnector{}}
+}
+
+// RegisterDestination adds a destination kind; registering a kind twice is a programming error.
+func (r *Registry) RegisterDestination(c DestinationConnector) {
+	kind := c.Spec().Kind
+	if _, dup := r.destinations[kind]; dup {
+		panic("connectors: destination kind registered twice: " + kind)
+	}
+	r.destinations[kind] = c
+}
+
+// Destination returns the connector of a kind.
+func (r *Registry) Destination(kind string) (DestinationConnector, bool) {
+	c, ok := r.destinations[kind]
+	return c, ok
+}
+
+// DestinationSpecs lists every destination kind, by label.
+func (r *Registry) DestinationSpecs() []DestinationSpec {
+	specs := make([]DestinationSpec, 0, len(r.destinations))
+	for _, c := range r.destinations {
+		specs = append(specs, c.Spec())
+	}
+	sort.Slice(specs, func(i, j int) bool { return specs[i].Label < specs[j].Label })
+	return specs
+}
 
 // RegisterSource adds a source kind; registering a kind twice is a programming error.
 func (r *Registry) RegisterSource(c SourceConnector) {

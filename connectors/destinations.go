@@ -1,0 +1,132 @@
+package connectors
+
+import "context"
+
+// AuthKind is how a platform proves who it is.
+type AuthKind string
+
+// Auth kinds.
+const (
+	AuthNone   AuthKind = "none"
+	AuthAPIKey AuthKind = "api_key"
+	AuthOAuth  AuthKind = "oauth2"
+)
+
+// FieldKind is the type a destination field expects; validation and type checks of
+// mappings follow it.
+type FieldKind string
+
+// Destination field kinds.
+const (
+	KindEmail    FieldKind = "email"
+	KindPhone    FieldKind = "phone"
+	KindString   FieldKind = "string"
+	KindNumber   FieldKind = "number"
+	KindBoolean  FieldKind = "boolean"
+	KindDatetime FieldKind = "datetime"
+)
+
+// ActionField is one field an action sends.
+type ActionField struct {
+	Name     string    `json:"name"`
+	Label    string    `json:"label"`
+	Kind     FieldKind `json:"kind"`
+	Required bool      `json:"required"`
+	// Identifier fields identify the record at the destination (e.g. e-mail for an
+	// audience); at least one must be mapped.
+	Identifier bool `json:"identifier"`
+}
+
+// Action is something a destination can do with records, e.g. "sync_records".
+type Action struct {
+	Name  string `json:"name"`
+	Label string `json:"label"`
+	// Fields the action knows; Custom allows mapping to any other field name too.
+	Fields []ActionField `json:"fields"`
+	Custom bool          `json:"custom"`
+	// BatchSize is the most records per Write; MaxBatchBytes bounds the request size (0: none).
+	BatchSize     int  `json:"batch_size"`
+	MaxBatchBytes int  `json:"max_batch_bytes"`
+	Removals      bool `json:"removals"`
+}
+
+// DestinationSpec describes a destination kind.
+type DestinationSpec struct {
+	Kind    string
+	Label   string
+	Auth    AuthKind
+	Config  []FieldSpec // settings (some secret: credentials)
+	Actions []Action
+	// RequestsPerSecond and Burst are the documented rate limit, shared by every
+	// activation of one platform.
+	RequestsPerSecond float64
+	Burst             int
+}
+
+// Op is what happens to a record at the destination.
+type Op string
+
+// Record operations.
+const (
+	OpUpsert Op = "upsert"
+	OpRemove Op = "remove"
+)
+
+// Record is one record to send: its primary key, the operation and the mapped fields
+// (already validated and normalized, e.g. phones in E.164).
+type Record struct {
+	Key    string         `json:"key"`
+	Op     Op             `json:"op"`
+	Fields map[string]any `json:"fields,omitempty"`
+}
+
+// Batch is one Write: records of one run for one action.
+type Batch struct {
+	ActivationID string
+	RunID        string
+	Action       string
+	Records      []Record
+}
+
+// Rejection is a record the destination refused, in its own words.
+type Rejection struct {
+	Key     string
+	Message string
+}
+
+// WriteResult is the destination's answer to a batch that it took (2xx): every record
+// is acknowledged except the rejected ones.
+type WriteResult struct {
+	Rejected []Rejection
+	// Exchange is the request and answer as sent and received, secrets redacted, for the
+	// run page's debugger.
+	Exchange *Exchange
+}
+
+// Exchange is one HTTP request and its answer, for the debugger.
+type Exchange struct {
+	Method         string            `json:"method"`
+	URL            string            `json:"url"`
+	RequestBody    string            `json:"request_body"`
+	StatusCode     int               `json:"status_code"`
+	ResponseBody   string            `json:"response_body"`
+	RequestHeaders map[string]string `json:"request_headers,omitempty"`
+}
+
+// Destination is an open platform account.
+type Destination interface {
+	// Check verifies credentials and permissions.
+	Check(ctx context.Context) error
+	// Write sends one batch. A refusal of the whole batch is an *Error: its Category and
+	// Retryable say what to do (429 and 5xx retryable; 401/403 credentials; 404
+	// not_found; 400/422 configuration, which the engine splits to find bad records).
+	// The *Error may carry RetryAfter and the Exchange.
+	Write(ctx context.Context, b Batch) (*WriteResult, error)
+	Close() error
+}
+
+// DestinationConnector opens platforms of one kind.
+type DestinationConnector interface {
+	Spec() DestinationSpec
+	Open(ctx context.Context, cfg Config) (Destination, error)
+}
