@@ -1,0 +1,151 @@
+// Package engine runs one activation run: extract → duplicate keys → validate → diff →
+// load → commit → finish (DESIGN.md "A run, step by step"). It talks to the warehouse
+// and the platform through connectors, and to Sluice's own records through the narrow
+// interfaces below, so it never imports models or gorm.
+package engine
+
+import (
+	"context"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"sluice/connectors"
+	"sluice/segments"
+)
+
+// Mapping sends one model column to one destination field.
+type Mapping struct {
+	From string              // model column
+	To   string              // destination field
+	Kind connectors.FieldKind // what the destination expects there
+}
+
+// Settings are an activation's run options.
+type Settings struct {
+	// DefaultRegion is the ISO country used to read phone numbers without "+" (e.g. "FR").
+	DefaultRegion string
+	// SendRemovals sends records that left the segment as removals (when the action can).
+	SendRemovals bool
+	// FullResync ignores the stored state: every record is sent again.
+	FullResync bool
+}
+
+// Job is everything one run needs, opened and resolved by the caller.
+type Job struct {
+	RunID        string
+	ActivationID string
+
+	Source     connectors.Source
+	Relation   connectors.Relation
+	Columns    []connectors.Column
+	PrimaryKey string
+	Condition  segments.Condition
+
+	Destination connectors.Destination
+	Action      connectors.Action
+	Mappings    []Mapping
+	Settings    Settings
+	// Limiter is the platform's, shared by all its activations.
+	Limiter *rate.Limiter
+}
+
+// KeyHash is a record's key and the hash of the payload the destination acknowledged.
+type KeyHash struct {
+	Key  string
+	Hash uint64
+}
+
+// State is the diff state of one activation: what the destination has acknowledged.
+type State interface {
+	// Scan calls fn for every stored key in byte order of the key (the order the engine
+	// asks the warehouse for), stopping at the first error.
+	Scan(ctx context.Context, activationID string, fn func(KeyHash) error) error
+	// Commit records one acknowledged batch: upserted keys with their hashes, removed keys.
+	Commit(ctx context.Context, activationID string, upserts []KeyHash, removed []string) error
+	// Reset forgets everything (full resync).
+	Reset(ctx context.Context, activationID string) error
+}
+
+// Stage names, for progress and logs.
+const (
+	StagePreflight = "preflight"
+	StageExtract   = "extract"
+	StageLoad      = "load"
+	StageCommit    = "commit"
+	StageFinish    = "finish"
+)
+
+// Issue is one record not delivered: a source issue (stage "source") or a destination
+// rejection (stage "destination").
+type Issue struct {
+	PrimaryKey string
+	Stage      string
+	Code       string
+	Field      string
+	Message    string
+}
+
+// Issue codes.
+const (
+	CodeDuplicateKey    = "duplicate_primary_key"
+	CodeInvalidEmail    = "invalid_email"
+	CodeInvalidPhone    = "invalid_phone"
+	CodeMissingRequired = "missing_required_field"
+	CodeWrongType       = "wrong_type"
+	CodeRejected        = "rejected"
+)
+
+// Change is one key's fate in a run, for the record timeline.
+type Change struct {
+	PrimaryKey string
+	Kind       string // added, changed, removed, rejected, withheld
+	Detail     string
+}
+
+// LogLine is one line of the run log, in plain words.
+type LogLine struct {
+	At      time.Time
+	Level   string // info, warn, error
+	Message string
+}
+
+// Recorder takes a run's outputs as they come; implementations batch their writes.
+type Recorder interface {
+	// Progress reports the stage and the records processed so far; it also renews the
+	// run's lease, and an error stops the run (e.g. the lease was lost or cancelled).
+	Progress(ctx context.Context, stage string, processed int64) error
+	Issues(ctx context.Context, issues []Issue) error
+	Changes(ctx context.Context, changes []Change) error
+	Log(ctx context.Context, line LogLine) error
+	// Sample keeps a request and its answer for the debugger.
+	Sample(ctx context.Context, ex connectors.Exchange) error
+}
+
+// Counts obey the two accounting equations of DESIGN.md:
+// Queried = Added + Changed + Unchanged + SourceIssues, and
+// Added + Changed + Removed = Sent + Rejected + Unsent.
+type Counts struct {
+	Queried      int64 `json:"queried"`
+	Added        int64 `json:"added"`
+	Changed      int64 `json:"changed"`
+	Removed      int64 `json:"removed"`
+	Unchanged    int64 `json:"unchanged"`
+	Sent         int64 `json:"sent"`
+	Rejected     int64 `json:"rejected"`
+	Unsent       int64 `json:"unsent"`
+	SourceIssues int64 `json:"source_issues"`
+}
+
+// Balanced reports whether both equations hold.
+func (c Counts) Balanced() bool {
+	return c.Queried == c.Added+c.Changed+c.Unchanged+c.SourceIssues &&
+		c.Added+c.Changed+c.Removed == c.Sent+c.Rejected+c.Unsent
+}
+
+// Result is how a run ended.
+type Result struct {
+	Counts Counts
+	// Err is the error that failed the run (nil when it completed), with its category.
+	Err *connectors.Error
+}
