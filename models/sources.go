@@ -80,10 +80,10 @@ type SourceInput struct {
 	Config connectors.Config
 }
 
-// splitConfig separates secret settings from the rest, as the spec says.
-func splitConfig(spec connectors.SourceSpec, cfg connectors.Config) (public, secret map[string]string) {
+// splitConfig separates secret settings from the rest, as the fields say.
+func splitConfig(fields []connectors.FieldSpec, cfg connectors.Config) (public, secret map[string]string) {
 	public, secret = map[string]string{}, map[string]string{}
-	for _, f := range spec.Fields {
+	for _, f := range fields {
 		v, ok := cfg[f.Name]
 		if !ok {
 			continue
@@ -172,7 +172,7 @@ func (s *Store) CreateSource(ctx context.Context, a Actor, spec connectors.Sourc
 	}
 	now := s.now()
 	src := Source{ID: newID(), WorkspaceID: a.WorkspaceID, Name: name, Kind: spec.Kind, Status: SourceUnknown, ChecksJSON: "[]", CreatedAt: now, UpdatedAt: now}
-	public, secret := splitConfig(spec, in.Config)
+	public, secret := splitConfig(spec.Fields, in.Config)
 	if err := s.fillConfig(&src, public, secret); err != nil {
 		return nil, err
 	}
@@ -228,20 +228,11 @@ func (s *Store) UpdateSource(ctx context.Context, a Actor, id string, spec conne
 			}
 		}
 		if in.Config != nil {
-			merged := connectors.Config(src.PublicConfig())
-			for k, v := range oldSecret {
-				merged[k] = v
-			}
-			for k, v := range in.Config {
-				if v == "" && oldSecret[k] != "" {
-					continue // an empty secret field keeps the stored one
-				}
-				merged[k] = v
-			}
+			merged := mergeConfig(src.PublicConfig(), oldSecret, in.Config)
 			if err := merged.Validate(spec.Fields); err != nil {
 				return configFieldError(err)
 			}
-			public, secret := splitConfig(spec, merged)
+			public, secret := splitConfig(spec.Fields, merged)
 			if err := s.fillConfig(&src, public, secret); err != nil {
 				return err
 			}
@@ -261,6 +252,25 @@ func (s *Store) UpdateSource(ctx context.Context, a Actor, id string, spec conne
 		return nil, err
 	}
 	return &src, nil
+}
+
+// mergeConfig applies changed settings to stored ones: given values replace, and an
+// empty value for a stored secret keeps it (forms never show secrets back).
+func mergeConfig(public, secret map[string]string, patch connectors.Config) connectors.Config {
+	merged := connectors.Config{}
+	for k, v := range public {
+		merged[k] = v
+	}
+	for k, v := range secret {
+		merged[k] = v
+	}
+	for k, v := range patch {
+		if v == "" && secret[k] != "" {
+			continue
+		}
+		merged[k] = v
+	}
+	return merged
 }
 
 // RecordSourceValidation stores the checks of a validation and the status they give.

@@ -188,8 +188,8 @@ func (s *Service) ValidateModel(ctx context.Context, workspaceID, id string) (*m
 	}
 	defer conn.Close()
 	current, err := conn.Columns(ctx, m.Relation())
-	if ce, ok := connectors.AsError(err); ok && ce.Category != connectors.CategoryNotFound && ce.Category != connectors.CategoryConfiguration {
-		return nil, err // the source is down: that says nothing about the model
+	if err != nil && !relationGone(err) {
+		return nil, err // the source is down or misconfigured: that says nothing about the model
 	}
 	if err != nil {
 		issue := models.ModelIssue{Kind: models.IssueMissing, Message: "The model's table or query no longer resolves: " + errorText(err)}
@@ -218,10 +218,24 @@ func (s *Service) DetectDuplicates(ctx context.Context, workspaceID, id string) 
 	}
 	defer conn.Close()
 	dups, err := detectDuplicates(ctx, conn, m.Relation(), m.PrimaryKey)
-	if err != nil {
+	if err != nil && relationGone(err) {
 		return nil, relationError(m.Relation(), err)
 	}
+	if err != nil {
+		return nil, err
+	}
 	return s.store.RecordModelValidation(ctx, workspaceID, id, m.Issues(), dups)
+}
+
+// relationGone tells an error about the relation itself (a table dropped, a query that
+// no longer runs) from one about reaching the source: an error naming a source setting
+// (database, schema, path, host…) is the source's problem, not the model's.
+func relationGone(err error) bool {
+	ce, ok := connectors.AsError(err)
+	if !ok || ce.Field != "" {
+		return false
+	}
+	return ce.Category == connectors.CategoryNotFound || ce.Category == connectors.CategoryConfiguration
 }
 
 func errorText(err error) string {

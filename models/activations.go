@@ -1,0 +1,305 @@
+package models
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Activation statuses and healths (API.md).
+const (
+	ActivationActive = "active"
+	ActivationPaused = "paused"
+
+	HealthNeverRun = "never_run"
+	HealthHealthy  = "healthy"
+	HealthWarning  = "warning"
+	HealthFailed   = "failed"
+)
+
+// Mapping sends one model column to one destination field (API.md: {from, to, type}).
+type Mapping struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+	Type string `json:"type"`
+}
+
+// Schedule says when an activation runs (API.md "Schedules").
+type Schedule struct {
+	Kind     string `json:"kind"`
+	Every    string `json:"every,omitempty"`
+	At       string `json:"at,omitempty"`
+	Weekday  string `json:"weekday,omitempty"`
+	Timezone string `json:"timezone,omitempty"`
+	Expr     string `json:"expr,omitempty"`
+}
+
+// ActivationSettings are the run options of an activation.
+type ActivationSettings struct {
+	// DefaultPhoneRegion reads phone numbers written without "+", e.g. "FR".
+	DefaultPhoneRegion string `json:"default_phone_region,omitempty"`
+	// SourceIssueThreshold pauses the activation automatically when a run's source issues
+	// exceed this share of queried rows, in percent (0: never).
+	SourceIssueThreshold float64 `json:"source_issue_threshold,omitempty"`
+	SendRemovals         bool    `json:"send_removals"`
+}
+
+// Activation sends one segment to one platform with one action.
+type Activation struct {
+	ID             string
+	WorkspaceID    string
+	Name           string
+	SegmentID      string
+	PlatformID     string
+	Action         string
+	MappingsJSON   string
+	ScheduleJSON   string
+	SettingsJSON   string
+	Status         string
+	PauseAutomatic bool
+	PauseCause     string
+	PauseReason    string
+	PausedAt       *time.Time
+	Health         string
+	LastRunID      string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// Mappings decodes the field mappings.
+func (a *Activation) Mappings() []Mapping {
+	var m []Mapping
+	_ = json.Unmarshal([]byte(a.MappingsJSON), &m)
+	return m
+}
+
+// Schedule decodes the schedule.
+func (a *Activation) Schedule() Schedule {
+	var s Schedule
+	_ = json.Unmarshal([]byte(a.ScheduleJSON), &s)
+	if s.Kind == "" {
+		s.Kind = "manual"
+	}
+	return s
+}
+
+// Settings decodes the run options.
+func (a *Activation) Settings() ActivationSettings {
+	var s ActivationSettings
+	_ = json.Unmarshal([]byte(a.SettingsJSON), &s)
+	return s
+}
+
+type activationAudit struct {
+	Name      string             `json:"name"`
+	SegmentID string             `json:"segment_id"`
+	Platform  string             `json:"platform_id"`
+	Action    string             `json:"action"`
+	Mappings  []Mapping          `json:"mappings"`
+	Schedule  Schedule           `json:"schedule"`
+	Settings  ActivationSettings `json:"settings"`
+	Status    string             `json:"status"`
+	Pause     string             `json:"pause_reason,omitempty"`
+}
+
+func (a *Activation) audit() activationAudit {
+	return activationAudit{Name: a.Name, SegmentID: a.SegmentID, Platform: a.PlatformID, Action: a.Action,
+		Mappings: a.Mappings(), Schedule: a.Schedule(), Settings: a.Settings(), Status: a.Status, Pause: a.PauseReason}
+}
+
+// ActivationInput is an activation as validated by the caller (the delivery service
+// checks mappings against the model and the destination).
+type ActivationInput struct {
+	Name       string
+	SegmentID  string
+	PlatformID string
+	Action     string
+	Mappings   []Mapping
+	Schedule   Schedule
+	Settings   ActivationSettings
+}
+
+func (in ActivationInput) apply(a *Activation) error {
+	name, err := validName(in.Name)
+	if err != nil {
+		return err
+	}
+	a.Name, a.SegmentID, a.PlatformID, a.Action = name, in.SegmentID, in.PlatformID, strings.TrimSpace(in.Action)
+	for _, v := range []struct {
+		ptr any
+		dst *string
+	}{{in.Mappings, &a.MappingsJSON}, {in.Schedule, &a.ScheduleJSON}, {in.Settings, &a.SettingsJSON}} {
+		raw, err := json.Marshal(v.ptr)
+		if err != nil {
+			return err
+		}
+		*v.dst = string(raw)
+	}
+	return nil
+}
+
+// CreateActivation stores an activation, active and never run.
+func (s *Store) CreateActivation(ctx context.Context, a Actor, in ActivationInput) (*Activation, error) {
+	now := s.now()
+	act := Activation{ID: newID(), WorkspaceID: a.WorkspaceID, Status: ActivationActive, Health: HealthNeverRun, CreatedAt: now, UpdatedAt: now}
+	if err := in.apply(&act); err != nil {
+		return nil, err
+	}
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := translate(tx.Create(&act).Error); err != nil {
+			if errors.Is(err, ErrConflict) {
+				return invalid("name", "Another activation already has this name.")
+			}
+			return err
+		}
+		return s.record(tx, a, change{"activation.create", "activation", act.ID, act.Name, nil, act.audit()})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &act, nil
+}
+
+// UpdateActivation replaces an activation's definition.
+func (s *Store) UpdateActivation(ctx context.Context, a Actor, id string, in ActivationInput) (*Activation, error) {
+	var act Activation
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Where("workspace_id = ? AND id = ?", a.WorkspaceID, id).Take(&act).Error; err != nil {
+			return translate(err)
+		}
+		before := act.audit()
+		if err := in.apply(&act); err != nil {
+			return err
+		}
+		act.UpdatedAt = s.now()
+		if err := translate(tx.Save(&act).Error); err != nil {
+			if errors.Is(err, ErrConflict) {
+				return invalid("name", "Another activation already has this name.")
+			}
+			return err
+		}
+		return s.record(tx, a, change{"activation.update", "activation", act.ID, act.Name, before, act.audit()})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &act, nil
+}
+
+// ActivationByID loads an activation of a workspace.
+func (s *Store) ActivationByID(ctx context.Context, workspaceID, id string) (*Activation, error) {
+	var act Activation
+	if err := s.db.WithContext(ctx).Where("workspace_id = ? AND id = ?", workspaceID, id).Take(&act).Error; err != nil {
+		return nil, translate(err)
+	}
+	return &act, nil
+}
+
+// ActivationFilter narrows the activations list: by health (healthy, warning, failed,
+// never_run) or "paused".
+type ActivationFilter struct {
+	Status string
+	Search string
+}
+
+// ListActivations returns a workspace's activations by name.
+func (s *Store) ListActivations(ctx context.Context, workspaceID string, f ActivationFilter) ([]Activation, error) {
+	q := s.db.WithContext(ctx).Where("workspace_id = ?", workspaceID)
+	switch f.Status {
+	case "":
+	case ActivationPaused:
+		q = q.Where("status = ?", ActivationPaused)
+	default:
+		q = q.Where("health = ? AND status = ?", f.Status, ActivationActive)
+	}
+	if f.Search != "" {
+		q = q.Where("LOWER(name) LIKE ?", "%"+strings.ToLower(f.Search)+"%")
+	}
+	var out []Activation
+	err := q.Order("name").Find(&out).Error
+	return out, translate(err)
+}
+
+// ActivationsUsingPlatform lists the activations that send to a platform.
+func (s *Store) ActivationsUsingPlatform(ctx context.Context, workspaceID, platformID string) ([]Activation, error) {
+	var out []Activation
+	err := s.db.WithContext(ctx).Where("workspace_id = ? AND platform_id = ?", workspaceID, platformID).Order("name").Find(&out).Error
+	return out, translate(err)
+}
+
+// DeleteActivation removes an activation with its runs and state.
+func (s *Store) DeleteActivation(ctx context.Context, a Actor, id string) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var act Activation
+		if err := tx.Where("workspace_id = ? AND id = ?", a.WorkspaceID, id).Take(&act).Error; err != nil {
+			return translate(err)
+		}
+		if err := tx.Delete(&act).Error; err != nil {
+			return translate(err)
+		}
+		return s.record(tx, a, change{"activation.delete", "activation", act.ID, act.Name, act.audit(), nil})
+	})
+}
+
+// Causes of automatic pauses; a manual pause has none.
+const (
+	PauseCausePlatform  = "platform"
+	PauseCauseSource    = "source"
+	PauseCauseSchema    = "schema"
+	PauseCauseThreshold = "source_issues"
+)
+
+// Pause stops an activation. cause "" is a manual pause, only lifted by hand; an
+// automatic pause (with its cause) is also lifted when that cause is gone. A manual
+// pause is never replaced by an automatic one.
+func (s *Store) Pause(ctx context.Context, a Actor, id, cause, reason string) (*Activation, error) {
+	automatic := cause != ""
+	var act Activation
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Where("workspace_id = ? AND id = ?", a.WorkspaceID, id).Take(&act).Error; err != nil {
+			return translate(err)
+		}
+		if act.Status == ActivationPaused && (!act.PauseAutomatic || automatic) {
+			return nil
+		}
+		before := act.audit()
+		now := s.now()
+		act.Status, act.PauseAutomatic, act.PauseCause, act.PauseReason, act.PausedAt, act.UpdatedAt = ActivationPaused, automatic, cause, reason, &now, now
+		if err := tx.Save(&act).Error; err != nil {
+			return translate(err)
+		}
+		return s.record(tx, a, change{"activation.pause", "activation", act.ID, act.Name, before, act.audit()})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &act, nil
+}
+
+// Resume restarts a paused activation. cause "" is a person resuming (any pause); an
+// automatic resume names the cause that is gone and lifts only a pause of that cause.
+func (s *Store) Resume(ctx context.Context, a Actor, id, cause string) (*Activation, error) {
+	var act Activation
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Where("workspace_id = ? AND id = ?", a.WorkspaceID, id).Take(&act).Error; err != nil {
+			return translate(err)
+		}
+		if act.Status != ActivationPaused || (cause != "" && (!act.PauseAutomatic || act.PauseCause != cause)) {
+			return nil
+		}
+		before := act.audit()
+		act.Status, act.PauseAutomatic, act.PauseCause, act.PauseReason, act.PausedAt, act.UpdatedAt = ActivationActive, false, "", "", nil, s.now()
+		if err := tx.Save(&act).Error; err != nil {
+			return translate(err)
+		}
+		return s.record(tx, a, change{"activation.resume", "activation", act.ID, act.Name, before, act.audit()})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &act, nil
+}

@@ -1,0 +1,226 @@
+package models
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"gorm.io/gorm"
+
+	"sluice/connectors"
+)
+
+// Platform statuses.
+const (
+	PlatformConnected = "connected"
+	PlatformBroken    = "broken"
+)
+
+// Platform is a configured destination account. Secret settings (API keys, signing
+// secrets, OAuth tokens) are sealed; the rest is plain JSON.
+type Platform struct {
+	ID            string
+	WorkspaceID   string
+	Name          string
+	Kind          string
+	ConfigJSON    string
+	SecretsSealed string
+	Status        string
+	StatusMessage string
+	CheckedAt     *time.Time
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// PublicConfig is the settings that may be shown back: never a secret.
+func (p *Platform) PublicConfig() map[string]string {
+	cfg := map[string]string{}
+	_ = json.Unmarshal([]byte(p.ConfigJSON), &cfg)
+	return cfg
+}
+
+func (p *Platform) sealOwner() string { return "platform:" + p.ID }
+
+type platformAudit struct {
+	Name    string            `json:"name"`
+	Kind    string            `json:"kind"`
+	Config  map[string]string `json:"config"`
+	Secrets []string          `json:"secrets_set,omitempty"`
+	Status  string            `json:"status"`
+}
+
+func (p *Platform) audit(secretNames []string) platformAudit {
+	return platformAudit{Name: p.Name, Kind: p.Kind, Config: p.PublicConfig(), Secrets: secretNames, Status: p.Status}
+}
+
+// PlatformInput creates or changes a platform; on update an empty secret keeps the old one.
+type PlatformInput struct {
+	Name   string
+	Config connectors.Config
+}
+
+func (s *Store) fillPlatformConfig(p *Platform, fields []connectors.FieldSpec, cfg connectors.Config) ([]string, error) {
+	public, secret := splitConfig(fields, cfg)
+	raw, err := json.Marshal(public)
+	if err != nil {
+		return nil, err
+	}
+	p.ConfigJSON = string(raw)
+	if p.SecretsSealed, err = s.seal(p.sealOwner(), secret); err != nil {
+		return nil, err
+	}
+	return sortedKeys(secret), nil
+}
+
+// CreatePlatform stores a destination account (checked by the caller first).
+func (s *Store) CreatePlatform(ctx context.Context, a Actor, spec connectors.DestinationSpec, in PlatformInput) (*Platform, error) {
+	name, err := validName(in.Name)
+	if err != nil {
+		return nil, err
+	}
+	if in.Config == nil {
+		in.Config = connectors.Config{}
+	}
+	if err := in.Config.Validate(spec.Config); err != nil {
+		return nil, configFieldError(err)
+	}
+	now := s.now()
+	p := Platform{ID: newID(), WorkspaceID: a.WorkspaceID, Name: name, Kind: spec.Kind, Status: PlatformConnected, CreatedAt: now, UpdatedAt: now}
+	names, err := s.fillPlatformConfig(&p, spec.Config, in.Config)
+	if err != nil {
+		return nil, err
+	}
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := translate(tx.Create(&p).Error); err != nil {
+			if errors.Is(err, ErrConflict) {
+				return invalid("name", "Another platform already has this name.")
+			}
+			return err
+		}
+		return s.record(tx, a, change{"platform.create", "platform", p.ID, p.Name, nil, p.audit(names)})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// UpdatePlatform changes a platform's name or settings (new credentials re-authorize it).
+func (s *Store) UpdatePlatform(ctx context.Context, a Actor, id string, spec connectors.DestinationSpec, in PlatformInput) (*Platform, error) {
+	var p Platform
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Where("workspace_id = ? AND id = ?", a.WorkspaceID, id).Take(&p).Error; err != nil {
+			return translate(err)
+		}
+		oldSecret, err := s.open(p.sealOwner(), p.SecretsSealed)
+		if err != nil {
+			return err
+		}
+		before := p.audit(sortedKeys(oldSecret))
+		if in.Name != "" {
+			if p.Name, err = validName(in.Name); err != nil {
+				return err
+			}
+		}
+		names := sortedKeys(oldSecret)
+		if in.Config != nil {
+			merged := mergeConfig(p.PublicConfig(), oldSecret, in.Config)
+			if err := merged.Validate(spec.Config); err != nil {
+				return configFieldError(err)
+			}
+			if names, err = s.fillPlatformConfig(&p, spec.Config, merged); err != nil {
+				return err
+			}
+		}
+		p.UpdatedAt = s.now()
+		if err := translate(tx.Save(&p).Error); err != nil {
+			if errors.Is(err, ErrConflict) {
+				return invalid("name", "Another platform already has this name.")
+			}
+			return err
+		}
+		return s.record(tx, a, change{"platform.update", "platform", p.ID, p.Name, before, p.audit(names)})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// PlatformConfig returns a platform's full settings, secrets decrypted, for its connector.
+func (s *Store) PlatformConfig(p *Platform) (connectors.Config, error) {
+	secret, err := s.open(p.sealOwner(), p.SecretsSealed)
+	if err != nil {
+		return nil, err
+	}
+	return mergeConfig(p.PublicConfig(), nil, secret), nil
+}
+
+// SetPlatformStatus marks a platform connected or broken (a 401 mid-run breaks it; a
+// successful check after new credentials connects it again). It answers whether the
+// status changed.
+func (s *Store) SetPlatformStatus(ctx context.Context, a Actor, id, status, message string) (bool, error) {
+	changed := false
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var p Platform
+		if err := tx.Where("workspace_id = ? AND id = ?", a.WorkspaceID, id).Take(&p).Error; err != nil {
+			return translate(err)
+		}
+		now := s.now()
+		if err := tx.Model(&p).Updates(map[string]any{"status": status, "status_message": message, "checked_at": now}).Error; err != nil {
+			return translate(err)
+		}
+		if p.Status == status {
+			return nil
+		}
+		changed = true
+		type st struct {
+			Status  string `json:"status"`
+			Message string `json:"message,omitempty"`
+		}
+		return s.record(tx, a, change{"platform.status", "platform", p.ID, p.Name, st{p.Status, p.StatusMessage}, st{status, message}})
+	})
+	return changed, err
+}
+
+// PlatformByID loads a platform of a workspace.
+func (s *Store) PlatformByID(ctx context.Context, workspaceID, id string) (*Platform, error) {
+	var p Platform
+	if err := s.db.WithContext(ctx).Where("workspace_id = ? AND id = ?", workspaceID, id).Take(&p).Error; err != nil {
+		return nil, translate(err)
+	}
+	return &p, nil
+}
+
+// ListPlatforms returns a workspace's platforms by name.
+func (s *Store) ListPlatforms(ctx context.Context, workspaceID string) ([]Platform, error) {
+	var out []Platform
+	err := s.db.WithContext(ctx).Where("workspace_id = ?", workspaceID).Order("name").Find(&out).Error
+	return out, translate(err)
+}
+
+// DeletePlatform removes a platform no activation sends to.
+func (s *Store) DeletePlatform(ctx context.Context, a Actor, id string) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var p Platform
+		if err := tx.Where("workspace_id = ? AND id = ?", a.WorkspaceID, id).Take(&p).Error; err != nil {
+			return translate(err)
+		}
+		var deps []Activation
+		if err := tx.Where("workspace_id = ? AND platform_id = ?", a.WorkspaceID, id).Order("name").Find(&deps).Error; err != nil {
+			return translate(err)
+		}
+		if len(deps) > 0 {
+			e := &DependentsError{}
+			for _, d := range deps {
+				e.Dependents = append(e.Dependents, Dependent{Type: "activation", ID: d.ID, Name: d.Name})
+			}
+			return e
+		}
+		if err := tx.Delete(&p).Error; err != nil {
+			return translate(err)
+		}
+		return s.record(tx, a, change{"platform.delete", "platform", p.ID, p.Name, p.audit(nil), nil})
+	})
+}

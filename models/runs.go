@@ -1,0 +1,436 @@
+package models
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// Run statuses (API.md).
+const (
+	RunQueued      = "queued"
+	RunRunning     = "running"
+	RunSucceeded   = "succeeded"
+	RunWarnings    = "succeeded_with_warnings"
+	RunFailed      = "failed"
+	RunInterrupted = "interrupted"
+	RunSkipped     = "skipped"
+	RunCancelled   = "cancelled"
+)
+
+// Run triggers.
+const (
+	TriggerManual   = "manual"
+	TriggerSchedule = "schedule"
+	TriggerAPI      = "api"
+	TriggerRetry    = "retry"
+)
+
+// RunCounts are a run's record counts (both accounting equations hold on them).
+type RunCounts struct {
+	Queried      int64 `json:"queried"`
+	Added        int64 `json:"added"`
+	Changed      int64 `json:"changed"`
+	Removed      int64 `json:"removed"`
+	Unchanged    int64 `json:"unchanged"`
+	Sent         int64 `json:"sent"`
+	Rejected     int64 `json:"rejected"`
+	Unsent       int64 `json:"unsent"`
+	SourceIssues int64 `json:"source_issues"`
+}
+
+// Run is one execution of an activation.
+type Run struct {
+	ID             string
+	WorkspaceID    string
+	ActivationID   string
+	Status         string
+	Trigger        string
+	ScheduledFor   *time.Time
+	FullResync     bool
+	Stage          string
+	Processed      int64
+	RunCounts      `gorm:"embedded"`
+	ErrorCategory  string
+	ErrorMessage   string
+	ErrorDetail    string
+	LeaseOwner     string
+	LeaseExpiresAt *time.Time
+	CancelRequested bool
+	CreatedAt      time.Time
+	StartedAt      *time.Time
+	FinishedAt     *time.Time
+}
+
+// Finished reports whether the run is over.
+func (r *Run) Finished() bool {
+	switch r.Status {
+	case RunQueued, RunRunning:
+		return false
+	}
+	return true
+}
+
+// EnqueueRun queues a run. A scheduled run carries its tick time: a second insert for
+// the same (activation, tick), e.g. another instance's tick, inserts nothing and answers
+// ErrConflict.
+func (s *Store) EnqueueRun(ctx context.Context, workspaceID, activationID, trigger string, scheduledFor *time.Time, fullResync bool) (*Run, error) {
+	r := Run{ID: newID(), WorkspaceID: workspaceID, ActivationID: activationID, Status: RunQueued, Trigger: trigger,
+		ScheduledFor: scheduledFor, FullResync: fullResync, CreatedAt: s.now()}
+	if scheduledFor != nil {
+		t := scheduledFor.UTC().Truncate(time.Second)
+		r.ScheduledFor = &t
+	}
+	res := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&r)
+	if res.Error != nil {
+		return nil, translate(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return nil, ErrConflict
+	}
+	return &r, nil
+}
+
+// ClaimRun takes the oldest queued run for this worker, with a lease until leaseUntil.
+// On PostgreSQL FOR UPDATE SKIP LOCKED lets several instances claim side by side; on
+// SQLite the immediate transaction serialises claims. Nothing queued: ErrNotFound.
+func (s *Store) ClaimRun(ctx context.Context, owner string, lease time.Duration) (*Run, error) {
+	var claimed Run
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		// One run at a time per activation: a queued run waits while another one runs.
+		q := tx.Where("status = ? AND activation_id NOT IN (?)", RunQueued,
+			tx.Model(&Run{}).Select("activation_id").Where("status = ?", RunRunning)).Order("created_at, id").Limit(1)
+		if s.dialect == "postgres" {
+			q = q.Clauses(clause.Locking{Strength: "UPDATE", Options: "SKIP LOCKED"})
+		}
+		if err := q.Take(&claimed).Error; err != nil {
+			return translate(err)
+		}
+		now := s.now()
+		until := now.Add(lease)
+		claimed.Status, claimed.LeaseOwner, claimed.LeaseExpiresAt, claimed.StartedAt = RunRunning, owner, &until, &now
+		res := tx.Model(&Run{}).Where("id = ? AND status = ?", claimed.ID, RunQueued).
+			Updates(map[string]any{"status": RunRunning, "lease_owner": owner, "lease_expires_at": until, "started_at": now})
+		if res.Error != nil {
+			return translate(res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return ErrNotFound
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &claimed, nil
+}
+
+// ErrLeaseLost means another worker (or the reaper) took the run: stop working on it.
+var ErrLeaseLost = errors.New("models: run lease lost")
+
+// ErrCancelled means a user cancelled the run.
+var ErrCancelled = errors.New("models: run cancelled")
+
+// Heartbeat renews a run's lease and records its progress. It answers ErrLeaseLost when
+// the run is no longer this worker's, and ErrCancelled when a cancel was asked for.
+func (s *Store) Heartbeat(ctx context.Context, runID, owner string, lease time.Duration, stage string, processed int64) error {
+	until := s.now().Add(lease)
+	res := s.db.WithContext(ctx).Model(&Run{}).Where("id = ? AND lease_owner = ? AND status = ?", runID, owner, RunRunning).
+		Updates(map[string]any{"lease_expires_at": until, "stage": stage, "processed": processed})
+	if res.Error != nil {
+		return translate(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return ErrLeaseLost
+	}
+	var cancel bool
+	if err := s.db.WithContext(ctx).Model(&Run{}).Where("id = ?", runID).Select("cancel_requested").Scan(&cancel).Error; err != nil {
+		return translate(err)
+	}
+	if cancel {
+		return ErrCancelled
+	}
+	return nil
+}
+
+// RunOutcome is how a run ended.
+type RunOutcome struct {
+	Status        string
+	Counts        RunCounts
+	ErrorCategory string
+	ErrorMessage  string
+	ErrorDetail   string
+}
+
+// FinishRun records a run's end, if this worker still holds it.
+func (s *Store) FinishRun(ctx context.Context, runID, owner string, o RunOutcome) error {
+	now := s.now()
+	res := s.db.WithContext(ctx).Model(&Run{}).Where("id = ? AND lease_owner = ? AND status = ?", runID, owner, RunRunning).
+		Updates(map[string]any{
+			"status": o.Status, "finished_at": now, "lease_expires_at": nil, "stage": "finish",
+			"queried": o.Counts.Queried, "added": o.Counts.Added, "changed": o.Counts.Changed, "removed": o.Counts.Removed,
+			"unchanged": o.Counts.Unchanged, "sent": o.Counts.Sent, "rejected": o.Counts.Rejected, "unsent": o.Counts.Unsent,
+			"source_issues": o.Counts.SourceIssues, "error_category": o.ErrorCategory, "error_message": o.ErrorMessage, "error_detail": o.ErrorDetail,
+		})
+	if res.Error != nil {
+		return translate(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return ErrLeaseLost
+	}
+	return nil
+}
+
+// SkipRun ends a queued run without running it (activation paused, preflight blocked).
+func (s *Store) SkipRun(ctx context.Context, runID, category, message string) error {
+	now := s.now()
+	return translate(s.db.WithContext(ctx).Model(&Run{}).Where("id = ? AND status IN ?", runID, []string{RunQueued, RunRunning}).
+		Updates(map[string]any{"status": RunSkipped, "finished_at": now, "lease_expires_at": nil, "error_category": category, "error_message": message}).Error)
+}
+
+// CancelRun asks a run to stop: a queued run is cancelled at once, a running one at its
+// next heartbeat.
+func (s *Store) CancelRun(ctx context.Context, workspaceID, runID string) (*Run, error) {
+	r, err := s.RunByID(ctx, workspaceID, runID)
+	if err != nil {
+		return nil, err
+	}
+	switch r.Status {
+	case RunQueued:
+		now := s.now()
+		err = s.db.WithContext(ctx).Model(&Run{}).Where("id = ? AND status = ?", runID, RunQueued).
+			Updates(map[string]any{"status": RunCancelled, "finished_at": now}).Error
+	case RunRunning:
+		err = s.db.WithContext(ctx).Model(&Run{}).Where("id = ?", runID).Update("cancel_requested", true).Error
+	default:
+		return nil, invalid("run", "This run is over already.")
+	}
+	if err != nil {
+		return nil, translate(err)
+	}
+	return s.RunByID(ctx, workspaceID, runID)
+}
+
+// ReapRuns marks running runs whose lease expired as interrupted (their process died),
+// and answers them.
+func (s *Store) ReapRuns(ctx context.Context) ([]Run, error) {
+	var runs []Run
+	now := s.now()
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Where("status = ? AND lease_expires_at < ?", RunRunning, now).Find(&runs).Error; err != nil {
+			return translate(err)
+		}
+		for _, r := range runs {
+			if err := tx.Model(&Run{}).Where("id = ? AND status = ?", r.ID, RunRunning).Updates(map[string]any{
+				"status": RunInterrupted, "finished_at": now, "lease_expires_at": nil,
+				"error_category": "connection", "error_message": "The run was interrupted: the Sluice process running it stopped. The next run sends every record not yet acknowledged.",
+			}).Error; err != nil {
+				return translate(err)
+			}
+		}
+		return nil
+	})
+	return runs, err
+}
+
+// RunByID loads a run of a workspace.
+func (s *Store) RunByID(ctx context.Context, workspaceID, id string) (*Run, error) {
+	var r Run
+	if err := s.db.WithContext(ctx).Where("workspace_id = ? AND id = ?", workspaceID, id).Take(&r).Error; err != nil {
+		return nil, translate(err)
+	}
+	return &r, nil
+}
+
+// ListRuns returns an activation's runs, newest first, a page at a time.
+func (s *Store) ListRuns(ctx context.Context, workspaceID, activationID string, limit int) ([]Run, error) {
+	var out []Run
+	err := s.db.WithContext(ctx).Where("workspace_id = ? AND activation_id = ?", workspaceID, activationID).
+		Order("created_at DESC, id DESC").Limit(clampLimit(limit)).Find(&out).Error
+	return out, translate(err)
+}
+
+// RunIssue is one record of a run that was not delivered.
+type RunIssue struct {
+	ID         string
+	RunID      string
+	PrimaryKey string
+	Stage      string
+	Code       string
+	Field      string
+	Message    string
+	CreatedAt  time.Time
+}
+
+// RunLog is one line of a run's log.
+type RunLog struct {
+	ID      string
+	RunID   string
+	At      time.Time
+	Level   string
+	Message string
+}
+
+// RunChange is one key's fate in a run (the record timeline).
+type RunChange struct {
+	ID           string
+	RunID        string
+	ActivationID string
+	PrimaryKey   string
+	Kind         string
+	Detail       string
+	CreatedAt    time.Time
+}
+
+// RunSample is one request and answer kept for the debugger (JSON of connectors.Exchange).
+type RunSample struct {
+	ID           string
+	RunID        string
+	ExchangeJSON string
+	CreatedAt    time.Time
+}
+
+// AddRunIssues, AddRunLogs, AddRunChanges and AddRunSample write a run's outputs in batches.
+func (s *Store) AddRunIssues(ctx context.Context, issues []RunIssue) error {
+	for i := range issues {
+		issues[i].ID, issues[i].CreatedAt = newID(), s.now()
+	}
+	return s.createInBatches(ctx, &issues, len(issues))
+}
+
+// AddRunLogs writes log lines.
+func (s *Store) AddRunLogs(ctx context.Context, logs []RunLog) error {
+	for i := range logs {
+		logs[i].ID = newID()
+	}
+	return s.createInBatches(ctx, &logs, len(logs))
+}
+
+// AddRunChanges writes timeline entries.
+func (s *Store) AddRunChanges(ctx context.Context, changes []RunChange) error {
+	for i := range changes {
+		changes[i].ID, changes[i].CreatedAt = newID(), s.now()
+	}
+	return s.createInBatches(ctx, &changes, len(changes))
+}
+
+// AddRunSample keeps one exchange.
+func (s *Store) AddRunSample(ctx context.Context, runID string, exchange any) error {
+	raw, err := json.Marshal(exchange)
+	if err != nil {
+		return err
+	}
+	return translate(s.db.WithContext(ctx).Create(&RunSample{ID: newID(), RunID: runID, ExchangeJSON: string(raw), CreatedAt: s.now()}).Error)
+}
+
+func (s *Store) createInBatches(ctx context.Context, rows any, n int) error {
+	if n == 0 {
+		return nil
+	}
+	return translate(s.db.WithContext(ctx).CreateInBatches(rows, 500).Error)
+}
+
+// IssueFilter narrows a run's issues.
+type IssueFilter struct {
+	Stage  string // source, destination, or both
+	Cursor string
+	Limit  int
+}
+
+// ListRunIssues returns a page of a run's issues (the run must be the workspace's).
+func (s *Store) ListRunIssues(ctx context.Context, workspaceID, runID string, f IssueFilter) ([]RunIssue, string, error) {
+	if _, err := s.RunByID(ctx, workspaceID, runID); err != nil {
+		return nil, "", err
+	}
+	limit := clampLimit(f.Limit)
+	q := s.db.WithContext(ctx).Where("run_id = ?", runID)
+	if f.Stage != "" {
+		q = q.Where("stage = ?", f.Stage)
+	}
+	if f.Cursor != "" {
+		q = q.Where("id > ?", f.Cursor)
+	}
+	var out []RunIssue
+	if err := q.Order("id").Limit(limit + 1).Find(&out).Error; err != nil {
+		return nil, "", translate(err)
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		next = out[limit-1].ID
+	}
+	return out, next, nil
+}
+
+// CountRunIssues counts a run's issues of one stage ("" for all).
+func (s *Store) CountRunIssues(ctx context.Context, runID, stage string) (int64, error) {
+	q := s.db.WithContext(ctx).Model(&RunIssue{}).Where("run_id = ?", runID)
+	if stage != "" {
+		q = q.Where("stage = ?", stage)
+	}
+	var n int64
+	return n, translate(q.Count(&n).Error)
+}
+
+// ListRunLogs returns a run's log, oldest first.
+func (s *Store) ListRunLogs(ctx context.Context, workspaceID, runID string, limit int) ([]RunLog, error) {
+	if _, err := s.RunByID(ctx, workspaceID, runID); err != nil {
+		return nil, err
+	}
+	var out []RunLog
+	err := s.db.WithContext(ctx).Where("run_id = ?", runID).Order("at, id").Limit(max(limit, 1)).Find(&out).Error
+	return out, translate(err)
+}
+
+// ListRunSamples returns a run's kept exchanges.
+func (s *Store) ListRunSamples(ctx context.Context, workspaceID, runID string) ([]RunSample, error) {
+	if _, err := s.RunByID(ctx, workspaceID, runID); err != nil {
+		return nil, err
+	}
+	var out []RunSample
+	err := s.db.WithContext(ctx).Where("run_id = ?", runID).Order("created_at, id").Find(&out).Error
+	return out, translate(err)
+}
+
+// RecordTimeline returns a key's entries across an activation's runs, newest first.
+func (s *Store) RecordTimeline(ctx context.Context, workspaceID, activationID, key string) ([]RunChange, error) {
+	if _, err := s.ActivationByID(ctx, workspaceID, activationID); err != nil {
+		return nil, err
+	}
+	var out []RunChange
+	err := s.db.WithContext(ctx).Where("activation_id = ? AND primary_key = ?", activationID, key).
+		Order("created_at DESC, id DESC").Limit(200).Find(&out).Error
+	return out, translate(err)
+}
+
+// PruneRunDetails deletes logs, issues, changes and samples of runs finished before
+// cutoff (the run rows themselves stay, with their counts).
+func (s *Store) PruneRunDetails(ctx context.Context, cutoff time.Time) (int64, error) {
+	var total int64
+	for _, table := range []string{"run_logs", "run_issues", "run_changes", "run_samples"} {
+		res := s.db.WithContext(ctx).Exec(fmt.Sprintf(`DELETE FROM %s WHERE run_id IN (SELECT id FROM runs WHERE finished_at < ?)`, table), cutoff.UTC())
+		if res.Error != nil {
+			return total, translate(res.Error)
+		}
+		total += res.RowsAffected
+	}
+	return total, nil
+}
+
+// SetActivationHealth records the outcome of a run on its activation.
+func (s *Store) SetActivationHealth(ctx context.Context, workspaceID, activationID, runID, health string) error {
+	return translate(s.db.WithContext(ctx).Model(&Activation{}).Where("workspace_id = ? AND id = ?", workspaceID, activationID).
+		Updates(map[string]any{"health": health, "last_run_id": runID}).Error)
+}
+
+// HasActiveRun reports whether an activation has a queued or running run.
+func (s *Store) HasActiveRun(ctx context.Context, activationID string) (bool, error) {
+	var n int64
+	err := s.db.WithContext(ctx).Model(&Run{}).Where("activation_id = ? AND status IN ?", activationID, []string{RunQueued, RunRunning}).Count(&n).Error
+	return n > 0, translate(err)
+}
