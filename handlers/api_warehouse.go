@@ -214,17 +214,17 @@ type apiSourceInput struct {
 
 // apiConfig reads a config object of JSON strings, numbers and booleans as the
 // connector's settings. A masked secret is left out, so the stored one is kept.
-func apiConfig(raw map[string]json.RawMessage, spec connectors.SourceSpec) (connectors.Config, error) {
+func apiConfig(raw map[string]json.RawMessage, kind string, specFields []connectors.FieldSpec) (connectors.Config, error) {
 	fields := map[string]connectors.FieldSpec{}
-	names := make([]string, len(spec.Fields))
-	for i, f := range spec.Fields {
+	names := make([]string, len(specFields))
+	for i, f := range specFields {
 		fields[f.Name], names[i] = f, f.Name
 	}
 	cfg := connectors.Config{}
 	for k, v := range raw {
 		f, ok := fields[k]
 		if !ok {
-			return nil, &models.FieldError{Field: "config." + k, Message: fmt.Sprintf("A %s source has no setting %q; its settings are %s.", spec.Kind, k, strings.Join(names, ", "))}
+			return nil, &models.FieldError{Field: "config." + k, Message: fmt.Sprintf("A %s has no setting %q; its settings are %s.", kind, k, strings.Join(names, ", "))}
 		}
 		var val any
 		d := json.NewDecoder(bytes.NewReader(v))
@@ -311,7 +311,7 @@ func (h *SourceAPI) Create(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := apiConfig(in.Config, spec)
+	cfg, err := apiConfig(in.Config, spec.Kind+" source", spec.Fields)
 	if err != nil {
 		return err
 	}
@@ -361,7 +361,7 @@ func (h *SourceAPI) Update(c echo.Context) error {
 		if specErr != nil {
 			return specErr
 		}
-		if patch.Config, err = apiConfig(in.Config, spec); err != nil {
+		if patch.Config, err = apiConfig(in.Config, spec.Kind+" source", spec.Fields); err != nil {
 			return err
 		}
 	}
