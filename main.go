@@ -23,7 +23,9 @@ import (
 
 	"sluice/config"
 	"sluice/connectors"
+	"sluice/delivery"
 	"sluice/demo"
+	"sluice/destinations/webhook"
 	"sluice/handlers"
 	"sluice/jobs"
 	"sluice/models"
@@ -181,7 +183,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			log.Info("created the bootstrap API token")
 		}
 	}
-	wh := warehouse.New(store, sourceRegistry())
+	reg := registry(cfg)
+	wh := warehouse.New(store, reg)
+	dl := delivery.New(store, reg, log, delivery.Options{})
 	if cfg.DemoEnabled() {
 		seeded, err := demo.Seed(ctx, store, wh, cfg.DataDir)
 		if err != nil {
@@ -191,15 +195,18 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			log.Info("added the demo workspace's sample data (SLUICE_DEMO=false to start without)")
 		}
 	}
-	scheduler, err := jobs.New(store, log)
+	scheduler, err := jobs.New(store, log, cfg.RetentionDays)
 	if err != nil {
 		return err
 	}
 	scheduler.Start()
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+	workers := dl.Start(workCtx)
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	e := handlers.New(handlers.Deps{Config: cfg, Store: store, Secrets: store.Secrets(), Logger: log, Registry: reg, Warehouse: wh})
+	metrics := prometheus.NewRegistry()
+	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	e := handlers.New(handlers.Deps{Config: cfg, Store: store, Secrets: store.Secrets(), Logger: log, Registry: metrics, Warehouse: wh, Delivery: dl})
 	srv := &http.Server{Addr: cfg.Listen, Handler: e, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 
 	errc := make(chan error, 1)
@@ -218,18 +225,24 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	scheduler.Stop(shutdownCtx)
-	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	err = srv.Shutdown(shutdownCtx)
+	// Stop the workers: a run in flight stops at its next batch, keeps what was
+	// acknowledged, and the reaper of a live instance marks it interrupted.
+	stopWork()
+	workers.Wait()
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
 }
 
-// sourceRegistry lists every source kind this build can connect to.
-func sourceRegistry() *connectors.Registry {
+// registry lists every source and destination kind this build can connect to.
+func registry(cfg config.Config) *connectors.Registry {
 	r := connectors.NewRegistry()
 	r.RegisterSource(postgres.New())
 	r.RegisterSource(redshift.New())
 	r.RegisterSource(sqlite.New())
+	r.RegisterDestination(webhook.New(cfg.AllowPrivateNetworks))
 	return r
 }
 

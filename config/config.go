@@ -25,6 +25,7 @@ type Config struct {
 	Demo                 *bool  `yaml:"demo"`
 	AllowPrivateNetworks bool   `yaml:"allow_private_networks"`
 	SMTPURL              string `yaml:"smtp_url"`
+	RetentionDays        int    `yaml:"retention_days"`
 	LogLevel             string `yaml:"log_level"`
 	LogFormat            string `yaml:"log_format"`
 }
@@ -32,11 +33,12 @@ type Config struct {
 // Default returns the settings used when neither the file nor the environment says otherwise.
 func Default() Config {
 	return Config{
-		Listen:    ":8080",
-		BaseURL:   "http://localhost:8080",
-		DataDir:   "./data",
-		LogLevel:  "info",
-		LogFormat: "text",
+		Listen:        ":8080",
+		BaseURL:       "http://localhost:8080",
+		DataDir:       "./data",
+		RetentionDays: 30,
+		LogLevel:      "info",
+		LogFormat:     "text",
 	}
 }
 
@@ -85,6 +87,13 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 		}
 		c.Demo = &b
 	}
+	if v := getenv("SLUICE_RETENTION_DAYS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return fmt.Errorf("config: SLUICE_RETENTION_DAYS=%q is not a number of days", v)
+		}
+		c.RetentionDays = n
+	}
 	if v := getenv("SLUICE_ALLOW_PRIVATE_NETWORKS"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
@@ -103,6 +112,9 @@ func (c *Config) validate() error {
 	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
 	if c.DatabaseURL == "" {
 		c.DatabaseURL = "sqlite://" + filepath.Join(c.DataDir, "sluice.db")
+	}
+	if c.RetentionDays < 1 {
+		return errors.New("config: retention_days must be at least 1")
 	}
 	if !c.IsSQLite() && !c.IsPostgres() {
 		return fmt.Errorf("config: database_url must start with postgres:// or sqlite://")

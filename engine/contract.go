@@ -57,9 +57,15 @@ type KeyHash struct {
 }
 
 // State is the diff state of one activation: what the destination has acknowledged.
+//
+// The engine merges Scan with the warehouse's stream, so Commit is called while a Scan
+// is still under way (from another goroutine, between two calls of fn). Scan must
+// tolerate that: read a snapshot, or page by key after the last key it yielded; it must
+// not hold, across calls of fn, a lock or the only database connection Commit needs.
+// Commit only touches keys Scan has already passed or will never yield again.
 type State interface {
 	// Scan calls fn for every stored key in byte order of the key (the order the engine
-	// asks the warehouse for), stopping at the first error.
+	// asks the warehouse for: Go's string comparison), stopping at the first error.
 	Scan(ctx context.Context, activationID string, fn func(KeyHash) error) error
 	// Commit records one acknowledged batch: upserted keys with their hashes, removed keys.
 	Commit(ctx context.Context, activationID string, upserts []KeyHash, removed []string) error
@@ -94,7 +100,38 @@ const (
 	CodeMissingRequired = "missing_required_field"
 	CodeWrongType       = "wrong_type"
 	CodeRejected        = "rejected"
+	// CodeMissingKey is a row whose primary key is NULL: it cannot be tracked, so it is
+	// never sent.
+	CodeMissingKey = "missing_primary_key"
 )
+
+// Change kinds.
+const (
+	ChangeAdded    = "added"
+	ChangeChanged  = "changed"
+	ChangeRemoved  = "removed"
+	ChangeRejected = "rejected"
+	ChangeWithheld = "withheld"
+)
+
+// Issue stages.
+const (
+	IssueStageSource      = "source"
+	IssueStageDestination = "destination"
+)
+
+// CategoryInternal is the category of a run that Sluice itself got wrong (its counts
+// did not balance, the warehouse returned keys out of the order asked for): no user
+// setting can fix it, so it is not one of the six categories users choose a fix from.
+const CategoryInternal connectors.Category = "internal"
+
+// KeyOrderer is an optional connectors.Dialect method: the SQL expression of a primary
+// key column's text form, ordered in byte order (Go's string order). The engine knows
+// postgres, redshift and sqlite; a dialect of another warehouse implements this to be
+// synced. column is already quoted and qualified ("m"."id").
+type KeyOrderer interface {
+	KeyTextSQL(column string) string
+}
 
 // Change is one key's fate in a run, for the record timeline.
 type Change struct {
@@ -147,5 +184,10 @@ func (c Counts) Balanced() bool {
 type Result struct {
 	Counts Counts
 	// Err is the error that failed the run (nil when it completed), with its category.
+	// A run stopped by its context or by Recorder.Progress wraps that cause in Err.Err:
+	// errors.Is(res.Err, context.Canceled) tells a cancelled run.
 	Err *connectors.Error
+	// DuplicateKeys counts the rows withheld because they share a primary key (part of
+	// SourceIssues); more than zero means the model should be flagged.
+	DuplicateKeys int64
 }

@@ -38,21 +38,3 @@ func (s *Server) apiAuth(next echo.HandlerFunc) echo.HandlerFunc {
 		return next(c)
 	}
 }
-
-// activationJSON is API.md's activation; the fields fill in as activations arrive.
-type activationJSON struct {
-	ID     string `json:"id"`
-	Name   string `json:"name"`
-	Status string `json:"status"`
-	Health string `json:"health"`
-}
-
-// APIListActivations answers GET /api/v1/activations.
-func (s *Server) APIListActivations(c echo.Context) error {
-	switch c.QueryParam("status") {
-	case "", "healthy", "warning", "failed", "paused", "never_run":
-	default:
-		return &models.FieldError{Field: "status", Message: "status must be one of healthy, warning, failed, paused, never_run"}
-	}
-	return c.JSON(http.StatusOK, listAnswer[activationJSON]{Items: []activationJSON{}})
-}

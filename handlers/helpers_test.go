@@ -16,6 +16,8 @@ import (
 
 	"sluice/config"
 	"sluice/connectors"
+	"sluice/delivery"
+	"sluice/destinations/webhook"
 	"sluice/handlers"
 	"sluice/internal/testutil"
 	"sluice/models"
@@ -47,13 +49,17 @@ func serve(t *testing.T, s *models.Store) *app {
 	reg := connectors.NewRegistry()
 	reg.RegisterSource(sqlite.New())
 	reg.RegisterSource(postgres.New())
+	reg.RegisterDestination(webhook.New(true)) // tests' webhooks listen on loopback
+	logger := slog.New(slog.DiscardHandler)
 	e := handlers.New(handlers.Deps{
 		Config:    config.Default(), // http:// base URL: cookies without Secure, as httptest serves
 		Store:     s,
 		Secrets:   box,
-		Logger:    slog.New(slog.DiscardHandler),
+		Logger:    logger,
 		Registry:  prometheus.NewRegistry(),
 		Warehouse: warehouse.New(s, reg),
+		// Not started: runs stay queued, so handler tests never depend on the engine.
+		Delivery: delivery.New(s, reg, logger, delivery.Options{}),
 	})
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)

@@ -18,16 +18,6 @@ func (s *Server) Settings(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, c.Echo().Reverse("platforms.index"))
 }
 
-// Activations lists activations.
-func (s *Server) Activations(c echo.Context) error {
-	return s.render(c, http.StatusOK, pages.ActivationsPage(), nil)
-}
-
-// Platforms lists platforms.
-func (s *Server) Platforms(c echo.Context) error {
-	return s.render(c, http.StatusOK, pages.PlatformsPage(), nil)
-}
-
 // Alerts shows the alert settings.
 func (s *Server) Alerts(c echo.Context) error {
 	return s.render(c, http.StatusOK, pages.AlertsPage(), nil)

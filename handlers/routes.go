@@ -30,9 +30,9 @@ func (s *Server) routes(e *echo.Echo, m *metrics, reg *prometheus.Registry) {
 	e.GET("/static/*", echo.StaticDirectoryHandler(static.FS, false), cacheFor(3600)).Name = "static"
 
 	editorOnly, adminOnly := requireRole(models.RoleEditor), requireRole(models.RoleAdmin)
+	operatorOnly := requireRole(models.RoleOperator)
 
 	api := e.Group("/api/v1", s.apiAuth)
-	api.GET("/activations", s.APIListActivations).Name = "api.activations.index"
 	apiSources := &SourceAPI{s}
 	api.GET("/sources", apiSources.Index)
 	api.POST("/sources", apiSources.Create, adminOnly)
@@ -56,6 +56,28 @@ func (s *Server) routes(e *echo.Echo, m *metrics, reg *prometheus.Registry) {
 	api.PATCH("/segments/:id", apiSegments.Update, editorOnly)
 	api.DELETE("/segments/:id", apiSegments.Delete, editorOnly)
 	api.GET("/segments/:id/count", apiSegments.Count)
+	apiPlatforms := &PlatformAPI{s}
+	api.GET("/platforms", apiPlatforms.Index)
+	api.POST("/platforms", apiPlatforms.Create, adminOnly)
+	api.GET("/platforms/:id", apiPlatforms.Show)
+	api.PATCH("/platforms/:id", apiPlatforms.Update, adminOnly)
+	api.DELETE("/platforms/:id", apiPlatforms.Delete, adminOnly)
+	apiActivations := &ActivationAPI{s}
+	api.GET("/activations", apiActivations.Index).Name = "api.activations.index"
+	api.POST("/activations", apiActivations.Create, editorOnly)
+	api.GET("/activations/:id", apiActivations.Show)
+	api.PATCH("/activations/:id", apiActivations.Update, editorOnly)
+	api.DELETE("/activations/:id", apiActivations.Delete, editorOnly)
+	api.POST("/activations/:id/pause", apiActivations.Pause, operatorOnly)
+	api.POST("/activations/:id/resume", apiActivations.Resume, operatorOnly)
+	api.POST("/activations/:id/runs", apiActivations.RunNow, operatorOnly)
+	api.GET("/activations/:id/runs", apiActivations.Runs)
+	apiRuns := &RunAPI{s}
+	api.GET("/runs/:id", apiRuns.Show)
+	api.GET("/runs/:id/issues", apiRuns.Issues)
+	api.GET("/runs/:id/logs", apiRuns.Logs)
+	api.GET("/runs/:id/samples", apiRuns.Samples)
+	api.POST("/runs/:id/cancel", apiRuns.Cancel, operatorOnly)
 
 	web := e.Group("", s.loadSession, s.checkCSRF)
 	web.GET("/setup", s.SetupForm).Name = "auth.setup"
@@ -66,7 +88,17 @@ func (s *Server) routes(e *echo.Echo, m *metrics, reg *prometheus.Registry) {
 
 	app := web.Group("", s.requireUser)
 	app.GET("/", s.Home).Name = "home"
-	app.GET("/activations", s.Activations).Name = "activations.index"
+	acts := &ActivationHandler{s}
+	operatorOnlyPages := requireRole(models.RoleOperator)
+	app.GET("/activations", acts.Index).Name = "activations.index"
+	app.GET("/activations/new", acts.New, editorOnly).Name = "activations.new"
+	app.POST("/activations", acts.Create, editorOnly).Name = "activations.create"
+	app.GET("/activations/:id", acts.Show).Name = "activations.show"
+	app.POST("/activations/:id/runs", acts.RunNow, operatorOnlyPages).Name = "activations.run"
+	app.POST("/activations/:id/pause", acts.Pause, operatorOnlyPages).Name = "activations.pause"
+	app.POST("/activations/:id/resume", acts.Resume, operatorOnlyPages).Name = "activations.resume"
+	app.DELETE("/activations/:id", acts.Delete, editorOnly).Name = "activations.delete"
+	app.GET("/runs/:id", acts.Run).Name = "runs.show"
 	segs := &SegmentHandler{s}
 	app.GET("/segments", segs.Index).Name = "segments.index"
 	app.GET("/segments/new", segs.New, editorOnly).Name = "segments.new"
@@ -96,7 +128,14 @@ func (s *Server) routes(e *echo.Echo, m *metrics, reg *prometheus.Registry) {
 	app.POST("/sources/:id/validate", srcs.Validate, adminOnly).Name = "sources.validate"
 	app.DELETE("/sources/:id", srcs.Delete, adminOnly).Name = "sources.delete"
 	app.GET("/settings", s.Settings).Name = "settings"
-	app.GET("/settings/platforms", s.Platforms).Name = "platforms.index"
+	plats := &PlatformHandler{s}
+	app.GET("/settings/platforms", plats.Index).Name = "platforms.index"
+	app.GET("/settings/platforms/new", plats.New, adminOnly).Name = "platforms.new"
+	app.POST("/settings/platforms", plats.Create, adminOnly).Name = "platforms.create"
+	app.GET("/settings/platforms/:id", plats.Show).Name = "platforms.show"
+	app.GET("/settings/platforms/:id/reauthorize", plats.Reauthorize, adminOnly).Name = "platforms.reauthorize"
+	app.POST("/settings/platforms/:id", plats.Update, adminOnly).Name = "platforms.update"
+	app.DELETE("/settings/platforms/:id", plats.Delete, adminOnly).Name = "platforms.delete"
 	app.GET("/settings/alerts", s.Alerts).Name = "alerts.index"
 
 	admin := app.Group("/settings", adminOnly)

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"sluice/config"
+	"sluice/delivery"
 	"sluice/models"
 	"sluice/secrets"
 	"sluice/warehouse"
@@ -24,6 +25,8 @@ type Deps struct {
 	Registry *prometheus.Registry
 	// Warehouse validates sources, describes models and counts segments.
 	Warehouse *warehouse.Service
+	// Delivery owns platforms, activations and runs.
+	Delivery *delivery.Service
 }
 
 // Server holds the handlers' shared dependencies.
@@ -34,6 +37,7 @@ type Server struct {
 	log      *slog.Logger
 	echo     *echo.Echo
 	wh       *warehouse.Service
+	dl       *delivery.Service
 }
 
 // New builds the echo instance with every route of Sluice.
@@ -48,7 +52,7 @@ func New(d Deps) *echo.Echo {
 		Secure:   d.Config.SecureCookies(),
 		SameSite: http.SameSiteLaxMode,
 	}
-	s := &Server{cfg: d.Config, store: d.Store, sessions: store, log: d.Logger, echo: e, wh: d.Warehouse}
+	s := &Server{cfg: d.Config, store: d.Store, sessions: store, log: d.Logger, echo: e, wh: d.Warehouse, dl: d.Delivery}
 	e.HTTPErrorHandler = s.handleError
 	s.routes(e, newMetrics(d.Registry), d.Registry)
 	return e

@@ -14,16 +14,19 @@ import (
 
 // Scheduler owns the cron and the jobs registered on it.
 type Scheduler struct {
-	cron  *cron.Cron
-	store *models.Store
-	log   *slog.Logger
+	cron      *cron.Cron
+	store     *models.Store
+	log       *slog.Logger
+	retention time.Duration
 }
 
 // New registers every job. Each is safe to run on several instances at once.
-func New(store *models.Store, log *slog.Logger) (*Scheduler, error) {
-	s := &Scheduler{cron: cron.New(cron.WithLocation(time.UTC)), store: store, log: log}
-	if _, err := s.cron.AddFunc("@every 1h", s.pruneLoginAttempts); err != nil {
-		return nil, err
+func New(store *models.Store, log *slog.Logger, retentionDays int) (*Scheduler, error) {
+	s := &Scheduler{cron: cron.New(cron.WithLocation(time.UTC)), store: store, log: log, retention: time.Duration(retentionDays) * 24 * time.Hour}
+	for spec, job := range map[string]func(){"@every 1h": s.pruneLoginAttempts, "@every 6h": s.PruneRunDetails} {
+		if _, err := s.cron.AddFunc(spec, job); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
 }
@@ -48,4 +51,16 @@ func (s *Scheduler) pruneLoginAttempts() {
 		return
 	}
 	s.log.Debug("pruned login attempts", slog.Int64("deleted", n))
+}
+
+// PruneRunDetails enforces the retention of run logs, issues, change logs and samples.
+func (s *Scheduler) PruneRunDetails() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	n, err := s.store.PruneRunDetails(ctx, time.Now().Add(-s.retention))
+	if err != nil {
+		s.log.Error("prune run details", slog.Any("error", err))
+		return
+	}
+	s.log.Info("pruned run details past retention", slog.Int64("rows", n))
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"sluice/connectors"
 	"sluice/models"
 )
 
@@ -97,4 +98,26 @@ func Plural(n int, one, many string) string {
 		return fmt.Sprintf("1 %s", one)
 	}
 	return fmt.Sprintf("%d %s", n, many)
+}
+
+func valueOr(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+func inputType(f connectors.FieldSpec) string {
+	if f.Type == connectors.FieldInt {
+		return "number"
+	}
+	return "text"
+}
+
+// secretPlaceholder tells whether a secret is stored, without showing it.
+func secretPlaceholder(stored bool) string {
+	if stored {
+		return "•••••••• stored — leave empty to keep it"
+	}
+	return ""
 }

@@ -1,0 +1,116 @@
+// Package delivery is the app's side of sending audiences: platforms and activations as
+// users define them, the run queue and its workers, and what a run's outcome does to
+// the activation and the platform. The run itself is package engine's.
+package delivery
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"sluice/connectors"
+	"sluice/engine"
+	"sluice/models"
+)
+
+// Options tune the workers.
+type Options struct {
+	// Workers is how many runs this instance executes at once.
+	Workers int
+	// Lease is how long a claimed run stays this instance's without a heartbeat.
+	Lease time.Duration
+	// Poll is how often idle workers look for queued runs.
+	Poll time.Duration
+	// Engine tunes runs (retry attempts and delays); zero values take its defaults.
+	Engine engine.Options
+}
+
+// Service owns platforms, activations and runs.
+type Service struct {
+	store    *models.Store
+	registry *connectors.Registry
+	log      *slog.Logger
+	opts     Options
+	owner    string
+
+	mu       sync.Mutex
+	limiters map[string]*rate.Limiter // per platform, shared by its activations
+	wake     chan struct{}
+}
+
+// New returns the delivery service.
+func New(store *models.Store, registry *connectors.Registry, log *slog.Logger, opts Options) *Service {
+	if opts.Workers <= 0 {
+		opts.Workers = 2
+	}
+	if opts.Lease <= 0 {
+		opts.Lease = 30 * time.Second
+	}
+	if opts.Poll <= 0 {
+		opts.Poll = time.Second
+	}
+	host, _ := os.Hostname()
+	return &Service{store: store, registry: registry, log: log, opts: opts,
+		owner:    fmt.Sprintf("%s/%d/%d", host, os.Getpid(), time.Now().UnixNano()),
+		limiters: map[string]*rate.Limiter{}, wake: make(chan struct{}, 1)}
+}
+
+// Registry lists the destination kinds.
+func (s *Service) Registry() *connectors.Registry { return s.registry }
+
+// limiter is the platform's rate limiter, made once per platform and instance.
+func (s *Service) limiter(platformID string, spec connectors.DestinationSpec) *rate.Limiter {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l, ok := s.limiters[platformID]
+	if !ok {
+		limit, burst := rate.Inf, 1
+		if spec.RequestsPerSecond > 0 {
+			limit, burst = rate.Limit(spec.RequestsPerSecond), max(spec.Burst, 1)
+		}
+		l = rate.NewLimiter(limit, burst)
+		s.limiters[platformID] = l
+	}
+	return l
+}
+
+// DestinationSpec returns a destination kind's spec; an unknown kind is a field error.
+func (s *Service) DestinationSpec(kind string) (connectors.DestinationSpec, error) {
+	c, ok := s.registry.Destination(kind)
+	if !ok {
+		return connectors.DestinationSpec{}, &models.FieldError{Field: "kind", Message: fmt.Sprintf("Unknown platform kind %q.", kind)}
+	}
+	return c.Spec(), nil
+}
+
+// openPlatform connects to a saved platform.
+func (s *Service) openPlatform(ctx context.Context, p *models.Platform) (connectors.Destination, connectors.DestinationSpec, error) {
+	c, ok := s.registry.Destination(p.Kind)
+	if !ok {
+		return nil, connectors.DestinationSpec{}, fmt.Errorf("delivery: platform kind %q is not available in this build", p.Kind)
+	}
+	cfg, err := s.store.PlatformConfig(p)
+	if err != nil {
+		return nil, c.Spec(), err
+	}
+	d, err := c.Open(ctx, cfg)
+	return d, c.Spec(), err
+}
+
+// asFieldError turns a connector's config error into a form field error.
+func asFieldError(err error) error {
+	if ce, ok := connectors.AsError(err); ok && ce.Field != "" {
+		return &models.FieldError{Field: "config." + ce.Field, Message: ce.Message}
+	}
+	return err
+}
+
+// systemActor is who Sluice itself acts as (automatic pauses, platform status).
+func systemActor(workspaceID string) models.Actor {
+	return models.Actor{WorkspaceID: workspaceID, Type: models.ActorSystem, Name: "Sluice", Role: models.RoleAdmin}
+}

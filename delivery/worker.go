@@ -1,0 +1,292 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"sluice/connectors"
+	"sluice/engine"
+	"sluice/models"
+	"sluice/warehouse"
+)
+
+// Start runs the workers and the reaper until ctx ends. Runs left running by a process
+// that died are marked interrupted first.
+func (s *Service) Start(ctx context.Context) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	s.reap(ctx)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(s.opts.Lease / 2)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				s.reap(ctx)
+			}
+		}
+	}()
+	for range s.opts.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				if ran := s.RunOne(ctx); ran {
+					continue
+				}
+				select {
+				case <-ctx.Done():
+					return
+				case <-s.wake:
+				case <-time.After(s.opts.Poll):
+				}
+			}
+		}()
+	}
+	return &wg
+}
+
+func (s *Service) reap(ctx context.Context) {
+	runs, err := s.store.ReapRuns(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Error("reap runs", slog.Any("error", err))
+		}
+		return
+	}
+	for _, r := range runs {
+		s.log.Warn("run interrupted: its lease expired", slog.String("run_id", r.ID), slog.String("activation_id", r.ActivationID))
+		_ = s.store.SetActivationHealth(ctx, r.WorkspaceID, r.ActivationID, r.ID, models.HealthFailed)
+	}
+}
+
+// RunOne claims one queued run and executes it; it answers whether there was one.
+func (s *Service) RunOne(ctx context.Context) bool {
+	run, err := s.store.ClaimRun(ctx, s.owner, s.opts.Lease)
+	if errors.Is(err, models.ErrNotFound) {
+		return false
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Error("claim run", slog.Any("error", err))
+		}
+		return false
+	}
+	s.execute(ctx, run)
+	return true
+}
+
+// preflightError is a run that cannot start, with its category and where to fix it.
+type preflightError struct {
+	category connectors.Category
+	message  string
+	skip     bool
+}
+
+func (e *preflightError) Error() string { return e.message }
+
+// execute runs one claimed run to its end and applies its outcome.
+func (s *Service) execute(ctx context.Context, run *models.Run) {
+	log := s.log.With(slog.String("run_id", run.ID), slog.String("activation_id", run.ActivationID))
+	rec := newRecorder(s.store, run, s.owner, s.opts.Lease)
+	job, act, closeAll, err := s.prepare(ctx, run, rec)
+	defer closeAll()
+	var outcome models.RunOutcome
+	var pf *preflightError
+	switch {
+	case errors.As(err, &pf) && pf.skip:
+		_ = rec.flush(ctx)
+		if err := s.store.SkipRun(ctx, run.ID, string(pf.category), pf.message); err != nil {
+			log.Error("skip run", slog.Any("error", err))
+		}
+		return
+	case errors.As(err, &pf):
+		rec.Log(ctx, engine.LogLine{At: time.Now(), Level: "error", Message: "Preflight: " + pf.message})
+		outcome = models.RunOutcome{Status: models.RunFailed, ErrorCategory: string(pf.category), ErrorMessage: pf.message}
+	case err != nil:
+		log.Error("prepare run", slog.Any("error", err))
+		outcome = models.RunOutcome{Status: models.RunFailed, ErrorCategory: string(connectors.CategoryConnection), ErrorMessage: "The run could not start: " + err.Error()}
+	default:
+		res := s.opts.Engine.Run(ctx, *job, stateAdapter{s.store}, rec)
+		outcome = outcomeOf(res)
+	}
+	if err := rec.flush(ctx); err != nil {
+		log.Error("flush run outputs", slog.Any("error", err))
+	}
+	if err := s.store.FinishRun(context.WithoutCancel(ctx), run.ID, s.owner, outcome); err != nil {
+		log.Error("finish run", slog.Any("error", err))
+		return
+	}
+	s.afterRun(context.WithoutCancel(ctx), run, act, outcome)
+}
+
+func outcomeOf(res engine.Result) models.RunOutcome {
+	c := res.Counts
+	o := models.RunOutcome{Counts: models.RunCounts{Queried: c.Queried, Added: c.Added, Changed: c.Changed, Removed: c.Removed,
+		Unchanged: c.Unchanged, Sent: c.Sent, Rejected: c.Rejected, Unsent: c.Unsent, SourceIssues: c.SourceIssues}}
+	switch {
+	case res.Err != nil:
+		o.Status, o.ErrorCategory, o.ErrorMessage, o.ErrorDetail = models.RunFailed, string(res.Err.Category), res.Err.Message, res.Err.Detail
+		if errors.Is(res.Err, models.ErrCancelled) {
+			o.Status = models.RunCancelled
+		}
+	case c.SourceIssues > 0 || c.Rejected > 0:
+		o.Status = models.RunWarnings
+	default:
+		o.Status = models.RunSucceeded
+	}
+	return o
+}
+
+// afterRun applies a run's outcome: the activation's health, a broken platform, and the
+// source-issue threshold.
+func (s *Service) afterRun(ctx context.Context, run *models.Run, act *models.Activation, o models.RunOutcome) {
+	health := models.HealthHealthy
+	switch o.Status {
+	case models.RunFailed, models.RunInterrupted:
+		health = models.HealthFailed
+	case models.RunWarnings:
+		health = models.HealthWarning
+	case models.RunCancelled:
+		return
+	}
+	if err := s.store.SetActivationHealth(ctx, run.WorkspaceID, run.ActivationID, run.ID, health); err != nil {
+		s.log.Error("set activation health", slog.Any("error", err))
+	}
+	if act == nil {
+		return
+	}
+	if o.ErrorCategory == string(connectors.CategoryCredentials) {
+		if p, err := s.store.PlatformByID(ctx, run.WorkspaceID, act.PlatformID); err == nil {
+			if _, err := s.platformBroken(ctx, p, o.ErrorMessage); err != nil {
+				s.log.Error("mark platform broken", slog.Any("error", err))
+			}
+		}
+	}
+	threshold := act.Settings().SourceIssueThreshold
+	if threshold > 0 && o.Counts.Queried > 0 {
+		share := 100 * float64(o.Counts.SourceIssues) / float64(o.Counts.Queried)
+		if share > threshold {
+			reason := fmt.Sprintf("paused automatically: %.1f%% of rows had source issues in the last run (threshold %.1f%%). Fix the data, then resume.", share, threshold)
+			if _, err := s.store.Pause(ctx, systemActor(run.WorkspaceID), act.ID, models.PauseCauseThreshold, reason); err != nil {
+				s.log.Error("pause activation", slog.Any("error", err))
+			}
+		}
+	}
+}
+
+// prepare is the preflight: the activation is active, its source connected, its model
+// valid, its platform connected; then it opens both ends and builds the job.
+func (s *Service) prepare(ctx context.Context, run *models.Run, rec *recorder) (*engine.Job, *models.Activation, func(), error) {
+	var closers []func()
+	closeAll := func() {
+		for _, c := range closers {
+			c()
+		}
+	}
+	ws := run.WorkspaceID
+	act, err := s.store.ActivationByID(ctx, ws, run.ActivationID)
+	if err != nil {
+		return nil, nil, closeAll, err
+	}
+	if act.Status == models.ActivationPaused {
+		return nil, act, closeAll, &preflightError{skip: true, category: connectors.CategoryConfiguration, message: "The activation is paused: " + act.PauseReason}
+	}
+	seg, err := s.store.SegmentByID(ctx, ws, act.SegmentID)
+	if err != nil {
+		return nil, act, closeAll, err
+	}
+	m, err := s.store.ModelByID(ctx, ws, seg.ModelID)
+	if err != nil {
+		return nil, act, closeAll, err
+	}
+	src, err := s.store.SourceByID(ctx, ws, m.SourceID)
+	if err != nil {
+		return nil, act, closeAll, err
+	}
+	if src.Status == models.SourceBroken {
+		msg := "The source " + src.Name + " is broken"
+		if f := src.FailedCheck(); f != nil {
+			msg += ": " + f.Message
+		}
+		return nil, act, closeAll, &preflightError{category: connectors.CategoryConnection, message: msg}
+	}
+	if m.Status == models.ModelBroken {
+		return nil, act, closeAll, &preflightError{category: connectors.CategoryConfiguration, message: "The model " + m.Name + " has schema issues: fix or remap its columns."}
+	}
+	for _, mp := range act.Mappings() {
+		if _, ok := m.Column(mp.From); !ok {
+			return nil, act, closeAll, &preflightError{category: connectors.CategoryConfiguration, message: fmt.Sprintf("Column %s of the mapping is not in the model %s.", mp.From, m.Name)}
+		}
+	}
+	p, err := s.store.PlatformByID(ctx, ws, act.PlatformID)
+	if err != nil {
+		return nil, act, closeAll, err
+	}
+	if p.Status == models.PlatformBroken {
+		return nil, act, closeAll, &preflightError{category: connectors.CategoryCredentials, message: "The platform " + p.Name + " is broken: re-authorize it. " + p.StatusMessage}
+	}
+	cond, err := warehouse.Conditions(seg)
+	if err != nil {
+		return nil, act, closeAll, err
+	}
+	sc, ok := s.registry.Source(src.Kind)
+	if !ok {
+		return nil, act, closeAll, fmt.Errorf("source kind %q is not available", src.Kind)
+	}
+	cfg, err := s.store.SourceConfig(src)
+	if err != nil {
+		return nil, act, closeAll, err
+	}
+	conn, err := sc.Open(ctx, cfg)
+	if err != nil {
+		return nil, act, closeAll, &preflightError{category: connectors.CategoryConnection, message: "Cannot open the source: " + err.Error()}
+	}
+	closers = append(closers, func() { conn.Close() })
+	dest, spec, err := s.openPlatform(ctx, p)
+	if err != nil {
+		cat := connectors.CategoryConfiguration
+		if ce, ok := connectors.AsError(err); ok {
+			cat = ce.Category
+		}
+		return nil, act, closeAll, &preflightError{category: cat, message: "Cannot open the platform: " + err.Error()}
+	}
+	closers = append(closers, func() { dest.Close() })
+	var action connectors.Action
+	for _, a := range spec.Actions {
+		if a.Name == act.Action {
+			action = a
+		}
+	}
+	// An opened destination may know the action better than its spec (the batch size
+	// and removals configured on this platform).
+	if configured, ok := dest.(interface {
+		Action(name string) (connectors.Action, bool)
+	}); ok {
+		if a, ok := configured.Action(act.Action); ok {
+			action = a
+		}
+	}
+	if action.Name == "" {
+		return nil, act, closeAll, &preflightError{category: connectors.CategoryConfiguration, message: "The platform has no action " + act.Action + "."}
+	}
+	settings := act.Settings()
+	job := &engine.Job{
+		RunID: run.ID, ActivationID: act.ID,
+		Source: conn, Relation: m.Relation(), Columns: m.Columns(), PrimaryKey: m.PrimaryKey, Condition: cond,
+		Destination: dest, Action: action,
+		Settings: engine.Settings{DefaultRegion: settings.DefaultPhoneRegion, SendRemovals: settings.SendRemovals, FullResync: run.FullResync},
+		Limiter:  s.limiter(p.ID, spec),
+	}
+	for _, mp := range act.Mappings() {
+		job.Mappings = append(job.Mappings, engine.Mapping{From: mp.From, To: mp.To, Kind: connectors.FieldKind(mp.Type)})
+	}
+	return job, act, closeAll, nil
+}

@@ -1,0 +1,303 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"sluice/connectors"
+)
+
+// planned is one change to deliver: the record, its payload hash (committed once
+// acknowledged) and its kind for the record timeline.
+type planned struct {
+	rec     connectors.Record
+	hash    uint64
+	kind    string
+	size    int
+	settled bool // acknowledged or rejected; what is not settled when the run stops is unsent
+}
+
+// schedule adds a change to the batch being filled, sending the batch when it is full
+// (Action.BatchSize records, or Action.MaxBatchBytes of JSON).
+func (r *run) schedule(ctx context.Context, p planned) *connectors.Error {
+	if r.plan.maxBytes > 0 {
+		p.size = recordSize(p.rec)
+		if len(r.batch) > 0 && r.batchBytes+p.size > r.plan.maxBytes {
+			if ce := r.flush(ctx); ce != nil {
+				r.batch = append(r.batch, p) // counted unsent with the rest
+				return ce
+			}
+		}
+	}
+	r.batch = append(r.batch, p)
+	r.batchBytes += p.size
+	if len(r.batch) >= r.plan.batchSize {
+		return r.flush(ctx)
+	}
+	if r.recErr != nil {
+		return r.recErr
+	}
+	return nil
+}
+
+// recordSize is a record's size in a JSON request, for MaxBatchBytes.
+func recordSize(rec connectors.Record) int {
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return 0
+	}
+	return len(b) + 1
+}
+
+// flush sends the batch. On error the batch is kept: stopped counts what in it is not
+// settled as unsent.
+func (r *run) flush(ctx context.Context) *connectors.Error {
+	if len(r.batch) == 0 {
+		return nil
+	}
+	r.batchNo++
+	start := r.opts.Now()
+	ce := r.load(ctx, strconv.Itoa(r.batchNo), r.batch)
+	r.loadTime += r.opts.Now().Sub(start)
+	if ce != nil {
+		return ce
+	}
+	if r.recErr != nil {
+		return r.recErr
+	}
+	clear(r.batch)
+	r.batch = r.batch[:0]
+	r.batchBytes = 0
+	return nil
+}
+
+// load delivers recs and commits what the destination acknowledged. A batch refused
+// whole as configuration (400/422) is split in halves until the records at fault are
+// alone; each of those is a rejection, in the destination's words.
+func (r *run) load(ctx context.Context, label string, recs []planned) *connectors.Error {
+	res, ce := r.write(ctx, label, recs)
+	if ce == nil {
+		return r.settle(ctx, label, recs, res)
+	}
+	if ce.Category != connectors.CategoryConfiguration || ce.Retryable {
+		return ce
+	}
+	if len(recs) > 1 {
+		mid := len(recs) / 2
+		r.logf(ctx, "warn", "Batch %s (%d records) %s and was refused whole; splitting it in two (%d and %d records) to find the records at fault.",
+			label, len(recs), answer(ce), mid, len(recs)-mid)
+		if ce := r.load(ctx, label+".1", recs[:mid]); ce != nil {
+			return ce
+		}
+		return r.load(ctx, label+".2", recs[mid:])
+	}
+	msg := ce.Detail
+	if msg == "" {
+		msg = ce.Message
+	}
+	r.logf(ctx, "warn", "Batch %s: the destination refused the record %s alone: %s", label, quote(recs[0].rec.Key), msg)
+	r.reject(ctx, &recs[0], msg)
+	return nil
+}
+
+// write sends one batch, retrying what can be retried: 429 (waiting what Retry-After
+// says), 5xx, timeouts and connection failures, with exponential backoff and full
+// jitter, at most Options.MaxAttempts times.
+func (r *run) write(ctx context.Context, label string, recs []planned) (*connectors.WriteResult, *connectors.Error) {
+	records := make([]connectors.Record, len(recs))
+	for i := range recs {
+		records[i] = recs[i].rec
+	}
+	batch := connectors.Batch{ActivationID: r.job.ActivationID, RunID: r.job.RunID, Action: r.job.Action.Name, Records: records}
+	for attempt := 1; ; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return nil, stopError(err)
+		}
+		if l := r.job.Limiter; l != nil {
+			if err := l.Wait(ctx); err != nil {
+				if ctx.Err() != nil {
+					return nil, stopError(ctx.Err())
+				}
+				return nil, &connectors.Error{Category: connectors.CategoryRateLimit,
+					Message: "The platform's rate limit allows no request at all.", Detail: err.Error(), Err: err}
+			}
+		}
+		r.requests++
+		res, err := r.job.Destination.Write(ctx, batch)
+		if err == nil {
+			if res == nil {
+				res = &connectors.WriteResult{}
+			}
+			r.sample(ctx, res.Exchange, len(res.Rejected) > 0)
+			return res, nil
+		}
+		if ctx.Err() != nil {
+			return nil, stopError(ctx.Err())
+		}
+		ce := classifyWrite(err)
+		r.sample(ctx, ce.Exchange, true)
+		if !ce.Retryable {
+			return nil, ce
+		}
+		if attempt >= r.opts.MaxAttempts {
+			r.logf(ctx, "error", "Batch %s %s; giving up after %d attempts.", label, answer(ce), attempt)
+			return nil, gaveUp(ce, fmt.Sprintf("Sluice tried %d times, then stopped.", attempt))
+		}
+		wait := r.backoff(attempt)
+		if ce.RetryAfter > 0 {
+			if ce.RetryAfter > r.opts.MaxDelay {
+				r.logf(ctx, "error", "Batch %s %s and asked to wait %s, longer than Sluice waits within a run (%s); stopping.",
+					label, answer(ce), seconds(ce.RetryAfter), seconds(r.opts.MaxDelay))
+				return nil, gaveUp(ce, fmt.Sprintf("The platform asked to wait %s before trying again.", seconds(ce.RetryAfter)))
+			}
+			wait = ce.RetryAfter
+		}
+		r.logf(ctx, "warn", "Batch %s %s; retrying in %s (attempt %d of %d).", label, answer(ce), seconds(wait), attempt+1, r.opts.MaxAttempts)
+		// Renew the lease before waiting: a wait can be long.
+		if ce := r.progress(ctx); ce != nil {
+			return nil, ce
+		}
+		if err := r.opts.Sleep(ctx, wait); err != nil {
+			return nil, stopError(err)
+		}
+	}
+}
+
+// backoff is the wait before attempt+1: full jitter below BaseDelay·2^(attempt-1),
+// capped at MaxDelay.
+func (r *run) backoff(attempt int) time.Duration {
+	ceiling := r.opts.MaxDelay
+	if attempt-1 < 32 {
+		if c := r.opts.BaseDelay << (attempt - 1); c > 0 && c < ceiling {
+			ceiling = c
+		}
+	}
+	return r.opts.Jitter(ceiling)
+}
+
+// classifyWrite reads a Write error: connectors' errors as they are (a 429 is always a
+// retryable rate_limit), anything else as a timeout or a connection failure, retryable.
+func classifyWrite(err error) *connectors.Error {
+	if ce, ok := connectors.AsError(err); ok {
+		if ce.Exchange != nil && ce.Exchange.StatusCode == 429 && (ce.Category != connectors.CategoryRateLimit || !ce.Retryable) {
+			c := *ce
+			c.Category, c.Retryable = connectors.CategoryRateLimit, true
+			return &c
+		}
+		return ce
+	}
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		return &connectors.Error{Category: connectors.CategoryTimeout, Retryable: true,
+			Message: "The platform did not answer in time.", Detail: err.Error(), Err: err}
+	}
+	return &connectors.Error{Category: connectors.CategoryConnection, Retryable: true,
+		Message: "The platform could not be reached.", Detail: err.Error(), Err: err}
+}
+
+// gaveUp is the run's error when retries are spent: the last answer's category (429 →
+// rate_limit, 5xx → connection, timeouts → timeout), saying nothing is lost.
+func gaveUp(ce *connectors.Error, why string) *connectors.Error {
+	c := *ce
+	c.Retryable = false
+	msg := c.Message
+	if msg == "" {
+		msg = c.Category.Label() + "."
+	}
+	c.Message = msg + " " + why + " What was not delivered is sent again next run."
+	c.Err = ce
+	return &c
+}
+
+// answer words what a failed request got, for the log: "answered 429", "timed out".
+func answer(ce *connectors.Error) string {
+	if ce.Exchange != nil && ce.Exchange.StatusCode != 0 {
+		return "answered " + strconv.Itoa(ce.Exchange.StatusCode)
+	}
+	switch ce.Category {
+	case connectors.CategoryTimeout:
+		return "timed out"
+	case connectors.CategoryConnection:
+		return "could not reach the platform"
+	case connectors.CategoryRateLimit:
+		return "hit the rate limit"
+	}
+	return "failed (" + ce.Category.Label() + ")"
+}
+
+// settle records the destination's answer to a batch it took: rejected records become
+// destination issues; the others are acknowledged, and committed to the state, so only
+// they are not sent again.
+func (r *run) settle(ctx context.Context, label string, recs []planned, res *connectors.WriteResult) *connectors.Error {
+	var rejected map[string]string
+	for _, rj := range res.Rejected {
+		if rejected == nil {
+			rejected = make(map[string]string, len(res.Rejected))
+		}
+		if _, dup := rejected[rj.Key]; !dup {
+			rejected[rj.Key] = rj.Message
+		}
+	}
+	upserts := make([]KeyHash, 0, len(recs))
+	var removed []string
+	matched := 0
+	for i := range recs {
+		p := &recs[i]
+		if msg, ok := rejected[p.rec.Key]; ok {
+			matched++
+			r.reject(ctx, p, msg)
+			continue
+		}
+		p.settled = true
+		r.counts.Sent++
+		r.change(ctx, Change{PrimaryKey: p.rec.Key, Kind: p.kind})
+		if p.rec.Op == connectors.OpRemove {
+			removed = append(removed, p.rec.Key)
+		} else {
+			upserts = append(upserts, KeyHash{Key: p.rec.Key, Hash: p.hash})
+		}
+	}
+	if matched > 0 {
+		r.logf(ctx, "warn", "Batch %s: the destination rejected %d of %d records.", label, matched, len(recs))
+	}
+	if matched < len(rejected) {
+		r.logf(ctx, "warn", "Batch %s: the destination rejected %d keys that were not in the batch; ignored.", label, len(rejected)-matched)
+	}
+	if len(upserts)+len(removed) == 0 {
+		return nil
+	}
+	if err := r.state.Commit(ctx, r.job.ActivationID, upserts, removed); err != nil {
+		return r.internalStateError(ctx, "record", err)
+	}
+	return nil
+}
+
+// reject records one record the destination refused, in its words; it is not committed,
+// so the next run sends it again.
+func (r *run) reject(ctx context.Context, p *planned, msg string) {
+	if msg == "" {
+		msg = "The destination refused this record without saying why."
+	}
+	p.settled = true
+	r.counts.Rejected++
+	r.issue(ctx, Issue{PrimaryKey: p.rec.Key, Stage: IssueStageDestination, Code: CodeRejected, Message: msg})
+	r.change(ctx, Change{PrimaryKey: p.rec.Key, Kind: ChangeRejected, Detail: msg})
+}
+
+// sample keeps the first exchanges of a run and every failing one, for the debugger.
+func (r *run) sample(ctx context.Context, ex *connectors.Exchange, failing bool) {
+	if ex == nil {
+		return
+	}
+	r.exchanges++
+	if r.exchanges <= sampleFirst || failing {
+		_ = r.rec.Sample(ctx, *ex)
+	}
+}
+
+const sampleFirst = 3

@@ -1,0 +1,138 @@
+package handlers
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"sluice/connectors"
+	"sluice/models"
+	"sluice/views/platforms"
+)
+
+// PlatformHandler serves Settings → Platforms: everyone reads, admins connect and
+// re-authorize.
+type PlatformHandler struct{ *Server }
+
+// Index lists the workspace's platforms.
+func (h *PlatformHandler) Index(c echo.Context) error {
+	list, err := h.store.ListPlatforms(c.Request().Context(), workspaceID(c))
+	if err != nil {
+		return fmt.Errorf("list platforms: %w", err)
+	}
+	labels := map[string]string{}
+	for _, s := range h.dl.Registry().DestinationSpecs() {
+		labels[s.Kind] = s.Label
+	}
+	return h.render(c, http.StatusOK, platforms.IndexPage(platforms.IndexProps{Platforms: list, Labels: labels}), nil)
+}
+
+// New shows the form; ?kind= switches the fields.
+func (h *PlatformHandler) New(c echo.Context) error {
+	p := platforms.FormProps{Specs: h.dl.Registry().DestinationSpecs(), Kind: c.QueryParam("kind"), Name: c.QueryParam("name")}
+	return h.render(c, http.StatusOK, platforms.NewPage(p), platforms.Form(p))
+}
+
+// Create connects a platform and checks it.
+func (h *PlatformHandler) Create(c echo.Context) error {
+	name, kind, cfg, err := sourceForm(c)
+	if err != nil {
+		return err
+	}
+	p, err := h.dl.CreatePlatform(c.Request().Context(), actor(c), kind, models.PlatformInput{Name: name, Config: cfg})
+	if errs, ok := formErrors(err); ok {
+		form := platforms.FormProps{Specs: h.dl.Registry().DestinationSpecs(), Kind: kind, Name: name, Values: cfg, Errors: errs}
+		return h.render(c, http.StatusUnprocessableEntity, platforms.NewPage(form), nil)
+	}
+	if err != nil {
+		return fmt.Errorf("create platform: %w", err)
+	}
+	return h.afterCheck(c, p, "connected")
+}
+
+func (h *PlatformHandler) afterCheck(c echo.Context, p *models.Platform, verb string) error {
+	kind, msg := "success", fmt.Sprintf("%s %s: the check passed.", p.Name, verb)
+	if p.Status == models.PlatformBroken {
+		kind, msg = "error", fmt.Sprintf("%s is broken: %s", p.Name, p.StatusMessage)
+	} else if p.StatusMessage != "" {
+		kind, msg = "warning", fmt.Sprintf("%s saved, but the check could not finish: %s", p.Name, p.StatusMessage)
+	}
+	if err := flash(c, kind, msg); err != nil {
+		return err
+	}
+	return redirect(c, c.Echo().Reverse("platforms.show", p.ID))
+}
+
+// Show is one platform with the activations that send to it.
+func (h *PlatformHandler) Show(c echo.Context) error {
+	ctx := c.Request().Context()
+	p, err := h.store.PlatformByID(ctx, workspaceID(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	spec, err := h.dl.DestinationSpec(p.Kind)
+	if err != nil {
+		return err
+	}
+	acts, err := h.store.ActivationsUsingPlatform(ctx, workspaceID(c), p.ID)
+	if err != nil {
+		return err
+	}
+	return h.render(c, http.StatusOK, platforms.ShowPage(platforms.ShowProps{Platform: p, Spec: spec, Activations: acts}), nil)
+}
+
+// Reauthorize shows the settings form of a saved platform, secrets left empty.
+func (h *PlatformHandler) Reauthorize(c echo.Context) error {
+	p, err := h.store.PlatformByID(c.Request().Context(), workspaceID(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	spec, err := h.dl.DestinationSpec(p.Kind)
+	if err != nil {
+		return err
+	}
+	form := platforms.FormProps{Specs: []connectors.DestinationSpec{spec}, Kind: p.Kind, Name: p.Name, Values: p.PublicConfig(), Saved: p}
+	return h.render(c, http.StatusOK, platforms.ReauthorizePage(form), nil)
+}
+
+// Update saves new settings or credentials and checks again; when the check passes,
+// the activations the platform had paused resume.
+func (h *PlatformHandler) Update(c echo.Context) error {
+	name, _, cfg, err := sourceForm(c)
+	if err != nil {
+		return err
+	}
+	p, err := h.dl.UpdatePlatform(c.Request().Context(), actor(c), c.Param("id"), models.PlatformInput{Name: name, Config: cfg})
+	if errs, ok := formErrors(err); ok {
+		saved, lerr := h.store.PlatformByID(c.Request().Context(), workspaceID(c), c.Param("id"))
+		if lerr != nil {
+			return lerr
+		}
+		spec, serr := h.dl.DestinationSpec(saved.Kind)
+		if serr != nil {
+			return serr
+		}
+		form := platforms.FormProps{Specs: []connectors.DestinationSpec{spec}, Kind: saved.Kind, Name: name, Values: cfg, Errors: errs, Saved: saved}
+		return h.render(c, http.StatusUnprocessableEntity, platforms.ReauthorizePage(form), nil)
+	}
+	if err != nil {
+		return fmt.Errorf("update platform: %w", err)
+	}
+	return h.afterCheck(c, p, "re-authorized")
+}
+
+// Delete removes a platform no activation uses.
+func (h *PlatformHandler) Delete(c echo.Context) error {
+	p, err := h.store.PlatformByID(c.Request().Context(), workspaceID(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	if err := h.store.DeletePlatform(c.Request().Context(), actor(c), p.ID); err != nil {
+		return dependentsMessage(err, p.Name)
+	}
+	if err := flash(c, "success", p.Name+" was deleted."); err != nil {
+		return err
+	}
+	return redirect(c, c.Echo().Reverse("platforms.index"))
+}

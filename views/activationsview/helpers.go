@@ -1,0 +1,127 @@
+// Package activationsview holds the activation and run pages.
+package activationsview
+
+import (
+	"fmt"
+	"time"
+
+	"sluice/connectors"
+	"sluice/models"
+)
+
+// RunStatusLabel is a run status as users read it.
+func RunStatusLabel(status string) string {
+	switch status {
+	case models.RunQueued:
+		return "Queued"
+	case models.RunRunning:
+		return "Running"
+	case models.RunSucceeded:
+		return "Succeeded"
+	case models.RunWarnings:
+		return "Succeeded with warnings"
+	case models.RunFailed:
+		return "Failed"
+	case models.RunInterrupted:
+		return "Interrupted"
+	case models.RunSkipped:
+		return "Skipped"
+	case models.RunCancelled:
+		return "Cancelled"
+	}
+	return status
+}
+
+// RunBadgeClass colours a run status.
+func RunBadgeClass(status string) string {
+	switch status {
+	case models.RunSucceeded:
+		return "badge badge-dot badge-green"
+	case models.RunWarnings:
+		return "badge badge-dot badge-amber"
+	case models.RunFailed, models.RunInterrupted:
+		return "badge badge-dot badge-red"
+	case models.RunRunning, models.RunQueued:
+		return "badge badge-dot badge-blue"
+	}
+	return "badge badge-dot badge-gray"
+}
+
+// HealthLabel is an activation's health as users read it.
+func HealthLabel(h string) string {
+	switch h {
+	case models.HealthHealthy:
+		return "Healthy"
+	case models.HealthWarning:
+		return "Warning"
+	case models.HealthFailed:
+		return "Failed"
+	}
+	return "Never run"
+}
+
+// HealthBadgeClass colours a health.
+func HealthBadgeClass(h string) string {
+	switch h {
+	case models.HealthHealthy:
+		return "badge badge-dot badge-green"
+	case models.HealthWarning:
+		return "badge badge-dot badge-amber"
+	case models.HealthFailed:
+		return "badge badge-dot badge-red"
+	}
+	return "badge badge-dot badge-gray"
+}
+
+// CategoryLabel names an error category as the seed does.
+func CategoryLabel(c string) string { return connectors.Category(c).Label() }
+
+// Duration is how long a run took, "—" while it has not finished.
+func Duration(r models.Run) string {
+	if r.StartedAt == nil || r.FinishedAt == nil {
+		return "—"
+	}
+	d := r.FinishedAt.Sub(*r.StartedAt)
+	if d < time.Second {
+		return fmt.Sprintf("%d ms", d.Milliseconds())
+	}
+	return d.Round(100 * time.Millisecond).String()
+}
+
+// Fix is the button that leads to where an error is fixed.
+type Fix struct {
+	Label string
+	URL   string
+}
+
+func num(n int64) string { return fmt.Sprintf("%d", n) }
+
+var kinds = []string{"string", "email", "phone", "number", "boolean", "datetime"}
+
+func mapping(m []models.Mapping, i int) models.Mapping {
+	if i < len(m) {
+		return m[i]
+	}
+	return models.Mapping{}
+}
+
+func valueOr(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+func filterQuery(status string) string {
+	if status == "" {
+		return ""
+	}
+	return "?status=" + status
+}
+
+func pauseTitle(a models.Activation) string {
+	if a.PauseReason != "" {
+		return a.PauseReason
+	}
+	return "Paused by hand"
+}
