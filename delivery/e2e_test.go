@@ -34,6 +34,7 @@ type receiver struct {
 	reject   map[string]string
 	script   []int // statuses to answer next, one per request
 	status   int   // answer this to every request while set
+	delay    time.Duration
 	requests int
 }
 
@@ -42,6 +43,10 @@ func newReceiver() *receiver {
 }
 
 func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rc.mu.Lock()
+	delay := rc.delay
+	rc.mu.Unlock()
+	time.Sleep(delay)
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	rc.requests++
@@ -115,6 +120,7 @@ type world struct {
 	rc       *receiver
 	act      *models.Activation
 	platform *models.Platform
+	storeURL string
 }
 
 func (w *world) exec(sql string, args ...any) {
@@ -152,7 +158,8 @@ func (w *world) run() (*models.Run, []models.RunIssue) {
 
 func newWorld(t *testing.T) *world {
 	ctx := context.Background()
-	store := testutil.Store(t, testutil.PostgresURL(t))
+	storeURL := testutil.PostgresURL(t)
+	store := testutil.Store(t, storeURL)
 	_, admin := testutil.Admin(t, store)
 	whURL := testutil.PostgresURL(t)
 	dw, err := pgx.Connect(ctx, whURL)
@@ -160,7 +167,7 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { dw.Close(context.Background()) })
-	w := &world{t: t, ctx: ctx, store: store, admin: admin, dw: dw, rc: newReceiver()}
+	w := &world{t: t, ctx: ctx, store: store, admin: admin, dw: dw, rc: newReceiver(), storeURL: storeURL}
 
 	w.exec(`CREATE TABLE customers (id integer, email text, phone text, name text)`)
 	for i := 1; i <= 42; i++ {
