@@ -63,16 +63,23 @@ func New(store *models.Store, registry *connectors.Registry, log *slog.Logger, o
 // Registry lists the destination kinds.
 func (s *Service) Registry() *connectors.Registry { return s.registry }
 
-// limiter is the platform's rate limiter, made once per platform and instance.
-func (s *Service) limiter(platformID string, spec connectors.DestinationSpec) *rate.Limiter {
+// limiter is the platform's rate limiter, shared by its activations on this instance.
+// An opened destination that knows its configured rate (RateLimit) overrides the
+// spec's documented default; a changed rate replaces the limiter.
+func (s *Service) limiter(platformID string, spec connectors.DestinationSpec, dest connectors.Destination) *rate.Limiter {
+	limit, burst := rate.Inf, 1
+	if spec.RequestsPerSecond > 0 {
+		limit, burst = rate.Limit(spec.RequestsPerSecond), max(spec.Burst, 1)
+	}
+	if rl, ok := dest.(interface{ RateLimit() (float64, int) }); ok {
+		if perSecond, b := rl.RateLimit(); perSecond > 0 {
+			limit, burst = rate.Limit(perSecond), max(b, 1)
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	l, ok := s.limiters[platformID]
-	if !ok {
-		limit, burst := rate.Inf, 1
-		if spec.RequestsPerSecond > 0 {
-			limit, burst = rate.Limit(spec.RequestsPerSecond), max(spec.Burst, 1)
-		}
+	if !ok || l.Limit() != limit || l.Burst() != burst {
 		l = rate.NewLimiter(limit, burst)
 		s.limiters[platformID] = l
 	}

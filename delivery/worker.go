@@ -283,7 +283,7 @@ func (s *Service) prepare(ctx context.Context, run *models.Run, rec *recorder) (
 		Source: conn, Relation: m.Relation(), Columns: m.Columns(), PrimaryKey: m.PrimaryKey, Condition: cond,
 		Destination: dest, Action: action,
 		Settings: engine.Settings{DefaultRegion: settings.DefaultPhoneRegion, SendRemovals: settings.SendRemovals, FullResync: run.FullResync},
-		Limiter:  s.limiter(p.ID, spec),
+		Limiter:  s.limiter(p.ID, spec, dest),
 	}
 	for _, mp := range act.Mappings() {
 		job.Mappings = append(job.Mappings, engine.Mapping{From: mp.From, To: mp.To, Kind: connectors.FieldKind(mp.Type)})

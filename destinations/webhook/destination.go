@@ -36,6 +36,12 @@ func (d *destination) Action(name string) (connectors.Action, bool) {
 	return syncRecords(d.set.batchSize, d.set.sendRemovals), true
 }
 
+// RateLimit is this platform's configured request rate (requests_per_second), which
+// the delivery service's shared limiter takes over the spec's default.
+func (d *destination) RateLimit() (perSecond float64, burst int) {
+	return float64(d.set.rate), d.set.rate
+}
+
 // payload is the body of every request (API.md): the run's identity and its records.
 type payload struct {
 	ActivationID string       `json:"activation_id"`

@@ -89,6 +89,8 @@ func (c *connector) Spec() connectors.DestinationSpec {
 				Help: "Records per request, from 1 to 10,000."},
 			{Name: "headers", Label: "Headers", Type: connectors.FieldText, Secret: true,
 				Help: "Extra request headers, one \"Name: value\" per line, e.g. \"Authorization: Bearer …\". Stored encrypted, never shown back."},
+			{Name: "requests_per_second", Label: "Requests per second", Type: connectors.FieldInt, Default: strconv.Itoa(RequestsPerSecond),
+				Help: "The most requests Sluice sends this endpoint per second, shared by all its activations (1 to 10,000)."},
 			{Name: "send_removals", Label: "Send removals", Type: connectors.FieldBool,
 				Help: "Also send the records that left the segment, with op \"remove\"."},
 			{Name: "signing_secret", Label: "Signing secret", Type: connectors.FieldPassword, Secret: true,
@@ -115,6 +117,7 @@ func syncRecords(batchSize int, removals bool) connectors.Action {
 type settings struct {
 	url          string
 	batchSize    int
+	rate         int
 	header       http.Header
 	sendRemovals bool
 	secret       string
@@ -143,7 +146,7 @@ func (c *connector) parse(in connectors.Config) (settings, *url.URL, error) {
 	for k, v := range in {
 		cfg[k] = v
 	}
-	for _, k := range []string{"url", "batch_size", "send_removals"} {
+	for _, k := range []string{"url", "batch_size", "requests_per_second", "send_removals"} {
 		cfg[k] = strings.TrimSpace(cfg[k])
 	}
 	if err := cfg.Validate(c.Spec().Config); err != nil {
@@ -157,6 +160,10 @@ func (c *connector) parse(in connectors.Config) (settings, *url.URL, error) {
 	if size < 1 || size > MaxBatchSize {
 		return settings{}, nil, configError("batch_size", "Batch size must be between 1 and 10,000.")
 	}
+	rate, _ := strconv.Atoi(cfg["requests_per_second"])
+	if rate < 1 || rate > 10000 {
+		return settings{}, nil, configError("requests_per_second", "Requests per second must be between 1 and 10,000.")
+	}
 	header, err := parseHeaders(cfg["headers"])
 	if err != nil {
 		return settings{}, nil, err
@@ -165,7 +172,7 @@ func (c *connector) parse(in connectors.Config) (settings, *url.URL, error) {
 	if err != nil {
 		return settings{}, nil, configError("send_removals", "Send removals must be true or false.")
 	}
-	return settings{url: u.String(), batchSize: size, header: header, sendRemovals: removals, secret: cfg["signing_secret"]}, u, nil
+	return settings{url: u.String(), batchSize: size, rate: rate, header: header, sendRemovals: removals, secret: cfg["signing_secret"]}, u, nil
 }
 
 func parseURL(raw string) (*url.URL, error) {

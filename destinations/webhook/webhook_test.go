@@ -137,6 +137,7 @@ func TestSpec(t *testing.T) {
 	}{
 		{"url", connectors.FieldString, true, false, ""},
 		{"batch_size", connectors.FieldInt, false, false, "500"},
+		{"requests_per_second", connectors.FieldInt, false, false, "10"},
 		{"headers", connectors.FieldText, false, true, ""},
 		{"send_removals", connectors.FieldBool, false, false, ""},
 		{"signing_secret", connectors.FieldPassword, false, true, ""},
@@ -750,5 +751,25 @@ func TestCancelledContext(t *testing.T) {
 	_, err := open(t, ep.URL, nil).Write(ctx, sampleBatchUpserts())
 	if !errors.Is(err, context.Canceled) || fieldOf(err) != "" {
 		t.Errorf("err = %v (field %q), want it to wrap context.Canceled, with no field to fix", err, fieldOf(err))
+	}
+}
+
+func TestRateLimitFromConfig(t *testing.T) {
+	c := webhook.New(true)
+	d, err := c.Open(context.Background(), connectors.Config{"url": "http://127.0.0.1:1/hook", "requests_per_second": "250"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rl, ok := d.(interface{ RateLimit() (float64, int) })
+	if !ok {
+		t.Fatal("the destination does not say its rate limit")
+	}
+	if perSecond, burst := rl.RateLimit(); perSecond != 250 || burst != 250 {
+		t.Fatalf("RateLimit = %v, %d; want 250, 250", perSecond, burst)
+	}
+	for _, bad := range []string{"0", "10001", "fast"} {
+		if _, err := c.Open(context.Background(), connectors.Config{"url": "http://127.0.0.1:1/hook", "requests_per_second": bad}); err == nil {
+			t.Errorf("requests_per_second %q accepted", bad)
+		}
 	}
 }
