@@ -22,6 +22,8 @@ import (
 type Options struct {
 	// Workers is how many runs this instance executes at once.
 	Workers int
+	// PerPlatform is how many of them may send to one platform at once.
+	PerPlatform int
 	// Lease is how long a claimed run stays this instance's without a heartbeat.
 	Lease time.Duration
 	// Poll is how often idle workers look for queued runs.
@@ -40,6 +42,7 @@ type Service struct {
 
 	mu       sync.Mutex
 	limiters map[string]*rate.Limiter // per platform, shared by its activations
+	slots    map[string]chan struct{} // per platform: runs sending to it at once
 	wake     chan struct{}
 }
 
@@ -47,6 +50,9 @@ type Service struct {
 func New(store *models.Store, registry *connectors.Registry, log *slog.Logger, opts Options) *Service {
 	if opts.Workers <= 0 {
 		opts.Workers = 2
+	}
+	if opts.PerPlatform <= 0 {
+		opts.PerPlatform = 2
 	}
 	if opts.Lease <= 0 {
 		opts.Lease = 30 * time.Second
@@ -57,7 +63,7 @@ func New(store *models.Store, registry *connectors.Registry, log *slog.Logger, o
 	host, _ := os.Hostname()
 	return &Service{store: store, registry: registry, log: log, opts: opts,
 		owner:    fmt.Sprintf("%s/%d/%d", host, os.Getpid(), time.Now().UnixNano()),
-		limiters: map[string]*rate.Limiter{}, wake: make(chan struct{}, 1)}
+		limiters: map[string]*rate.Limiter{}, slots: map[string]chan struct{}{}, wake: make(chan struct{}, 1)}
 }
 
 // Registry lists the destination kinds.
@@ -84,6 +90,33 @@ func (s *Service) limiter(platformID string, spec connectors.DestinationSpec, de
 		s.limiters[platformID] = l
 	}
 	return l
+}
+
+// platformSlot takes one of the platform's run slots, waiting while all are in use and
+// calling beat meanwhile (the run's lease must not expire while it waits); the answer
+// gives the slot back.
+func (s *Service) platformSlot(ctx context.Context, platformID string, beat func() error) (func(), error) {
+	s.mu.Lock()
+	slot, ok := s.slots[platformID]
+	if !ok {
+		slot = make(chan struct{}, s.opts.PerPlatform)
+		s.slots[platformID] = slot
+	}
+	s.mu.Unlock()
+	tick := time.NewTicker(s.opts.Lease / 3)
+	defer tick.Stop()
+	for {
+		select {
+		case slot <- struct{}{}:
+			return func() { <-slot }, nil
+		case <-tick.C:
+			if err := beat(); err != nil {
+				return nil, err
+			}
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 }
 
 // DestinationSpec returns a destination kind's spec; an unknown kind is a field error.

@@ -114,7 +114,15 @@ func (s *Service) execute(ctx context.Context, run *models.Run) {
 		log.Error("prepare run", slog.Any("error", err))
 		outcome = models.RunOutcome{Status: models.RunFailed, ErrorCategory: string(connectors.CategoryConnection), ErrorMessage: "The run could not start: " + err.Error()}
 	default:
+		release, err := s.platformSlot(ctx, act.PlatformID, func() error {
+			return s.store.Heartbeat(ctx, run.ID, s.owner, s.opts.Lease, "waiting for the platform", 0)
+		})
+		if err != nil {
+			outcome = models.RunOutcome{Status: models.RunCancelled, ErrorMessage: "Sluice stopped before the run could start."}
+			break
+		}
 		res := s.opts.Engine.Run(ctx, *job, stateAdapter{s.store}, rec)
+		release()
 		outcome = outcomeOf(res)
 	}
 	if err := rec.flush(ctx); err != nil {
