@@ -2,8 +2,13 @@ package delivery
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"time"
+
+	"github.com/nyaruka/phonenumbers"
+	"github.com/robfig/cron/v3"
 
 	"sluice/connectors"
 	"sluice/models"
@@ -124,17 +129,68 @@ func (s *Service) check(ctx context.Context, workspaceID string, in *models.Acti
 	if err := checkSchedule(in.Schedule); err != nil {
 		return err
 	}
+	return checkSettings(in.Settings)
+}
+
+// checkSchedule accepts the schedules of API.md, each with its fields well formed.
+func checkSchedule(sc models.Schedule) error {
+	bad := func(field, msg string) error { return &models.FieldError{Field: "schedule." + field, Message: msg} }
+	if sc.Timezone != "" {
+		if _, err := time.LoadLocation(sc.Timezone); err != nil {
+			return bad("timezone", fmt.Sprintf("%q is not a time zone; use a name like Europe/Paris or UTC.", sc.Timezone))
+		}
+	}
+	switch sc.Kind {
+	case "", "manual":
+	case "interval":
+		d, err := time.ParseDuration(sc.Every)
+		if err != nil || d < time.Minute {
+			return bad("every", "Give an interval of at least a minute, like 30m or 6h.")
+		}
+	case "daily", "weekly":
+		if _, err := time.Parse("15:04", sc.At); err != nil {
+			return bad("at", "Give a time of day as HH:MM, like 06:00.")
+		}
+		if sc.Kind == "weekly" {
+			if _, ok := weekdays[strings.ToLower(sc.Weekday)]; !ok {
+				return bad("weekday", "Give a day of the week, like monday.")
+			}
+		}
+	case "cron":
+		if _, err := cron.ParseStandard(sc.Expr); err != nil {
+			return bad("expr", "This is not a cron expression (five fields: minute hour day month weekday): "+err.Error())
+		}
+	default:
+		return bad("kind", "Schedule kind must be manual, interval, daily, weekly or cron.")
+	}
 	return nil
 }
 
-// checkSchedule accepts the schedules of API.md (the scheduler runs them).
-func checkSchedule(sc models.Schedule) error {
-	switch sc.Kind {
-	case "", "manual", "interval", "daily", "weekly", "cron":
-		return nil
+var weekdays = map[string]time.Weekday{"sunday": time.Sunday, "monday": time.Monday, "tuesday": time.Tuesday,
+	"wednesday": time.Wednesday, "thursday": time.Thursday, "friday": time.Friday, "saturday": time.Saturday}
+
+// checkSettings keeps run options in range.
+func checkSettings(st models.ActivationSettings) error {
+	if st.SourceIssueThreshold < 0 || st.SourceIssueThreshold > 100 {
+		return &models.FieldError{Field: "settings.source_issue_threshold", Message: "Give a percentage from 0 to 100 (0 never pauses)."}
 	}
-	return &models.FieldError{Field: "schedule.kind", Message: "Schedule kind must be manual, interval, daily, weekly or cron."}
+	if st.DefaultPhoneRegion != "" && len(phonenumbers.GetSupportedRegions()) > 0 {
+		if _, ok := phonenumbers.GetSupportedRegions()[strings.ToUpper(st.DefaultPhoneRegion)]; !ok {
+			return &models.FieldError{Field: "settings.default_phone_region", Message: "Give a two-letter country code, like FR or US."}
+		}
+	}
+	return nil
 }
+
+// BusyError refuses a run while another of the activation is queued or running.
+type BusyError struct{ Run *models.Run }
+
+func (e *BusyError) Error() string {
+	return fmt.Sprintf("This activation already has a run %s (%s). Wait for it to finish, or cancel it, then start another.", e.Run.Status, e.Run.ID)
+}
+
+// ErrPaused refuses a run of a paused activation.
+var ErrPaused = errors.New("delivery: the activation is paused")
 
 // CreateActivation checks and saves an activation.
 func (s *Service) CreateActivation(ctx context.Context, a models.Actor, in models.ActivationInput) (*models.Activation, error) {
@@ -155,9 +211,19 @@ func (s *Service) UpdateActivation(ctx context.Context, a models.Actor, id strin
 	return s.store.UpdateActivation(ctx, a, id, in)
 }
 
-// RunNow queues a run and wakes a worker.
+// RunNow queues a run and wakes a worker. A paused activation (ErrPaused) or one with a
+// run queued or running (*BusyError) is refused.
 func (s *Service) RunNow(ctx context.Context, workspaceID, activationID, trigger string, fullResync bool) (*models.Run, error) {
-	if _, err := s.store.ActivationByID(ctx, workspaceID, activationID); err != nil {
+	act, err := s.store.ActivationByID(ctx, workspaceID, activationID)
+	if err != nil {
+		return nil, err
+	}
+	if act.Status == models.ActivationPaused {
+		return nil, ErrPaused
+	}
+	if active, err := s.store.ActiveRun(ctx, activationID); err == nil {
+		return nil, &BusyError{Run: active}
+	} else if !models.IsNotFound(err) {
 		return nil, err
 	}
 	r, err := s.store.EnqueueRun(ctx, workspaceID, activationID, trigger, nil, fullResync)

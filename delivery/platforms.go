@@ -54,6 +54,25 @@ func (s *Service) UpdatePlatform(ctx context.Context, a models.Actor, id string,
 	if err != nil {
 		return nil, err
 	}
+	if in.Config != nil {
+		// The connector must accept the settings as they will be, before they are saved.
+		stored, err := s.store.PlatformConfig(p)
+		if err != nil {
+			return nil, err
+		}
+		merged := withDefaults(spec, stored)
+		for k, v := range in.Config {
+			if v != "" {
+				merged[k] = v
+			}
+		}
+		c, _ := s.registry.Destination(p.Kind)
+		d, err := c.Open(ctx, merged)
+		if err != nil {
+			return nil, asFieldError(err)
+		}
+		d.Close()
+	}
 	if _, err := s.store.UpdatePlatform(ctx, a, id, spec, in); err != nil {
 		return nil, err
 	}

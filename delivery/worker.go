@@ -142,8 +142,12 @@ func outcomeOf(res engine.Result) models.RunOutcome {
 	switch {
 	case res.Err != nil:
 		o.Status, o.ErrorCategory, o.ErrorMessage, o.ErrorDetail = models.RunFailed, string(res.Err.Category), res.Err.Message, res.Err.Detail
-		if errors.Is(res.Err, models.ErrCancelled) {
+		switch {
+		case errors.Is(res.Err, models.ErrCancelled):
 			o.Status = models.RunCancelled
+		case errors.Is(res.Err, context.Canceled):
+			// This instance is shutting down: the run stopped between batches.
+			o.Status, o.ErrorMessage = models.RunInterrupted, "Sluice stopped during the run. The next run sends every record not yet acknowledged."
 		}
 	case c.SourceIssues > 0 || c.Rejected > 0:
 		o.Status = models.RunWarnings

@@ -16,8 +16,8 @@ import (
 
 // Mapping sends one model column to one destination field.
 type Mapping struct {
-	From string              // model column
-	To   string              // destination field
+	From string               // model column
+	To   string               // destination field
 	Kind connectors.FieldKind // what the destination expects there
 }
 
@@ -56,6 +56,22 @@ type KeyHash struct {
 	Hash uint64
 }
 
+// Hashes that mark a change sent whose outcome is not known yet. Before each Write the
+// engine commits its records with one of these (an intent), and after the destination
+// acknowledged them, their real hashes (never 0 or 1) or their removal. A Write can
+// reach the destination and its answer be lost (a timeout, a crash before the commit);
+// with the intent stored, the next run resends such a record whatever happened to its
+// row meanwhile, instead of trusting a hash the destination may no longer match.
+const (
+	// PendingAdded marks a record sent as new or as a removal: it may or may not be at
+	// the destination. If it is in the segment next run, it is added again; if not,
+	// removed again.
+	PendingAdded uint64 = 0
+	// PendingChanged marks a record sent as changed: the destination holds it, with the
+	// old or the new payload. Next run it is sent again as changed.
+	PendingChanged uint64 = 1
+)
+
 // State is the diff state of one activation: what the destination has acknowledged.
 //
 // The engine merges Scan with the warehouse's stream, so Commit is called while a Scan
@@ -68,6 +84,9 @@ type State interface {
 	// asks the warehouse for: Go's string comparison), stopping at the first error.
 	Scan(ctx context.Context, activationID string, fn func(KeyHash) error) error
 	// Commit records one acknowledged batch: upserted keys with their hashes, removed keys.
+	// It is also how the engine stores intents (PendingAdded, PendingChanged) before a
+	// Write, and puts a key back as it was when the destination refused it for sure; each
+	// call must apply whole or not at all (one transaction).
 	Commit(ctx context.Context, activationID string, upserts []KeyHash, removed []string) error
 	// Reset forgets everything (full resync).
 	Reset(ctx context.Context, activationID string) error

@@ -327,7 +327,8 @@ func (r *run) take(ctx context.Context, row extracted) *connectors.Error {
 		}
 		if row.key < r.cur.key {
 			return r.internal("The source returned rows out of the order Sluice asked for.",
-				fmt.Sprintf("key %q came after %q; the extraction query orders by %s", row.key, r.cur.key, r.plan.sql[strings.LastIndex(r.plan.sql, " ORDER BY ")+1:]))
+				fmt.Sprintf("key %q came after %q; the extraction query orders by %s", row.key, r.cur.key,
+					r.plan.sql[strings.LastIndex(r.plan.sql, " ORDER BY ")+len(" ORDER BY "):]))
 		}
 		if ce := r.settleGroup(ctx); ce != nil {
 			return ce
@@ -376,7 +377,7 @@ func (r *run) settleGroup(ctx context.Context) *connectors.Error {
 		return r.tick(ctx, 1)
 	}
 	kind := ChangeAdded
-	if present {
+	if present && old != PendingAdded {
 		kind = ChangeChanged
 		r.counts.Changed++
 	} else {
@@ -386,7 +387,7 @@ func (r *run) settleGroup(ctx context.Context) *connectors.Error {
 	for i, f := range r.plan.fields {
 		fields[f.to] = norm[i]
 	}
-	if ce := r.schedule(ctx, planned{rec: connectors.Record{Key: row.key, Op: connectors.OpUpsert, Fields: fields}, hash: h, kind: kind}); ce != nil {
+	if ce := r.schedule(ctx, planned{rec: connectors.Record{Key: row.key, Op: connectors.OpUpsert, Fields: fields}, hash: h, kind: kind, prev: old, had: present}); ce != nil {
 		return ce
 	}
 	return r.tick(ctx, 1)

@@ -34,6 +34,10 @@ const customersDDL = `CREATE TABLE customers (
 	id INTEGER, email TEXT, phone TEXT, name TEXT, age TEXT, vip BOOLEAN, signed_up DATETIME, active INTEGER)`
 
 func newWarehouse(t testing.TB, ddl string) *warehouse {
+	return newWarehouseTable(t, ddl, "customers")
+}
+
+func newWarehouseTable(t testing.TB, ddl, table string) *warehouse {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "warehouse.db")
 	db, err := sql.Open("sqlite", path)
@@ -50,7 +54,7 @@ func newWarehouse(t testing.TB, ddl string) *warehouse {
 	}
 	t.Cleanup(func() { src.Close() })
 	w := &warehouse{t: t, path: path, db: db, src: src}
-	w.cols, err = src.Columns(context.Background(), connectors.Relation{Table: &connectors.Table{Name: "customers"}})
+	w.cols, err = src.Columns(context.Background(), connectors.Relation{Table: &connectors.Table{Name: table}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,11 +15,41 @@ import (
 // planned is one change to deliver: the record, its payload hash (committed once
 // acknowledged) and its kind for the record timeline.
 type planned struct {
-	rec     connectors.Record
-	hash    uint64
-	kind    string
-	size    int
-	settled bool // acknowledged or rejected; what is not settled when the run stops is unsent
+	rec  connectors.Record
+	hash uint64
+	kind string
+	size int
+	// prev and had are the key's stored state before this run's intent, restored when the
+	// destination refused the record for sure.
+	prev uint64
+	had  bool
+	// settled: acknowledged or rejected; what is not settled when the run stops is unsent.
+	settled bool
+	// maybeApplied: a Write carrying the record failed in a way that does not say whether
+	// the destination applied it (timeout, 5xx…), so its intent must stay.
+	maybeApplied bool
+}
+
+// restore puts back the stored state of records the destination did not apply, for
+// sure, so a record refused while new is not later "removed" from a destination that
+// never held it.
+func (r *run) restore(ctx context.Context, recs []*planned) error {
+	var upserts []KeyHash
+	var removed []string
+	for _, p := range recs {
+		if p.maybeApplied {
+			continue
+		}
+		if p.had {
+			upserts = append(upserts, KeyHash{Key: p.rec.Key, Hash: p.prev})
+		} else {
+			removed = append(removed, p.rec.Key)
+		}
+	}
+	if len(upserts)+len(removed) == 0 {
+		return nil
+	}
+	return r.state.Commit(ctx, r.job.ActivationID, upserts, removed)
 }
 
 // schedule adds a change to the batch being filled, sending the batch when it is full
@@ -62,9 +92,22 @@ func (r *run) flush(ctx context.Context) *connectors.Error {
 	}
 	r.batchNo++
 	start := r.opts.Now()
-	ce := r.load(ctx, strconv.Itoa(r.batchNo), r.batch)
+	ce := r.intend(ctx, r.batch)
+	if ce != nil {
+		return ce
+	}
+	ce = r.load(ctx, strconv.Itoa(r.batchNo), r.batch)
 	r.loadTime += r.opts.Now().Sub(start)
 	if ce != nil {
+		var left []*planned
+		for i := range r.batch {
+			if !r.batch[i].settled {
+				left = append(left, &r.batch[i])
+			}
+		}
+		if err := r.restore(context.WithoutCancel(ctx), left); err != nil {
+			r.logf(ctx, "warn", "The records not sent stay marked as pending in the sync state (%v); they are sent again next run.", err)
+		}
 		return ce
 	}
 	if r.recErr != nil {
@@ -73,6 +116,24 @@ func (r *run) flush(ctx context.Context) *connectors.Error {
 	clear(r.batch)
 	r.batch = r.batch[:0]
 	r.batchBytes = 0
+	return nil
+}
+
+// intend commits the batch's records as pending before they are sent (see
+// PendingAdded): whatever happens to the Write, the next run sends them again until an
+// acknowledgement is committed.
+func (r *run) intend(ctx context.Context, recs []planned) *connectors.Error {
+	intents := make([]KeyHash, len(recs))
+	for i, p := range recs {
+		h := PendingAdded
+		if p.kind == ChangeChanged {
+			h = PendingChanged
+		}
+		intents[i] = KeyHash{Key: p.rec.Key, Hash: h}
+	}
+	if err := r.state.Commit(ctx, r.job.ActivationID, intents, nil); err != nil {
+		return r.internalStateError(ctx, "record", err)
+	}
 	return nil
 }
 
@@ -102,6 +163,9 @@ func (r *run) load(ctx context.Context, label string, recs []planned) *connector
 	}
 	r.logf(ctx, "warn", "Batch %s: the destination refused the record %s alone: %s", label, quote(recs[0].rec.Key), msg)
 	r.reject(ctx, &recs[0], msg)
+	if err := r.restore(ctx, []*planned{&recs[0]}); err != nil {
+		return r.internalStateError(ctx, "record", err)
+	}
 	return nil
 }
 
@@ -136,10 +200,16 @@ func (r *run) write(ctx context.Context, label string, recs []planned) (*connect
 			r.sample(ctx, res.Exchange, len(res.Rejected) > 0)
 			return res, nil
 		}
+		ce := classifyWrite(err)
+		if ce.Retryable || ctx.Err() != nil {
+			// The request may have been applied before it failed.
+			for i := range recs {
+				recs[i].maybeApplied = true
+			}
+		}
 		if ctx.Err() != nil {
 			return nil, stopError(ctx.Err())
 		}
-		ce := classifyWrite(err)
 		r.sample(ctx, ce.Exchange, true)
 		if !ce.Retryable {
 			return nil, ce
@@ -251,6 +321,13 @@ func (r *run) settle(ctx context.Context, label string, recs []planned, res *con
 		if msg, ok := rejected[p.rec.Key]; ok {
 			matched++
 			r.reject(ctx, p, msg)
+			if !p.maybeApplied { // refused for sure: back to the state before the intent
+				if p.had {
+					upserts = append(upserts, KeyHash{Key: p.rec.Key, Hash: p.prev})
+				} else {
+					removed = append(removed, p.rec.Key)
+				}
+			}
 			continue
 		}
 		p.settled = true

@@ -112,3 +112,11 @@ func seconds(d time.Duration) string {
 	}
 	return strconv.FormatInt(int64(d.Round(time.Second)/time.Second), 10) + " s"
 }
+
+// plural writes a count and its noun: "1 row", "2,000 rows".
+func plural(n int64, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return group(n) + " " + many
+}

@@ -145,11 +145,11 @@ type run struct {
 	leftAlone int64
 
 	// the group of rows sharing the current key
-	cur      extracted
-	curN     int64
-	curHas   bool
-	norm     []any  // normalized values of the row being checked
-	enc      []byte // its canonical encoding
+	cur    extracted
+	curN   int64
+	curHas bool
+	norm   []any  // normalized values of the row being checked
+	enc    []byte // its canonical encoding
 
 	// load
 	batch      []planned
@@ -176,7 +176,6 @@ func (r *run) run(ctx context.Context) *connectors.Error {
 	}
 	p, ce := newPlan(r.job)
 	if ce != nil {
-		r.logf(ctx, "error", "The run cannot start: %s", ce.Message)
 		return ce
 	}
 	r.plan = p
@@ -228,8 +227,8 @@ func (r *run) run(ctx context.Context) *connectors.Error {
 	if ce := r.flush(ctx); ce != nil {
 		return ce
 	}
-	r.logf(ctx, "info", "Sent %s records in %d requests (%s spent on the destination): %s acknowledged, %s rejected.",
-		group(r.counts.Sent+r.counts.Rejected), r.requests, seconds(r.loadTime), group(r.counts.Sent), group(r.counts.Rejected))
+	r.logf(ctx, "info", "Loaded %s in %s (%d requests): %s acknowledged, %s rejected.",
+		plural(r.counts.Sent+r.counts.Rejected, "record", "records"), seconds(r.loadTime), r.requests, group(r.counts.Sent), group(r.counts.Rejected))
 	return nil
 }
 
@@ -237,16 +236,16 @@ func (r *run) logDiff(ctx context.Context) {
 	c := r.counts
 	base := "Compared with the last acknowledged state"
 	if !r.job.Settings.FullResync {
-		base = fmt.Sprintf("Compared with the %s records the destination last acknowledged", group(r.scanned))
+		base = fmt.Sprintf("Compared with the %s in the sync state", plural(r.scanned, "record", "records"))
 	}
 	r.logf(ctx, "info", "%s: %s added, %s changed, %s unchanged, %s to remove; %s rows withheld as source issues.",
 		base, group(c.Added), group(c.Changed), group(c.Unchanged), group(c.Removed), group(c.SourceIssues))
 	if r.dups > 0 {
-		r.logf(ctx, "warn", "%s primary keys are shared by %s rows: those rows are not sent, since which copy is right cannot be known. Fix the model so its primary key is unique.",
-			group(r.dupKey), group(r.dups))
+		r.logf(ctx, "warn", "%s share %s: those rows are not sent, since which copy is right cannot be known. Fix the model so its primary key is unique.",
+			plural(r.dups, "row", "rows"), plural(r.dupKey, "primary key", "primary keys"))
 	}
 	if r.leftAlone > 0 {
-		r.logf(ctx, "info", "%s records left the segment and were left at the destination (removals are not sent).", group(r.leftAlone))
+		r.logf(ctx, "info", "%s left the segment and stayed at the destination (removals are not sent).", plural(r.leftAlone, "record", "records"))
 	}
 }
 
@@ -321,7 +320,7 @@ func (r *run) gone(ctx context.Context, kh KeyHash) *connectors.Error {
 		return nil
 	}
 	r.counts.Removed++
-	return r.schedule(ctx, planned{rec: connectors.Record{Key: kh.Key, Op: connectors.OpRemove}, kind: ChangeRemoved})
+	return r.schedule(ctx, planned{rec: connectors.Record{Key: kh.Key, Op: connectors.OpRemove}, kind: ChangeRemoved, prev: kh.Hash, had: true})
 }
 
 // stopped accounts for a run that stops early: every planned change not acknowledged is
@@ -348,7 +347,7 @@ func (r *run) stopped(ctx context.Context, ce *connectors.Error) {
 		r.logf(ctx, "error", "Detail: %s", ce.Detail)
 	}
 	if unsent > 0 {
-		r.logf(ctx, "warn", "%s planned changes were not sent; nothing was lost: they are sent again next run.", group(unsent))
+		r.logf(ctx, "warn", "%s not sent; nothing is lost: they are planned again next run.", plural(unsent, "planned change was", "planned changes were"))
 	}
 }
 

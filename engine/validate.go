@@ -282,7 +282,15 @@ func (r *run) hash(norm []any) uint64 {
 		buf = appendCanonical(buf, r.plan.fields[i].to, norm[i])
 	}
 	r.enc = buf
-	return xxhash.Sum64(buf)
+	return realHash(xxhash.Sum64(buf))
+}
+
+// realHash keeps payload hashes clear of the pending marks.
+func realHash(h uint64) uint64 {
+	if h <= PendingChanged {
+		h += 2
+	}
+	return h
 }
 
 // hashFields is hash for a record's fields, as a destination received them.
@@ -296,7 +304,7 @@ func hashFields(fields map[string]any) uint64 {
 	for _, k := range names {
 		buf = appendCanonical(buf, k, fields[k])
 	}
-	return xxhash.Sum64(buf)
+	return realHash(xxhash.Sum64(buf))
 }
 
 func appendCanonical(buf []byte, name string, v any) []byte {

@@ -9,9 +9,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -54,7 +54,9 @@ import (
 //     changes nothing and answers 200.
 //   - POST /activations/{id}/runs answers 409 while the activation is paused (resume it
 //     first) or already has a run queued or running (one queued run picks up every
-//     change anyway; cancel it to start another). The trigger is "api".
+//     change anyway; cancel it to start another). The check comes before queuing, so
+//     two requests at the same instant may both queue; the workers still run one run
+//     of an activation at a time. The trigger is "api".
 //   - A run is API.md's, plus full_resync, stage (null until it starts), processed,
 //     cancel_requested (a cancelled running run stops at its next heartbeat) and
 //     created_at (when it was queued). scheduled_for is null unless the trigger is
@@ -183,6 +185,9 @@ func apiTextLines(raw map[string]json.RawMessage, fields []connectors.FieldSpec,
 		sort.Strings(names)
 		lines := make([]string, len(names))
 		for j, name := range names {
+			if strings.ContainsAny(name+m[name], "\r\n") {
+				return nil, &models.FieldError{Field: prefix + k, Message: fmt.Sprintf("%s: header %q spans several lines; a name and its value are one line each.", fields[i].Label, name)}
+			}
 			lines[j] = name + ": " + m[name]
 		}
 		text, err := json.Marshal(strings.Join(lines, "\n"))
@@ -576,22 +581,6 @@ func (h *ActivationAPI) RunNow(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("run activation: %w", err)
 	}
-	if act.Status == models.ActivationPaused {
-		return echo.NewHTTPError(http.StatusConflict, "This activation is paused ("+strings.TrimSuffix(act.PauseReason, ".")+"). Resume it, then run it.")
-	}
-	busy, err := h.store.HasActiveRun(ctx, act.ID)
-	if err != nil {
-		return fmt.Errorf("run activation: %w", err)
-	}
-	if busy {
-		msg := "This activation already has a run queued or running. Wait for it to finish, or cancel it, then start another."
-		if recent, err := h.store.ListRuns(ctx, ws, act.ID, 20); err == nil {
-			if i := slices.IndexFunc(recent, func(r models.Run) bool { return !r.Finished() }); i >= 0 {
-				msg = fmt.Sprintf("This activation already has a run %s (%s). Wait for it to finish, or cancel it, then start another.", recent[i].Status, recent[i].ID)
-			}
-		}
-		return echo.NewHTTPError(http.StatusConflict, msg)
-	}
 	r, err := h.dl.RunNow(ctx, ws, act.ID, models.TriggerAPI, in.FullResync)
 	if err != nil {
 		return fmt.Errorf("run activation: %w", err)
@@ -680,17 +669,16 @@ type apiLogJSON struct {
 	Message string    `json:"message"`
 }
 
-// runView shows runs with the links of their fixes; it remembers the activations (and
-// their sources) it looked up, so a list costs one lookup per activation.
+// runView shows runs with the links of their fixes; it remembers the activations it
+// looked up, so a list costs one lookup per activation.
 type runView struct {
-	s       *Server
-	ws      string
-	acts    map[string]*models.Activation
-	sources map[string]string // activation id → source id
+	s    *Server
+	ws   string
+	acts map[string]*models.Activation
 }
 
 func (s *Server) runView(workspaceID string) *runView {
-	return &runView{s: s, ws: workspaceID, acts: map[string]*models.Activation{}, sources: map[string]string{}}
+	return &runView{s: s, ws: workspaceID, acts: map[string]*models.Activation{}}
 }
 
 // known tells the view an activation it already has.
@@ -715,41 +703,26 @@ func (rv *runView) run(ctx context.Context, r *models.Run) apiRunJSON {
 		if msg == "" {
 			msg = "The run " + r.Status + " without saying why; its log may tell more."
 		}
-		j.Error = &apiRunError{Category: string(cat), CategoryLabel: cat.Label(), Message: msg, Fix: rv.fix(ctx, r, cat)}
+		j.Error = &apiRunError{Category: string(cat), CategoryLabel: cat.Label(), Message: msg, Fix: rv.fix(ctx, r)}
 	}
 	return j
 }
 
 // fix is where a run's error is fixed (DESIGN.md: every error carries a link to the
-// exact place). Links are absolute, under the configured base URL.
-func (rv *runView) fix(ctx context.Context, r *models.Run, cat connectors.Category) apiFix {
+// exact place): the pages' runFix, as an absolute URL under the configured base URL.
+// A skipped run links to its activation, whose page says why it is paused and resumes
+// it; an error without a known place links to the run.
+func (rv *runView) fix(ctx context.Context, r *models.Run) apiFix {
 	base := strings.TrimRight(rv.s.cfg.BaseURL, "/")
-	act := url.PathEscape(r.ActivationID)
-	fallback := apiFix{"Open the run", base + "/runs/" + url.PathEscape(r.ID)}
 	if r.Status == models.RunSkipped {
-		// Skipped: the activation was paused; its page says why and resumes it.
-		return apiFix{"Open the activation", base + "/activations/" + act}
+		return apiFix{"Open the activation", base + rv.s.echo.Reverse("activations.show", r.ActivationID)}
 	}
-	a := rv.activation(ctx, r.ActivationID)
-	switch cat {
-	case connectors.CategoryCredentials:
-		if a != nil {
-			return apiFix{"Re-authorize", base + "/settings/platforms/" + url.PathEscape(a.PlatformID) + "/reauthorize"}
+	if a := rv.activation(ctx, r.ActivationID); a != nil {
+		if f := runFix(ctx, rv.s.store, r, a); f != nil {
+			return apiFix{f.Label, base + rv.s.echo.Reverse(f.Route, f.Param) + f.Query}
 		}
-	case connectors.CategoryConnection:
-		if src := rv.source(ctx, a); src != "" {
-			return apiFix{"Open source settings", base + "/sources/" + url.PathEscape(src)}
-		}
-	case connectors.CategoryConfiguration:
-		return apiFix{"Edit mapping", base + "/activations/" + act + "?tab=settings"}
-	case connectors.CategoryNotFound:
-		if a != nil {
-			return apiFix{"Check the platform", base + "/settings/platforms/" + url.PathEscape(a.PlatformID)}
-		}
-	case connectors.CategoryRateLimit, connectors.CategoryTimeout:
-		return apiFix{"View run history", base + "/activations/" + act + "?tab=runs"}
 	}
-	return fallback
+	return apiFix{"Open the run", base + rv.s.echo.Reverse("runs.show", r.ID)}
 }
 
 // activation is the run's activation, nil if it cannot be read (the link falls back).
@@ -763,24 +736,6 @@ func (rv *runView) activation(ctx context.Context, id string) *models.Activation
 	}
 	rv.acts[id] = a
 	return a
-}
-
-// source is the id of the source an activation reads (activation → segment → model).
-func (rv *runView) source(ctx context.Context, a *models.Activation) string {
-	if a == nil {
-		return ""
-	}
-	if id, ok := rv.sources[a.ID]; ok {
-		return id
-	}
-	id := ""
-	if seg, err := rv.s.store.SegmentByID(ctx, rv.ws, a.SegmentID); err == nil {
-		if m, err := rv.s.store.ModelByID(ctx, rv.ws, seg.ModelID); err == nil {
-			id = m.SourceID
-		}
-	}
-	rv.sources[a.ID] = id
-	return id
 }
 
 // Show answers one run.
@@ -910,8 +865,8 @@ func apiLimit(c echo.Context) (int, error) {
 	if v == "" {
 		return apiDefaultLimit, nil
 	}
-	var n int
-	if _, err := fmt.Sscanf(v, "%d", &n); err != nil || fmt.Sprint(n) != v || n < 1 {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
 		return 0, &models.FieldError{Field: "limit", Message: fmt.Sprintf("limit must be a whole number from 1 to %d.", apiMaxLimit)}
 	}
 	return min(n, apiMaxLimit), nil

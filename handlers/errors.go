@@ -9,6 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"sluice/delivery"
 	"sluice/models"
 	"sluice/segments"
 	"sluice/views/components"
@@ -35,11 +36,16 @@ func classify(err error) (int, apiError) {
 	var he *echo.HTTPError
 	var fe *models.FieldError
 	var de *models.DependentsError
+	var busy *delivery.BusyError
 	switch {
 	case errors.As(err, &fe):
 		return http.StatusUnprocessableEntity, apiError{"invalid", fe.Message, fe.Field}
 	case errors.Is(err, models.ErrInvalid):
 		return http.StatusUnprocessableEntity, apiError{"invalid", "The input is not valid.", ""}
+	case errors.Is(err, delivery.ErrPaused):
+		return http.StatusConflict, apiError{"conflict", "This activation is paused. Resume it, then run it.", ""}
+	case errors.As(err, &busy):
+		return http.StatusConflict, apiError{"conflict", busy.Error(), ""}
 	case errors.Is(err, models.ErrNotFound):
 		return http.StatusNotFound, apiError{"not_found", "This does not exist, or it belongs to another workspace.", ""}
 	case errors.As(err, &de):

@@ -89,14 +89,13 @@ func (s *Server) routes(e *echo.Echo, m *metrics, reg *prometheus.Registry) {
 	app := web.Group("", s.requireUser)
 	app.GET("/", s.Home).Name = "home"
 	acts := &ActivationHandler{s}
-	operatorOnlyPages := requireRole(models.RoleOperator)
 	app.GET("/activations", acts.Index).Name = "activations.index"
 	app.GET("/activations/new", acts.New, editorOnly).Name = "activations.new"
 	app.POST("/activations", acts.Create, editorOnly).Name = "activations.create"
 	app.GET("/activations/:id", acts.Show).Name = "activations.show"
-	app.POST("/activations/:id/runs", acts.RunNow, operatorOnlyPages).Name = "activations.run"
-	app.POST("/activations/:id/pause", acts.Pause, operatorOnlyPages).Name = "activations.pause"
-	app.POST("/activations/:id/resume", acts.Resume, operatorOnlyPages).Name = "activations.resume"
+	app.POST("/activations/:id/runs", acts.RunNow, operatorOnly).Name = "activations.run"
+	app.POST("/activations/:id/pause", acts.Pause, operatorOnly).Name = "activations.pause"
+	app.POST("/activations/:id/resume", acts.Resume, operatorOnly).Name = "activations.resume"
 	app.DELETE("/activations/:id", acts.Delete, editorOnly).Name = "activations.delete"
 	app.GET("/runs/:id", acts.Run).Name = "runs.show"
 	segs := &SegmentHandler{s}

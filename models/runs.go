@@ -46,25 +46,25 @@ type RunCounts struct {
 
 // Run is one execution of an activation.
 type Run struct {
-	ID             string
-	WorkspaceID    string
-	ActivationID   string
-	Status         string
-	Trigger        string
-	ScheduledFor   *time.Time
-	FullResync     bool
-	Stage          string
-	Processed      int64
-	RunCounts      `gorm:"embedded"`
-	ErrorCategory  string
-	ErrorMessage   string
-	ErrorDetail    string
-	LeaseOwner     string
-	LeaseExpiresAt *time.Time
+	ID              string
+	WorkspaceID     string
+	ActivationID    string
+	Status          string
+	Trigger         string
+	ScheduledFor    *time.Time
+	FullResync      bool
+	Stage           string
+	Processed       int64
+	RunCounts       `gorm:"embedded"`
+	ErrorCategory   string
+	ErrorMessage    string
+	ErrorDetail     string
+	LeaseOwner      string
+	LeaseExpiresAt  *time.Time
 	CancelRequested bool
-	CreatedAt      time.Time
-	StartedAt      *time.Time
-	FinishedAt     *time.Time
+	CreatedAt       time.Time
+	StartedAt       *time.Time
+	FinishedAt      *time.Time
 }
 
 // Finished reports whether the run is over.
@@ -428,9 +428,13 @@ func (s *Store) SetActivationHealth(ctx context.Context, workspaceID, activation
 		Updates(map[string]any{"health": health, "last_run_id": runID}).Error)
 }
 
-// HasActiveRun reports whether an activation has a queued or running run.
-func (s *Store) HasActiveRun(ctx context.Context, activationID string) (bool, error) {
-	var n int64
-	err := s.db.WithContext(ctx).Model(&Run{}).Where("activation_id = ? AND status IN ?", activationID, []string{RunQueued, RunRunning}).Count(&n).Error
-	return n > 0, translate(err)
+// ActiveRun is an activation's queued or running run; ErrNotFound when it has none.
+func (s *Store) ActiveRun(ctx context.Context, activationID string) (*Run, error) {
+	var r Run
+	err := s.db.WithContext(ctx).Where("activation_id = ? AND status IN ?", activationID, []string{RunQueued, RunRunning}).
+		Order("created_at").Take(&r).Error
+	if err != nil {
+		return nil, translate(err)
+	}
+	return &r, nil
 }
