@@ -72,7 +72,7 @@ func WriteWarehouse(ctx context.Context, path string, customers int) error {
 		if i%53 == 0 {
 			country = nil
 		}
-		phone := any(fmt.Sprintf("+33 6 %02d %02d %02d %02d", r.IntN(100), r.IntN(100), r.IntN(100), r.IntN(100)))
+		phone := any(fmt.Sprintf("+33 6 %02d %02d %02d %02d", 10+r.IntN(80), r.IntN(100), r.IntN(100), r.IntN(100)))
 		if i%71 == 0 {
 			phone = "12"
 		}

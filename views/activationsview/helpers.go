@@ -125,3 +125,12 @@ func pauseTitle(a models.Activation) string {
 	}
 	return "Paused by hand"
 }
+
+type step struct{ route, title, text string }
+
+var firstSteps = []step{
+	{"sources.index", "Connect a source", "Your warehouse: PostgreSQL, Redshift, Snowflake, BigQuery or Databricks."},
+	{"models.index", "Describe your data with a model", "A table or SQL query with a primary key you can trust."},
+	{"segments.index", "Build a segment", "Pick the customers to send with a visual builder that counts as you click."},
+	{"platforms.index", "Connect a platform", "The ad platform, CRM or e-mail tool that receives the audience."},
+}
