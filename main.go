@@ -195,7 +195,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			log.Info("added the demo workspace's sample data (SLUICE_DEMO=false to start without)")
 		}
 	}
-	scheduler, err := jobs.New(store, log, cfg.RetentionDays)
+	scheduler, err := jobs.New(store, dl, log, cfg.RetentionDays)
 	if err != nil {
 		return err
 	}

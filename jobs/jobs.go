@@ -1,5 +1,5 @@
-// Package jobs runs Sluice's in-process cron: housekeeping now; schedule ticks,
-// nightly validation and the run reaper join it as they arrive.
+// Package jobs runs Sluice's in-process cron: schedule ticks, retention and
+// housekeeping (nightly validation joins it). The run reaper lives with the workers.
 package jobs
 
 import (
@@ -9,6 +9,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
+	"sluice/delivery"
 	"sluice/models"
 )
 
@@ -16,14 +17,15 @@ import (
 type Scheduler struct {
 	cron      *cron.Cron
 	store     *models.Store
+	delivery  *delivery.Service
 	log       *slog.Logger
 	retention time.Duration
 }
 
 // New registers every job. Each is safe to run on several instances at once.
-func New(store *models.Store, log *slog.Logger, retentionDays int) (*Scheduler, error) {
-	s := &Scheduler{cron: cron.New(cron.WithLocation(time.UTC)), store: store, log: log, retention: time.Duration(retentionDays) * 24 * time.Hour}
-	for spec, job := range map[string]func(){"@every 1h": s.pruneLoginAttempts, "@every 6h": s.PruneRunDetails} {
+func New(store *models.Store, dl *delivery.Service, log *slog.Logger, retentionDays int) (*Scheduler, error) {
+	s := &Scheduler{cron: cron.New(cron.WithLocation(time.UTC)), store: store, delivery: dl, log: log, retention: time.Duration(retentionDays) * 24 * time.Hour}
+	for spec, job := range map[string]func(){"@every 1h": s.pruneLoginAttempts, "@every 6h": s.PruneRunDetails, "@every 15s": s.tick} {
 		if _, err := s.cron.AddFunc(spec, job); err != nil {
 			return nil, err
 		}
@@ -51,6 +53,16 @@ func (s *Scheduler) pruneLoginAttempts() {
 		return
 	}
 	s.log.Debug("pruned login attempts", slog.Int64("deleted", n))
+}
+
+// tick queues the scheduled runs that are due. Every instance ticks: the runs' unique
+// (activation, tick) key makes their ticks collapse into one run.
+func (s *Scheduler) tick() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := s.delivery.Tick(ctx, time.Now().UTC()); err != nil {
+		s.log.Error("schedule tick", slog.Any("error", err))
+	}
 }
 
 // PruneRunDetails enforces the retention of run logs, issues, change logs and samples.

@@ -303,3 +303,24 @@ func (s *Store) Resume(ctx context.Context, a Actor, id, cause string) (*Activat
 	}
 	return &act, nil
 }
+
+// ScheduledActivations lists the active activations, of every workspace, that have a
+// schedule (the scheduler's tick reads them).
+func (s *Store) ScheduledActivations(ctx context.Context) ([]Activation, error) {
+	var out []Activation
+	err := s.db.WithContext(ctx).Where("status = ? AND schedule_json NOT LIKE ?", ActivationActive, `%"kind":"manual"%`).Find(&out).Error
+	return out, translate(err)
+}
+
+// LastScheduledFor is the tick of an activation's latest scheduled run, nil if none.
+func (s *Store) LastScheduledFor(ctx context.Context, activationID string) (*time.Time, error) {
+	var r Run
+	err := s.db.WithContext(ctx).Where("activation_id = ? AND scheduled_for IS NOT NULL", activationID).Order("scheduled_for DESC").Take(&r).Error
+	if errors.Is(translate(err), ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, translate(err)
+	}
+	return r.ScheduledFor, nil
+}

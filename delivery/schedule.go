@@ -1,0 +1,132 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"sluice/models"
+)
+
+// Next is when a schedule fires next after t; the zero time for manual schedules.
+func Next(sc models.Schedule, after time.Time) (time.Time, error) {
+	loc := time.UTC
+	if sc.Timezone != "" {
+		l, err := time.LoadLocation(sc.Timezone)
+		if err != nil {
+			return time.Time{}, err
+		}
+		loc = l
+	}
+	var spec cron.Schedule
+	switch sc.Kind {
+	case "", "manual":
+		return time.Time{}, nil
+	case "interval":
+		d, err := time.ParseDuration(sc.Every)
+		if err != nil || d < time.Minute {
+			return time.Time{}, fmt.Errorf("delivery: bad interval %q", sc.Every)
+		}
+		// Intervals are aligned on the epoch, so every instance computes the same ticks.
+		return after.Truncate(d).Add(d).UTC(), nil
+	case "daily", "weekly":
+		at, err := time.Parse("15:04", sc.At)
+		if err != nil {
+			return time.Time{}, err
+		}
+		expr := fmt.Sprintf("%d %d * * *", at.Minute(), at.Hour())
+		if sc.Kind == "weekly" {
+			wd, ok := weekdays[strings.ToLower(sc.Weekday)]
+			if !ok {
+				return time.Time{}, fmt.Errorf("delivery: bad weekday %q", sc.Weekday)
+			}
+			expr = fmt.Sprintf("%d %d * * %d", at.Minute(), at.Hour(), wd)
+		}
+		if spec, err = cron.ParseStandard(expr); err != nil {
+			return time.Time{}, err
+		}
+	case "cron":
+		var err error
+		if spec, err = cron.ParseStandard(sc.Expr); err != nil {
+			return time.Time{}, err
+		}
+	default:
+		return time.Time{}, fmt.Errorf("delivery: unknown schedule kind %q", sc.Kind)
+	}
+	return spec.Next(after.In(loc)).UTC(), nil
+}
+
+// Tick enqueues the runs that are due at now: for each active scheduled activation, the
+// latest tick since its last scheduled run. Ticks missed while every instance was down
+// run once, not once per tick. The run's unique (activation, scheduled_for) key makes
+// ticks of several instances collapse into one run.
+func (s *Service) Tick(ctx context.Context, now time.Time) (int, error) {
+	acts, err := s.store.ScheduledActivations(ctx)
+	if err != nil {
+		return 0, err
+	}
+	queued := 0
+	for _, a := range acts {
+		sc := a.Schedule()
+		last, err := s.store.LastScheduledFor(ctx, a.ID)
+		if err != nil {
+			return queued, err
+		}
+		from := a.CreatedAt
+		if last != nil {
+			from = *last
+		}
+		due, err := latestDue(sc, from, now)
+		if err != nil {
+			s.log.Warn("bad schedule", slog.String("activation_id", a.ID), slog.Any("error", err))
+			continue
+		}
+		if due.IsZero() {
+			continue
+		}
+		if _, err := s.store.EnqueueRun(ctx, a.WorkspaceID, a.ID, models.TriggerSchedule, &due, false); err != nil {
+			if errors.Is(err, models.ErrConflict) {
+				continue // another instance queued this tick
+			}
+			return queued, err
+		}
+		queued++
+	}
+	if queued > 0 {
+		s.Wake()
+	}
+	return queued, nil
+}
+
+// latestDue is the last tick after from and no later than now (zero if none). Only the
+// last week is searched: a tick older than that was missed long ago and runs as the
+// latest one anyway.
+func latestDue(sc models.Schedule, from, now time.Time) (time.Time, error) {
+	if sc.Kind == "interval" {
+		d, err := time.ParseDuration(sc.Every)
+		if err != nil || d < time.Minute {
+			return time.Time{}, fmt.Errorf("delivery: bad interval %q", sc.Every)
+		}
+		due := now.Truncate(d).UTC()
+		if !due.After(from) {
+			return time.Time{}, nil
+		}
+		return due, nil
+	}
+	if week := now.Add(-8 * 24 * time.Hour); from.Before(week) {
+		from = week
+	}
+	var due time.Time
+	for t := from; ; {
+		next, err := Next(sc, t)
+		if err != nil || next.IsZero() || next.After(now) {
+			return due, err
+		}
+		due, t = next, next
+	}
+}
