@@ -91,8 +91,10 @@ func TestSIGKILLMidRun(t *testing.T) {
 		t.Fatalf("after the next run the destination holds %d of 3000 records", w.rc.count())
 	}
 	// Everything acknowledged before the kill was committed: the next run resends little.
-	// (A batch in flight when the process died may be sent twice: at-least-once.)
-	if next.Added > int64(3000-acknowledged)+int64(10) || next.Unchanged < int64(acknowledged)-10 {
+	// The batch in flight when the process died (applied by the webhook, not yet
+	// committed) is sent again: at-least-once, at most one batch of 100.
+	const batch = 100
+	if next.Added > int64(3000-acknowledged+batch) || next.Unchanged < int64(acknowledged-batch) {
 		t.Fatalf("the next run resent too much: %+v after %d were acknowledged", next.RunCounts, acknowledged)
 	}
 	t.Logf("killed after %d acknowledged; the next run added %d, unchanged %d", acknowledged, next.Added, next.Unchanged)
