@@ -130,3 +130,40 @@ func latestDue(sc models.Schedule, from, now time.Time) (time.Time, error) {
 		due, t = next, next
 	}
 }
+
+// NextRun is when an activation runs next on its schedule: nil when it is manual or
+// paused.
+func NextRun(a *models.Activation, now time.Time) *time.Time {
+	if a.Status != models.ActivationActive {
+		return nil
+	}
+	t, err := Next(a.Schedule(), now)
+	if err != nil || t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+// Describe says a schedule in words: "Every 30m", "Daily at 06:00 (Europe/Paris)".
+func Describe(sc models.Schedule) string {
+	tz := ""
+	if sc.Timezone != "" && sc.Timezone != "UTC" {
+		tz = " (" + sc.Timezone + ")"
+	} else if sc.Kind == "daily" || sc.Kind == "weekly" || sc.Kind == "cron" {
+		tz = " UTC"
+	}
+	switch sc.Kind {
+	case "interval":
+		return "Every " + sc.Every
+	case "daily":
+		return "Daily at " + sc.At + tz
+	case "weekly":
+		if sc.Weekday != "" {
+			return "Weekly, " + strings.ToUpper(sc.Weekday[:1]) + sc.Weekday[1:] + " at " + sc.At + tz
+		}
+		return "Weekly at " + sc.At + tz
+	case "cron":
+		return "Cron " + sc.Expr + tz
+	}
+	return "Manual"
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"sluice/connectors"
+	"sluice/delivery"
 	"sluice/models"
 )
 
@@ -345,6 +346,7 @@ type apiActivationJSON struct {
 	Action     string                `json:"action"`
 	Mappings   []models.Mapping      `json:"mappings"`
 	Schedule   models.Schedule       `json:"schedule"`
+	NextRunAt  *time.Time            `json:"next_run_at"`
 	Settings   apiActivationSettings `json:"settings"`
 	CreatedAt  time.Time             `json:"created_at"`
 	UpdatedAt  time.Time             `json:"updated_at"`
@@ -420,7 +422,7 @@ func (s *Server) apiActivation(ctx context.Context, rv *runView, a *models.Activ
 	j := apiActivationJSON{
 		ID: a.ID, Name: a.Name, Status: a.Status, Health: a.Health,
 		SegmentID: a.SegmentID, PlatformID: a.PlatformID, Action: a.Action,
-		Mappings: a.Mappings(), Schedule: a.Schedule(),
+		Mappings: a.Mappings(), Schedule: a.Schedule(), NextRunAt: delivery.NextRun(a, time.Now()),
 		Settings:  apiActivationSettings{DefaultPhoneRegion: st.DefaultPhoneRegion, SourceIssueThreshold: st.SourceIssueThreshold, SendRemovals: st.SendRemovals},
 		CreatedAt: apiTime(a.CreatedAt), UpdatedAt: apiTime(a.UpdatedAt),
 	}
