@@ -192,11 +192,7 @@ func (s *Store) UpdateActivation(ctx context.Context, a Actor, id string, in Act
 
 // ActivationByID loads an activation of a workspace.
 func (s *Store) ActivationByID(ctx context.Context, workspaceID, id string) (*Activation, error) {
-	var act Activation
-	if err := s.db.WithContext(ctx).Where("workspace_id = ? AND id = ?", workspaceID, id).Take(&act).Error; err != nil {
-		return nil, translate(err)
-	}
-	return &act, nil
+	return byID[Activation](ctx, s, workspaceID, id)
 }
 
 // ActivationFilter narrows the activations list: by health (healthy, warning, failed,

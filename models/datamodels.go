@@ -289,11 +289,7 @@ func (s *Store) RecordModelValidation(ctx context.Context, workspaceID, id strin
 
 // ModelByID loads a model of a workspace.
 func (s *Store) ModelByID(ctx context.Context, workspaceID, id string) (*DataModel, error) {
-	var m DataModel
-	if err := s.db.WithContext(ctx).Where("workspace_id = ? AND id = ?", workspaceID, id).Take(&m).Error; err != nil {
-		return nil, translate(err)
-	}
-	return &m, nil
+	return byID[DataModel](ctx, s, workspaceID, id)
 }
 
 // ListModels returns a workspace's models by name; sourceID narrows to one source.
@@ -314,16 +310,8 @@ func (s *Store) DeleteModel(ctx context.Context, a Actor, id string) error {
 		if err := tx.Where("workspace_id = ? AND id = ?", a.WorkspaceID, id).Take(&m).Error; err != nil {
 			return translate(err)
 		}
-		var deps []Segment
-		if err := tx.Where("workspace_id = ? AND model_id = ?", a.WorkspaceID, id).Order("name").Find(&deps).Error; err != nil {
-			return translate(err)
-		}
-		if len(deps) > 0 {
-			e := &DependentsError{}
-			for _, d := range deps {
-				e.Dependents = append(e.Dependents, Dependent{Type: "segment", ID: d.ID, Name: d.Name})
-			}
-			return e
+		if err := refuseDependents(tx, a.WorkspaceID, "model_id", id, "segment", func(d *Segment) (string, string) { return d.ID, d.Name }); err != nil {
+			return err
 		}
 		if err := tx.Delete(&m).Error; err != nil {
 			return translate(err)

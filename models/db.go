@@ -126,6 +126,41 @@ func (s *Store) Close() error {
 
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
 
+// byID loads one T of a workspace: every lookup is scoped, so another workspace's id
+// is simply not found.
+func byID[T any](ctx context.Context, s *Store, workspaceID, id string) (*T, error) {
+	var v T
+	if err := s.db.WithContext(ctx).Where("workspace_id = ? AND id = ?", workspaceID, id).Take(&v).Error; err != nil {
+		return nil, translate(err)
+	}
+	return &v, nil
+}
+
+// listByName lists a workspace's T by name.
+func listByName[T any](ctx context.Context, s *Store, workspaceID string) ([]T, error) {
+	var out []T
+	err := s.db.WithContext(ctx).Where("workspace_id = ?", workspaceID).Order("name").Find(&out).Error
+	return out, translate(err)
+}
+
+// refuseDependents answers a *DependentsError when rows of T point at id through
+// column, so nothing is deleted from under them.
+func refuseDependents[T any](tx *gorm.DB, workspaceID, column, id, kind string, describe func(*T) (id, name string)) error {
+	var deps []T
+	if err := tx.Where("workspace_id = ? AND "+column+" = ?", workspaceID, id).Order("name").Find(&deps).Error; err != nil {
+		return translate(err)
+	}
+	if len(deps) == 0 {
+		return nil
+	}
+	e := &DependentsError{}
+	for i := range deps {
+		depID, name := describe(&deps[i])
+		e.Dependents = append(e.Dependents, Dependent{Type: kind, ID: depID, Name: name})
+	}
+	return e
+}
+
 // translate maps gorm errors to the store's sentinels.
 func translate(err error) error {
 	switch {

@@ -186,18 +186,12 @@ func (s *Store) SetPlatformStatus(ctx context.Context, a Actor, id, status, mess
 
 // PlatformByID loads a platform of a workspace.
 func (s *Store) PlatformByID(ctx context.Context, workspaceID, id string) (*Platform, error) {
-	var p Platform
-	if err := s.db.WithContext(ctx).Where("workspace_id = ? AND id = ?", workspaceID, id).Take(&p).Error; err != nil {
-		return nil, translate(err)
-	}
-	return &p, nil
+	return byID[Platform](ctx, s, workspaceID, id)
 }
 
 // ListPlatforms returns a workspace's platforms by name.
 func (s *Store) ListPlatforms(ctx context.Context, workspaceID string) ([]Platform, error) {
-	var out []Platform
-	err := s.db.WithContext(ctx).Where("workspace_id = ?", workspaceID).Order("name").Find(&out).Error
-	return out, translate(err)
+	return listByName[Platform](ctx, s, workspaceID)
 }
 
 // DeletePlatform removes a platform no activation sends to.
@@ -207,16 +201,8 @@ func (s *Store) DeletePlatform(ctx context.Context, a Actor, id string) error {
 		if err := tx.Where("workspace_id = ? AND id = ?", a.WorkspaceID, id).Take(&p).Error; err != nil {
 			return translate(err)
 		}
-		var deps []Activation
-		if err := tx.Where("workspace_id = ? AND platform_id = ?", a.WorkspaceID, id).Order("name").Find(&deps).Error; err != nil {
-			return translate(err)
-		}
-		if len(deps) > 0 {
-			e := &DependentsError{}
-			for _, d := range deps {
-				e.Dependents = append(e.Dependents, Dependent{Type: "activation", ID: d.ID, Name: d.Name})
-			}
-			return e
+		if err := refuseDependents(tx, a.WorkspaceID, "platform_id", id, "activation", func(d *Activation) (string, string) { return d.ID, d.Name }); err != nil {
+			return err
 		}
 		if err := tx.Delete(&p).Error; err != nil {
 			return translate(err)

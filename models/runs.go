@@ -240,11 +240,7 @@ func (s *Store) ReapRuns(ctx context.Context) ([]Run, error) {
 
 // RunByID loads a run of a workspace.
 func (s *Store) RunByID(ctx context.Context, workspaceID, id string) (*Run, error) {
-	var r Run
-	if err := s.db.WithContext(ctx).Where("workspace_id = ? AND id = ?", workspaceID, id).Take(&r).Error; err != nil {
-		return nil, translate(err)
-	}
-	return &r, nil
+	return byID[Run](ctx, s, workspaceID, id)
 }
 
 // ListRuns returns an activation's runs, newest first, a page at a time.

@@ -107,11 +107,7 @@ func (s *Store) UpdateSegment(ctx context.Context, a Actor, id string, in Segmen
 
 // SegmentByID loads a segment of a workspace.
 func (s *Store) SegmentByID(ctx context.Context, workspaceID, id string) (*Segment, error) {
-	var g Segment
-	if err := s.db.WithContext(ctx).Where("workspace_id = ? AND id = ?", workspaceID, id).Take(&g).Error; err != nil {
-		return nil, translate(err)
-	}
-	return &g, nil
+	return byID[Segment](ctx, s, workspaceID, id)
 }
 
 // ListSegments returns a workspace's segments by name; modelID narrows to one model.
@@ -125,12 +121,15 @@ func (s *Store) ListSegments(ctx context.Context, workspaceID, modelID string) (
 	return out, translate(err)
 }
 
-// DeleteSegment removes a segment. (Activations will depend on segments.)
+// DeleteSegment removes a segment no activation sends.
 func (s *Store) DeleteSegment(ctx context.Context, a Actor, id string) error {
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var g Segment
 		if err := tx.Where("workspace_id = ? AND id = ?", a.WorkspaceID, id).Take(&g).Error; err != nil {
 			return translate(err)
+		}
+		if err := refuseDependents(tx, a.WorkspaceID, "segment_id", id, "activation", func(d *Activation) (string, string) { return d.ID, d.Name }); err != nil {
+			return err
 		}
 		if err := tx.Delete(&g).Error; err != nil {
 			return translate(err)

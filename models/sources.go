@@ -299,18 +299,12 @@ func (s *Store) RecordSourceValidation(ctx context.Context, workspaceID, id stri
 
 // SourceByID loads a source of a workspace.
 func (s *Store) SourceByID(ctx context.Context, workspaceID, id string) (*Source, error) {
-	var src Source
-	if err := s.db.WithContext(ctx).Where("workspace_id = ? AND id = ?", workspaceID, id).Take(&src).Error; err != nil {
-		return nil, translate(err)
-	}
-	return &src, nil
+	return byID[Source](ctx, s, workspaceID, id)
 }
 
 // ListSources returns a workspace's sources by name.
 func (s *Store) ListSources(ctx context.Context, workspaceID string) ([]Source, error) {
-	var out []Source
-	err := s.db.WithContext(ctx).Where("workspace_id = ?", workspaceID).Order("name").Find(&out).Error
-	return out, translate(err)
+	return listByName[Source](ctx, s, workspaceID)
 }
 
 // DeleteSource removes a source no model uses.
@@ -320,16 +314,8 @@ func (s *Store) DeleteSource(ctx context.Context, a Actor, id string) error {
 		if err := tx.Where("workspace_id = ? AND id = ?", a.WorkspaceID, id).Take(&src).Error; err != nil {
 			return translate(err)
 		}
-		var deps []DataModel
-		if err := tx.Where("workspace_id = ? AND source_id = ?", a.WorkspaceID, id).Order("name").Find(&deps).Error; err != nil {
-			return translate(err)
-		}
-		if len(deps) > 0 {
-			e := &DependentsError{}
-			for _, m := range deps {
-				e.Dependents = append(e.Dependents, Dependent{Type: "model", ID: m.ID, Name: m.Name})
-			}
-			return e
+		if err := refuseDependents(tx, a.WorkspaceID, "source_id", id, "model", func(m *DataModel) (string, string) { return m.ID, m.Name }); err != nil {
+			return err
 		}
 		if err := tx.Delete(&src).Error; err != nil {
 			return translate(err)

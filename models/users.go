@@ -183,11 +183,7 @@ func (s *Store) SetupFirstAdmin(ctx context.Context, workspaceName string, n New
 
 // UserByID loads a user of a workspace.
 func (s *Store) UserByID(ctx context.Context, workspaceID, id string) (*User, error) {
-	var u User
-	if err := s.db.WithContext(ctx).Where("workspace_id = ? AND id = ?", workspaceID, id).Take(&u).Error; err != nil {
-		return nil, translate(err)
-	}
-	return &u, nil
+	return byID[User](ctx, s, workspaceID, id)
 }
 
 // ListUsers returns a workspace's users by e-mail.
