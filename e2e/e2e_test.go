@@ -184,7 +184,7 @@ func createAdmin(email, password string) chromedp.Action[chromedp.Void] {
 			chromedp.SendKeys(chromedp.CSS(`#f-email`), email),
 			chromedp.SendKeys(chromedp.CSS(`#f-password`), password),
 			chromedp.Click(chromedp.CSS(`[data-testid=create-admin]`)),
-			chromedp.WaitVisible(chromedp.CSS(`[data-testid=empty-state]`)),
+			chromedp.WaitVisible(chromedp.CSS(`[data-testid=sign-out]`)),
 		)
 	}
 }

@@ -195,8 +195,8 @@ func (s *Store) ActivationByID(ctx context.Context, workspaceID, id string) (*Ac
 	return byID[Activation](ctx, s, workspaceID, id)
 }
 
-// ActivationFilter narrows the activations list: by health (healthy, warning, failed,
-// never_run) or "paused".
+// ActivationFilter narrows the activations list: by the last run's health (healthy,
+// warning, failed, never_run) or by status "paused".
 type ActivationFilter struct {
 	Status string
 	Search string
@@ -210,7 +210,9 @@ func (s *Store) ListActivations(ctx context.Context, workspaceID string, f Activ
 	case ActivationPaused:
 		q = q.Where("status = ?", ActivationPaused)
 	default:
-		q = q.Where("health = ? AND status = ?", f.Status, ActivationActive)
+		// Health is the last run's: an activation paused because its run failed still
+		// shows under Failed, where the seed sends people to look.
+		q = q.Where("health = ?", f.Status)
 	}
 	if f.Search != "" {
 		q = q.Where("LOWER(name) LIKE ?", "%"+strings.ToLower(f.Search)+"%")
