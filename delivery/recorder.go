@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"sluice/connectors"
@@ -39,6 +40,8 @@ type recorder struct {
 	changes []models.RunChange
 	logs    []models.RunLog
 	beat    time.Time
+	// stages is when each stage began and ended, for the run page's timing.
+	stages []models.RunStage
 }
 
 func newRecorder(store *models.Store, run *models.Run, owner string, lease time.Duration) *recorder {
@@ -52,12 +55,44 @@ func (r *recorder) Progress(ctx context.Context, stage string, processed int64) 
 	if err := r.flushIfFull(ctx); err != nil {
 		return err
 	}
-	// Renew the lease at most a few times per lease period.
-	if time.Since(r.beat) < r.lease/6 && stage != engine.StageFinish {
+	// Renew the lease at most a few times per lease period, and at each new stage, so
+	// the run page shows the stage as it changes.
+	if !r.markStage(stage, processed) && time.Since(r.beat) < r.lease/6 && stage != engine.StageFinish {
 		return nil
 	}
 	r.beat = time.Now()
 	return r.store.Heartbeat(ctx, r.run.ID, r.owner, r.lease, stage, processed)
+}
+
+// markStage notes the stage reported, and reports whether it is a new one: the stage
+// before it ends now.
+func (r *recorder) markStage(stage string, processed int64) bool {
+	now := time.Now().UTC()
+	if n := len(r.stages); n > 0 {
+		last := &r.stages[n-1]
+		if !last.FinishedAt.IsZero() { // the run is over
+			return false
+		}
+		last.Processed = processed
+		if last.Stage == stage {
+			return false
+		}
+		last.FinishedAt = now
+	}
+	if stage != engine.StageFinish { // finish is the end of the last stage, not one of its own
+		r.stages = append(r.stages, models.RunStage{Stage: stage, StartedAt: now, Processed: processed})
+	}
+	return true
+}
+
+// stageTimes is when each stage began and ended; a stage still open (the run stopped
+// in it) ends now.
+func (r *recorder) stageTimes() []models.RunStage {
+	out := slices.Clone(r.stages)
+	if n := len(out); n > 0 && out[n-1].FinishedAt.IsZero() {
+		out[n-1].FinishedAt = time.Now().UTC()
+	}
+	return out
 }
 
 func (r *recorder) Issues(ctx context.Context, issues []engine.Issue) error {

@@ -128,6 +128,7 @@ func (s *Service) execute(ctx context.Context, run *models.Run) {
 	if err := rec.flush(ctx); err != nil {
 		log.Error("flush run outputs", slog.Any("error", err))
 	}
+	outcome.Stages = rec.stageTimes()
 	if err := s.store.FinishRun(context.WithoutCancel(ctx), run.ID, s.owner, outcome); err != nil {
 		log.Error("finish run", slog.Any("error", err))
 		return
@@ -194,72 +195,94 @@ func (s *Service) afterRun(ctx context.Context, run *models.Run, act *models.Act
 	}
 }
 
-// prepare is the preflight: the activation is active, its source connected, its model
-// valid, its platform connected; then it opens both ends and builds the job.
+// prepare is the preflight of a run: the activation is active, then buildJob.
 func (s *Service) prepare(ctx context.Context, run *models.Run, rec *recorder) (*engine.Job, *models.Activation, func(), error) {
+	act, err := s.store.ActivationByID(ctx, run.WorkspaceID, run.ActivationID)
+	if err != nil {
+		return nil, nil, func() {}, err
+	}
+	if act.Status == models.ActivationPaused {
+		return nil, act, func() {}, &preflightError{skip: true, category: connectors.CategoryConfiguration, message: "The activation is paused: " + act.PauseReason}
+	}
+	job, closeAll, err := s.buildJob(ctx, jobInput{
+		workspaceID: run.WorkspaceID, runID: run.ID, activationID: act.ID,
+		segmentID: act.SegmentID, platformID: act.PlatformID, action: act.Action,
+		mappings: act.Mappings(), settings: act.Settings(), fullResync: run.FullResync,
+	})
+	return job, act, closeAll, err
+}
+
+// jobInput is what a job is built from: a saved activation and its run, or a draft
+// being previewed (no run, no activation id).
+type jobInput struct {
+	workspaceID, runID, activationID string
+	segmentID, platformID, action    string
+	mappings                         []models.Mapping
+	settings                         models.ActivationSettings
+	fullResync                       bool
+}
+
+// buildJob is the rest of the preflight — the source connected, the model valid and
+// holding every mapped column, the platform connected — then it opens both ends and
+// builds the engine's job. Runs and previews share it, so a preview reads and checks
+// exactly what the run will. closeAll closes what was opened, whatever the error.
+func (s *Service) buildJob(ctx context.Context, in jobInput) (*engine.Job, func(), error) {
 	var closers []func()
 	closeAll := func() {
 		for _, c := range closers {
 			c()
 		}
 	}
-	ws := run.WorkspaceID
-	act, err := s.store.ActivationByID(ctx, ws, run.ActivationID)
+	ws := in.workspaceID
+	seg, err := s.store.SegmentByID(ctx, ws, in.segmentID)
 	if err != nil {
-		return nil, nil, closeAll, err
-	}
-	if act.Status == models.ActivationPaused {
-		return nil, act, closeAll, &preflightError{skip: true, category: connectors.CategoryConfiguration, message: "The activation is paused: " + act.PauseReason}
-	}
-	seg, err := s.store.SegmentByID(ctx, ws, act.SegmentID)
-	if err != nil {
-		return nil, act, closeAll, err
+		return nil, closeAll, err
 	}
 	m, err := s.store.ModelByID(ctx, ws, seg.ModelID)
 	if err != nil {
-		return nil, act, closeAll, err
+		return nil, closeAll, err
 	}
 	src, err := s.store.SourceByID(ctx, ws, m.SourceID)
 	if err != nil {
-		return nil, act, closeAll, err
+		return nil, closeAll, err
 	}
 	if src.Status == models.SourceBroken {
 		msg := "The source " + src.Name + " is broken"
 		if f := src.FailedCheck(); f != nil {
 			msg += ": " + f.Message
 		}
-		return nil, act, closeAll, &preflightError{category: connectors.CategoryConnection, message: msg}
+		return nil, closeAll, &preflightError{category: connectors.CategoryConnection, message: msg}
 	}
 	if m.Status == models.ModelBroken {
-		return nil, act, closeAll, &preflightError{category: connectors.CategoryConfiguration, message: "The model " + m.Name + " has schema issues: fix or remap its columns."}
+		return nil, closeAll, &preflightError{category: connectors.CategoryConfiguration, message: "The model " + m.Name + " has schema issues: fix or remap its columns."}
 	}
-	for _, mp := range act.Mappings() {
+	for _, mp := range in.mappings {
 		if _, ok := m.Column(mp.From); !ok {
-			return nil, act, closeAll, &preflightError{category: connectors.CategoryConfiguration, message: fmt.Sprintf("Column %s of the mapping is not in the model %s.", mp.From, m.Name)}
+			return nil, closeAll, &preflightError{category: connectors.CategoryConfiguration, message: fmt.Sprintf("Column %s of the mapping is not in the model %s.", mp.From, m.Name)}
 		}
 	}
-	p, err := s.store.PlatformByID(ctx, ws, act.PlatformID)
+	p, err := s.store.PlatformByID(ctx, ws, in.platformID)
 	if err != nil {
-		return nil, act, closeAll, err
+		return nil, closeAll, err
 	}
 	if p.Status == models.PlatformBroken {
-		return nil, act, closeAll, &preflightError{category: connectors.CategoryCredentials, message: "The platform " + p.Name + " is broken: re-authorize it. " + p.StatusMessage}
+		return nil, closeAll, &preflightError{category: connectors.CategoryCredentials, message: "The platform " + p.Name + " is broken: re-authorize it. " + p.StatusMessage}
 	}
 	cond, err := warehouse.Conditions(seg)
 	if err != nil {
-		return nil, act, closeAll, err
+		return nil, closeAll, err
 	}
 	sc, ok := s.registry.Source(src.Kind)
 	if !ok {
-		return nil, act, closeAll, fmt.Errorf("source kind %q is not available", src.Kind)
+		return nil, closeAll, fmt.Errorf("source kind %q is not available", src.Kind)
 	}
 	cfg, err := s.store.SourceConfig(src)
 	if err != nil {
-		return nil, act, closeAll, err
+		return nil, closeAll, err
 	}
 	conn, err := sc.Open(ctx, cfg)
 	if err != nil {
-		return nil, act, closeAll, &preflightError{category: connectors.CategoryConnection, message: "Cannot open the source: " + err.Error()}
+		return nil, closeAll, &preflightError{category: connectors.CategoryConnection, message: "Cannot open the source: " + err.Error()}
 	}
 	closers = append(closers, func() { conn.Close() })
 	dest, spec, err := s.openPlatform(ctx, p)
@@ -268,37 +291,42 @@ func (s *Service) prepare(ctx context.Context, run *models.Run, rec *recorder) (
 		if ce, ok := connectors.AsError(err); ok {
 			cat = ce.Category
 		}
-		return nil, act, closeAll, &preflightError{category: cat, message: "Cannot open the platform: " + err.Error()}
+		return nil, closeAll, &preflightError{category: cat, message: "Cannot open the platform: " + err.Error()}
 	}
 	closers = append(closers, func() { dest.Close() })
+	action := configuredAction(dest, spec, in.action)
+	if action.Name == "" {
+		return nil, closeAll, &preflightError{category: connectors.CategoryConfiguration, message: "The platform has no action " + in.action + "."}
+	}
+	job := &engine.Job{
+		RunID: in.runID, ActivationID: in.activationID,
+		Source: conn, Relation: m.Relation(), Columns: m.Columns(), PrimaryKey: m.PrimaryKey, Condition: cond,
+		Destination: dest, Action: action,
+		Settings: engine.Settings{DefaultRegion: in.settings.DefaultPhoneRegion, SendRemovals: in.settings.SendRemovals, FullResync: in.fullResync},
+		Limiter:  s.limiter(p.ID, spec, dest),
+	}
+	for _, mp := range in.mappings {
+		job.Mappings = append(job.Mappings, engine.Mapping{From: mp.From, To: mp.To, Kind: connectors.FieldKind(mp.Type)})
+	}
+	return job, closeAll, nil
+}
+
+// configuredAction is the action named name as this platform does it: an opened
+// destination may know it better than its kind's spec (the batch size and removals
+// configured on the platform). The zero Action when there is none.
+func configuredAction(dest connectors.Destination, spec connectors.DestinationSpec, name string) connectors.Action {
 	var action connectors.Action
 	for _, a := range spec.Actions {
-		if a.Name == act.Action {
+		if a.Name == name {
 			action = a
 		}
 	}
-	// An opened destination may know the action better than its spec (the batch size
-	// and removals configured on this platform).
 	if configured, ok := dest.(interface {
 		Action(name string) (connectors.Action, bool)
 	}); ok {
-		if a, ok := configured.Action(act.Action); ok {
+		if a, ok := configured.Action(name); ok {
 			action = a
 		}
 	}
-	if action.Name == "" {
-		return nil, act, closeAll, &preflightError{category: connectors.CategoryConfiguration, message: "The platform has no action " + act.Action + "."}
-	}
-	settings := act.Settings()
-	job := &engine.Job{
-		RunID: run.ID, ActivationID: act.ID,
-		Source: conn, Relation: m.Relation(), Columns: m.Columns(), PrimaryKey: m.PrimaryKey, Condition: cond,
-		Destination: dest, Action: action,
-		Settings: engine.Settings{DefaultRegion: settings.DefaultPhoneRegion, SendRemovals: settings.SendRemovals, FullResync: run.FullResync},
-		Limiter:  s.limiter(p.ID, spec, dest),
-	}
-	for _, mp := range act.Mappings() {
-		job.Mappings = append(job.Mappings, engine.Mapping{From: mp.From, To: mp.To, Kind: connectors.FieldKind(mp.Type)})
-	}
-	return job, act, closeAll, nil
+	return action
 }

@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -47,14 +45,7 @@ func TestActivationRunsToAWebhook(t *testing.T) {
 	)
 	run(t, ctx, "create an activation",
 		chromedp.Navigate(base+"/activations/new"),
-		chromedp.WaitVisible(chromedp.CSS(`[data-testid=activation-form]`)),
-		chromedp.SendKeys(chromedp.CSS(`#f-name`), "VIPs to the CRM"),
-		setNth(`[name=map_from]`, 0, "email"), setNth(`[name=map_to]`, 0, "email"), setNth(`[name=map_type]`, 0, "email"),
-		setNth(`[name=map_from]`, 1, "first_name"), setNth(`[name=map_to]`, 1, "first_name"),
-		setNth(`[name=map_from]`, 2, "phone"), setNth(`[name=map_to]`, 2, "phone"), setNth(`[name=map_type]`, 2, "phone"),
-		chromedp.SendKeys(chromedp.CSS(`#f-default_phone_region`), "FR"),
-		shots.take("activation-form"),
-		chromedp.Click(chromedp.CSS(`[data-testid=create-activation]`)),
+		createThroughWizard("VIPs to the CRM", "FR"),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid=run-now]`)),
 		chromedp.Click(chromedp.CSS(`[data-testid=run-now]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid=run-row]`)),
@@ -80,17 +71,4 @@ func TestActivationRunsToAWebhook(t *testing.T) {
 		t.Fatalf("the webhook received %d records, the run page says %s sent", got, sent)
 	}
 	run(t, ctx, "activations list", chromedp.Navigate(base+"/activations"), chromedp.WaitVisible(chromedp.CSS(`[data-testid=activation-row]`)), shots.take("activations-list"))
-}
-
-// setNth sets the value of the n-th element matching selector.
-func setNth(selector string, n int, value string) chromedp.Action[chromedp.Void] {
-	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
-		js := fmt.Sprintf(`(() => { const el = document.querySelectorAll(%q)[%d]; if (!el) return false;
-			el.value = %q; el.dispatchEvent(new Event('change', {bubbles: true})); return el.value === %q; })()`, selector, n, value, value)
-		ok, err := chromedp.Evaluate[bool](js)(ctx, t)
-		if err == nil && !ok {
-			err = fmt.Errorf("cannot set %s #%d to %q", selector, n, value)
-		}
-		return chromedp.Void{}, err
-	}
 }

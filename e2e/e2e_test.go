@@ -121,7 +121,16 @@ type screenshots struct {
 
 func (s *screenshots) take(name string) chromedp.Action[chromedp.Void] {
 	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
-		png, err := chromedp.FullScreenshot(100)(ctx, t)
+		// Right after a navigation the new page may not be laid out yet ("0 width"):
+		// give it a moment rather than fail the test on a picture.
+		var png []byte
+		var err error
+		for range 10 {
+			if png, err = chromedp.FullScreenshot(100)(ctx, t); err == nil {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 		if err != nil {
 			return chromedp.Void{}, err
 		}

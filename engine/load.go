@@ -55,6 +55,10 @@ func (r *run) restore(ctx context.Context, recs []*planned) error {
 // schedule adds a change to the batch being filled, sending the batch when it is full
 // (Action.BatchSize records, or Action.MaxBatchBytes of JSON).
 func (r *run) schedule(ctx context.Context, p planned) *connectors.Error {
+	if r.sampler != nil {
+		r.sampler.add(p.rec)
+		return nil
+	}
 	if r.plan.maxBytes > 0 {
 		p.size = recordSize(p.rec)
 		if len(r.batch) > 0 && r.batchBytes+p.size > r.plan.maxBytes {

@@ -131,6 +131,8 @@ type run struct {
 	state State
 	rec   Recorder
 	plan  *plan
+	// sampler, set by Sample, collects the records instead of sending them.
+	sampler *sampler
 
 	counts Counts
 	dups   int64
@@ -360,6 +362,9 @@ func (r *run) progressStage(ctx context.Context, stage string) *connectors.Error
 // tick counts processed rows and reports progress every 1,000.
 func (r *run) tick(ctx context.Context, n int64) *connectors.Error {
 	r.processed += n
+	if r.sampler != nil && r.sampler.enough(n, r.counts.SourceIssues) {
+		return errSampled
+	}
 	if r.recErr != nil {
 		return r.recErr
 	}

@@ -1,17 +1,13 @@
 package handlers
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 
 	"sluice/models"
 	"sluice/views/activationsview"
-	"sluice/views/components"
 )
 
 // ActivationHandler serves the activation and run pages.
@@ -51,83 +47,6 @@ func (h *ActivationHandler) Index(c echo.Context) error {
 		}
 	}
 	return h.render(c, http.StatusOK, activationsview.IndexPage(p), nil)
-}
-
-func (h *ActivationHandler) newProps(c echo.Context) (activationsview.NewProps, error) {
-	ctx := c.Request().Context()
-	segs, err := h.store.ListSegments(ctx, workspaceID(c), "")
-	if err != nil {
-		return activationsview.NewProps{}, err
-	}
-	plats, err := h.store.ListPlatforms(ctx, workspaceID(c))
-	if err != nil {
-		return activationsview.NewProps{}, err
-	}
-	return activationsview.NewProps{Segments: segs, Platforms: plats}, nil
-}
-
-// New shows the activation form.
-func (h *ActivationHandler) New(c echo.Context) error {
-	p, err := h.newProps(c)
-	if err != nil {
-		return err
-	}
-	return h.render(c, http.StatusOK, activationsview.NewPage(p), nil)
-}
-
-// Create saves an activation from the form.
-func (h *ActivationHandler) Create(c echo.Context) error {
-	form, err := c.FormParams()
-	if err != nil {
-		return echo.ErrBadRequest
-	}
-	p, err := h.newProps(c)
-	if err != nil {
-		return err
-	}
-	in := models.ActivationInput{Name: form.Get("name"), SegmentID: form.Get("segment_id"), PlatformID: form.Get("platform_id"),
-		Action: form.Get("action"), Schedule: models.Schedule{Kind: "manual"}}
-	froms, tos, types := form["map_from"], form["map_to"], form["map_type"]
-	for i := range froms {
-		if strings.TrimSpace(froms[i]) == "" || i >= len(tos) {
-			continue
-		}
-		m := models.Mapping{From: strings.TrimSpace(froms[i]), To: tos[i]}
-		if i < len(types) {
-			m.Type = types[i]
-		}
-		in.Mappings = append(in.Mappings, m)
-	}
-	in.Settings.DefaultPhoneRegion = strings.ToUpper(strings.TrimSpace(form.Get("default_phone_region")))
-	in.Settings.SendRemovals = form.Get("send_removals") == "true"
-	if v := form.Get("source_issue_threshold"); v != "" {
-		t, perr := strconv.ParseFloat(v, 64)
-		if perr != nil || t < 0 || t > 100 {
-			err = &models.FieldError{Field: "source_issue_threshold", Message: "Give a percentage from 0 to 100."}
-		}
-		in.Settings.SourceIssueThreshold = t
-	}
-	var a *models.Activation
-	if err == nil {
-		a, err = h.dl.CreateActivation(c.Request().Context(), actor(c), in)
-	}
-	var fe *models.FieldError
-	if errors.As(err, &fe) {
-		p.Name, p.SegmentID, p.PlatformID, p.Action, p.Mappings = in.Name, in.SegmentID, in.PlatformID, in.Action, in.Mappings
-		p.Region, p.Threshold, p.Removals = in.Settings.DefaultPhoneRegion, form.Get("source_issue_threshold"), in.Settings.SendRemovals
-		p.Errors = components.FormErrors{fe.Field: fe.Message}
-		if _, shown := map[string]bool{"name": true, "action": true, "source_issue_threshold": true, "default_phone_region": true}[fe.Field]; !shown {
-			p.Errors["_"] = fe.Message
-		}
-		return h.render(c, http.StatusUnprocessableEntity, activationsview.NewPage(p), nil)
-	}
-	if err != nil {
-		return fmt.Errorf("create activation: %w", err)
-	}
-	if err := flash(c, "success", a.Name+" created. Run it now or give it a schedule."); err != nil {
-		return err
-	}
-	return redirect(c, c.Echo().Reverse("activations.show", a.ID))
 }
 
 // Show is the activation overview with its run history.
@@ -225,32 +144,4 @@ func (h *ActivationHandler) Delete(c echo.Context) error {
 		return err
 	}
 	return redirect(c, c.Echo().Reverse("activations.index"))
-}
-
-// Run is one run's page: counts, the error and its fix, issues, log, samples.
-func (h *ActivationHandler) Run(c echo.Context) error {
-	ctx := c.Request().Context()
-	ws := workspaceID(c)
-	r, err := h.store.RunByID(ctx, ws, c.Param("id"))
-	if err != nil {
-		return err
-	}
-	a, err := h.store.ActivationByID(ctx, ws, r.ActivationID)
-	if err != nil {
-		return err
-	}
-	p := activationsview.RunProps{Run: r, Activation: a, Fix: h.fixFor(c, r, a)}
-	if p.Logs, err = h.store.ListRunLogs(ctx, ws, r.ID, 500); err != nil {
-		return err
-	}
-	if p.SourceIssues, _, err = h.store.ListRunIssues(ctx, ws, r.ID, models.IssueFilter{Stage: "source", Limit: 100}); err != nil {
-		return err
-	}
-	if p.Rejections, _, err = h.store.ListRunIssues(ctx, ws, r.ID, models.IssueFilter{Stage: "destination", Limit: 100}); err != nil {
-		return err
-	}
-	if p.Samples, err = h.store.ListRunSamples(ctx, ws, r.ID); err != nil {
-		return err
-	}
-	return h.render(c, http.StatusOK, activationsview.RunPage(p), nil)
 }

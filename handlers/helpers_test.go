@@ -31,6 +31,9 @@ import (
 type app struct {
 	store *models.Store
 	url   string
+	// dl is the app's delivery service, not started: a test runs a queued run with
+	// dl.RunOne.
+	dl *delivery.Service
 }
 
 // newApp builds the app on the database at dbURL, migrated.
@@ -39,8 +42,9 @@ func newApp(t *testing.T, dbURL string) *app {
 	return serve(t, testutil.Store(t, dbURL))
 }
 
-// serve builds the app on s as is (migrated or not).
-func serve(t *testing.T, s *models.Store) *app {
+// serve builds the app on s as is (migrated or not), with the webhook destination and
+// any extra destination kinds.
+func serve(t *testing.T, s *models.Store, extra ...connectors.DestinationConnector) *app {
 	t.Helper()
 	box, err := secrets.New(bytes.Repeat([]byte{0x5a}, secrets.KeySize))
 	if err != nil {
@@ -50,7 +54,12 @@ func serve(t *testing.T, s *models.Store) *app {
 	reg.RegisterSource(sqlite.New())
 	reg.RegisterSource(postgres.New())
 	reg.RegisterDestination(webhook.New(true)) // tests' webhooks listen on loopback
+	for _, d := range extra {
+		reg.RegisterDestination(d)
+	}
 	logger := slog.New(slog.DiscardHandler)
+	// Not started: runs stay queued, so handler tests never depend on the engine.
+	dl := delivery.New(s, reg, logger, delivery.Options{})
 	e := handlers.New(handlers.Deps{
 		Config:    config.Default(), // http:// base URL: cookies without Secure, as httptest serves
 		Store:     s,
@@ -58,12 +67,11 @@ func serve(t *testing.T, s *models.Store) *app {
 		Logger:    logger,
 		Registry:  prometheus.NewRegistry(),
 		Warehouse: warehouse.New(s, reg),
-		// Not started: runs stay queued, so handler tests never depend on the engine.
-		Delivery: delivery.New(s, reg, logger, delivery.Options{}),
+		Delivery:  dl,
 	})
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
-	return &app{store: s, url: srv.URL}
+	return &app{store: s, url: srv.URL, dl: dl}
 }
 
 // sqliteApp is the app on a fresh SQLite database.

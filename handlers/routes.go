@@ -97,7 +97,13 @@ func (s *Server) routes(e *echo.Echo, m *metrics, reg *prometheus.Registry) {
 	app.POST("/activations/:id/pause", acts.Pause, operatorOnly).Name = "activations.pause"
 	app.POST("/activations/:id/resume", acts.Resume, operatorOnly).Name = "activations.resume"
 	app.DELETE("/activations/:id", acts.Delete, editorOnly).Name = "activations.delete"
-	app.GET("/runs/:id", acts.Run).Name = "runs.show"
+	runs := &RunHandler{s}
+	app.GET("/runs/:id", runs.Show).Name = "runs.show"
+	app.GET("/runs/:id/issues", runs.Issues).Name = "runs.issues"
+	app.GET("/runs/:id/issues.csv", runs.IssuesCSV).Name = "runs.issues_csv"
+	app.GET("/runs/:id/progress", runs.Progress).Name = "runs.progress"
+	app.POST("/runs/:id/cancel", runs.Cancel, operatorOnly).Name = "runs.cancel"
+	app.GET("/activations/:id/records", runs.Records).Name = "activations.records"
 	segs := &SegmentHandler{s}
 	app.GET("/segments", segs.Index).Name = "segments.index"
 	app.GET("/segments/new", segs.New, editorOnly).Name = "segments.new"

@@ -65,6 +65,34 @@ type Run struct {
 	CreatedAt       time.Time
 	StartedAt       *time.Time
 	FinishedAt      *time.Time
+	// StagesJSON is when each stage began and ended ([]RunStage), written at finish.
+	StagesJSON *string
+}
+
+// RunStage is one stage of a run as it went: the run page's timing.
+type RunStage struct {
+	Stage      string    `json:"stage"`
+	StartedAt  time.Time `json:"started_at"`
+	FinishedAt time.Time `json:"finished_at"`
+	// Processed is the count of rows processed when the stage ended (it grows across
+	// stages: the difference with the previous stage is this stage's work).
+	Processed int64 `json:"processed"`
+}
+
+// Duration is how long the stage took.
+func (s RunStage) Duration() time.Duration { return s.FinishedAt.Sub(s.StartedAt) }
+
+// Stages is when each stage of the run began and ended, in order; nil while it runs, and
+// for runs recorded before stages were.
+func (r *Run) Stages() []RunStage {
+	if r.StagesJSON == nil || *r.StagesJSON == "" {
+		return nil
+	}
+	var out []RunStage
+	if err := json.Unmarshal([]byte(*r.StagesJSON), &out); err != nil {
+		return nil
+	}
+	return out
 }
 
 // Finished reports whether the run is over.
@@ -165,17 +193,29 @@ type RunOutcome struct {
 	ErrorCategory string
 	ErrorMessage  string
 	ErrorDetail   string
+	// Stages is when each stage began and ended (none when the run never reached one).
+	Stages []RunStage
 }
 
 // FinishRun records a run's end, if this worker still holds it.
 func (s *Store) FinishRun(ctx context.Context, runID, owner string, o RunOutcome) error {
 	now := s.now()
+	var stages *string
+	if len(o.Stages) > 0 {
+		raw, err := json.Marshal(o.Stages)
+		if err != nil {
+			return err
+		}
+		v := string(raw)
+		stages = &v
+	}
 	res := s.db.WithContext(ctx).Model(&Run{}).Where("id = ? AND lease_owner = ? AND status = ?", runID, owner, RunRunning).
 		Updates(map[string]any{
 			"status": o.Status, "finished_at": now, "lease_expires_at": nil, "stage": "finish",
 			"queried": o.Counts.Queried, "added": o.Counts.Added, "changed": o.Counts.Changed, "removed": o.Counts.Removed,
 			"unchanged": o.Counts.Unchanged, "sent": o.Counts.Sent, "rejected": o.Counts.Rejected, "unsent": o.Counts.Unsent,
 			"source_issues": o.Counts.SourceIssues, "error_category": o.ErrorCategory, "error_message": o.ErrorMessage, "error_detail": o.ErrorDetail,
+			"stages_json": stages,
 		})
 	if res.Error != nil {
 		return translate(res.Error)
@@ -373,13 +413,18 @@ func (s *Store) CountRunIssues(ctx context.Context, runID, stage string) (int64,
 	return n, translate(q.Count(&n).Error)
 }
 
-// ListRunLogs returns a run's log, oldest first.
-func (s *Store) ListRunLogs(ctx context.Context, workspaceID, runID string, limit int) ([]RunLog, error) {
+// ListRunLogs returns a run's log, oldest first: the lines of the levels given, or
+// every line when none is.
+func (s *Store) ListRunLogs(ctx context.Context, workspaceID, runID string, limit int, levels ...string) ([]RunLog, error) {
 	if _, err := s.RunByID(ctx, workspaceID, runID); err != nil {
 		return nil, err
 	}
+	q := s.db.WithContext(ctx).Where("run_id = ?", runID)
+	if len(levels) > 0 {
+		q = q.Where("level IN ?", levels)
+	}
 	var out []RunLog
-	err := s.db.WithContext(ctx).Where("run_id = ?", runID).Order("at, id").Limit(max(limit, 1)).Find(&out).Error
+	err := q.Order("at, id").Limit(max(limit, 1)).Find(&out).Error
 	return out, translate(err)
 }
 
@@ -402,6 +447,90 @@ func (s *Store) RecordTimeline(ctx context.Context, workspaceID, activationID, k
 	err := s.db.WithContext(ctx).Where("activation_id = ? AND primary_key = ?", activationID, key).
 		Order("created_at DESC, id DESC").Limit(200).Find(&out).Error
 	return out, translate(err)
+}
+
+// KeyEntry is one run's entry for a key in the record lookup: what happened to the
+// record and in which run; for a withheld or rejected record, the issues saying why.
+type KeyEntry struct {
+	Change RunChange
+	Run    Run
+	Issues []RunIssue
+}
+
+// KeyHistory is one primary key across an activation's runs, newest first: the
+// answer to "why isn't this customer in the audience?".
+type KeyHistory struct {
+	Entries []KeyEntry
+	// CompleteRuns counts the runs finished since the cutoff that read the whole
+	// segment (succeeded, with or without warnings). A key they have no entry for was
+	// not in the segment, or was in it unchanged (unchanged records leave no entry).
+	CompleteRuns int64
+	// OlderRuns reports complete runs finished before the cutoff: retention deleted
+	// their entries, so the key may have been sent then and left unchanged since.
+	OlderRuns bool
+}
+
+// KeyHistory looks one primary key up across an activation's runs; since is the
+// retention cutoff (runs finished before it have no entries left).
+func (s *Store) KeyHistory(ctx context.Context, workspaceID, activationID, key string, since time.Time) (*KeyHistory, error) {
+	changes, err := s.RecordTimeline(ctx, workspaceID, activationID, key)
+	if err != nil {
+		return nil, err
+	}
+	h := &KeyHistory{}
+	var runIDs, whyIDs []string
+	seen := map[string]bool{}
+	for _, c := range changes {
+		if !seen[c.RunID] {
+			seen[c.RunID] = true
+			runIDs = append(runIDs, c.RunID)
+		}
+		if c.Kind == "withheld" || c.Kind == "rejected" {
+			whyIDs = append(whyIDs, c.RunID)
+		}
+	}
+	runs := map[string]Run{}
+	if len(runIDs) > 0 {
+		var list []Run
+		if err := s.db.WithContext(ctx).Where("workspace_id = ? AND activation_id = ? AND id IN ?", workspaceID, activationID, runIDs).Find(&list).Error; err != nil {
+			return nil, translate(err)
+		}
+		for _, r := range list {
+			runs[r.ID] = r
+		}
+	}
+	issues := map[string][]RunIssue{}
+	if len(whyIDs) > 0 {
+		var list []RunIssue
+		if err := s.db.WithContext(ctx).Where("run_id IN ? AND primary_key = ?", whyIDs, key).Order("id").Find(&list).Error; err != nil {
+			return nil, translate(err)
+		}
+		for _, is := range list {
+			issues[is.RunID] = append(issues[is.RunID], is)
+		}
+	}
+	for _, c := range changes {
+		r, ok := runs[c.RunID]
+		if !ok {
+			continue
+		}
+		e := KeyEntry{Change: c, Run: r}
+		if c.Kind == "withheld" || c.Kind == "rejected" {
+			e.Issues = issues[c.RunID]
+		}
+		h.Entries = append(h.Entries, e)
+	}
+	complete := s.db.WithContext(ctx).Model(&Run{}).Where("workspace_id = ? AND activation_id = ? AND status IN ?",
+		workspaceID, activationID, []string{RunSucceeded, RunWarnings})
+	if err := complete.Session(&gorm.Session{}).Where("finished_at >= ?", since.UTC()).Count(&h.CompleteRuns).Error; err != nil {
+		return nil, translate(err)
+	}
+	var older int64
+	if err := complete.Session(&gorm.Session{}).Where("finished_at < ?", since.UTC()).Count(&older).Error; err != nil {
+		return nil, translate(err)
+	}
+	h.OlderRuns = older > 0
+	return h, nil
 }
 
 // PruneRunDetails deletes logs, issues, changes and samples of runs finished before

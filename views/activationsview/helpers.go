@@ -98,13 +98,6 @@ func num(n int64) string { return fmt.Sprintf("%d", n) }
 
 var kinds = []string{"string", "email", "phone", "number", "boolean", "datetime"}
 
-func mapping(m []models.Mapping, i int) models.Mapping {
-	if i < len(m) {
-		return m[i]
-	}
-	return models.Mapping{}
-}
-
 func valueOr(v, def string) string {
 	if v == "" {
 		return def

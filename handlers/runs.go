@@ -1,0 +1,319 @@
+package handlers
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"sluice/connectors"
+	"sluice/models"
+	"sluice/views/activationsview"
+)
+
+// RunHandler serves one run's page and its parts — issues a page at a time and as
+// CSV, live progress, cancel — and the record lookup of an activation.
+type RunHandler struct{ *Server }
+
+const (
+	// runIssuesPage is how many issues the run page shows at once: a run with 10,000
+	// issues renders its first page, never all of them.
+	runIssuesPage = 100
+	// runCSVPage is how many issues the CSV reads at a time: it streams, whatever the count.
+	runCSVPage = 500
+	// runLogLines is how many log lines the page shows; the API lists them all.
+	runLogLines = 500
+	// runSamplesShown and runSampleBody bound the debugger, so a run with many failing
+	// requests still renders quickly; the API has every exchange whole.
+	runSamplesShown = 20
+	runSampleBody   = 16 << 10
+)
+
+// Show is one run's page: status, live progress while it runs, counts, timing per
+// stage, the error with its fix, the first page of each kind of issue, the log and the
+// requests sent. The log's level filter (?level=) asks htmx for the log card alone.
+func (h *RunHandler) Show(c echo.Context) error {
+	ctx, ws := c.Request().Context(), workspaceID(c)
+	level := c.QueryParam("level")
+	if level != "" && !slices.Contains(activationsview.LogLevels(), level) {
+		return echo.NewHTTPError(http.StatusBadRequest, "The log level must be info, warn or error.")
+	}
+	r, err := h.store.RunByID(ctx, ws, c.Param("id"))
+	if err != nil {
+		return fmt.Errorf("show run: %w", err)
+	}
+	logs := activationsview.LogProps{RunID: r.ID, Level: level, Limit: runLogLines, Running: !r.Finished()}
+	var levels []string
+	if level != "" {
+		levels = []string{level}
+	}
+	if logs.Lines, err = h.store.ListRunLogs(ctx, ws, r.ID, runLogLines, levels...); err != nil {
+		return fmt.Errorf("run logs: %w", err)
+	}
+	if wantsPartial(c) { // the level filter swaps the log card only
+		return h.render(c, http.StatusOK, activationsview.RunLog(logs), activationsview.RunLog(logs))
+	}
+	a, err := h.store.ActivationByID(ctx, ws, r.ActivationID)
+	if err != nil {
+		return fmt.Errorf("show run: %w", err)
+	}
+	p := activationsview.RunProps{Run: r, Activation: a, Logs: logs}
+	if r.Status != models.RunCancelled {
+		p.Fix = (&ActivationHandler{h.Server}).fixFor(c, r, a)
+	}
+	if p.SourceIssues, err = h.issuePage(ctx, ws, r.ID, engineStageSource, "", 0); err != nil {
+		return err
+	}
+	if p.Rejections, err = h.issuePage(ctx, ws, r.ID, engineStageDestination, "", 0); err != nil {
+		return err
+	}
+	p.SourceIssues.Running, p.Rejections.Running = !r.Finished(), !r.Finished()
+	samples, err := h.store.ListRunSamples(ctx, ws, r.ID)
+	if err != nil {
+		return fmt.Errorf("run samples: %w", err)
+	}
+	p.Samples = samplesOf(samples)
+	if !r.Finished() {
+		if p.Progress, err = h.progress(ctx, ws, r); err != nil {
+			return err
+		}
+	}
+	return h.render(c, http.StatusOK, activationsview.RunPage(p), activationsview.RunLog(logs))
+}
+
+// Issue stages, as the store and the query string name them.
+const (
+	engineStageSource      = "source"
+	engineStageDestination = "destination"
+)
+
+// issuePage reads one page of a run's issues of one stage, and how many there are.
+func (h *RunHandler) issuePage(ctx context.Context, ws, runID, stage, cursor string, shown int) (activationsview.IssuePage, error) {
+	p := activationsview.IssuePage{RunID: runID, Stage: stage, Shown: shown}
+	var err error
+	p.Issues, p.Next, err = h.store.ListRunIssues(ctx, ws, runID, models.IssueFilter{Stage: stage, Cursor: cursor, Limit: runIssuesPage})
+	if err != nil {
+		return p, fmt.Errorf("run issues: %w", err)
+	}
+	if p.Total, err = h.store.CountRunIssues(ctx, runID, stage); err != nil {
+		return p, fmt.Errorf("count run issues: %w", err)
+	}
+	return p, nil
+}
+
+// issueStage reads ?stage=; required says whether both stages ("") may be asked for.
+func issueStage(c echo.Context, required bool) (string, error) {
+	switch s := c.QueryParam("stage"); s {
+	case engineStageSource, engineStageDestination:
+		return s, nil
+	case "":
+		if !required {
+			return "", nil
+		}
+	}
+	return "", echo.NewHTTPError(http.StatusBadRequest, "The stage must be source or destination.")
+}
+
+// Issues is the next page of a run's source issues or destination rejections
+// (?stage=source|destination&cursor=): table rows for htmx's "Load more", or a page of
+// its own when the link is followed without htmx.
+func (h *RunHandler) Issues(c echo.Context) error {
+	ctx, ws := c.Request().Context(), workspaceID(c)
+	stage, err := issueStage(c, true)
+	if err != nil {
+		return err
+	}
+	shown := 0
+	if v := c.QueryParam("shown"); v != "" {
+		if shown, err = strconv.Atoi(v); err != nil || shown < 0 {
+			return echo.NewHTTPError(http.StatusBadRequest, "shown must be a whole number.")
+		}
+	}
+	page, err := h.issuePage(ctx, ws, c.Param("id"), stage, c.QueryParam("cursor"), shown)
+	if err != nil {
+		return err
+	}
+	if wantsPartial(c) {
+		return h.render(c, http.StatusOK, activationsview.IssueRows(page), activationsview.IssueRows(page))
+	}
+	r, err := h.store.RunByID(ctx, ws, c.Param("id"))
+	if err != nil {
+		return fmt.Errorf("run issues: %w", err)
+	}
+	a, err := h.store.ActivationByID(ctx, ws, r.ActivationID)
+	if err != nil {
+		return fmt.Errorf("run issues: %w", err)
+	}
+	return h.render(c, http.StatusOK, activationsview.IssuesPage(activationsview.IssuesPageProps{Run: r, Activation: a, Page: page}), nil)
+}
+
+// IssuesCSV streams every issue of a run (?stage= narrows to one stage) as CSV, a page
+// at a time: memory stays bounded whatever the count.
+func (h *RunHandler) IssuesCSV(c echo.Context) error {
+	ctx, ws := c.Request().Context(), workspaceID(c)
+	stage, err := issueStage(c, false)
+	if err != nil {
+		return err
+	}
+	r, err := h.store.RunByID(ctx, ws, c.Param("id"))
+	if err != nil {
+		return fmt.Errorf("issues csv: %w", err)
+	}
+	name := "run-" + r.ID + "-issues.csv"
+	if stage != "" {
+		name = "run-" + r.ID + "-" + stage + "-issues.csv"
+	}
+	res := c.Response()
+	res.Header().Set(echo.HeaderContentType, "text/csv; charset=utf-8")
+	res.Header().Set(echo.HeaderContentDisposition, `attachment; filename="`+name+`"`)
+	res.Header().Set("Cache-Control", "no-store")
+	res.WriteHeader(http.StatusOK)
+	w := csv.NewWriter(res)
+	if err := w.Write([]string{"primary_key", "stage", "code", "field", "message"}); err != nil {
+		return err
+	}
+	cursor := ""
+	for {
+		list, next, err := h.store.ListRunIssues(ctx, ws, r.ID, models.IssueFilter{Stage: stage, Cursor: cursor, Limit: runCSVPage})
+		if err != nil {
+			// The answer has started: the error handler can only log it.
+			return fmt.Errorf("issues csv: %w", err)
+		}
+		for _, is := range list {
+			if err := w.Write([]string{is.PrimaryKey, is.Stage, is.Code, is.Field, is.Message}); err != nil {
+				return err
+			}
+		}
+		w.Flush()
+		if err := w.Error(); err != nil {
+			return err
+		}
+		res.Flush()
+		if next == "" {
+			return nil
+		}
+		cursor = next
+	}
+}
+
+// Progress is the live part of a running run's page, which htmx asks for every second.
+// Once the run is over it answers without the polling trigger, and asks htmx to reload
+// the page, which then shows the results.
+func (h *RunHandler) Progress(c echo.Context) error {
+	ctx, ws := c.Request().Context(), workspaceID(c)
+	r, err := h.store.RunByID(ctx, ws, c.Param("id"))
+	if err != nil {
+		return fmt.Errorf("run progress: %w", err)
+	}
+	p, err := h.progress(ctx, ws, r)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	if r.Finished() && isHTMX(c) {
+		c.Response().Header().Set("HX-Refresh", "true")
+	}
+	return h.render(c, http.StatusOK, activationsview.RunProgress(p), activationsview.RunProgress(p))
+}
+
+// progress is a run in flight with how many rows it should read: the segment's size at
+// the activation's last complete run (the warehouse is not asked again every second).
+func (h *RunHandler) progress(ctx context.Context, ws string, r *models.Run) (activationsview.ProgressProps, error) {
+	p := activationsview.ProgressProps{Run: r}
+	if r.Finished() {
+		return p, nil
+	}
+	recent, err := h.store.ListRuns(ctx, ws, r.ActivationID, 20)
+	if err != nil {
+		return p, fmt.Errorf("run progress: %w", err)
+	}
+	for _, prev := range recent {
+		if prev.ID != r.ID && (prev.Status == models.RunSucceeded || prev.Status == models.RunWarnings) {
+			p.Estimate = prev.Queried
+			break
+		}
+	}
+	return p, nil
+}
+
+// Cancel stops a run: a queued one at once, a running one at its next checkpoint.
+func (h *RunHandler) Cancel(c echo.Context) error {
+	ctx, ws := c.Request().Context(), workspaceID(c)
+	r, err := h.store.CancelRun(ctx, ws, c.Param("id"))
+	var fe *models.FieldError
+	switch {
+	case errors.As(err, &fe):
+		err = flash(c, "info", "This run is over already: there is nothing to cancel.")
+	case err != nil:
+		return fmt.Errorf("cancel run: %w", err)
+	case r.Status == models.RunCancelled:
+		err = flash(c, "success", "Run cancelled before it started.")
+	default:
+		err = flash(c, "info", "Cancel requested.")
+	}
+	if err != nil {
+		return err
+	}
+	return redirect(c, c.Echo().Reverse("runs.show", c.Param("id")))
+}
+
+// Records is the record lookup of an activation (?key=): what each run did with one
+// primary key, newest first — the timeline under the form for htmx, or a page of its
+// own when the form is sent without it.
+func (h *RunHandler) Records(c echo.Context) error {
+	ctx, ws := c.Request().Context(), workspaceID(c)
+	a, err := h.store.ActivationByID(ctx, ws, c.Param("id"))
+	if err != nil {
+		return fmt.Errorf("record lookup: %w", err)
+	}
+	p := activationsview.LookupProps{ActivationID: a.ID, Key: strings.TrimSpace(c.QueryParam("key")), Searched: true, RetentionDays: h.cfg.RetentionDays}
+	status := http.StatusOK
+	if p.Key == "" {
+		p.Error, status = "Type a primary key to look it up.", http.StatusUnprocessableEntity
+	} else {
+		since := time.Now().AddDate(0, 0, -h.cfg.RetentionDays)
+		if p.History, err = h.store.KeyHistory(ctx, ws, a.ID, p.Key, since); err != nil {
+			return fmt.Errorf("record lookup: %w", err)
+		}
+	}
+	return h.render(c, status, activationsview.LookupPage(activationsview.LookupPageProps{Activation: a, Lookup: p}), activationsview.KeyTimeline(p))
+}
+
+// samplesOf reads the kept exchanges for the debugger: JSON bodies indented, long
+// ones cut (the API has them whole), at most runSamplesShown of them.
+func samplesOf(list []models.RunSample) []activationsview.Sample {
+	out := make([]activationsview.Sample, 0, min(len(list), runSamplesShown))
+	for _, s := range list {
+		if len(out) == runSamplesShown {
+			break
+		}
+		var ex connectors.Exchange
+		if err := json.Unmarshal([]byte(s.ExchangeJSON), &ex); err != nil {
+			continue
+		}
+		out = append(out, activationsview.Sample{Method: ex.Method, URL: ex.URL, Status: ex.StatusCode, RequestHeaders: ex.RequestHeaders,
+			RequestBody: sampleBody(ex.RequestBody), ResponseBody: sampleBody(ex.ResponseBody)})
+	}
+	return out
+}
+
+func sampleBody(body string) string {
+	var buf bytes.Buffer
+	if len(body) <= 4*runSampleBody && json.Indent(&buf, []byte(body), "", "  ") == nil {
+		body = buf.String()
+	}
+	if len(body) > runSampleBody {
+		cut := strings.ToValidUTF8(body[:runSampleBody], "")
+		body = cut + fmt.Sprintf("\n… %d KB more: GET /api/v1/runs/{id}/samples has the whole exchange.", (len(body)-len(cut))>>10)
+	}
+	return body
+}
