@@ -627,19 +627,35 @@ func BenchmarkRunIssuesCSV10k(b *testing.B) {
 			store := testutil.Store(b, d.URL(b))
 			base, runID := benchRunWithIssues(b, store, 10000)
 			hc := benchSignIn(b, base)
+			var size int64
 			for b.Loop() {
 				res, err := hc.Get(base + "/runs/" + runID + "/issues.csv")
 				if err != nil {
 					b.Fatal(err)
 				}
-				rows, err := csv.NewReader(res.Body).ReadAll()
+				body := &countingReader{r: res.Body}
+				rows, err := csv.NewReader(body).ReadAll()
 				res.Body.Close()
 				if err != nil || len(rows) != 10001 {
 					b.Fatalf("CSV: %d rows, %v", len(rows), err)
 				}
+				size = body.n
 			}
+			b.ReportMetric(float64(size), "csv-bytes")
 		})
 	}
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // benchRunWithIssues serves Sluice on store with the demo's source and segment, a
