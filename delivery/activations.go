@@ -241,3 +241,31 @@ func (s *Service) Wake() {
 	default:
 	}
 }
+
+// Duplicate copies an activation under a free name ("… (copy)", "… (copy 2)"), paused
+// by hand so the copy sends nothing until someone reviews and resumes it. Its state is
+// not copied: its first run is a full one.
+func (s *Service) Duplicate(ctx context.Context, a models.Actor, id string) (*models.Activation, error) {
+	src, err := s.store.ActivationByID(ctx, a.WorkspaceID, id)
+	if err != nil {
+		return nil, err
+	}
+	in := models.ActivationInput{SegmentID: src.SegmentID, PlatformID: src.PlatformID, Action: src.Action,
+		Mappings: src.Mappings(), Schedule: src.Schedule(), Settings: src.Settings()}
+	for n := 1; n < 100; n++ {
+		in.Name = src.Name + " (copy)"
+		if n > 1 {
+			in.Name = fmt.Sprintf("%s (copy %d)", src.Name, n)
+		}
+		dup, err := s.store.CreateActivation(ctx, a, in)
+		var fe *models.FieldError
+		if errors.As(err, &fe) && fe.Field == "name" {
+			continue // taken: try the next name
+		}
+		if err != nil {
+			return nil, err
+		}
+		return s.store.Pause(ctx, a, dup.ID, "", "Duplicated from "+src.Name+": review it, then resume it.")
+	}
+	return nil, &models.FieldError{Field: "name", Message: "Too many copies of this activation already."}
+}

@@ -3,9 +3,11 @@ package handlers
 import (
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"sluice/delivery"
 	"sluice/models"
 	"sluice/views/activationsview"
 )
@@ -30,15 +32,20 @@ func (h *ActivationHandler) Index(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p := activationsview.IndexProps{Activations: acts, Filter: filter, Segments: map[string]string{}, Platforms: map[string]string{},
-		LastRuns: map[string]models.Run{}, CanCreate: len(segs) > 0 && len(plats) > 0}
+	p := activationsview.IndexProps{Activations: acts, Filter: filter, Search: c.QueryParam("q"), Segments: map[string]string{}, Platforms: map[string]string{},
+		LastRuns: map[string]models.Run{}, Schedules: map[string]string{}, NextRuns: map[string]time.Time{}, CanCreate: len(segs) > 0 && len(plats) > 0}
 	for _, g := range segs {
 		p.Segments[g.ID] = g.Name
 	}
 	for _, pl := range plats {
 		p.Platforms[pl.ID] = pl.Name
 	}
+	now := time.Now()
 	for _, a := range acts {
+		p.Schedules[a.ID] = delivery.Describe(a.Schedule())
+		if next := delivery.NextRun(&a, now); next != nil {
+			p.NextRuns[a.ID] = *next
+		}
 		if a.LastRunID == "" {
 			continue
 		}
@@ -69,7 +76,8 @@ func (h *ActivationHandler) Show(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	props := activationsview.ShowProps{Activation: a, Segment: seg.Name, Platform: p, Runs: runs}
+	props := activationsview.ShowProps{Activation: a, Segment: seg.Name, Platform: p, Runs: runs,
+		Tab: c.QueryParam("tab"), Schedule: delivery.Describe(a.Schedule()), NextRun: delivery.NextRun(a, time.Now())}
 	for i := range runs {
 		if runs[i].Finished() {
 			if runs[i].ErrorMessage != "" && (runs[i].Status == models.RunFailed || runs[i].Status == models.RunInterrupted) {
@@ -89,6 +97,19 @@ func (h *ActivationHandler) fixFor(c echo.Context, r *models.Run, a *models.Acti
 		return nil
 	}
 	return &activationsview.Fix{Label: fix.Label, URL: c.Echo().Reverse(fix.Route, fix.Param) + fix.Query}
+}
+
+// Duplicate copies an activation (paused, so the copy does not send until reviewed) and
+// opens the copy.
+func (h *ActivationHandler) Duplicate(c echo.Context) error {
+	a, err := h.dl.Duplicate(c.Request().Context(), actor(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	if err := flash(c, "success", a.Name+" created, paused: review it, then resume it."); err != nil {
+		return err
+	}
+	return redirect(c, c.Echo().Reverse("activations.show", a.ID)+"?tab=settings")
 }
 
 // RunNow queues a run (or a full resync) and opens the activation.

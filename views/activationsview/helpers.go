@@ -3,6 +3,7 @@ package activationsview
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"sluice/connectors"
@@ -112,11 +113,36 @@ func filterQuery(status string) string {
 	return "?status=" + status
 }
 
+// pauseTitle is why an activation is paused, as a sentence (also its icon's hover text).
 func pauseTitle(a models.Activation) string {
-	if a.PauseReason != "" {
-		return a.PauseReason
+	if a.PauseReason == "" {
+		return "Paused by hand."
 	}
-	return "Paused by hand"
+	r := strings.TrimPrefix(a.PauseReason, "paused automatically: ")
+	return strings.ToUpper(r[:1]) + r[1:]
+}
+
+func pauseHeading(a models.Activation) string {
+	if a.PauseAutomatic {
+		return "Paused automatically."
+	}
+	return "Paused."
+}
+
+func firstRuns(runs []models.Run, n int) []models.Run { return runs[:min(n, len(runs))] }
+
+func thresholdText(t float64) string {
+	if t <= 0 {
+		return "Never pauses"
+	}
+	return fmt.Sprintf("%g%% of rows", t)
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "Yes"
+	}
+	return "No"
 }
 
 type step struct{ route, title, text string }
