@@ -31,11 +31,11 @@ func TestActivationPages(t *testing.T) {
 		t.Errorf("search for zzz found %d activations", n)
 	}
 
-	overview := browser.get("/activations/" + act.ID).want(t, http.StatusOK)
+	overview := browser.get("/activations/"+act.ID).want(t, http.StatusOK)
 	if got := overview.Text(t, "[data-testid=schedule]"); got != "Every 30m" {
 		t.Errorf("overview schedule %q", got)
 	}
-	settings := browser.get("/activations/" + act.ID + "?tab=settings").want(t, http.StatusOK)
+	settings := browser.get("/activations/"+act.ID+"?tab=settings").want(t, http.StatusOK)
 	if settings.Count(t, "[data-testid=settings-tab]") != 1 || !strings.Contains(settings.Body, "country") {
 		t.Errorf("settings tab:\n%s", settings.Body)
 	}
