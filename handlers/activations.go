@@ -77,7 +77,7 @@ func (h *ActivationHandler) Show(c echo.Context) error {
 		return err
 	}
 	props := activationsview.ShowProps{Activation: a, Segment: seg.Name, Platform: p, Runs: runs,
-		Tab: c.QueryParam("tab"), Schedule: delivery.Describe(a.Schedule()), NextRun: delivery.NextRun(a, time.Now())}
+		Tab: tabOr(c.QueryParam("tab")), Schedule: delivery.Describe(a.Schedule()), NextRun: delivery.NextRun(a, time.Now())}
 	for i := range runs {
 		if runs[i].Finished() {
 			if runs[i].ErrorMessage != "" && (runs[i].Status == models.RunFailed || runs[i].Status == models.RunInterrupted) {
@@ -165,4 +165,13 @@ func (h *ActivationHandler) Delete(c echo.Context) error {
 		return err
 	}
 	return redirect(c, c.Echo().Reverse("activations.index"))
+}
+
+// tabOr is the activation page's tab, overview unless another one is asked for.
+func tabOr(tab string) string {
+	switch tab {
+	case "runs", "settings":
+		return tab
+	}
+	return "overview"
 }
