@@ -40,6 +40,9 @@ type recorder struct {
 	changes []models.RunChange
 	logs    []models.RunLog
 	beat    time.Time
+	// writing, when set, delivers the outcome of the write in flight: at most one
+	// buffer is written in the background while the run goes on.
+	writing chan written
 	// stages is when each stage began and ended, for the run page's timing.
 	stages []models.RunStage
 }
@@ -121,25 +124,81 @@ func (r *recorder) Sample(ctx context.Context, ex connectors.Exchange) error {
 	return r.store.AddRunSample(ctx, r.run.ID, ex)
 }
 
-func (r *recorder) flushIfFull(ctx context.Context) error {
-	if len(r.issues)+len(r.changes)+len(r.logs) < flushAt {
-		return nil
-	}
-	return r.flush(ctx)
+// written is the outcome of a background write: its error, and what it did not write.
+type written struct {
+	err     error
+	issues  []models.RunIssue
+	changes []models.RunChange
+	logs    []models.RunLog
 }
 
-// flush writes what is buffered.
+// flushIfFull starts writing the buffer in the background once it holds flushAt
+// outputs, after the previous write ended: the run reads and sends meanwhile (on a
+// million-record run, the timeline alone is a million rows). A failed write is
+// reported at the next call, which stops the run, and its outputs go back to the buffer
+// for the last flush to try again.
+func (r *recorder) flushIfFull(ctx context.Context) error {
+	if len(r.issues)+len(r.changes)+len(r.logs) < flushAt {
+		return r.collect(false)
+	}
+	if err := r.collect(true); err != nil {
+		return err
+	}
+	issues, changes, logs := r.issues, r.changes, r.logs
+	r.issues, r.changes, r.logs = nil, nil, nil
+	done := make(chan written, 1)
+	r.writing = done
+	wctx := context.WithoutCancel(ctx)
+	go func() { done <- r.write(wctx, issues, changes, logs) }()
+	return nil
+}
+
+// collect takes the outcome of the write in flight, waiting for it when wait, else
+// only if it has ended. What a failed write did not write is buffered again, first.
+func (r *recorder) collect(wait bool) error {
+	if r.writing == nil {
+		return nil
+	}
+	var w written
+	if wait {
+		w = <-r.writing
+	} else {
+		select {
+		case w = <-r.writing:
+		default:
+			return nil
+		}
+	}
+	r.writing = nil
+	if w.err != nil {
+		r.issues = append(w.issues, r.issues...)
+		r.changes = append(w.changes, r.changes...)
+		r.logs = append(w.logs, r.logs...)
+	}
+	return w.err
+}
+
+// flush writes what is buffered, after the write in flight; what that one failed to
+// write is tried again with the rest.
 func (r *recorder) flush(ctx context.Context) error {
 	ctx = context.WithoutCancel(ctx)
-	if err := r.store.AddRunIssues(ctx, r.issues); err != nil {
-		return err
+	_ = r.collect(true) // a failure was, or is now, reported by the write below
+	w := r.write(ctx, r.issues, r.changes, r.logs)
+	r.issues, r.changes, r.logs = w.issues, w.changes, w.logs
+	return w.err
+}
+
+// write writes issues, changes and logs, in that order; on failure it answers what it
+// did not write.
+func (r *recorder) write(ctx context.Context, issues []models.RunIssue, changes []models.RunChange, logs []models.RunLog) written {
+	if err := r.store.AddRunIssues(ctx, issues); err != nil {
+		return written{err: err, issues: issues, changes: changes, logs: logs}
 	}
-	if err := r.store.AddRunChanges(ctx, r.changes); err != nil {
-		return err
+	if err := r.store.AddRunChanges(ctx, changes); err != nil {
+		return written{err: err, changes: changes, logs: logs}
 	}
-	if err := r.store.AddRunLogs(ctx, r.logs); err != nil {
-		return err
+	if err := r.store.AddRunLogs(ctx, logs); err != nil {
+		return written{err: err, logs: logs}
 	}
-	r.issues, r.changes, r.logs = nil, nil, nil
-	return nil
+	return written{}
 }

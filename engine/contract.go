@@ -75,7 +75,8 @@ const (
 // State is the diff state of one activation: what the destination has acknowledged.
 //
 // The engine merges Scan with the warehouse's stream, so Commit is called while a Scan
-// is still under way (from another goroutine, between two calls of fn). Scan must
+// is still under way: Scan runs in a goroutine of its own, a few thousand keys ahead of
+// the merge, and Commit may run at the same time from another goroutine. Scan must
 // tolerate that: read a snapshot, or page by key after the last key it yielded; it must
 // not hold, across calls of fn, a lock or the only database connection Commit needs.
 // Commit only touches keys Scan has already passed or will never yield again.

@@ -218,31 +218,63 @@ type extracted struct {
 	vals []any
 }
 
-// chunkRows rows travel together, and at most chunkQueue chunks wait: the warehouse
-// stream runs ahead of the diff by a few hundred rows, no more.
+// chunkRows rows (or chunkBytes of memory, whichever comes first) travel together, and
+// at most chunkQueue chunks wait: the warehouse stream runs ahead of the diff by at most
+// 32,768 rows or some 8 MB. That much lets the source go on decoding while a batch is
+// being delivered (tens of milliseconds), instead of stalling at every batch, and it
+// bounds memory whatever the segment's size.
 const (
 	chunkRows  = 256
-	chunkQueue = 4
+	chunkBytes = 64 << 10
+	chunkQueue = 128
+	// chunkFree is how many read chunks wait to be reused.
+	chunkFree = 8
 )
+
+// rowSize is what a row holds in memory, roughly: its slot in a chunk, its values'
+// interfaces, and their text.
+func rowSize(key string, vals []any) int {
+	n := 48 + len(key)
+	for _, v := range vals {
+		n += 16
+		switch x := v.(type) {
+		case string:
+			n += len(x)
+		case map[string]any, []any:
+			n += 256 // decoded JSON: an estimate
+		}
+	}
+	return n
+}
+
+// rowChunk is up to chunkRows rows and the values they point into. The diff hands each
+// chunk back once read (free), so the reader reuses chunks instead of allocating one for
+// every 256 rows.
+type rowChunk struct {
+	rows []extracted
+	vals []any
+}
 
 // extract streams the segment through the diff: a goroutine reads the source into
 // small chunks on a channel with little room, so the warehouse waits when loading does.
 func (r *run) extract(ctx context.Context) *connectors.Error {
 	qctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	chunks := make(chan []extracted, chunkQueue)
+	chunks := make(chan *rowChunk, chunkQueue)
+	free := make(chan *rowChunk, chunkFree)
 	done := make(chan error, 1)
 	ncols := r.plan.ncols
 	go func() {
 		defer close(chunks)
 		var (
-			chunk []extracted
-			back  []any
+			c     *rowChunk
+			bytes int
 		)
 		send := func() error {
+			bytes = 0
 			select {
-			case chunks <- chunk:
-				chunk, back = nil, nil
+			case chunks <- c:
+				c = nil
 				return nil
 			case <-qctx.Done():
 				return qctx.Err()
@@ -252,37 +284,51 @@ func (r *run) extract(ctx context.Context) *connectors.Error {
 			if len(row) != ncols+1 {
 				return fmt.Errorf("engine: the query returned %d columns, expected %d", len(row), ncols+1)
 			}
-			if chunk == nil {
-				chunk = make([]extracted, 0, chunkRows)
-				back = make([]any, 0, chunkRows*ncols)
+			if c == nil {
+				select {
+				case c = <-free:
+					c.rows, c.vals = c.rows[:0], c.vals[:0]
+				default:
+					c = &rowChunk{rows: make([]extracted, 0, chunkRows), vals: make([]any, 0, chunkRows*ncols)}
+				}
 			}
 			key, null := keyText(row[0])
-			start := len(back)
+			start := len(c.vals)
 			for _, v := range row[1:] {
-				back = append(back, own(v))
+				if b, ok := v.([]byte); ok {
+					v = string(b) // own it: the driver reuses its buffers
+				}
+				c.vals = append(c.vals, v)
 			}
-			chunk = append(chunk, extracted{key: key, null: null, vals: back[start:len(back):len(back)]})
-			if len(chunk) == chunkRows {
+			vals := c.vals[start:len(c.vals):len(c.vals)]
+			bytes += rowSize(key, vals)
+			c.rows = append(c.rows, extracted{key: key, null: null, vals: vals})
+			if len(c.rows) == chunkRows || bytes >= chunkBytes {
 				return send()
 			}
 			return nil
 		})
-		if err == nil && len(chunk) > 0 {
+		if err == nil && c != nil && len(c.rows) > 0 {
 			err = send()
 		}
 		done <- err
 	}()
 
 	var ce *connectors.Error
-	for chunk := range chunks {
+	for c := range chunks {
 		if ce != nil {
 			continue // drain, so the reader can stop
 		}
-		for _, row := range chunk {
+		for _, row := range c.rows {
 			if ce = r.take(ctx, row); ce != nil {
 				cancel()
 				break
 			}
+		}
+		// take keeps no row of the chunk (the row it holds is copied), so it can go back.
+		select {
+		case free <- c:
+		default:
 		}
 	}
 	err := <-done
@@ -334,6 +380,10 @@ func (r *run) take(ctx context.Context, row extracted) *connectors.Error {
 			return ce
 		}
 	}
+	// Hold the row's values in a buffer of the run's own: the chunk they are in is
+	// reused once read.
+	r.held = append(r.held[:0], row.vals...)
+	row.vals = r.held
 	r.cur, r.curN, r.curHas = row, 1, true
 	return nil
 }
@@ -371,7 +421,7 @@ func (r *run) settleGroup(ctx context.Context) *connectors.Error {
 		r.change(ctx, Change{PrimaryKey: row.key, Kind: ChangeWithheld, Detail: iss.Message})
 		return r.tick(ctx, 1)
 	}
-	h := r.hash(norm)
+	h := r.hashRow(norm)
 	if present && h == old {
 		r.counts.Unchanged++
 		return r.tick(ctx, 1)
@@ -385,7 +435,7 @@ func (r *run) settleGroup(ctx context.Context) *connectors.Error {
 	}
 	fields := make(map[string]any, len(norm))
 	for i, f := range r.plan.fields {
-		fields[f.to] = norm[i]
+		fields[f.to] = r.box(norm[i])
 	}
 	if ce := r.schedule(ctx, planned{rec: connectors.Record{Key: row.key, Op: connectors.OpUpsert, Fields: fields}, hash: h, kind: kind, prev: old, had: present}); ce != nil {
 		return ce
@@ -419,12 +469,4 @@ func keyText(v any) (string, bool) {
 		return x.UTC().Format(time.RFC3339Nano), false
 	}
 	return fmt.Sprint(v), false
-}
-
-// own makes a value independent of the driver's buffers.
-func own(v any) any {
-	if b, ok := v.([]byte); ok {
-		return string(b)
-	}
-	return v
 }

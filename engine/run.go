@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"iter"
 	"math/rand/v2"
 	"time"
 
@@ -92,9 +91,9 @@ func Run(ctx context.Context, job Job, state State, rec Recorder) Result {
 
 // Run executes one run of job: extract → duplicate keys → validate → diff → load →
 // commit (DESIGN.md "A run, step by step"), streaming, so memory is bounded by a batch
-// and a few hundred rows whatever the segment's size. It never returns without
-// accounting for every row and every planned change: the returned Counts balance, or
-// Err says (in category internal) that they did not.
+// and the rows read ahead (at most 32,768, some 8 MB) whatever the segment's size. It
+// never returns without accounting for every row and every planned change: the
+// returned Counts balance, or Err says (in category internal) that they did not.
 func (o Options) Run(ctx context.Context, job Job, state State, rec Recorder) Result {
 	r := &run{opts: o.withDefaults(), job: job, state: state, rec: rec}
 	start := r.opts.Now()
@@ -150,8 +149,12 @@ type run struct {
 	cur    extracted
 	curN   int64
 	curHas bool
-	norm   []any  // normalized values of the row being checked
-	enc    []byte // its canonical encoding
+	held   []any    // cur's values
+	norm   []nval   // normalized values of the row being checked
+	arena  []byte   // the text of those formatted for it (dates, numbers as text)
+	extra  []any    // and those of no type a nval holds
+	enc    []byte   // its canonical encoding
+	names  [][]byte // each field's name as the encoding writes it
 
 	// load
 	batch      []planned
@@ -196,7 +199,7 @@ func (r *run) run(ctx context.Context) *connectors.Error {
 		}
 		r.logf(ctx, "info", "Full resync: the stored state was reset, so every record in the segment is sent again.")
 	} else {
-		next, stop := iter.Pull2(r.scanSeq(ctx))
+		next, stop := r.readState(ctx)
 		defer stop()
 		r.stateNext = next
 		if ce := r.advance(ctx); ce != nil {
@@ -250,24 +253,6 @@ func (r *run) logDiff(ctx context.Context) {
 		r.logf(ctx, "info", "%s left the segment and stayed at the destination (removals are not sent).", plural(r.leftAlone, "record", "records"))
 	}
 }
-
-// scanSeq adapts State.Scan to a pull iterator, so the stored state is read as a stream
-// alongside the warehouse's, never loaded whole.
-func (r *run) scanSeq(ctx context.Context) iter.Seq2[KeyHash, error] {
-	return func(yield func(KeyHash, error) bool) {
-		err := r.state.Scan(ctx, r.job.ActivationID, func(kh KeyHash) error {
-			if !yield(kh, nil) {
-				return errStopScan
-			}
-			return nil
-		})
-		if err != nil && !errors.Is(err, errStopScan) {
-			yield(KeyHash{}, err)
-		}
-	}
-}
-
-var errStopScan = errors.New("engine: scan stopped")
 
 // advance moves the state stream to its next key, checking it comes in byte order.
 func (r *run) advance(ctx context.Context) *connectors.Error {

@@ -25,18 +25,19 @@ type problem struct {
 }
 
 // validate checks and normalizes a row's mapped fields, in mapping order. It returns the
-// normalized values (aligned with plan.fields; nil for an empty field; the slice is
-// reused by the next row) or the row's source issue: the first problem, with any others
-// named after it.
-func (r *run) validate(vals []any) ([]any, *Issue) {
+// normalized values (aligned with plan.fields; nil for an empty field; the slice and
+// r.arena are reused by the next row) or the row's source issue: the first problem,
+// with any others named after it.
+func (r *run) validate(vals []any) ([]nval, *Issue) {
 	p := r.plan
 	if cap(r.norm) < len(p.fields) {
-		r.norm = make([]any, len(p.fields))
+		r.norm = make([]nval, len(p.fields))
 	}
 	norm := r.norm[:len(p.fields)]
+	r.arena, r.extra = r.arena[:0], r.extra[:0]
 	var first *Issue
 	var more []string
-	report := func(f field, pr problem) {
+	report := func(f *field, pr problem) {
 		if first == nil {
 			first = &Issue{Stage: IssueStageSource, Code: pr.code, Field: f.to, Message: pr.message}
 			return
@@ -44,18 +45,19 @@ func (r *run) validate(vals []any) ([]any, *Issue) {
 		more = append(more, pr.message)
 	}
 	hasID := false
-	for i, f := range p.fields {
-		v, pr := normalize(f, vals[f.col], p.region)
+	for i := range p.fields {
+		f := &p.fields[i]
+		v, pr := r.normalizeRow(f, vals[f.col], p.region)
 		norm[i] = v
 		if pr != nil {
 			report(f, *pr)
 			continue
 		}
-		if v == nil && f.required {
+		if v.isNil() && f.required {
 			report(f, problem{CodeMissingRequired, fmt.Sprintf("The required field %s is empty (column %s).", f.to, f.from)})
 			continue
 		}
-		if v != nil && f.identifier {
+		if !v.isNil() && f.identifier {
 			hasID = true
 		}
 	}
@@ -273,17 +275,9 @@ func quote(v any) string {
 	return strconv.Quote(s)
 }
 
-// hash is the xxhash64 of the payload's canonical encoding: fields in order of their
+// A payload's hash is the xxhash64 of its canonical encoding: fields in order of their
 // destination name, each as its name, a type tag and its value, lengths prefixed, so two
-// payloads hash alike exactly when they would be sent alike.
-func (r *run) hash(norm []any) uint64 {
-	buf := r.enc[:0]
-	for _, i := range r.plan.sorted {
-		buf = appendCanonical(buf, r.plan.fields[i].to, norm[i])
-	}
-	r.enc = buf
-	return realHash(xxhash.Sum64(buf))
-}
+// payloads hash alike exactly when they would be sent alike (hashRow, hashFields).
 
 // realHash keeps payload hashes clear of the pending marks.
 func realHash(h uint64) uint64 {

@@ -53,3 +53,34 @@ func TestActivationPages(t *testing.T) {
 		}
 	}
 }
+
+// The wizard edits a saved activation: it opens prefilled (the Edit mapping fix opens
+// the mappings step), and saving updates the activation instead of creating another.
+func TestWizardEditsAnActivation(t *testing.T) {
+	t.Parallel()
+	s := newDLSetup(t)
+	act := s.activation(t, "Newsletter")
+	_, browser := signedInAdmin(t, s.app)
+
+	page := browser.get("/activations/" + act.ID + "/edit?step=mappings").want(t, http.StatusOK)
+	if !strings.Contains(page.Body, "Edit Newsletter") || !strings.Contains(page.Body, `value="country"`) {
+		t.Fatalf("the edit wizard is not prefilled:\n%s", page.Body)
+	}
+	token := browser.csrf("/activations/" + act.ID + "/edit")
+	form := url.Values{"_csrf": {token}, "go": {"create"}, "activation_id": {act.ID}, "step": {"review"}, "reached": {"6"},
+		"name": {"Newsletter FR"}, "segment_id": {s.segment.ID}, "platform_id": {s.platform.ID}, "action": {"sync_records"},
+		"m.0.from": {"email"}, "m.0.to": {"email"}, "m.0.type": {"email"},
+		"schedule_kind": {"daily"}, "at": {"07:30"}, "timezone": {"Europe/Paris"}, "source_issue_threshold": {"5"}}
+	browser.post("/activations", form).want(t, http.StatusSeeOther)
+	got, err := s.app.store.ActivationByID(t.Context(), models.DefaultWorkspaceID, act.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Name != "Newsletter FR" || len(got.Mappings()) != 1 || got.Schedule().Kind != "daily" || got.Schedule().At != "07:30" {
+		t.Fatalf("after saving: %+v %+v %+v", got.Name, got.Mappings(), got.Schedule())
+	}
+	all, _ := s.app.store.ListActivations(t.Context(), models.DefaultWorkspaceID, models.ActivationFilter{})
+	if len(all) != 1 {
+		t.Fatalf("editing created another activation: %d activations", len(all))
+	}
+}

@@ -598,7 +598,7 @@ func TestAPIRunErrorsLinkToTheirFix(t *testing.T) {
 	}{
 		{"credentials", "Bad Credentials/Insufficient permissions", "Re-authorize", base + "/settings/platforms/" + s.platform.ID + "/reauthorize"},
 		{"connection", "Connection Error", "Open source settings", base + "/sources/" + s.source.ID},
-		{"configuration", "Configuration Errors", "Edit mapping", base + "/activations/" + act.ID + "?tab=settings"},
+		{"configuration", "Configuration Errors", "Edit mapping", base + "/activations/" + act.ID + "/edit?step=mappings"},
 		{"not_found", "Resource Not Found", "Check the platform", base + "/settings/platforms/" + s.platform.ID},
 		{"rate_limit", "Rate Limit", "View run history", base + "/activations/" + act.ID + "?tab=runs"},
 		{"timeout", "Timeouts", "View run history", base + "/activations/" + act.ID + "?tab=runs"},

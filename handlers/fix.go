@@ -21,7 +21,7 @@ func runFix(ctx context.Context, store *models.Store, r *models.Run, a *models.A
 	case connectors.CategoryNotFound:
 		return &fix{"Check the platform", "platforms.show", a.PlatformID, ""}
 	case connectors.CategoryConfiguration:
-		return &fix{"Edit mapping", "activations.show", a.ID, "?tab=settings"}
+		return &fix{"Edit mapping", "activations.edit", a.ID, "?step=mappings"}
 	case connectors.CategoryRateLimit, connectors.CategoryTimeout:
 		return &fix{"View run history", "activations.show", a.ID, "?tab=runs"}
 	case connectors.CategoryConnection:

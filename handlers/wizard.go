@@ -41,6 +41,45 @@ func (h *ActivationHandler) New(c echo.Context) error {
 	return h.render(c, http.StatusOK, activationsview.WizardPage(p), activationsview.Wizard(p))
 }
 
+// Edit opens the wizard on a saved activation, every step reachable; ?step= opens one
+// step (the "Edit mapping" fix opens the mappings).
+func (h *ActivationHandler) Edit(c echo.Context) error {
+	a, err := h.store.ActivationByID(c.Request().Context(), workspaceID(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	sc, set := a.Schedule(), a.Settings()
+	st := activationsview.WizardState{
+		ID: a.ID, Name: a.Name, SegmentID: a.SegmentID, PlatformID: a.PlatformID, Action: a.Action, Mappings: a.Mappings(),
+		ScheduleKind: sc.Kind, EveryN: "30", EveryUnit: "m", At: valueOr(sc.At, "06:00"), Weekday: valueOr(sc.Weekday, "monday"),
+		Timezone: valueOr(sc.Timezone, "UTC"), Expr: sc.Expr, Region: set.DefaultPhoneRegion,
+		Threshold: strconv.FormatFloat(set.SourceIssueThreshold, 'f', -1, 64), Removals: set.SendRemovals,
+		Reached: len(activationsview.WizardSteps) - 1, Step: activationsview.StepSegment,
+	}
+	if d, err := time.ParseDuration(sc.Every); err == nil && d > 0 {
+		if d%time.Hour == 0 {
+			st.EveryN, st.EveryUnit = strconv.Itoa(int(d/time.Hour)), "h"
+		} else {
+			st.EveryN, st.EveryUnit = strconv.Itoa(int(d/time.Minute)), "m"
+		}
+	}
+	if step := c.QueryParam("step"); activationsview.StepIndex(step) >= 0 && step != "" {
+		st.Step = step
+	}
+	p, err := h.wizardProps(c, &st, "", nil)
+	if err != nil {
+		return err
+	}
+	return h.render(c, http.StatusOK, activationsview.WizardPage(p), activationsview.Wizard(p))
+}
+
+func valueOr(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
 // Create moves the wizard a step, or saves the activation when go=create.
 func (h *ActivationHandler) Create(c echo.Context) error {
 	form, err := c.FormParams()
@@ -94,9 +133,13 @@ func (h *ActivationHandler) createActivation(c echo.Context, st activationsview.
 	var a *models.Activation
 	var err error
 	if fe == nil {
-		a, err = h.dl.CreateActivation(c.Request().Context(), actor(c), in)
+		if st.ID != "" {
+			a, err = h.dl.UpdateActivation(c.Request().Context(), actor(c), st.ID, in)
+		} else {
+			a, err = h.dl.CreateActivation(c.Request().Context(), actor(c), in)
+		}
 		if !asFieldErr(err, &fe) && err != nil {
-			return fmt.Errorf("create activation: %w", err)
+			return fmt.Errorf("save activation: %w", err)
 		}
 	}
 	if fe != nil {
@@ -108,6 +151,9 @@ func (h *ActivationHandler) createActivation(c echo.Context, st activationsview.
 		return h.render(c, http.StatusUnprocessableEntity, activationsview.WizardPage(p), activationsview.Wizard(p))
 	}
 	msg := a.Name + " created. Run it now, or let its schedule start it."
+	if st.ID != "" {
+		msg = a.Name + " saved. The next run uses the new settings."
+	}
 	if st.FullResync {
 		if _, err := h.dl.RunNow(c.Request().Context(), workspaceID(c), a.ID, models.TriggerManual, true); err != nil {
 			if ferr := flash(c, "warning", "The first full resync could not be queued: "+plainError(err)+" Start it from this page."); ferr != nil {
@@ -147,7 +193,7 @@ func (h *ActivationHandler) checkUpTo(c echo.Context, st *activationsview.Wizard
 // m.<i>.to and m.<i>.type, kept in the order of i.
 func parseWizard(form url.Values) activationsview.WizardState {
 	st := activationsview.WizardState{
-		Step: form.Get("step"), Name: form.Get("name"), SegmentID: form.Get("segment_id"), PlatformID: form.Get("platform_id"),
+		ID: form.Get("activation_id"), Step: form.Get("step"), Name: form.Get("name"), SegmentID: form.Get("segment_id"), PlatformID: form.Get("platform_id"),
 		Action: form.Get("action"), MappedFor: form.Get("mapped_for"),
 		ScheduleKind: form.Get("schedule_kind"), EveryN: strings.TrimSpace(form.Get("every_n")), EveryUnit: form.Get("every_unit"),
 		At: form.Get("at"), Weekday: form.Get("weekday"), Timezone: strings.TrimSpace(form.Get("timezone")), Expr: strings.TrimSpace(form.Get("expr")),

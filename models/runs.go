@@ -9,6 +9,8 @@ import (
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
+
+	"sluice/migrations"
 )
 
 // Run statuses (API.md).
@@ -336,6 +338,12 @@ func (s *Store) AddRunIssues(ctx context.Context, issues []RunIssue) error {
 	for i := range issues {
 		issues[i].ID, issues[i].CreatedAt = newID(), s.now()
 	}
+	if s.dialect == migrations.Postgres && len(issues) > 0 {
+		return s.copyRows(ctx, "run_issues", []string{"id", "run_id", "primary_key", "stage", "code", "field", "message", "created_at"}, len(issues), func(i int) []any {
+			is := &issues[i]
+			return []any{is.ID, is.RunID, is.PrimaryKey, is.Stage, is.Code, is.Field, is.Message, is.CreatedAt}
+		})
+	}
 	return s.createInBatches(ctx, &issues, len(issues))
 }
 
@@ -351,6 +359,12 @@ func (s *Store) AddRunLogs(ctx context.Context, logs []RunLog) error {
 func (s *Store) AddRunChanges(ctx context.Context, changes []RunChange) error {
 	for i := range changes {
 		changes[i].ID, changes[i].CreatedAt = newID(), s.now()
+	}
+	if s.dialect == migrations.Postgres && len(changes) > 0 {
+		return s.copyRows(ctx, "run_changes", []string{"id", "run_id", "activation_id", "primary_key", "kind", "detail", "created_at"}, len(changes), func(i int) []any {
+			c := &changes[i]
+			return []any{c.ID, c.RunID, c.ActivationID, c.PrimaryKey, c.Kind, c.Detail, c.CreatedAt}
+		})
 	}
 	return s.createInBatches(ctx, &changes, len(changes))
 }

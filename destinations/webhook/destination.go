@@ -88,10 +88,13 @@ func (d *destination) Write(ctx context.Context, b connectors.Batch) (*connector
 		}
 		p.Records = append(p.Records, w)
 	}
-	body, err := encode(p)
-	if err != nil {
-		return nil, &connectors.Error{Category: connectors.CategoryConfiguration,
-			Message: "The batch holds a value that cannot be written as JSON.", Detail: err.Error(), Err: err}
+	body, ok := appendPayload(make([]byte, 0, 64+128*len(p.Records)), p)
+	if !ok {
+		var err error
+		if body, err = encode(p); err != nil {
+			return nil, &connectors.Error{Category: connectors.CategoryConfiguration,
+				Message: "The batch holds a value that cannot be written as JSON.", Detail: err.Error(), Err: err}
+		}
 	}
 	resp, err := d.post(ctx, body, nil)
 	if err != nil {

@@ -1,0 +1,180 @@
+package models_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"sluice/internal/testutil"
+	"sluice/models"
+)
+
+func scanAll(t *testing.T, s *models.Store, act string) []models.StateEntry {
+	t.Helper()
+	var out []models.StateEntry
+	if err := s.ScanState(context.Background(), act, func(e models.StateEntry) error {
+		out = append(out, e)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// The diff state on both engines: keys come back in byte order (the engine's merge
+// order), across pages, with their 64-bit hashes whole; commits upsert and remove.
+func TestSyncStateRoundTrip(t *testing.T) {
+	testutil.EachStore(t, func(t *testing.T, s *models.Store) {
+		ctx := context.Background()
+		_, a := testutil.Admin(t, s)
+		acts := activations(t, s, a, 2)
+		act, other := acts[0], acts[1]
+
+		// More keys than a page of the PostgreSQL scan, with keys whose byte order is not
+		// a collation's: "", upper before lower case, digits as text, non-ASCII.
+		want := map[string]uint64{"": 2, "Z": 3, "a": 1<<63 + 5, "10": 0, "9": 1, "é": ^uint64(0), "e": 7}
+		for i := range 45_000 {
+			want[fmt.Sprintf("k%d", i)] = uint64(i)*2654435761 + 2
+		}
+		var upserts []models.StateEntry
+		for k, h := range want {
+			upserts = append(upserts, models.StateEntry{Key: k, Hash: h})
+		}
+		if err := s.CommitState(ctx, act, upserts, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CommitState(ctx, other, []models.StateEntry{{Key: "x", Hash: 9}}, nil); err != nil {
+			t.Fatal(err)
+		}
+		got := scanAll(t, s, act)
+		if len(got) != len(want) {
+			t.Fatalf("scanned %d keys, want %d", len(got), len(want))
+		}
+		if !slices.IsSortedFunc(got, func(a, b models.StateEntry) int { return cmpStrings(a.Key, b.Key) }) {
+			t.Fatal("keys are not in byte order")
+		}
+		for i := 1; i < len(got); i++ {
+			if got[i-1].Key == got[i].Key {
+				t.Fatalf("key %q scanned twice", got[i].Key)
+			}
+		}
+		for _, e := range got {
+			if want[e.Key] != e.Hash {
+				t.Fatalf("key %q: hash %d, want %d", e.Key, e.Hash, want[e.Key])
+			}
+		}
+
+		// Updates, removals, and a key given twice in one commit (the last one counts).
+		if err := s.CommitState(ctx, act, []models.StateEntry{{Key: "a", Hash: 11}, {Key: "new", Hash: 12}, {Key: "a", Hash: 13}},
+			[]string{"Z", "", "k7", "missing"}); err != nil {
+			t.Fatal(err)
+		}
+		got = scanAll(t, s, act)
+		hashes := map[string]uint64{}
+		for _, e := range got {
+			hashes[e.Key] = e.Hash
+		}
+		if len(got) != len(want)-3+1 || hashes["a"] != 13 || hashes["new"] != 12 {
+			t.Fatalf("after the second commit: %d keys, a=%d new=%d", len(got), hashes["a"], hashes["new"])
+		}
+		for _, k := range []string{"Z", "", "k7"} {
+			if _, ok := hashes[k]; ok {
+				t.Fatalf("key %q was not removed", k)
+			}
+		}
+
+		// A scan stops at the callback's first error.
+		stop := errors.New("stop")
+		n := 0
+		err := s.ScanState(ctx, act, func(models.StateEntry) error {
+			n++
+			if n == 30_000 {
+				return stop
+			}
+			return nil
+		})
+		if !errors.Is(err, stop) || n != 30_000 {
+			t.Fatalf("scan after stop: %v after %d keys", err, n)
+		}
+
+		// Commits while a scan is under way touch keys it has passed: the scan still
+		// yields every other key once.
+		seen := 0
+		err = s.ScanState(ctx, act, func(e models.StateEntry) error {
+			seen++
+			if seen%5000 == 0 {
+				return s.CommitState(ctx, act, []models.StateEntry{{Key: e.Key, Hash: 99}}, nil)
+			}
+			return nil
+		})
+		if err != nil || seen != len(got) {
+			t.Fatalf("scan with commits: %v, %d keys of %d", err, seen, len(got))
+		}
+
+		if err := s.ResetState(ctx, act); err != nil {
+			t.Fatal(err)
+		}
+		if got := scanAll(t, s, act); len(got) != 0 {
+			t.Fatalf("%d keys after reset", len(got))
+		}
+		if got := scanAll(t, s, other); len(got) != 1 || got[0] != (models.StateEntry{Key: "x", Hash: 9}) {
+			t.Fatalf("the other activation's state: %+v", got)
+		}
+	})
+}
+
+func cmpStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// Run outputs written in bulk (COPY on PostgreSQL) read back as written.
+func TestRunChangesAndIssuesInBulk(t *testing.T) {
+	testutil.EachStore(t, func(t *testing.T, s *models.Store) {
+		ctx := context.Background()
+		_, a := testutil.Admin(t, s)
+		act := activations(t, s, a, 1)[0]
+		run, err := s.EnqueueRun(ctx, a.WorkspaceID, act, models.TriggerManual, nil, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var changes []models.RunChange
+		for i := range 1200 {
+			changes = append(changes, models.RunChange{RunID: run.ID, ActivationID: act, PrimaryKey: fmt.Sprint(i % 600), Kind: "added", Detail: fmt.Sprint("d", i)})
+		}
+		if err := s.AddRunChanges(ctx, changes); err != nil {
+			t.Fatal(err)
+		}
+		tl, err := s.RecordTimeline(ctx, a.WorkspaceID, act, "7")
+		if err != nil || len(tl) != 2 || tl[0].RunID != run.ID || tl[0].Kind != "added" || tl[0].CreatedAt.IsZero() ||
+			time.Since(tl[0].CreatedAt) > time.Hour || tl[0].Detail != "d607" || tl[1].Detail != "d7" {
+			t.Fatalf("timeline of 7: %+v %v", tl, err)
+		}
+		var issues []models.RunIssue
+		for i := range 1100 {
+			issues = append(issues, models.RunIssue{RunID: run.ID, PrimaryKey: fmt.Sprint(i), Stage: "source", Code: "invalid_email", Field: "email", Message: "bad é"})
+		}
+		if err := s.AddRunIssues(ctx, issues); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := s.CountRunIssues(ctx, run.ID, "source"); err != nil || n != 1100 {
+			t.Fatalf("issues: %d %v", n, err)
+		}
+		page, _, err := s.ListRunIssues(ctx, a.WorkspaceID, run.ID, models.IssueFilter{Limit: 1})
+		if err != nil || len(page) != 1 || page[0].Message != "bad é" || page[0].Field != "email" {
+			t.Fatalf("issue: %+v %v", page, err)
+		}
+		// A run that does not exist: its outputs are refused as a conflict.
+		if err := s.AddRunChanges(ctx, []models.RunChange{{RunID: "nope", ActivationID: act, PrimaryKey: "1", Kind: "added"}}); !errors.Is(err, models.ErrConflict) {
+			t.Fatalf("changes of a missing run: %v", err)
+		}
+	})
+}
