@@ -62,7 +62,7 @@ func TestWizardEditsAnActivation(t *testing.T) {
 	act := s.activation(t, "Newsletter")
 	_, browser := signedInAdmin(t, s.app)
 
-	page := browser.get("/activations/" + act.ID + "/edit?step=mappings").want(t, http.StatusOK)
+	page := browser.get("/activations/"+act.ID+"/edit?step=mappings").want(t, http.StatusOK)
 	if !strings.Contains(page.Body, "Edit Newsletter") || !strings.Contains(page.Body, `value="country"`) {
 		t.Fatalf("the edit wizard is not prefilled:\n%s", page.Body)
 	}
