@@ -100,8 +100,16 @@ func TestFailedActivationLeadsToItsFix(t *testing.T) {
 	if !strings.Contains(msg, "Bad Credentials/Insufficient permissions") {
 		t.Fatalf("the error does not say its category: %q", msg)
 	}
+	run(t, ctx, "open the failed run, its error and its fix",
+		chromedp.Click(chromedp.CSS(`[data-testid=current-error] a[href^="/runs/"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=run-error]`)),
+		shots.take("failed-run"),
+	)
+	if got := read(t, ctx, "read the run's error", chromedp.Text(chromedp.CSS(`[data-testid=run-error]`))); !strings.Contains(got, "401") {
+		t.Fatalf("the run page does not say what the webhook answered: %q", got)
+	}
 	run(t, ctx, "reach the fix",
-		chromedp.Click(chromedp.CSS(`[data-testid=fix-button]`)),
+		chromedp.Click(chromedp.CSS(`[data-testid=run-error] [data-testid=fix-button]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid=save-platform]`)),
 		shots.take("reauthorize"),
 	)
