@@ -36,7 +36,7 @@ func (h *PlatformHandler) New(c echo.Context) error {
 
 // Create connects a platform and checks it.
 func (h *PlatformHandler) Create(c echo.Context) error {
-	name, kind, cfg, err := sourceForm(c)
+	name, kind, cfg, err := connectorForm(c)
 	if err != nil {
 		return err
 	}
@@ -99,7 +99,7 @@ func (h *PlatformHandler) Reauthorize(c echo.Context) error {
 // Update saves new settings or credentials and checks again; when the check passes,
 // the activations the platform had paused resume.
 func (h *PlatformHandler) Update(c echo.Context) error {
-	name, _, cfg, err := sourceForm(c)
+	name, _, cfg, err := connectorForm(c)
 	if err != nil {
 		return err
 	}

@@ -17,8 +17,8 @@ import (
 // changing and deleting sources is for admins.
 type SourceHandler struct{ *Server }
 
-// sourceForm reads the form: name, kind, and the kind's fields as config.<name>.
-func sourceForm(c echo.Context) (name, kind string, cfg connectors.Config, err error) {
+// connectorForm reads a source or platform form: name, kind, and the kind's fields as config.<name>.
+func connectorForm(c echo.Context) (name, kind string, cfg connectors.Config, err error) {
 	params, err := c.FormParams()
 	if err != nil {
 		return "", "", nil, echo.ErrBadRequest
@@ -49,7 +49,7 @@ func (h *SourceHandler) New(c echo.Context) error {
 
 // Create saves a source and validates it at once.
 func (h *SourceHandler) Create(c echo.Context) error {
-	name, kind, cfg, err := sourceForm(c)
+	name, kind, cfg, err := connectorForm(c)
 	if err != nil {
 		return err
 	}
@@ -83,7 +83,7 @@ func (h *SourceHandler) afterSave(c echo.Context, src *models.Source, verb strin
 
 // Test runs the five checks on the unsaved form and answers the checks list.
 func (h *SourceHandler) Test(c echo.Context) error {
-	_, kind, cfg, err := sourceForm(c)
+	_, kind, cfg, err := connectorForm(c)
 	if err != nil {
 		return err
 	}
@@ -93,7 +93,7 @@ func (h *SourceHandler) Test(c echo.Context) error {
 
 // Retest runs the checks on a saved source's form, stored secrets filling empty ones.
 func (h *SourceHandler) Retest(c echo.Context) error {
-	_, _, cfg, err := sourceForm(c)
+	_, _, cfg, err := connectorForm(c)
 	if err != nil {
 		return err
 	}
@@ -141,7 +141,7 @@ func (h *SourceHandler) show(c echo.Context, status int, form *sources.FormProps
 
 // Update saves new settings (empty secrets keep the stored ones) and validates again.
 func (h *SourceHandler) Update(c echo.Context) error {
-	name, _, cfg, err := sourceForm(c)
+	name, _, cfg, err := connectorForm(c)
 	if err != nil {
 		return err
 	}
