@@ -78,7 +78,12 @@ func TestRunMemoryIsBounded(t *testing.T) {
 	job.Action.BatchSize = 100
 	job.Mappings = job.Mappings[:4] // e-mail, phone, name, age
 
-	const bound = 16 << 20
+	// What a bounded run may hold: the read-ahead (the queued and free chunks, each at
+	// most chunkBytes), twice over because the garbage collector lets dead chunks wait
+	// until its next cycle, plus 8 MB for a batch, its request and the recorder's
+	// buffers. It does not depend on the number of rows; holding them would take
+	// about 200 MB here.
+	const bound = 2*(chunkQueue+chunkFree+2)*chunkBytes + 8<<20
 	for _, tc := range []struct {
 		name  string
 		state *streamState
