@@ -13,3 +13,5 @@ func NewWithTimeouts(f Flavor, connect, statement time.Duration) connectors.Sour
 	c.connectTimeout, c.statementTimeout = connect, statement
 	return c
 }
+
+var NumericText = numericText

@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"math/big"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgtype"
@@ -130,14 +131,53 @@ func normalizeValue(v any) any {
 	return v
 }
 
-// numericText is a numeric's exact decimal text ("12.50", "NaN", "Infinity").
+// numericText is a numeric's exact decimal text ("12.50", "NaN", "Infinity"), the text
+// pgtype.Numeric.Value gives. Values whose digits fit an int64 (amounts, counts: nearly
+// all of them) are formatted here directly: Value goes through math/big and pgx's encode
+// plans, which was a quarter of the connector's decoding time in the sync benchmark.
 func numericText(n pgtype.Numeric) any {
 	if !n.Valid {
 		return nil
 	}
-	v, err := n.Value()
-	if err != nil {
-		return nil
+	if n.NaN || n.InfinityModifier != pgtype.Finite || n.Int == nil || !n.Int.IsInt64() {
+		v, err := n.Value()
+		if err != nil {
+			return nil
+		}
+		return v
 	}
-	return v
+	var digits [24]byte
+	abs := n.Int.Int64()
+	neg := abs < 0
+	d := strconv.AppendUint(digits[:0], absUint(abs), 10)
+	buf := make([]byte, 0, len(d)+max(int(n.Exp), -int(n.Exp))+3)
+	if neg {
+		buf = append(buf, '-')
+	}
+	switch exp := int(n.Exp); {
+	case exp > 0:
+		buf = append(buf, d...)
+		for range exp {
+			buf = append(buf, '0')
+		}
+	case exp < 0 && len(d) <= -exp:
+		buf = append(buf, '0', '.')
+		for range -exp - len(d) {
+			buf = append(buf, '0')
+		}
+		buf = append(buf, d...)
+	case exp < 0:
+		point := len(d) + exp
+		buf = append(append(append(buf, d[:point]...), '.'), d[point:]...)
+	default:
+		buf = append(buf, d...)
+	}
+	return string(buf)
+}
+
+func absUint(v int64) uint64 {
+	if v < 0 {
+		return uint64(-(v + 1)) + 1 // math.MinInt64 included
+	}
+	return uint64(v)
 }
