@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
 
 	"sluice/migrations"
 )
@@ -22,6 +23,26 @@ func (s *Store) copyRows(ctx context.Context, table string, columns []string, n 
 	return s.withPgx(ctx, func(conn *pgx.Conn) error {
 		_, err := conn.CopyFrom(ctx, pgx.Identifier{table}, columns, pgx.CopyFromSlice(n, func(i int) ([]any, error) { return row(i), nil }))
 		return translatePgx(err)
+	})
+}
+
+// withPgx runs fn on one of the pool's connections as a *pgx.Conn (PostgreSQL only).
+func (s *Store) withPgx(ctx context.Context, fn func(*pgx.Conn) error) error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	c, err := sqlDB.Conn(ctx)
+	if err != nil {
+		return translate(err)
+	}
+	defer c.Close()
+	return c.Raw(func(dc any) error {
+		sc, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("models: the PostgreSQL driver is %T, not pgx", dc)
+		}
+		return fn(sc.Conn())
 	})
 }
 

@@ -84,7 +84,11 @@ func (s *Store) Migrate(ctx context.Context) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return migrations.Up(ctx, sqlDB, s.dialect)
+	version, err := migrations.Up(ctx, sqlDB, s.dialect)
+	if err != nil {
+		return version, err
+	}
+	return version, s.movePerKeyState(ctx)
 }
 
 // Ready reports whether the database answers and is migrated to this binary's version.

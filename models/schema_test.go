@@ -29,6 +29,8 @@ func normalizeType(t string) string {
 		return "boolean"
 	case strings.Contains(t, "int"):
 		return "integer"
+	case t == "bytea":
+		return "blob"
 	}
 	return t
 }

@@ -1,16 +1,16 @@
 package models
 
 import (
+	"bytes"
+	"cmp"
 	"context"
-	"database/sql"
 	"encoding/binary"
+	"errors"
 	"fmt"
-	"strconv"
-	"strings"
+	"slices"
+	"sort"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgtype"
-	"github.com/jackc/pgx/v5/stdlib"
+	"gorm.io/gorm"
 
 	"sluice/migrations"
 )
@@ -21,226 +21,369 @@ type StateEntry struct {
 	Hash uint64
 }
 
-// The diff state is the hot path of every run: a run reads all of an activation's keys
-// and, on a first sync, writes each key twice (its intent, then its hash). On PostgreSQL
-// it goes through pgx directly: a scan decodes raw values, and a commit is one statement
-// per operation whatever the batch's size, its keys and hashes bound as two arrays
-// (unnest), where gorm would build and bind a parameter list of three values per key.
-// SQLite keeps the portable statements.
+// The diff state is the hot path of every run: a run reads all of an activation's keys,
+// and a first sync writes each key twice (its intent, then its hash). It is stored in
+// pages (sync_state_pages): up to a few thousand consecutive keys of one activation in
+// one row, keys in byte order, each key stored as the bytes it does not share with the
+// one before it. A first sync of a million records rewrites about a thousand rows,
+// where a row per key made it two million upserts; a rerun reads a thousand rows.
+// Pages do not overlap: a key belongs to the page with the greatest first key not after
+// it (or to the first page).
 
 const (
-	// scanStateSQL reads one page of keys after $2 ($3 rows): each page is an index range
-	// scan of the primary key, which streams from its first row, where a query over all
-	// keys may be planned as a scan and a sort (on stale statistics, e.g. right after a
-	// first sync) that returns nothing until every key is read and sorted.
-	scanStateFirstSQL = `SELECT primary_key, payload_hash FROM sync_state WHERE activation_id = $1 ORDER BY primary_key LIMIT $2`
-	scanStateNextSQL  = `SELECT primary_key, payload_hash FROM sync_state WHERE activation_id = $1 AND primary_key > $3 ORDER BY primary_key LIMIT $2`
-	// upsertStateSQL takes ($1 activation, $2 keys, $3 hashes).
-	upsertStateSQL = `INSERT INTO sync_state (activation_id, primary_key, payload_hash)
-SELECT $1, u.k, u.h FROM unnest($2::text[], $3::bigint[]) AS u(k, h)
-ON CONFLICT (activation_id, primary_key) DO UPDATE SET payload_hash = excluded.payload_hash`
-	deleteStateSQL = `DELETE FROM sync_state WHERE activation_id = $1 AND primary_key = ANY($2::text[])`
+	// pageTarget is how many keys a page is cut to; a page grows up to pageMax before it
+	// is cut, so a few keys added to a page rarely move its neighbours.
+	pageTarget = 1024
+	pageMax    = 2 * pageTarget
+	// pageWriteChunk keeps each INSERT of pages under SQLite's bind-parameter limit.
+	pageWriteChunk = 200
 )
 
 // ScanState streams an activation's acknowledged keys in byte order of the key (the
-// column is COLLATE "C" on PostgreSQL; SQLite compares bytes), without loading them all.
+// column is COLLATE "C" on PostgreSQL; SQLite compares bytes), a page at a time. It is
+// one SELECT, so it reads one snapshot: commits made meanwhile (the engine commits
+// keys the scan has passed) do not change what it yields.
 func (s *Store) ScanState(ctx context.Context, activationID string, fn func(StateEntry) error) error {
-	if s.dialect == migrations.Postgres {
-		return s.withPgx(ctx, func(conn *pgx.Conn) error { return scanStatePgx(ctx, conn, activationID, fn) })
-	}
-	rows, err := s.db.WithContext(ctx).Raw(`SELECT primary_key, payload_hash FROM sync_state WHERE activation_id = ? ORDER BY primary_key`, activationID).Rows()
+	rows, err := s.db.WithContext(ctx).Raw(`SELECT body FROM sync_state_pages WHERE activation_id = ? ORDER BY first_key`, activationID).Rows()
 	if err != nil {
 		return translate(err)
 	}
 	defer rows.Close()
-	var (
-		key  string
-		hash int64
-	)
+	var body []byte
 	for rows.Next() {
-		if err := rows.Scan(&key, &hash); err != nil {
+		if err := rows.Scan(&body); err != nil {
 			return err
 		}
-		if err := fn(StateEntry{Key: key, Hash: uint64(hash)}); err != nil {
+		if err := decodePage(body, fn); err != nil {
+			return err
+		}
+	}
+	return translate(rows.Err())
+}
+
+// pageRef is a stored page as CommitState first reads it, without its body.
+type pageRef struct {
+	FirstKey string
+	LastKey  string
+	Entries  int
+}
+
+// pageEdit is what a commit does to one page: the keys it sets and removes, in byte order.
+type pageEdit struct {
+	ref   *pageRef // nil: a new page
+	after *pageRef // a new page's stored page before it, if any
+	ops   []stateOp
+	keep  []StateEntry // the page's entries, once read
+}
+
+// stateOp sets (remove false) or removes one key.
+type stateOp struct {
+	key    string
+	hash   uint64
+	remove bool
+}
+
+// CommitState records one acknowledged batch: upserts take their new hashes, removals
+// go, in one transaction. A key given twice keeps its last hash; a key both upserted
+// and removed is removed. Only the pages holding the keys are read and rewritten.
+func (s *Store) CommitState(ctx context.Context, activationID string, upserts []StateEntry, removed []string) error {
+	ops := stateOps(upserts, removed)
+	if len(ops) == 0 {
+		return nil
+	}
+	return translate(s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		// The pages that may hold the keys: from the one holding the first key to the
+		// last one starting before the last key (first keys and sizes only: bodies are
+		// read for the pages the keys fall in).
+		var refs []pageRef
+		err := tx.Raw(`SELECT first_key, last_key, entries FROM sync_state_pages
+			WHERE activation_id = ? AND first_key <= ? AND first_key >= COALESCE(
+				(SELECT MAX(first_key) FROM sync_state_pages WHERE activation_id = ? AND first_key <= ?), '')
+			ORDER BY first_key`, activationID, ops[len(ops)-1].key, activationID, ops[0].key).Scan(&refs).Error
+		if err != nil {
+			return err
+		}
+		edits := assignOps(refs, ops)
+		var read []string
+		byFirst := map[string]*pageEdit{}
+		for _, e := range edits {
+			if e.ref != nil {
+				read = append(read, e.ref.FirstKey)
+				byFirst[e.ref.FirstKey] = e
+			}
+		}
+		if err := readPages(tx, activationID, read, byFirst); err != nil {
+			return err
+		}
+		var pages []storedPage
+		for _, e := range edits {
+			pages = append(pages, cutPages(applyOps(e.keep, e.ops))...)
+		}
+		if len(read) > 0 {
+			if err := tx.Exec(`DELETE FROM sync_state_pages WHERE activation_id = ? AND first_key IN ?`, activationID, read).Error; err != nil {
+				return err
+			}
+		}
+		return insertPages(tx, activationID, pages)
+	}))
+}
+
+// stateOps orders a commit's keys: the last upsert of a key counts, a removal beats it.
+func stateOps(upserts []StateEntry, removed []string) []stateOp {
+	ops := make([]stateOp, 0, len(upserts)+len(removed))
+	for _, u := range upserts {
+		ops = append(ops, stateOp{key: u.Key, hash: u.Hash})
+	}
+	for _, k := range removed {
+		ops = append(ops, stateOp{key: k, remove: true})
+	}
+	// Stable: of a key's ops, the last one given stays last; it is the one kept.
+	slices.SortStableFunc(ops, func(a, b stateOp) int { return cmp.Compare(a.key, b.key) })
+	out := ops[:0]
+	for i, op := range ops {
+		if i+1 < len(ops) && ops[i+1].key == op.key {
+			continue
+		}
+		out = append(out, op)
+	}
+	return out
+}
+
+// assignOps finds the page of each key among refs (ordered by first key): the last
+// page starting at or before it, else the first page. A key after the last key of a
+// page already full starts a new page after it instead, so a first sync, whose keys
+// come in order, writes new pages rather than rewriting a growing one.
+func assignOps(refs []pageRef, ops []stateOp) []*pageEdit {
+	var edits []*pageEdit
+	var cur *pageEdit
+	for _, op := range ops {
+		i := sort.Search(len(refs), func(i int) bool { return refs[i].FirstKey > op.key }) - 1
+		var target *pageEdit
+		switch {
+		case len(refs) == 0:
+			target = &pageEdit{}
+		case i < 0:
+			target = &pageEdit{ref: &refs[0]}
+		case op.key > refs[i].LastKey && refs[i].Entries >= pageTarget:
+			if op.remove {
+				continue // not stored: nothing to remove
+			}
+			target = &pageEdit{after: &refs[i]}
+		default:
+			target = &pageEdit{ref: &refs[i]}
+		}
+		if cur == nil || cur.ref != target.ref || cur.after != target.after {
+			cur = target
+			edits = append(edits, cur)
+		}
+		cur.ops = append(cur.ops, op)
+	}
+	return edits
+}
+
+// readPages decodes the bodies of the pages named into their edits.
+func readPages(tx *gorm.DB, activationID string, firstKeys []string, edits map[string]*pageEdit) error {
+	if len(firstKeys) == 0 {
+		return nil
+	}
+	rows, err := tx.Raw(`SELECT first_key, body FROM sync_state_pages WHERE activation_id = ? AND first_key IN ?`, activationID, firstKeys).Rows()
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var (
+		first string
+		body  []byte
+	)
+	for rows.Next() {
+		if err := rows.Scan(&first, &body); err != nil {
+			return err
+		}
+		e := edits[first]
+		if e == nil {
+			return fmt.Errorf("models: sync state page %q read but not asked for", first)
+		}
+		e.keep = make([]StateEntry, 0, e.ref.Entries+len(e.ops))
+		if err := decodePage(body, func(se StateEntry) error { e.keep = append(e.keep, se); return nil }); err != nil {
 			return err
 		}
 	}
 	return rows.Err()
 }
 
-// scanStatePage is how many keys one page of a PostgreSQL scan reads.
-const scanStatePage = 20000
-
-// scanStatePgx pages through the keys by key (which the engine allows: Commit only
-// touches keys the scan has passed), reading raw values: a key is copied once into its
-// string, a hash read from its eight bytes, with no per-row reflection or boxing.
-func scanStatePgx(ctx context.Context, conn *pgx.Conn, activationID string, fn func(StateEntry) error) error {
-	args := []any{activationID, scanStatePage}
-	sql := scanStateFirstSQL // not "> ''": a key may be the empty text
-	for {
-		n, last, err := scanStatePagePgx(ctx, conn, sql, args, fn)
-		if err != nil || n < scanStatePage {
-			return err
+// applyOps merges a page's entries (in key order) with ops (in key order).
+func applyOps(entries []StateEntry, ops []stateOp) []StateEntry {
+	out := make([]StateEntry, 0, len(entries)+len(ops))
+	i := 0
+	for _, op := range ops {
+		for i < len(entries) && entries[i].Key < op.key {
+			out = append(out, entries[i])
+			i++
 		}
-		sql, args = scanStateNextSQL, []any{activationID, scanStatePage, last}
+		if i < len(entries) && entries[i].Key == op.key {
+			i++
+		}
+		if !op.remove {
+			out = append(out, StateEntry{Key: op.key, Hash: op.hash})
+		}
 	}
+	return append(out, entries[i:]...)
 }
 
-func scanStatePagePgx(ctx context.Context, conn *pgx.Conn, sql string, args []any, fn func(StateEntry) error) (n int, last string, err error) {
-	rows, err := conn.Query(ctx, sql, args...)
-	if err != nil {
-		return 0, "", err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		raw := rows.RawValues()
-		fields := rows.FieldDescriptions()
-		if len(raw) != 2 || raw[0] == nil || raw[1] == nil {
-			return n, last, fmt.Errorf("models: sync_state row of %d values", len(raw))
-		}
-		var hash int64
-		if fields[1].Format == pgtype.BinaryFormatCode {
-			if len(raw[1]) != 8 {
-				return n, last, fmt.Errorf("models: sync_state hash of %d bytes", len(raw[1]))
-			}
-			hash = int64(binary.BigEndian.Uint64(raw[1]))
-		} else if hash, err = strconv.ParseInt(string(raw[1]), 10, 64); err != nil {
-			return n, last, err
-		}
-		n++
-		last = string(raw[0])
-		if err := fn(StateEntry{Key: last, Hash: uint64(hash)}); err != nil {
-			return n, last, err
-		}
-	}
-	return n, last, rows.Err()
+// storedPage is a page as written.
+type storedPage struct {
+	first, last string
+	entries     int
+	body        []byte
 }
 
-// withPgx runs fn on one of the pool's connections as a *pgx.Conn (PostgreSQL only).
-func (s *Store) withPgx(ctx context.Context, fn func(*pgx.Conn) error) error {
-	sqlDB, err := s.db.DB()
-	if err != nil {
-		return err
+// cutPages cuts entries into pages: one if they fit pageMax, else pages of pageTarget.
+func cutPages(entries []StateEntry) []storedPage {
+	size := len(entries)
+	if size > pageMax {
+		size = pageTarget
 	}
-	c, err := sqlDB.Conn(ctx)
-	if err != nil {
-		return translate(err)
+	var out []storedPage
+	for len(entries) > 0 {
+		n := min(size, len(entries))
+		part := entries[:n]
+		out = append(out, storedPage{first: part[0].Key, last: part[n-1].Key, entries: n, body: encodePage(part)})
+		entries = entries[n:]
 	}
-	defer c.Close()
-	return c.Raw(func(dc any) error {
-		sc, ok := dc.(*stdlib.Conn)
-		if !ok {
-			return fmt.Errorf("models: the PostgreSQL driver is %T, not pgx", dc)
-		}
-		return fn(sc.Conn())
-	})
+	return out
 }
 
-// stateChunk keeps each SQLite statement under its bind-parameter limit.
-const stateChunk = 1000
-
-// CommitState records one acknowledged batch: upserts take their new hashes, removals go.
-func (s *Store) CommitState(ctx context.Context, activationID string, upserts []StateEntry, removed []string) error {
-	if len(upserts)+len(removed) == 0 {
-		return nil
-	}
-	if s.dialect == migrations.Postgres {
-		return s.commitStatePostgres(ctx, activationID, upserts, removed)
-	}
-	tx := s.db.WithContext(ctx).Begin()
-	if tx.Error != nil {
-		return translate(tx.Error)
-	}
-	defer tx.Rollback()
-	for start := 0; start < len(upserts); start += stateChunk {
-		part := upserts[start:min(start+stateChunk, len(upserts))]
-		var b strings.Builder
-		b.WriteString(`INSERT INTO sync_state (activation_id, primary_key, payload_hash) VALUES `)
-		args := make([]any, 0, 3*len(part))
-		for i, e := range part {
+func insertPages(tx *gorm.DB, activationID string, pages []storedPage) error {
+	for len(pages) > 0 {
+		part := pages[:min(pageWriteChunk, len(pages))]
+		pages = pages[len(part):]
+		var b bytes.Buffer
+		b.WriteString(`INSERT INTO sync_state_pages (activation_id, first_key, last_key, entries, body) VALUES `)
+		args := make([]any, 0, 5*len(part))
+		for i, p := range part {
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			b.WriteString("(?, ?, ?)")
-			args = append(args, activationID, e.Key, int64(e.Hash))
+			b.WriteString("(?, ?, ?, ?, ?)")
+			args = append(args, activationID, p.first, p.last, p.entries, p.body)
 		}
-		b.WriteString(` ON CONFLICT (activation_id, primary_key) DO UPDATE SET payload_hash = excluded.payload_hash`)
 		if err := tx.Exec(b.String(), args...).Error; err != nil {
-			return translate(err)
-		}
-	}
-	for start := 0; start < len(removed); start += stateChunk {
-		part := removed[start:min(start+stateChunk, len(removed))]
-		if err := tx.Exec(`DELETE FROM sync_state WHERE activation_id = ? AND primary_key IN ?`, activationID, part).Error; err != nil {
-			return translate(err)
-		}
-	}
-	return translate(tx.Commit().Error)
-}
-
-// commitStatePostgres is CommitState in one transaction of at most two statements.
-func (s *Store) commitStatePostgres(ctx context.Context, activationID string, upserts []StateEntry, removed []string) error {
-	sqlDB, err := s.db.DB()
-	if err != nil {
-		return err
-	}
-	tx, err := sqlDB.BeginTx(ctx, nil)
-	if err != nil {
-		return translate(err)
-	}
-	defer tx.Rollback()
-	if err := execStatePostgres(ctx, tx, activationID, upserts, removed); err != nil {
-		return err
-	}
-	return translate(tx.Commit())
-}
-
-func execStatePostgres(ctx context.Context, tx *sql.Tx, activationID string, upserts []StateEntry, removed []string) error {
-	if len(upserts) > 0 {
-		upserts = lastOfEachKey(upserts)
-		keys := make([]string, len(upserts))
-		hashes := make([]int64, len(upserts))
-		for i, e := range upserts {
-			keys[i], hashes[i] = e.Key, int64(e.Hash)
-		}
-		if _, err := tx.ExecContext(ctx, upsertStateSQL, activationID, keys, hashes); err != nil {
-			return translate(err)
-		}
-	}
-	if len(removed) > 0 {
-		if _, err := tx.ExecContext(ctx, deleteStateSQL, activationID, removed); err != nil {
-			return translate(err)
+			return err
 		}
 	}
 	return nil
 }
 
-// lastOfEachKey keeps the last entry of each key, in order: one INSERT … ON CONFLICT
-// cannot update a row twice, where the entries applied one after the other would leave
-// the last hash. The engine's batches hold each key once, in key order, so this is
-// usually a check that copies nothing.
-func lastOfEachKey(upserts []StateEntry) []StateEntry {
-	sorted := true
-	for i := 1; i < len(upserts) && sorted; i++ {
-		sorted = upserts[i-1].Key < upserts[i].Key
-	}
-	if sorted {
-		return upserts
-	}
-	last := make(map[string]int, len(upserts))
-	for i, e := range upserts {
-		last[e.Key] = i
-	}
-	out := make([]StateEntry, 0, len(last))
-	for i, e := range upserts {
-		if last[e.Key] == i {
-			out = append(out, e)
+// encodePage writes entries (in key order): for each, the length of the prefix it
+// shares with the key before it and the length of the rest (uvarints), the rest, and
+// the hash (8 bytes, big-endian).
+func encodePage(entries []StateEntry) []byte {
+	buf := make([]byte, 0, len(entries)*16)
+	prev := ""
+	for _, e := range entries {
+		shared := 0
+		for shared < len(prev) && shared < len(e.Key) && prev[shared] == e.Key[shared] {
+			shared++
 		}
+		buf = binary.AppendUvarint(buf, uint64(shared))
+		buf = binary.AppendUvarint(buf, uint64(len(e.Key)-shared))
+		buf = append(buf, e.Key[shared:]...)
+		buf = binary.BigEndian.AppendUint64(buf, e.Hash)
+		prev = e.Key
 	}
-	return out
+	return buf
+}
+
+var errBadPage = errors.New("models: a sync state page is corrupt")
+
+// decodePage calls fn for each entry of a page, stopping at its first error.
+func decodePage(body []byte, fn func(StateEntry) error) error {
+	var key []byte
+	for len(body) > 0 {
+		shared, n := binary.Uvarint(body)
+		if n <= 0 || shared > uint64(len(key)) {
+			return errBadPage
+		}
+		body = body[n:]
+		rest, n := binary.Uvarint(body)
+		if n <= 0 || rest > uint64(len(body)-n) || uint64(len(body)-n)-rest < 8 {
+			return errBadPage
+		}
+		body = body[n:]
+		key = append(key[:shared], body[:rest]...)
+		body = body[rest:]
+		if err := fn(StateEntry{Key: string(key), Hash: binary.BigEndian.Uint64(body)}); err != nil {
+			return err
+		}
+		body = body[8:]
+	}
+	return nil
 }
 
 // ResetState forgets everything an activation's platform acknowledged (full resync).
 func (s *Store) ResetState(ctx context.Context, activationID string) error {
-	return translate(s.db.WithContext(ctx).Exec(`DELETE FROM sync_state WHERE activation_id = ?`, activationID).Error)
+	return translate(s.db.WithContext(ctx).Exec(`DELETE FROM sync_state_pages WHERE activation_id = ?`, activationID).Error)
+}
+
+// movePerKeyState moves the diff state of databases migrated before it was paged (the
+// table sync_state, a row per key) into pages, then drops that table: no activation
+// forgets what its platform holds. It runs after the migrations, in one transaction;
+// on PostgreSQL the table is locked first, so instances starting together take turns
+// (the second finds it gone).
+func (s *Store) movePerKeyState(ctx context.Context) error {
+	if !s.db.Migrator().HasTable("sync_state") {
+		return nil
+	}
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if s.dialect == migrations.Postgres {
+			if err := tx.Exec(`LOCK TABLE sync_state IN ACCESS EXCLUSIVE MODE`).Error; err != nil {
+				return err
+			}
+		}
+		rows, err := tx.Raw(`SELECT activation_id, primary_key, payload_hash FROM sync_state ORDER BY activation_id, primary_key`).Rows()
+		if err != nil {
+			return err
+		}
+		var (
+			act, cur string
+			entries  []StateEntry
+			pages    = map[string][]storedPage{}
+		)
+		for rows.Next() {
+			var e StateEntry
+			var hash int64
+			if err := rows.Scan(&act, &e.Key, &hash); err != nil {
+				rows.Close()
+				return err
+			}
+			// Pages are encoded as the rows come (a tenth of their size in memory).
+			if (act != cur || len(entries) == pageTarget) && len(entries) > 0 {
+				pages[cur] = append(pages[cur], cutPages(entries)...)
+				entries = entries[:0]
+			}
+			cur = act
+			e.Hash = uint64(hash)
+			entries = append(entries, e)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(entries) > 0 {
+			pages[cur] = append(pages[cur], cutPages(entries)...)
+		}
+		for act, ps := range pages {
+			if err := insertPages(tx, act, ps); err != nil {
+				return err
+			}
+		}
+		return tx.Exec(`DROP TABLE sync_state`).Error
+	})
+	if err != nil && !s.db.Migrator().HasTable("sync_state") {
+		return nil // another instance moved it
+	}
+	if err != nil {
+		return fmt.Errorf("models: moving the sync state into pages: %w", err)
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
@@ -175,6 +176,117 @@ func TestRunChangesAndIssuesInBulk(t *testing.T) {
 		// A run that does not exist: its outputs are refused as a conflict.
 		if err := s.AddRunChanges(ctx, []models.RunChange{{RunID: "nope", ActivationID: act, PrimaryKey: "1", Kind: "added"}}); !errors.Is(err, models.ErrConflict) {
 			t.Fatalf("changes of a missing run: %v", err)
+		}
+	})
+}
+
+// A database migrated before the state was paged keeps its state: Migrate moves the
+// rows of sync_state into pages and drops the table.
+func TestMigrateMovesPerKeyState(t *testing.T) {
+	testutil.EachStore(t, func(t *testing.T, s *models.Store) {
+		ctx := context.Background()
+		_, a := testutil.Admin(t, s)
+		acts := activations(t, s, a, 2)
+		db := s.DB()
+		collate := "" // the table as migration 00003 made it
+		if s.Dialect() == "postgres" {
+			collate = ` COLLATE "C"`
+		}
+		if err := db.Exec(`CREATE TABLE sync_state (activation_id TEXT NOT NULL, primary_key TEXT` + collate + ` NOT NULL, payload_hash BIGINT NOT NULL, PRIMARY KEY (activation_id, primary_key))`).Error; err != nil {
+			t.Fatal(err)
+		}
+		want := map[string][]models.StateEntry{}
+		for i := range 2500 {
+			e := models.StateEntry{Key: fmt.Sprintf("%05d", i), Hash: uint64(i) << 40}
+			act := acts[i%2]
+			if i == 7 {
+				e.Hash = ^uint64(0) // stored as a negative bigint
+			}
+			want[act] = append(want[act], e)
+			if err := db.Exec(`INSERT INTO sync_state VALUES (?, ?, ?)`, act, e.Key, int64(e.Hash)).Error; err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for _, act := range acts {
+			if got := scanAll(t, s, act); !slices.Equal(got, want[act]) {
+				t.Fatalf("activation %s: %d keys after the move, want %d (first %v)", act, len(got), len(want[act]), got[:min(3, len(got))])
+			}
+		}
+		if db.Migrator().HasTable("sync_state") {
+			t.Fatal("sync_state is still there")
+		}
+		if _, err := s.Migrate(ctx); err != nil { // nothing left to move
+			t.Fatal(err)
+		}
+	})
+}
+
+// Random commits (inserts in and out of order, updates, removals, keys given twice)
+// leave the paged state equal to a map that applied the same commits, with pages that
+// do not overlap and stay within their size.
+func TestSyncStatePagesMatchAMap(t *testing.T) {
+	testutil.EachStore(t, func(t *testing.T, s *models.Store) {
+		ctx := context.Background()
+		_, a := testutil.Admin(t, s)
+		act := activations(t, s, a, 1)[0]
+		rng := rand.New(rand.NewPCG(3, 5))
+		want := map[string]uint64{}
+		for round := range 60 {
+			var upserts []models.StateEntry
+			var removed []string
+			n := rng.IntN(3000)
+			base := rng.IntN(20000)
+			for range n {
+				k := fmt.Sprintf("%06d", base+rng.IntN(1+rng.IntN(20000)))
+				if rng.IntN(4) == 0 {
+					removed = append(removed, k)
+				} else {
+					upserts = append(upserts, models.StateEntry{Key: k, Hash: rng.Uint64()})
+				}
+			}
+			if round%7 == 0 { // a first sync's pattern: keys after every stored key, in order
+				for i := range 1500 {
+					upserts = append(upserts, models.StateEntry{Key: fmt.Sprintf("z%06d", round*2000+i), Hash: uint64(i)})
+				}
+			}
+			if err := s.CommitState(ctx, act, upserts, removed); err != nil {
+				t.Fatal(err)
+			}
+			for _, u := range upserts {
+				want[u.Key] = u.Hash
+			}
+			for _, k := range removed {
+				delete(want, k)
+			}
+			got := scanAll(t, s, act)
+			if len(got) != len(want) {
+				t.Fatalf("round %d: %d keys, want %d", round, len(got), len(want))
+			}
+			for i, e := range got {
+				if h, ok := want[e.Key]; !ok || h != e.Hash || (i > 0 && got[i-1].Key >= e.Key) {
+					t.Fatalf("round %d: key %q hash %d (want %d, stored %v), or out of order", round, e.Key, e.Hash, h, ok)
+				}
+			}
+		}
+		var pages []struct {
+			FirstKey, LastKey string
+			Entries           int
+		}
+		if err := s.DB().Raw(`SELECT first_key, last_key, entries FROM sync_state_pages WHERE activation_id = ? ORDER BY first_key`, act).Scan(&pages).Error; err != nil {
+			t.Fatal(err)
+		}
+		total := 0
+		for i, p := range pages {
+			total += p.Entries
+			if p.Entries < 1 || p.Entries > 2048 || p.FirstKey > p.LastKey || (i > 0 && pages[i-1].LastKey >= p.FirstKey) {
+				t.Fatalf("page %d of %d: %+v after %+v", i, len(pages), p, pages[max(i-1, 0)])
+			}
+		}
+		if total != len(want) {
+			t.Fatalf("pages count %d entries, the state has %d", total, len(want))
 		}
 	})
 }
