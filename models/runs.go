@@ -1,10 +1,12 @@
 package models
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"gorm.io/gorm"
@@ -355,18 +357,97 @@ func (s *Store) AddRunLogs(ctx context.Context, logs []RunLog) error {
 	return s.createInBatches(ctx, &logs, len(logs))
 }
 
-// AddRunChanges writes timeline entries.
+// AddRunChanges writes timeline entries. Entries without a detail (a record added,
+// changed or removed as planned: a first sync of a million records has a million) are
+// stored in groups, the keys of one run and kind in a row (run_change_groups); entries
+// with a detail (rejected, withheld, not sent) a row each.
 func (s *Store) AddRunChanges(ctx context.Context, changes []RunChange) error {
-	for i := range changes {
-		changes[i].ID, changes[i].CreatedAt = newID(), s.now()
+	var single []RunChange
+	groups := map[[2]string][]string{} // run, kind → keys
+	var order [][2]string
+	for _, c := range changes {
+		if c.Detail != "" {
+			single = append(single, c)
+			continue
+		}
+		g := [2]string{c.RunID, c.Kind}
+		if _, ok := groups[g]; !ok {
+			order = append(order, g)
+		}
+		groups[g] = append(groups[g], c.PrimaryKey)
 	}
-	if s.dialect == migrations.Postgres && len(changes) > 0 {
-		return s.copyRows(ctx, "run_changes", []string{"id", "run_id", "activation_id", "primary_key", "kind", "detail", "created_at"}, len(changes), func(i int) []any {
-			c := &changes[i]
+	if len(order) > 0 {
+		activation := map[string]string{}
+		for _, c := range changes {
+			activation[c.RunID] = c.ActivationID
+		}
+		var rows []RunChangeGroup
+		for _, g := range order {
+			keys := groups[g]
+			slices.Sort(keys)
+			for len(keys) > 0 {
+				part := keys[:min(len(keys), changeGroupMax)]
+				keys = keys[len(part):]
+				rows = append(rows, RunChangeGroup{ID: newID(), RunID: g[0], ActivationID: activation[g[0]], Kind: g[1],
+					FirstKey: part[0], LastKey: part[len(part)-1], Entries: len(part), Keys: encodeKeys(part), CreatedAt: s.now()})
+			}
+		}
+		if err := s.createInBatches(ctx, &rows, len(rows)); err != nil {
+			return err
+		}
+	}
+	for i := range single {
+		single[i].ID, single[i].CreatedAt = newID(), s.now()
+	}
+	if s.dialect == migrations.Postgres && len(single) > 0 {
+		return s.copyRows(ctx, "run_changes", []string{"id", "run_id", "activation_id", "primary_key", "kind", "detail", "created_at"}, len(single), func(i int) []any {
+			c := &single[i]
 			return []any{c.ID, c.RunID, c.ActivationID, c.PrimaryKey, c.Kind, c.Detail, c.CreatedAt}
 		})
 	}
-	return s.createInBatches(ctx, &changes, len(changes))
+	return s.createInBatches(ctx, &single, len(single))
+}
+
+// RunChangeGroup is timeline entries without a detail, of one run and kind: their keys,
+// sorted, encoded as the sync state's (appendKey).
+type RunChangeGroup struct {
+	ID           string
+	RunID        string
+	ActivationID string
+	Kind         string
+	FirstKey     string
+	LastKey      string
+	Entries      int
+	Keys         []byte
+	CreatedAt    time.Time
+}
+
+// changeGroupMax is how many keys a timeline group holds at most.
+const changeGroupMax = 4096
+
+func encodeKeys(keys []string) []byte {
+	buf := make([]byte, 0, len(keys)*8)
+	prev := ""
+	for _, k := range keys {
+		buf = appendKey(buf, prev, k)
+		prev = k
+	}
+	return buf
+}
+
+// groupHolds reports whether a group's encoded keys hold key.
+func groupHolds(body []byte, key string) (bool, error) {
+	var k []byte
+	for len(body) > 0 {
+		var ok bool
+		if k, body, ok = readKey(body, k); !ok {
+			return false, errBadEncoding
+		}
+		if string(k) == key {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // AddRunSample keeps one exchange.
@@ -452,15 +533,49 @@ func (s *Store) ListRunSamples(ctx context.Context, workspaceID, runID string) (
 	return out, translate(err)
 }
 
-// RecordTimeline returns a key's entries across an activation's runs, newest first.
+// RecordTimeline returns a key's entries across an activation's runs, newest first:
+// its rows in run_changes, and the groups whose key range holds it.
 func (s *Store) RecordTimeline(ctx context.Context, workspaceID, activationID, key string) ([]RunChange, error) {
 	if _, err := s.ActivationByID(ctx, workspaceID, activationID); err != nil {
 		return nil, err
 	}
+	const limit = 200
 	var out []RunChange
 	err := s.db.WithContext(ctx).Where("activation_id = ? AND primary_key = ?", activationID, key).
-		Order("created_at DESC, id DESC").Limit(200).Find(&out).Error
-	return out, translate(err)
+		Order("created_at DESC, id DESC").Limit(limit).Find(&out).Error
+	if err != nil {
+		return nil, translate(err)
+	}
+	rows, err := s.db.WithContext(ctx).Model(&RunChangeGroup{}).
+		Where("activation_id = ? AND first_key <= ? AND last_key >= ?", activationID, key, key).
+		Order("created_at DESC, id DESC").Rows()
+	if err != nil {
+		return nil, translate(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var g RunChangeGroup
+		if err := s.db.ScanRows(rows, &g); err != nil {
+			return nil, translate(err)
+		}
+		holds, err := groupHolds(g.Keys, key)
+		if err != nil {
+			return nil, err
+		}
+		if holds {
+			out = append(out, RunChange{ID: g.ID, RunID: g.RunID, ActivationID: g.ActivationID, PrimaryKey: key, Kind: g.Kind, CreatedAt: g.CreatedAt})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, translate(err)
+	}
+	slices.SortStableFunc(out, func(a, b RunChange) int {
+		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.ID, a.ID)
+	})
+	return out[:min(len(out), limit)], nil
 }
 
 // KeyEntry is one run's entry for a key in the record lookup: what happened to the
@@ -551,7 +666,7 @@ func (s *Store) KeyHistory(ctx context.Context, workspaceID, activationID, key s
 // cutoff (the run rows themselves stay, with their counts).
 func (s *Store) PruneRunDetails(ctx context.Context, cutoff time.Time) (int64, error) {
 	var total int64
-	for _, table := range []string{"run_logs", "run_issues", "run_changes", "run_samples"} {
+	for _, table := range []string{"run_logs", "run_issues", "run_changes", "run_change_groups", "run_samples"} {
 		res := s.db.WithContext(ctx).Exec(fmt.Sprintf(`DELETE FROM %s WHERE run_id IN (SELECT id FROM runs WHERE finished_at < ?)`, table), cutoff.UTC())
 		if res.Error != nil {
 			return total, translate(res.Error)

@@ -161,14 +161,22 @@ func TestPruneRunDetails(t *testing.T) {
 		if err := s.AddRunIssues(ctx, []models.RunIssue{{RunID: r.ID, PrimaryKey: "1", Stage: "source", Code: "invalid_email"}}); err != nil {
 			t.Fatal(err)
 		}
+		// One timeline entry with a detail (a row), two without (a group's row).
+		if err := s.AddRunChanges(ctx, []models.RunChange{{RunID: r.ID, ActivationID: act, PrimaryKey: "1", Kind: "withheld", Detail: "bad"},
+			{RunID: r.ID, ActivationID: act, PrimaryKey: "2", Kind: "added"}, {RunID: r.ID, ActivationID: act, PrimaryKey: "3", Kind: "added"}}); err != nil {
+			t.Fatal(err)
+		}
 		if err := s.FinishRun(ctx, r.ID, "w", models.RunOutcome{Status: models.RunWarnings, Counts: models.RunCounts{Queried: 1, SourceIssues: 1}}); err != nil {
 			t.Fatal(err)
 		}
 		if n, err := s.PruneRunDetails(ctx, time.Now().Add(-time.Hour)); err != nil || n != 0 {
 			t.Fatalf("a fresh run was pruned: %d, %v", n, err)
 		}
-		if n, err := s.PruneRunDetails(ctx, time.Now().Add(time.Hour)); err != nil || n != 2 {
-			t.Fatalf("pruned %d rows, want 2: %v", n, err)
+		if n, err := s.PruneRunDetails(ctx, time.Now().Add(time.Hour)); err != nil || n != 4 {
+			t.Fatalf("pruned %d rows, want 4: %v", n, err)
+		}
+		if tl, err := s.RecordTimeline(ctx, a.WorkspaceID, act, "2"); err != nil || len(tl) != 0 {
+			t.Fatalf("timeline after pruning: %+v %v", tl, err)
 		}
 		got, _ := s.RunByID(ctx, a.WorkspaceID, r.ID)
 		if got.SourceIssues != 1 || got.Status != models.RunWarnings {

@@ -274,44 +274,27 @@ func insertPages(tx *gorm.DB, activationID string, pages []storedPage) error {
 	return nil
 }
 
-// encodePage writes entries (in key order): for each, the length of the prefix it
-// shares with the key before it and the length of the rest (uvarints), the rest, and
-// the hash (8 bytes, big-endian).
+// encodePage writes entries (in key order), each key as appendKey writes it followed by
+// its hash (8 bytes, big-endian).
 func encodePage(entries []StateEntry) []byte {
 	buf := make([]byte, 0, len(entries)*16)
 	prev := ""
 	for _, e := range entries {
-		shared := 0
-		for shared < len(prev) && shared < len(e.Key) && prev[shared] == e.Key[shared] {
-			shared++
-		}
-		buf = binary.AppendUvarint(buf, uint64(shared))
-		buf = binary.AppendUvarint(buf, uint64(len(e.Key)-shared))
-		buf = append(buf, e.Key[shared:]...)
+		buf = appendKey(buf, prev, e.Key)
 		buf = binary.BigEndian.AppendUint64(buf, e.Hash)
 		prev = e.Key
 	}
 	return buf
 }
 
-var errBadPage = errors.New("models: a sync state page is corrupt")
-
 // decodePage calls fn for each entry of a page, stopping at its first error.
 func decodePage(body []byte, fn func(StateEntry) error) error {
 	var key []byte
 	for len(body) > 0 {
-		shared, n := binary.Uvarint(body)
-		if n <= 0 || shared > uint64(len(key)) {
-			return errBadPage
+		var ok bool
+		if key, body, ok = readKey(body, key); !ok || len(body) < 8 {
+			return errBadEncoding
 		}
-		body = body[n:]
-		rest, n := binary.Uvarint(body)
-		if n <= 0 || rest > uint64(len(body)-n) || uint64(len(body)-n)-rest < 8 {
-			return errBadPage
-		}
-		body = body[n:]
-		key = append(key[:shared], body[:rest]...)
-		body = body[rest:]
 		if err := fn(StateEntry{Key: string(key), Hash: binary.BigEndian.Uint64(body)}); err != nil {
 			return err
 		}
@@ -319,6 +302,36 @@ func decodePage(body []byte, fn func(StateEntry) error) error {
 	}
 	return nil
 }
+
+// appendKey writes key after prev (keys are written in order, so neighbours share a
+// prefix): the length of the prefix it shares with prev, the length of the rest
+// (uvarints), then the rest.
+func appendKey(buf []byte, prev, key string) []byte {
+	shared := 0
+	for shared < len(prev) && shared < len(key) && prev[shared] == key[shared] {
+		shared++
+	}
+	buf = binary.AppendUvarint(buf, uint64(shared))
+	buf = binary.AppendUvarint(buf, uint64(len(key)-shared))
+	return append(buf, key[shared:]...)
+}
+
+// readKey reads the key appendKey wrote after prev, into prev's buffer.
+func readKey(body, prev []byte) (key, rest []byte, ok bool) {
+	shared, n := binary.Uvarint(body)
+	if n <= 0 || shared > uint64(len(prev)) {
+		return nil, nil, false
+	}
+	body = body[n:]
+	size, n := binary.Uvarint(body)
+	if n <= 0 || size > uint64(len(body)-n) {
+		return nil, nil, false
+	}
+	body = body[n:]
+	return append(prev[:shared], body[:size]...), body[size:], true
+}
+
+var errBadEncoding = errors.New("models: a sync state page or a timeline group is corrupt")
 
 // ResetState forgets everything an activation's platform acknowledged (full resync).
 func (s *Store) ResetState(ctx context.Context, activationID string) error {

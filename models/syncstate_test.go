@@ -290,3 +290,84 @@ func TestSyncStatePagesMatchAMap(t *testing.T) {
 		}
 	})
 }
+
+// Timeline entries without a detail are stored in groups; the record lookup finds a key
+// in them, across runs and kinds, newest first, beside its entries with a detail.
+func TestRunChangeGroups(t *testing.T) {
+	testutil.EachStore(t, func(t *testing.T, s *models.Store) {
+		ctx := context.Background()
+		_, a := testutil.Admin(t, s)
+		acts := activations(t, s, a, 2)
+		act := acts[0]
+		var runs []*models.Run
+		for i := range 3 {
+			run, err := s.EnqueueRun(ctx, a.WorkspaceID, act, models.TriggerManual, ptr(time.Now().Add(time.Duration(i)*time.Minute)), false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			runs = append(runs, run)
+		}
+		// Run 0 adds 10,000 keys (three groups), out of order; run 1 changes every
+		// tenth key and rejects key 0042; run 2 removes 0042. The other activation
+		// adds 0042 too.
+		var changes []models.RunChange
+		for i := 9999; i >= 0; i-- {
+			changes = append(changes, models.RunChange{RunID: runs[0].ID, ActivationID: act, PrimaryKey: fmt.Sprintf("%04d", i), Kind: "added"})
+		}
+		if err := s.AddRunChanges(ctx, changes); err != nil {
+			t.Fatal(err)
+		}
+		changes = nil
+		for i := 0; i < 10000; i += 10 {
+			changes = append(changes, models.RunChange{RunID: runs[1].ID, ActivationID: act, PrimaryKey: fmt.Sprintf("%04d", i), Kind: "changed"})
+		}
+		changes = append(changes, models.RunChange{RunID: runs[1].ID, ActivationID: act, PrimaryKey: "0042", Kind: "rejected", Detail: "no"})
+		if err := s.AddRunChanges(ctx, changes); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.AddRunChanges(ctx, []models.RunChange{{RunID: runs[2].ID, ActivationID: act, PrimaryKey: "0042", Kind: "removed"}}); err != nil {
+			t.Fatal(err)
+		}
+		other, err := s.EnqueueRun(ctx, a.WorkspaceID, acts[1], models.TriggerManual, nil, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.AddRunChanges(ctx, []models.RunChange{{RunID: other.ID, ActivationID: acts[1], PrimaryKey: "0042", Kind: "added"}}); err != nil {
+			t.Fatal(err)
+		}
+		var groups int64
+		s.DB().Model(&models.RunChangeGroup{}).Where("run_id = ?", runs[0].ID).Count(&groups)
+		if groups != 3 {
+			t.Fatalf("10,000 keys in %d groups, want 3", groups)
+		}
+		kinds := func(key string) []string {
+			tl, err := s.RecordTimeline(ctx, a.WorkspaceID, act, key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for _, c := range tl {
+				if c.PrimaryKey != key || c.ActivationID != act || c.CreatedAt.IsZero() {
+					t.Fatalf("entry %+v", c)
+				}
+				out = append(out, c.Kind+" in run "+map[string]string{runs[0].ID: "0", runs[1].ID: "1", runs[2].ID: "2"}[c.RunID])
+			}
+			return out
+		}
+		for key, want := range map[string][]string{
+			"0042": {"removed in run 2", "rejected in run 1", "added in run 0"},
+			"0040": {"changed in run 1", "added in run 0"},
+			"4097": {"added in run 0"},
+			"9999": {"added in run 0"},
+			"0000": {"changed in run 1", "added in run 0"},
+			"x":    nil,
+			"004":  nil,
+		} {
+			if got := kinds(key); !slices.Equal(got, want) {
+				t.Errorf("timeline of %q: %q, want %q", key, got, want)
+			}
+		}
+	})
+}
+
+func ptr[T any](v T) *T { return &v }

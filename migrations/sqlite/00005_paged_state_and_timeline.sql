@@ -1,0 +1,38 @@
+-- +goose Up
+-- The diff state in pages: each row holds up to a few thousand consecutive keys of one
+-- activation, in byte order, with their hashes, encoded by models (syncstate.go). A
+-- first sync of a million records writes a thousand pages instead of a million rows
+-- twice, and a rerun reads a thousand rows. Pages do not overlap; a page is found by
+-- the greatest first_key not after the key. The rows of sync_state are moved here by
+-- Store.Migrate, which then drops it.
+CREATE TABLE sync_state_pages (
+    activation_id TEXT NOT NULL REFERENCES activations (id) ON DELETE CASCADE,
+    first_key     TEXT NOT NULL,
+    last_key      TEXT NOT NULL,
+    entries       INTEGER NOT NULL,
+    body          BLOB NOT NULL,
+    PRIMARY KEY (activation_id, first_key)
+);
+
+-- The record timeline's entries without a reason (added, changed, removed: nearly all
+-- of them) in groups: the keys of one run and kind, sorted and prefix-compressed like
+-- the state's, up to a few thousand a row. A record lookup reads the groups whose key
+-- range holds the key. Entries with a reason (rejected, withheld, not sent) stay a row
+-- each in run_changes.
+CREATE TABLE run_change_groups (
+    id            TEXT PRIMARY KEY,
+    run_id        TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    activation_id TEXT NOT NULL,
+    kind          TEXT NOT NULL,
+    first_key     TEXT NOT NULL,
+    last_key      TEXT NOT NULL,
+    entries       INTEGER NOT NULL,
+    keys          BLOB NOT NULL,
+    created_at    DATETIME NOT NULL
+);
+CREATE INDEX run_change_groups_key_idx ON run_change_groups (activation_id, first_key);
+CREATE INDEX run_change_groups_run_idx ON run_change_groups (run_id);
+
+-- +goose Down
+DROP TABLE run_change_groups;
+DROP TABLE sync_state_pages;
