@@ -30,12 +30,10 @@ type planned struct {
 	maybeApplied bool
 }
 
-// restore puts back the stored state of records the destination did not apply, for
-// sure, so a record refused while new is not later "removed" from a destination that
-// never held it.
-func (r *run) restore(ctx context.Context, recs []*planned) error {
-	var upserts []KeyHash
-	var removed []string
+// restoreOps are the commits that put back the stored state of records the
+// destination did not apply, for sure, so a record refused while new is not later
+// "removed" from a destination that never held it.
+func restoreOps(recs []*planned) (upserts []KeyHash, removed []string) {
 	for _, p := range recs {
 		if p.maybeApplied {
 			continue
@@ -46,10 +44,7 @@ func (r *run) restore(ctx context.Context, recs []*planned) error {
 			removed = append(removed, p.rec.Key)
 		}
 	}
-	if len(upserts)+len(removed) == 0 {
-		return nil
-	}
-	return r.state.Commit(ctx, r.job.ActivationID, upserts, removed)
+	return upserts, removed
 }
 
 // schedule adds a change to the batch being filled, sending the batch when it is full
@@ -88,95 +83,242 @@ func recordSize(rec connectors.Record) int {
 	return len(b) + 1
 }
 
-// flush sends the batch. On error the batch is kept: stopped counts what in it is not
-// settled as unsent.
+// Batches are sent one at a time, in the background, so that the run reads, compares
+// and plans the next batch while the destination answers; a batch's intent is
+// committed while the batch before it is on its way, in the same transaction as that
+// batch's predecessor's acknowledgement. In order, for batch N:
+//
+//  1. commit the acknowledgements settled so far and batch N's intents (one transaction);
+//  2. wait for batch N-1's answer and settle it: counts, issues, timeline, and its
+//     acknowledgements, kept for the next commit;
+//  3. send batch N in the background, and go back to planning batch N+1.
+//
+// A crash between an answer and the commit of its acknowledgement leaves the records
+// pending: the next run sends them again. When a batch fails, the run stops after it,
+// and the next batch, already planned (its intents committed), is not sent: both are
+// put back as they were, and counted unsent.
+
+// flush sends the batch being filled (see above). On error, what is not settled stays
+// in r.batch: stopped counts it unsent.
 func (r *run) flush(ctx context.Context) *connectors.Error {
 	if len(r.batch) == 0 {
 		return nil
 	}
 	r.batchNo++
-	start := r.opts.Now()
-	ce := r.intend(ctx, r.batch)
-	if ce != nil {
+	if ce := r.commitPending(ctx, r.batch); ce != nil {
 		return ce
 	}
-	ce = r.load(ctx, strconv.Itoa(r.batchNo), r.batch)
-	r.loadTime += r.opts.Now().Sub(start)
-	if ce != nil {
-		var left []*planned
-		for i := range r.batch {
-			if !r.batch[i].settled {
-				left = append(left, &r.batch[i])
-			}
-		}
-		if err := r.restore(context.WithoutCancel(ctx), left); err != nil {
-			r.logf(ctx, "warn", "The records not sent stay marked as pending in the sync state (%v); they are sent again next run.", err)
-		}
+	if ce := r.collect(ctx); ce != nil {
 		return ce
 	}
 	if r.recErr != nil {
 		return r.recErr
 	}
-	clear(r.batch)
-	r.batch = r.batch[:0]
+	d := &delivery{label: strconv.Itoa(r.batchNo), recs: r.batch, done: make(chan struct{})}
+	var dctx context.Context
+	dctx, d.cancel = context.WithCancel(ctx)
+	r.inflight = d
+	go func() {
+		defer close(d.done)
+		start := r.opts.Now()
+		d.ce = r.deliver(dctx, d, d.label, d.recs)
+		d.elapsed = r.opts.Now().Sub(start)
+	}()
+	// The next batch fills a buffer of its own: this one is the delivery's until collected.
+	r.batch, r.spare = r.spare[:0], nil
 	r.batchBytes = 0
 	return nil
 }
 
-// intend commits the batch's records as pending before they are sent (see
-// PendingAdded): whatever happens to the Write, the next run sends them again until an
-// acknowledgement is committed.
-func (r *run) intend(ctx context.Context, recs []planned) *connectors.Error {
-	intents := make([]KeyHash, len(recs))
-	for i, p := range recs {
+// finishLoad sends the last batch, waits for its answer and commits what is settled.
+func (r *run) finishLoad(ctx context.Context) *connectors.Error {
+	if ce := r.flush(ctx); ce != nil {
+		return ce
+	}
+	if ce := r.collect(ctx); ce != nil {
+		return ce
+	}
+	return r.commitPending(ctx, nil)
+}
+
+// commitPending commits, in one transaction, the acknowledgements and restorations
+// settled since the last commit, and the intents of next, the batch about to be sent:
+// whatever happens to its Write, the next run sends those records again until an
+// acknowledgement is committed (see PendingAdded). Keys are distinct: a run plans each
+// key once.
+func (r *run) commitPending(ctx context.Context, next []planned) *connectors.Error {
+	upserts := r.pendingUpserts
+	for _, p := range next {
 		h := PendingAdded
 		if p.kind == ChangeChanged {
 			h = PendingChanged
 		}
-		intents[i] = KeyHash{Key: p.rec.Key, Hash: h}
+		upserts = append(upserts, KeyHash{Key: p.rec.Key, Hash: h})
 	}
-	if err := r.state.Commit(ctx, r.job.ActivationID, intents, nil); err != nil {
+	if len(upserts)+len(r.pendingRemoved) == 0 {
+		return nil
+	}
+	if err := r.state.Commit(ctx, r.job.ActivationID, upserts, r.pendingRemoved); err != nil {
 		return r.internalStateError(ctx, "record", err)
 	}
+	r.pendingUpserts, r.pendingRemoved = r.pendingUpserts[:0], r.pendingRemoved[:0]
 	return nil
 }
 
-// load delivers recs and commits what the destination acknowledged. A batch refused
-// whole as configuration (400/422) is split in halves until the records at fault are
-// alone; each of those is a rejection, in the destination's words.
-func (r *run) load(ctx context.Context, label string, recs []planned) *connectors.Error {
-	res, ce := r.write(ctx, label, recs)
+// delivery is a batch sent in the background. The goroutine sending it touches nothing
+// of the run but the batch's records (maybeApplied) and the fields below; collect reads
+// them once done is closed, and applies them on the run's goroutine.
+type delivery struct {
+	label  string
+	recs   []planned
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	pieces   []piece // what the destination took or refused, in order
+	ce       *connectors.Error
+	events   []event // log lines and exchanges, in order
+	requests int
+	elapsed  time.Duration
+}
+
+// piece is part of a batch the destination answered: res for a Write it took, or
+// refused for a record it refused alone (after halving a batch refused whole).
+type piece struct {
+	label   string
+	recs    []planned
+	res     *connectors.WriteResult
+	refused string
+}
+
+// event is a log line or an exchange of a delivery, replayed by collect.
+type event struct {
+	line    *LogLine
+	ex      *connectors.Exchange
+	failing bool
+}
+
+func (d *delivery) logf(r *run, level, format string, args ...any) {
+	d.events = append(d.events, event{line: &LogLine{At: r.opts.Now().UTC(), Level: level, Message: fmt.Sprintf(format, args...)}})
+}
+
+// collect waits for the batch in flight, renewing the lease meanwhile (retries can wait
+// long), and settles it. When it failed, its records not settled and those of the
+// batch planned after it are put back as they were, and kept in r.batch to be counted
+// unsent.
+func (r *run) collect(ctx context.Context) *connectors.Error {
+	d := r.inflight
+	if d == nil {
+		return nil
+	}
+	r.inflight = nil
+	ce := r.await(ctx, d)
+	r.requests += d.requests
+	r.loadTime += d.elapsed
+	for _, e := range d.events {
+		if e.line != nil {
+			r.logLine(ctx, *e.line)
+		} else {
+			r.sample(ctx, e.ex, e.failing)
+		}
+	}
+	for _, pc := range d.pieces {
+		if pc.res != nil {
+			r.settle(ctx, pc.label, pc.recs, pc.res)
+			continue
+		}
+		r.reject(ctx, &pc.recs[0], pc.refused)
+		r.keep(restoreOps([]*planned{&pc.recs[0]}))
+	}
 	if ce == nil {
-		return r.settle(ctx, label, recs, res)
+		ce = d.ce
+	}
+	if ce == nil {
+		r.spare = d.recs // its buffer is free again
+		clear(r.spare)
+		return nil
+	}
+	var left []*planned
+	var unsent []planned
+	for i := range d.recs {
+		if !d.recs[i].settled {
+			left = append(left, &d.recs[i])
+			unsent = append(unsent, d.recs[i])
+		}
+	}
+	for i := range r.batch {
+		left = append(left, &r.batch[i])
+	}
+	r.keep(restoreOps(left))
+	if ce := r.commitPending(context.WithoutCancel(ctx), nil); ce != nil {
+		r.logf(ctx, "warn", "The records not sent stay marked as pending in the sync state (%s); they are sent again next run.", ce.Detail)
+	}
+	r.batch = append(unsent, r.batch...)
+	return ce
+}
+
+// await waits for d, renewing the lease every few seconds; if the run must stop, the
+// delivery is cancelled and waited for.
+func (r *run) await(ctx context.Context, d *delivery) *connectors.Error {
+	t := time.NewTicker(awaitBeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-d.done:
+			d.cancel()
+			return nil
+		case <-t.C:
+			if ce := r.progress(ctx); ce != nil {
+				d.cancel()
+				<-d.done
+				return ce
+			}
+		}
+	}
+}
+
+// awaitBeat is how often a run waiting for a batch's answer renews its lease.
+const awaitBeat = time.Second
+
+// keep adds commits to those made with the next batch's intents.
+func (r *run) keep(upserts []KeyHash, removed []string) {
+	r.pendingUpserts = append(r.pendingUpserts, upserts...)
+	r.pendingRemoved = append(r.pendingRemoved, removed...)
+}
+
+// deliver sends recs, in the background. A batch refused whole as configuration
+// (400/422) is split in halves until the records at fault are alone; each of those is
+// a rejection, in the destination's words.
+func (r *run) deliver(ctx context.Context, d *delivery, label string, recs []planned) *connectors.Error {
+	res, ce := r.write(ctx, d, label, recs)
+	if ce == nil {
+		d.pieces = append(d.pieces, piece{label: label, recs: recs, res: res})
+		return nil
 	}
 	if ce.Category != connectors.CategoryConfiguration || ce.Retryable {
 		return ce
 	}
 	if len(recs) > 1 {
 		mid := len(recs) / 2
-		r.logf(ctx, "warn", "Batch %s (%d records) %s and was refused whole; splitting it in two (%d and %d records) to find the records at fault.",
+		d.logf(r, "warn", "Batch %s (%d records) %s and was refused whole; splitting it in two (%d and %d records) to find the records at fault.",
 			label, len(recs), answer(ce), mid, len(recs)-mid)
-		if ce := r.load(ctx, label+".1", recs[:mid]); ce != nil {
+		if ce := r.deliver(ctx, d, label+".1", recs[:mid]); ce != nil {
 			return ce
 		}
-		return r.load(ctx, label+".2", recs[mid:])
+		return r.deliver(ctx, d, label+".2", recs[mid:])
 	}
 	msg := ce.Detail
 	if msg == "" {
 		msg = ce.Message
 	}
-	r.logf(ctx, "warn", "Batch %s: the destination refused the record %s alone: %s", label, quote(recs[0].rec.Key), msg)
-	r.reject(ctx, &recs[0], msg)
-	if err := r.restore(ctx, []*planned{&recs[0]}); err != nil {
-		return r.internalStateError(ctx, "record", err)
-	}
+	d.logf(r, "warn", "Batch %s: the destination refused the record %s alone: %s", label, quote(recs[0].rec.Key), msg)
+	d.pieces = append(d.pieces, piece{label: label, recs: recs, refused: msg})
 	return nil
 }
 
 // write sends one batch, retrying what can be retried: 429 (waiting what Retry-After
 // says), 5xx, timeouts and connection failures, with exponential backoff and full
 // jitter, at most Options.MaxAttempts times.
-func (r *run) write(ctx context.Context, label string, recs []planned) (*connectors.WriteResult, *connectors.Error) {
+func (r *run) write(ctx context.Context, d *delivery, label string, recs []planned) (*connectors.WriteResult, *connectors.Error) {
 	records := make([]connectors.Record, len(recs))
 	for i := range recs {
 		records[i] = recs[i].rec
@@ -195,13 +337,13 @@ func (r *run) write(ctx context.Context, label string, recs []planned) (*connect
 					Message: "The platform's rate limit allows no request at all.", Detail: err.Error(), Err: err}
 			}
 		}
-		r.requests++
+		d.requests++
 		res, err := r.job.Destination.Write(ctx, batch)
 		if err == nil {
 			if res == nil {
 				res = &connectors.WriteResult{}
 			}
-			r.sample(ctx, res.Exchange, len(res.Rejected) > 0)
+			d.events = append(d.events, event{ex: res.Exchange, failing: len(res.Rejected) > 0})
 			return res, nil
 		}
 		ce := classifyWrite(err)
@@ -214,28 +356,24 @@ func (r *run) write(ctx context.Context, label string, recs []planned) (*connect
 		if ctx.Err() != nil {
 			return nil, stopError(ctx.Err())
 		}
-		r.sample(ctx, ce.Exchange, true)
+		d.events = append(d.events, event{ex: ce.Exchange, failing: true})
 		if !ce.Retryable {
 			return nil, ce
 		}
 		if attempt >= r.opts.MaxAttempts {
-			r.logf(ctx, "error", "Batch %s %s; giving up after %d attempts.", label, answer(ce), attempt)
+			d.logf(r, "error", "Batch %s %s; giving up after %d attempts.", label, answer(ce), attempt)
 			return nil, gaveUp(ce, fmt.Sprintf("Sluice tried %d times, then stopped.", attempt))
 		}
 		wait := r.backoff(attempt)
 		if ce.RetryAfter > 0 {
 			if ce.RetryAfter > r.opts.MaxDelay {
-				r.logf(ctx, "error", "Batch %s %s and asked to wait %s, longer than Sluice waits within a run (%s); stopping.",
+				d.logf(r, "error", "Batch %s %s and asked to wait %s, longer than Sluice waits within a run (%s); stopping.",
 					label, answer(ce), seconds(ce.RetryAfter), seconds(r.opts.MaxDelay))
 				return nil, gaveUp(ce, fmt.Sprintf("The platform asked to wait %s before trying again.", seconds(ce.RetryAfter)))
 			}
 			wait = ce.RetryAfter
 		}
-		r.logf(ctx, "warn", "Batch %s %s; retrying in %s (attempt %d of %d).", label, answer(ce), seconds(wait), attempt+1, r.opts.MaxAttempts)
-		// Renew the lease before waiting: a wait can be long.
-		if ce := r.progress(ctx); ce != nil {
-			return nil, ce
-		}
+		d.logf(r, "warn", "Batch %s %s; retrying in %s (attempt %d of %d).", label, answer(ce), seconds(wait), attempt+1, r.opts.MaxAttempts)
 		if err := r.opts.Sleep(ctx, wait); err != nil {
 			return nil, stopError(err)
 		}
@@ -305,9 +443,9 @@ func answer(ce *connectors.Error) string {
 }
 
 // settle records the destination's answer to a batch it took: rejected records become
-// destination issues; the others are acknowledged, and committed to the state, so only
-// they are not sent again.
-func (r *run) settle(ctx context.Context, label string, recs []planned, res *connectors.WriteResult) *connectors.Error {
+// destination issues; the others are acknowledged, and kept to be committed to the
+// state with the next commit, so only they are not sent again.
+func (r *run) settle(ctx context.Context, label string, recs []planned, res *connectors.WriteResult) {
 	var rejected map[string]string
 	for _, rj := range res.Rejected {
 		if rejected == nil {
@@ -349,13 +487,7 @@ func (r *run) settle(ctx context.Context, label string, recs []planned, res *con
 	if matched < len(rejected) {
 		r.logf(ctx, "warn", "Batch %s: the destination rejected %d keys that were not in the batch; ignored.", label, len(rejected)-matched)
 	}
-	if len(upserts)+len(removed) == 0 {
-		return nil
-	}
-	if err := r.state.Commit(ctx, r.job.ActivationID, upserts, removed); err != nil {
-		return r.internalStateError(ctx, "record", err)
-	}
-	return nil
+	r.keep(upserts, removed)
 }
 
 // reject records one record the destination refused, in its words; it is not committed,

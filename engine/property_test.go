@@ -72,20 +72,23 @@ func runScenario(t *testing.T, seed uint64, faultRuns int) {
 		}
 		return false
 	}
+	// The destination answers from the run's sending goroutine: it draws from its own
+	// generator.
+	destRng := rand.New(rand.NewPCG(seed, 0xde57))
 	dest.script = func(call int, b connectors.Batch) ([]connectors.Rejection, error) {
 		if !faults {
 			return nil, nil
 		}
-		switch x := rng.Float64(); {
+		switch x := destRng.Float64(); {
 		case x < 0.07:
-			return nil, httpError(429, connectors.CategoryRateLimit, true, time.Duration(1+rng.IntN(5))*time.Millisecond, "slow down")
+			return nil, httpError(429, connectors.CategoryRateLimit, true, time.Duration(1+destRng.IntN(5))*time.Millisecond, "slow down")
 		case x < 0.14:
 			return nil, httpError(503, connectors.CategoryConnection, true, 0, "unavailable")
 		case x < 0.19: // applied, then the answer was lost
 			dest.apply(b.Records)
 			return nil, &connectors.Error{Category: connectors.CategoryTimeout, Message: "no answer", Retryable: true}
 		case x < 0.22: // part applied, then a server error
-			dest.apply(b.Records[:rng.IntN(len(b.Records)+1)])
+			dest.apply(b.Records[:destRng.IntN(len(b.Records)+1)])
 			return nil, httpError(502, connectors.CategoryConnection, true, 0, "bad gateway")
 		case x < 0.24:
 			return nil, httpError(401, connectors.CategoryCredentials, false, 0, "expired")
@@ -97,7 +100,7 @@ func runScenario(t *testing.T, seed uint64, faultRuns int) {
 		}
 		var rej []connectors.Rejection
 		for _, r := range b.Records {
-			if rng.Float64() < 0.08 {
+			if destRng.Float64() < 0.08 {
 				rej = append(rej, connectors.Rejection{Key: r.Key, Message: "refused " + r.Key})
 			}
 		}

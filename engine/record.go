@@ -79,7 +79,14 @@ func (r *run) logf(ctx context.Context, level, format string, args ...any) {
 	if ctx.Err() != nil {
 		ctx = context.WithoutCancel(ctx)
 	}
-	_ = r.rec.Log(ctx, LogLine{At: r.opts.Now().UTC(), Level: level, Message: fmt.Sprintf(format, args...)})
+	r.logLine(ctx, LogLine{At: r.opts.Now().UTC(), Level: level, Message: fmt.Sprintf(format, args...)})
+}
+
+func (r *run) logLine(ctx context.Context, line LogLine) {
+	if ctx.Err() != nil {
+		ctx = context.WithoutCancel(ctx)
+	}
+	_ = r.rec.Log(ctx, line)
 }
 
 // group writes n with thousands separators: 10,000.

@@ -157,7 +157,12 @@ type run struct {
 	names  [][]byte // each field's name as the encoding writes it
 
 	// load
-	batch      []planned
+	batch      []planned // being filled
+	spare      []planned // the buffer of the batch sent before, free once it is settled
+	inflight   *delivery // the batch being sent
+	// acknowledgements and restorations settled, committed with the next intents
+	pendingUpserts []KeyHash
+	pendingRemoved []string
 	batchBytes int
 	batchNo    int
 	requests   int
@@ -229,7 +234,7 @@ func (r *run) run(ctx context.Context) *connectors.Error {
 	if ce := r.progressStage(ctx, StageLoad); ce != nil {
 		return ce
 	}
-	if ce := r.flush(ctx); ce != nil {
+	if ce := r.finishLoad(ctx); ce != nil {
 		return ce
 	}
 	r.logf(ctx, "info", "Loaded %s in %s (%d requests): %s acknowledged, %s rejected.",
@@ -313,7 +318,14 @@ func (r *run) gone(ctx context.Context, kh KeyHash) *connectors.Error {
 // stopped accounts for a run that stops early: every planned change not acknowledged is
 // unsent (the next run plans it again, since it was not committed).
 func (r *run) stopped(ctx context.Context, ce *connectors.Error) {
+	// The batch in flight, if any, is settled first: what it delivered counts as sent.
+	if r.inflight != nil {
+		_ = r.collect(ctx)
+	}
 	ctx = context.WithoutCancel(ctx)
+	if err := r.commitPending(ctx, nil); err != nil {
+		r.logf(ctx, "warn", "Some acknowledged records stay marked as pending in the sync state (%s); they are sent again next run.", err.Detail)
+	}
 	var unsent int64
 	for i := range r.batch {
 		p := &r.batch[i]

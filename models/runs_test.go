@@ -15,7 +15,7 @@ import (
 
 // activations makes n activations (with the source, model, segment and platform they
 // need) and answers their ids.
-func activations(t *testing.T, s *models.Store, a models.Actor, n int) []string {
+func activations(t testing.TB, s *models.Store, a models.Actor, n int) []string {
 	t.Helper()
 	ctx := context.Background()
 	src, err := s.CreateSource(ctx, a, connectors.SourceSpec{Kind: "sqlite", Fields: []connectors.FieldSpec{{Name: "path", Required: true}}},

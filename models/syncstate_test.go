@@ -371,3 +371,31 @@ func TestRunChangeGroups(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// BenchmarkCommitStateFirstSync commits state as a first sync does, on PostgreSQL:
+// for each batch of 1,000 new keys (in order, after every stored key), an intent, then
+// the acknowledged hashes.
+func BenchmarkCommitStateFirstSync(b *testing.B) {
+	s := testutil.Store(b, testutil.PostgresURL(b))
+	_, a := testutil.Admin(b, s)
+	act := activations(b, s, a, 1)[0]
+	ctx := context.Background()
+	batch := 0
+	intents := make([]models.StateEntry, 1000)
+	acks := make([]models.StateEntry, 1000)
+	for b.Loop() {
+		for i := range intents {
+			k := fmt.Sprintf("%09d", batch*1000+i)
+			intents[i] = models.StateEntry{Key: k}
+			acks[i] = models.StateEntry{Key: k, Hash: uint64(i)<<32 + 7}
+		}
+		batch++
+		if err := s.CommitState(ctx, act, intents, nil); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.CommitState(ctx, act, acks, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(batch*1000), "µs/key")
+}
