@@ -157,17 +157,17 @@ type run struct {
 	names  [][]byte // each field's name as the encoding writes it
 
 	// load
-	batch      []planned // being filled
-	spare      []planned // the buffer of the batch sent before, free once it is settled
-	inflight   *delivery // the batch being sent
+	batch    []planned // being filled
+	spare    []planned // the buffer of the batch sent before, free once it is settled
+	inflight *delivery // the batch being sent
 	// acknowledgements and restorations settled, committed with the next intents
 	pendingUpserts []KeyHash
 	pendingRemoved []string
-	batchBytes int
-	batchNo    int
-	requests   int
-	exchanges  int
-	loadTime   time.Duration
+	batchBytes     int
+	batchNo        int
+	requests       int
+	exchanges      int
+	loadTime       time.Duration
 
 	// recorder buffers and progress
 	issues    []Issue
