@@ -17,12 +17,20 @@ func (a stateAdapter) Scan(ctx context.Context, activationID string, fn func(eng
 	return a.store.ScanState(ctx, activationID, func(e models.StateEntry) error { return fn(engine.KeyHash{Key: e.Key, Hash: e.Hash}) })
 }
 
-func (a stateAdapter) Commit(ctx context.Context, activationID string, upserts []engine.KeyHash, removed []string) error {
-	entries := make([]models.StateEntry, len(upserts))
-	for i, u := range upserts {
-		entries[i] = models.StateEntry{Key: u.Key, Hash: u.Hash}
+func (a stateAdapter) Commit(ctx context.Context, activationID string, c engine.Commit) error {
+	mc := models.StateCommit{Upserts: stateEntries(c.Upserts), Removed: c.Removed, Settled: c.Settled}
+	for _, in := range c.Intents {
+		mc.Intents = append(mc.Intents, models.StateIntent{Batch: in.Batch, Entries: stateEntries(in.Keys)})
 	}
-	return a.store.CommitState(ctx, activationID, entries, removed)
+	return a.store.CommitState(ctx, activationID, mc)
+}
+
+func stateEntries(khs []engine.KeyHash) []models.StateEntry {
+	out := make([]models.StateEntry, len(khs))
+	for i, kh := range khs {
+		out[i] = models.StateEntry{Key: kh.Key, Hash: kh.Hash}
+	}
+	return out
 }
 
 func (a stateAdapter) Reset(ctx context.Context, activationID string) error {

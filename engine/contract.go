@@ -57,11 +57,12 @@ type KeyHash struct {
 }
 
 // Hashes that mark a change sent whose outcome is not known yet. Before each Write the
-// engine commits its records with one of these (an intent), and after the destination
-// acknowledged them, their real hashes (never 0 or 1) or their removal. A Write can
-// reach the destination and its answer be lost (a timeout, a crash before the commit);
-// with the intent stored, the next run resends such a record whatever happened to its
-// row meanwhile, instead of trusting a hash the destination may no longer match.
+// engine stores the batch's intents: each record with one of these. Once the answer is
+// known, it commits the acknowledged records' real hashes (never 0 or 1) or removals,
+// and drops the intents. A Write can reach the destination and its answer be lost (a
+// timeout, a crash before the commit); with the intent stored, the next run resends
+// such a record whatever happened to its row meanwhile, instead of trusting a hash the
+// destination may no longer match.
 const (
 	// PendingAdded marks a record sent as new or as a removal: it may or may not be at
 	// the destination. If it is in the segment next run, it is added again; if not,
@@ -71,6 +72,26 @@ const (
 	// old or the new payload. Next run it is sent again as changed.
 	PendingChanged uint64 = 1
 )
+
+// Intent is a batch's records with their pending marks, stored before it is sent.
+type Intent struct {
+	Batch string // unique across runs
+	Keys  []KeyHash
+}
+
+// Commit is one transaction on the state.
+type Commit struct {
+	// Intents of batches about to be sent.
+	Intents []Intent
+	// Upserts and Removed: acknowledged records, and the pending marks of records whose
+	// fate stays unknown (a Write that failed in a way that does not say whether it
+	// was applied). A key is never both.
+	Upserts []KeyHash
+	Removed []string
+	// Settled names batches whose intents are dropped: their outcome is in this commit,
+	// and a record in no list (refused, or not sent for sure) keeps its stored state.
+	Settled []string
+}
 
 // State is the diff state of one activation: what the destination has acknowledged.
 //
@@ -83,12 +104,11 @@ const (
 type State interface {
 	// Scan calls fn for every stored key in byte order of the key (the order the engine
 	// asks the warehouse for: Go's string comparison), stopping at the first error.
+	// Intents never settled (the run that stored them stopped) count as stored: each
+	// of their keys is yielded with its pending mark.
 	Scan(ctx context.Context, activationID string, fn func(KeyHash) error) error
-	// Commit records one acknowledged batch: upserted keys with their hashes, removed keys.
-	// It is also how the engine stores intents (PendingAdded, PendingChanged) before a
-	// Write, and puts a key back as it was when the destination refused it for sure; each
-	// call must apply whole or not at all (one transaction).
-	Commit(ctx context.Context, activationID string, upserts []KeyHash, removed []string) error
+	// Commit applies c whole or not at all (one transaction).
+	Commit(ctx context.Context, activationID string, c Commit) error
 	// Reset forgets everything (full resync).
 	Reset(ctx context.Context, activationID string) error
 }

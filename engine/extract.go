@@ -437,7 +437,7 @@ func (r *run) settleGroup(ctx context.Context) *connectors.Error {
 	for i, f := range r.plan.fields {
 		fields[f.to] = r.box(norm[i])
 	}
-	if ce := r.schedule(ctx, planned{rec: connectors.Record{Key: row.key, Op: connectors.OpUpsert, Fields: fields}, hash: h, kind: kind, prev: old, had: present}); ce != nil {
+	if ce := r.schedule(ctx, planned{rec: connectors.Record{Key: row.key, Op: connectors.OpUpsert, Fields: fields}, hash: h, kind: kind}); ce != nil {
 		return ce
 	}
 	return r.tick(ctx, 1)

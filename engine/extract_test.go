@@ -118,7 +118,7 @@ func TestRunFailsWhenTheSourceBreaksTheOrder(t *testing.T) {
 	job := w.job(dest)
 	job.Source = cannedSource{rows: [][]any{row("1"), row("3"), row("2")}}
 	state := newMemState()
-	state.Commit(context.Background(), "", []KeyHash{{Key: "2", Hash: 99}}, nil)
+	state.Commit(context.Background(), "", Commit{Upserts: []KeyHash{{Key: "2", Hash: 99}}})
 	res := fastOptions(nil).Run(context.Background(), job, state, &memRecorder{})
 	if !res.Counts.Balanced() {
 		t.Fatalf("counts do not balance: %+v", res.Counts)

@@ -139,15 +139,21 @@ type memState struct {
 	mu      sync.Mutex
 	keys    []string
 	hashes  map[string]uint64
+	intents map[string][]KeyHash // by batch
 	commits int
 	resets  int
 	// failCommit, when set, may refuse a commit (before applying it).
 	failCommit func() error
 }
 
-func newMemState() *memState { return &memState{hashes: map[string]uint64{}} }
+func newMemState() *memState {
+	return &memState{hashes: map[string]uint64{}, intents: map[string][]KeyHash{}}
+}
 
 func (s *memState) Scan(ctx context.Context, _ string, fn func(KeyHash) error) error {
+	s.mu.Lock()
+	s.fold()
+	s.mu.Unlock()
 	last, started := "", false
 	for {
 		if err := ctx.Err(); err != nil {
@@ -174,7 +180,7 @@ func (s *memState) Scan(ctx context.Context, _ string, fn func(KeyHash) error) e
 	}
 }
 
-func (s *memState) Commit(_ context.Context, _ string, upserts []KeyHash, removed []string) error {
+func (s *memState) Commit(_ context.Context, _ string, c Commit) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.failCommit != nil {
@@ -183,6 +189,25 @@ func (s *memState) Commit(_ context.Context, _ string, upserts []KeyHash, remove
 		}
 	}
 	s.commits++
+	for _, b := range c.Settled {
+		delete(s.intents, b)
+	}
+	for _, in := range c.Intents {
+		s.intents[in.Batch] = slices.Clone(in.Keys)
+	}
+	s.apply(c.Upserts, c.Removed)
+	return nil
+}
+
+// fold stores the intents never settled as pending marks, as a scan does.
+func (s *memState) fold() {
+	for b, keys := range s.intents {
+		s.apply(keys, nil)
+		delete(s.intents, b)
+	}
+}
+
+func (s *memState) apply(upserts []KeyHash, removed []string) {
 	for _, kh := range upserts {
 		if _, ok := s.hashes[kh.Key]; !ok {
 			i, _ := slices.BinarySearch(s.keys, kh.Key)
@@ -197,21 +222,27 @@ func (s *memState) Commit(_ context.Context, _ string, upserts []KeyHash, remove
 			s.keys = slices.Delete(s.keys, i, i+1)
 		}
 	}
-	return nil
 }
 
 func (s *memState) Reset(context.Context, string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.resets++
-	s.keys, s.hashes = nil, map[string]uint64{}
+	s.keys, s.hashes, s.intents = nil, map[string]uint64{}, map[string][]KeyHash{}
 	return nil
 }
 
+// snapshot is the state the next run reads: the intents never settled count as pending.
 func (s *memState) snapshot() map[string]uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return maps.Clone(s.hashes)
+	out := maps.Clone(s.hashes)
+	for _, keys := range s.intents {
+		for _, kh := range keys {
+			out[kh.Key] = kh.Hash
+		}
+	}
+	return out
 }
 
 // memRecorder keeps everything a run records.

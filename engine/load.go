@@ -28,23 +28,16 @@ type planned struct {
 	// maybeApplied: a Write carrying the record failed in a way that does not say whether
 	// the destination applied it (timeout, 5xx…), so its intent must stay.
 	maybeApplied bool
+	// answered: the destination took or refused the record (set by the sending goroutine).
+	answered bool
 }
 
-// restoreOps are the commits that put back the stored state of records the
-// destination did not apply, for sure, so a record refused while new is not later
-// "removed" from a destination that never held it.
-func restoreOps(recs []*planned) (upserts []KeyHash, removed []string) {
-	for _, p := range recs {
-		if p.maybeApplied {
-			continue
-		}
-		if p.had {
-			upserts = append(upserts, KeyHash{Key: p.rec.Key, Hash: p.prev})
-		} else {
-			removed = append(removed, p.rec.Key)
-		}
+// pendingMark is the hash that marks p as sent with its outcome unknown.
+func pendingMark(p *planned) uint64 {
+	if p.kind == ChangeChanged {
+		return PendingChanged
 	}
-	return upserts, removed
+	return PendingAdded
 }
 
 // schedule adds a change to the batch being filled, sending the batch when it is full
@@ -83,215 +76,13 @@ func recordSize(rec connectors.Record) int {
 	return len(b) + 1
 }
 
-// Batches are sent one at a time, in the background, so that the run reads, compares
-// and plans the next batch while the destination answers; a batch's intent is
-// committed while the batch before it is on its way, in the same transaction as that
-// batch's predecessor's acknowledgement. In order, for batch N:
-//
-//  1. commit the acknowledgements settled so far and batch N's intents (one transaction);
-//  2. wait for batch N-1's answer and settle it: counts, issues, timeline, and its
-//     acknowledgements, kept for the next commit;
-//  3. send batch N in the background, and go back to planning batch N+1.
-//
-// A crash between an answer and the commit of its acknowledgement leaves the records
-// pending: the next run sends them again. When a batch fails, the run stops after it,
-// and the next batch, already planned (its intents committed), is not sent: both are
-// put back as they were, and counted unsent.
-
-// flush sends the batch being filled (see above). On error, what is not settled stays
-// in r.batch: stopped counts it unsent.
-func (r *run) flush(ctx context.Context) *connectors.Error {
-	if len(r.batch) == 0 {
-		return nil
-	}
-	r.batchNo++
-	if ce := r.commitPending(ctx, r.batch); ce != nil {
-		return ce
-	}
-	if ce := r.collect(ctx); ce != nil {
-		return ce
-	}
-	if r.recErr != nil {
-		return r.recErr
-	}
-	d := &delivery{label: strconv.Itoa(r.batchNo), recs: r.batch, done: make(chan struct{})}
-	var dctx context.Context
-	dctx, d.cancel = context.WithCancel(ctx)
-	r.inflight = d
-	go func() {
-		defer close(d.done)
-		start := r.opts.Now()
-		d.ce = r.deliver(dctx, d, d.label, d.recs)
-		d.elapsed = r.opts.Now().Sub(start)
-	}()
-	// The next batch fills a buffer of its own: this one is the delivery's until collected.
-	r.batch, r.spare = r.spare[:0], nil
-	r.batchBytes = 0
-	return nil
-}
-
-// finishLoad sends the last batch, waits for its answer and commits what is settled.
-func (r *run) finishLoad(ctx context.Context) *connectors.Error {
-	if ce := r.flush(ctx); ce != nil {
-		return ce
-	}
-	if ce := r.collect(ctx); ce != nil {
-		return ce
-	}
-	return r.commitPending(ctx, nil)
-}
-
-// commitPending commits, in one transaction, the acknowledgements and restorations
-// settled since the last commit, and the intents of next, the batch about to be sent:
-// whatever happens to its Write, the next run sends those records again until an
-// acknowledgement is committed (see PendingAdded). Keys are distinct: a run plans each
-// key once.
-func (r *run) commitPending(ctx context.Context, next []planned) *connectors.Error {
-	upserts := r.pendingUpserts
-	for _, p := range next {
-		h := PendingAdded
-		if p.kind == ChangeChanged {
-			h = PendingChanged
-		}
-		upserts = append(upserts, KeyHash{Key: p.rec.Key, Hash: h})
-	}
-	if len(upserts)+len(r.pendingRemoved) == 0 {
-		return nil
-	}
-	if err := r.state.Commit(ctx, r.job.ActivationID, upserts, r.pendingRemoved); err != nil {
-		return r.internalStateError(ctx, "record", err)
-	}
-	r.pendingUpserts, r.pendingRemoved = r.pendingUpserts[:0], r.pendingRemoved[:0]
-	return nil
-}
-
-// delivery is a batch sent in the background. The goroutine sending it touches nothing
-// of the run but the batch's records (maybeApplied) and the fields below; collect reads
-// them once done is closed, and applies them on the run's goroutine.
-type delivery struct {
-	label  string
-	recs   []planned
-	cancel context.CancelFunc
-	done   chan struct{}
-
-	pieces   []piece // what the destination took or refused, in order
-	ce       *connectors.Error
-	events   []event // log lines and exchanges, in order
-	requests int
-	elapsed  time.Duration
-}
-
-// piece is part of a batch the destination answered: res for a Write it took, or
-// refused for a record it refused alone (after halving a batch refused whole).
-type piece struct {
-	label   string
-	recs    []planned
-	res     *connectors.WriteResult
-	refused string
-}
-
-// event is a log line or an exchange of a delivery, replayed by collect.
-type event struct {
-	line    *LogLine
-	ex      *connectors.Exchange
-	failing bool
-}
-
-func (d *delivery) logf(r *run, level, format string, args ...any) {
-	d.events = append(d.events, event{line: &LogLine{At: r.opts.Now().UTC(), Level: level, Message: fmt.Sprintf(format, args...)}})
-}
-
-// collect waits for the batch in flight, renewing the lease meanwhile (retries can wait
-// long), and settles it. When it failed, its records not settled and those of the
-// batch planned after it are put back as they were, and kept in r.batch to be counted
-// unsent.
-func (r *run) collect(ctx context.Context) *connectors.Error {
-	d := r.inflight
-	if d == nil {
-		return nil
-	}
-	r.inflight = nil
-	ce := r.await(ctx, d)
-	r.requests += d.requests
-	r.loadTime += d.elapsed
-	for _, e := range d.events {
-		if e.line != nil {
-			r.logLine(ctx, *e.line)
-		} else {
-			r.sample(ctx, e.ex, e.failing)
-		}
-	}
-	for _, pc := range d.pieces {
-		if pc.res != nil {
-			r.settle(ctx, pc.label, pc.recs, pc.res)
-			continue
-		}
-		r.reject(ctx, &pc.recs[0], pc.refused)
-		r.keep(restoreOps([]*planned{&pc.recs[0]}))
-	}
-	if ce == nil {
-		ce = d.ce
-	}
-	if ce == nil {
-		r.spare = d.recs // its buffer is free again
-		clear(r.spare)
-		return nil
-	}
-	var left []*planned
-	var unsent []planned
-	for i := range d.recs {
-		if !d.recs[i].settled {
-			left = append(left, &d.recs[i])
-			unsent = append(unsent, d.recs[i])
-		}
-	}
-	for i := range r.batch {
-		left = append(left, &r.batch[i])
-	}
-	r.keep(restoreOps(left))
-	if ce := r.commitPending(context.WithoutCancel(ctx), nil); ce != nil {
-		r.logf(ctx, "warn", "The records not sent stay marked as pending in the sync state (%s); they are sent again next run.", ce.Detail)
-	}
-	r.batch = append(unsent, r.batch...)
-	return ce
-}
-
-// await waits for d, renewing the lease every few seconds; if the run must stop, the
-// delivery is cancelled and waited for.
-func (r *run) await(ctx context.Context, d *delivery) *connectors.Error {
-	t := time.NewTicker(awaitBeat)
-	defer t.Stop()
-	for {
-		select {
-		case <-d.done:
-			d.cancel()
-			return nil
-		case <-t.C:
-			if ce := r.progress(ctx); ce != nil {
-				d.cancel()
-				<-d.done
-				return ce
-			}
-		}
-	}
-}
-
-// awaitBeat is how often a run waiting for a batch's answer renews its lease.
-const awaitBeat = time.Second
-
-// keep adds commits to those made with the next batch's intents.
-func (r *run) keep(upserts []KeyHash, removed []string) {
-	r.pendingUpserts = append(r.pendingUpserts, upserts...)
-	r.pendingRemoved = append(r.pendingRemoved, removed...)
-}
-
 // deliver sends recs, in the background. A batch refused whole as configuration
 // (400/422) is split in halves until the records at fault are alone; each of those is
 // a rejection, in the destination's words.
 func (r *run) deliver(ctx context.Context, d *delivery, label string, recs []planned) *connectors.Error {
 	res, ce := r.write(ctx, d, label, recs)
 	if ce == nil {
-		d.pieces = append(d.pieces, piece{label: label, recs: recs, res: res})
+		d.answer(piece{label: label, recs: recs, res: res})
 		return nil
 	}
 	if ce.Category != connectors.CategoryConfiguration || ce.Retryable {
@@ -311,7 +102,7 @@ func (r *run) deliver(ctx context.Context, d *delivery, label string, recs []pla
 		msg = ce.Message
 	}
 	d.logf(r, "warn", "Batch %s: the destination refused the record %s alone: %s", label, quote(recs[0].rec.Key), msg)
-	d.pieces = append(d.pieces, piece{label: label, recs: recs, refused: msg})
+	d.answer(piece{label: label, recs: recs, refused: msg})
 	return nil
 }
 
@@ -443,9 +234,33 @@ func answer(ce *connectors.Error) string {
 }
 
 // settle records the destination's answer to a batch it took: rejected records become
-// destination issues; the others are acknowledged, and kept to be committed to the
-// state with the next commit, so only they are not sent again.
+// destination issues; the others are acknowledged (the sending goroutine has queued
+// their commit: see acknowledged).
 func (r *run) settle(ctx context.Context, label string, recs []planned, res *connectors.WriteResult) {
+	rejected := rejections(res)
+	matched := 0
+	for i := range recs {
+		p := &recs[i]
+		if msg, ok := rejected[p.rec.Key]; ok {
+			matched++
+			r.reject(ctx, p, msg)
+			continue
+		}
+		p.settled = true
+		r.counts.Sent++
+		r.change(ctx, Change{PrimaryKey: p.rec.Key, Kind: p.kind})
+	}
+	if matched > 0 {
+		r.logf(ctx, "warn", "Batch %s: the destination rejected %d of %d records.", label, matched, len(recs))
+	}
+	if matched < len(rejected) {
+		r.logf(ctx, "warn", "Batch %s: the destination rejected %d keys that were not in the batch; ignored.", label, len(rejected)-matched)
+	}
+}
+
+// rejections are the records a Write refused, by key, in the destination's words (the
+// first message of a key given twice).
+func rejections(res *connectors.WriteResult) map[string]string {
 	var rejected map[string]string
 	for _, rj := range res.Rejected {
 		if rejected == nil {
@@ -455,39 +270,46 @@ func (r *run) settle(ctx context.Context, label string, recs []planned, res *con
 			rejected[rj.Key] = rj.Message
 		}
 	}
-	upserts := make([]KeyHash, 0, len(recs))
-	var removed []string
-	matched := 0
-	for i := range recs {
-		p := &recs[i]
-		if msg, ok := rejected[p.rec.Key]; ok {
-			matched++
-			r.reject(ctx, p, msg)
-			if !p.maybeApplied { // refused for sure: back to the state before the intent
-				if p.had {
-					upserts = append(upserts, KeyHash{Key: p.rec.Key, Hash: p.prev})
-				} else {
-					removed = append(removed, p.rec.Key)
-				}
-			}
-			continue
-		}
-		p.settled = true
-		r.counts.Sent++
-		r.change(ctx, Change{PrimaryKey: p.rec.Key, Kind: p.kind})
+	return rejected
+}
+
+// acknowledged is what a delivery's answers commit to the state, with its intents
+// dropped: the acknowledged records' hashes (or their removal), and the pending marks
+// of records whose fate stays unknown (refused or unanswered after a Write that may
+// have been applied). Records refused, or not sent, for sure keep their stored state.
+func acknowledged(d *delivery) (upserts []KeyHash, removed []string) {
+	acked := func(p *planned) {
 		if p.rec.Op == connectors.OpRemove {
 			removed = append(removed, p.rec.Key)
 		} else {
 			upserts = append(upserts, KeyHash{Key: p.rec.Key, Hash: p.hash})
 		}
 	}
-	if matched > 0 {
-		r.logf(ctx, "warn", "Batch %s: the destination rejected %d of %d records.", label, matched, len(recs))
+	unknown := func(p *planned) {
+		if p.maybeApplied {
+			upserts = append(upserts, KeyHash{Key: p.rec.Key, Hash: pendingMark(p)})
+		}
 	}
-	if matched < len(rejected) {
-		r.logf(ctx, "warn", "Batch %s: the destination rejected %d keys that were not in the batch; ignored.", label, len(rejected)-matched)
+	for _, pc := range d.pieces {
+		if pc.res == nil { // refused alone
+			unknown(&pc.recs[0])
+			continue
+		}
+		rejected := rejections(pc.res)
+		for i := range pc.recs {
+			if _, refused := rejected[pc.recs[i].rec.Key]; refused {
+				unknown(&pc.recs[i])
+			} else {
+				acked(&pc.recs[i])
+			}
+		}
 	}
-	r.keep(upserts, removed)
+	for i := range d.recs {
+		if !d.recs[i].answered {
+			unknown(&d.recs[i])
+		}
+	}
+	return upserts, removed
 }
 
 // reject records one record the destination refused, in its words; it is not committed,

@@ -41,7 +41,7 @@ func (s *streamState) Scan(ctx context.Context, _ string, fn func(KeyHash) error
 	return nil
 }
 
-func (s *streamState) Commit(context.Context, string, []KeyHash, []string) error {
+func (s *streamState) Commit(context.Context, string, Commit) error {
 	s.commits.Add(1)
 	return nil
 }

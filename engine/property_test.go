@@ -72,8 +72,8 @@ func runScenario(t *testing.T, seed uint64, faultRuns int) {
 		}
 		return false
 	}
-	// The destination answers from the run's sending goroutine: it draws from its own
-	// generator.
+	// The destination answers from the run's sending goroutine, the state from its
+	// committer: each draws from a generator of its own.
 	destRng := rand.New(rand.NewPCG(seed, 0xde57))
 	dest.script = func(call int, b connectors.Batch) ([]connectors.Rejection, error) {
 		if !faults {
@@ -106,8 +106,9 @@ func runScenario(t *testing.T, seed uint64, faultRuns int) {
 		}
 		return rej, nil
 	}
+	stateRng := rand.New(rand.NewPCG(seed, 0x57a7e)) // commits come from the committer's goroutine
 	state.failCommit = func() error {
-		if faults && rng.Float64() < 0.03 {
+		if faults && stateRng.Float64() < 0.03 {
 			return errors.New("database is locked")
 		}
 		return nil

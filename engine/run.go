@@ -157,12 +157,9 @@ type run struct {
 	names  [][]byte // each field's name as the encoding writes it
 
 	// load
-	batch    []planned // being filled
-	spare    []planned // the buffer of the batch sent before, free once it is settled
-	inflight *delivery // the batch being sent
-	// acknowledgements and restorations settled, committed with the next intents
-	pendingUpserts []KeyHash
-	pendingRemoved []string
+	batch []planned // being filled
+	free  [][]planned // buffers of batches settled, to fill again
+	pipe  *pipeline   // the batches planned, being committed and sent
 	batchBytes     int
 	batchNo        int
 	requests       int
@@ -312,34 +309,19 @@ func (r *run) gone(ctx context.Context, kh KeyHash) *connectors.Error {
 		return nil
 	}
 	r.counts.Removed++
-	return r.schedule(ctx, planned{rec: connectors.Record{Key: kh.Key, Op: connectors.OpRemove}, kind: ChangeRemoved, prev: kh.Hash, had: true})
+	return r.schedule(ctx, planned{rec: connectors.Record{Key: kh.Key, Op: connectors.OpRemove}, kind: ChangeRemoved})
 }
 
 // stopped accounts for a run that stops early: every planned change not acknowledged is
 // unsent (the next run plans it again, since it was not committed).
 func (r *run) stopped(ctx context.Context, ce *connectors.Error) {
-	// The batch in flight, if any, is settled first: what it delivered counts as sent.
-	if r.inflight != nil {
-		_ = r.collect(ctx)
-	}
+	// The batches under way are settled first: what they delivered counts as sent.
+	r.closePipeline(ctx)
 	ctx = context.WithoutCancel(ctx)
-	if err := r.commitPending(ctx, nil); err != nil {
-		r.logf(ctx, "warn", "Some acknowledged records stay marked as pending in the sync state (%s); they are sent again next run.", err.Detail)
-	}
-	var unsent int64
-	for i := range r.batch {
-		p := &r.batch[i]
-		if p.settled {
-			continue
-		}
-		p.settled = true
-		unsent++
-		r.change(ctx, Change{PrimaryKey: p.rec.Key, Kind: p.kind,
-			Detail: "Not sent: the run stopped before the destination acknowledged it. It is sent again next run."})
-	}
-	r.counts.Unsent += unsent
+	r.unsend(ctx, r.batch)
 	clear(r.batch)
 	r.batch = r.batch[:0]
+	unsent := r.counts.Unsent
 	label := ce.Category.Label()
 	r.logf(ctx, "error", "The run stopped (%s): %s", label, ce.Message)
 	if ce.Detail != "" {

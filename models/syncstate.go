@@ -42,8 +42,13 @@ const (
 // ScanState streams an activation's acknowledged keys in byte order of the key (the
 // column is COLLATE "C" on PostgreSQL; SQLite compares bytes), a page at a time. It is
 // one SELECT, so it reads one snapshot: commits made meanwhile (the engine commits
-// keys the scan has passed) do not change what it yields.
+// keys the scan has passed) do not change what it yields. Intents left by a run that
+// stopped before settling them (a crash) are first folded into the pages as the
+// pending marks they hold.
 func (s *Store) ScanState(ctx context.Context, activationID string, fn func(StateEntry) error) error {
+	if err := s.foldIntents(ctx, activationID); err != nil {
+		return err
+	}
 	rows, err := s.db.WithContext(ctx).Raw(`SELECT body FROM sync_state_pages WHERE activation_id = ? ORDER BY first_key`, activationID).Rows()
 	if err != nil {
 		return translate(err)
@@ -59,6 +64,49 @@ func (s *Store) ScanState(ctx context.Context, activationID string, fn func(Stat
 		}
 	}
 	return translate(rows.Err())
+}
+
+// foldIntents commits the intents stored for an activation into its pages, and drops
+// them, in one transaction.
+func (s *Store) foldIntents(ctx context.Context, activationID string) error {
+	var intents []struct {
+		BatchID string
+		Body    []byte
+	}
+	if err := s.db.WithContext(ctx).Raw(`SELECT batch_id, body FROM sync_state_intents WHERE activation_id = ? ORDER BY batch_id`, activationID).
+		Scan(&intents).Error; err != nil {
+		return translate(err)
+	}
+	if len(intents) == 0 {
+		return nil
+	}
+	var c StateCommit
+	for _, in := range intents {
+		if err := decodePage(in.Body, func(e StateEntry) error { c.Upserts = append(c.Upserts, e); return nil }); err != nil {
+			return err
+		}
+		c.Settled = append(c.Settled, in.BatchID)
+	}
+	return s.CommitState(ctx, activationID, c)
+}
+
+// StateCommit is one transaction on an activation's diff state.
+type StateCommit struct {
+	// Intents are batches about to be sent: each key with its pending mark, stored
+	// whole under the batch's ID (unique across runs) until the batch is settled.
+	Intents []StateIntent
+	// Upserts and Removed are acknowledged keys (and pending marks of records whose
+	// fate is not known); a key both upserted and removed is removed.
+	Upserts []StateEntry
+	Removed []string
+	// Settled names batches whose intents are dropped: their answers are in this commit.
+	Settled []string
+}
+
+// StateIntent is one batch's intents.
+type StateIntent struct {
+	Batch   string
+	Entries []StateEntry
 }
 
 // pageRef is a stored page as CommitState first reads it, without its body.
@@ -83,49 +131,84 @@ type stateOp struct {
 	remove bool
 }
 
-// CommitState records one acknowledged batch: upserts take their new hashes, removals
-// go, in one transaction. A key given twice keeps its last hash; a key both upserted
-// and removed is removed. Only the pages holding the keys are read and rewritten.
-func (s *Store) CommitState(ctx context.Context, activationID string, upserts []StateEntry, removed []string) error {
-	ops := stateOps(upserts, removed)
-	if len(ops) == 0 {
+// CommitState applies c in one transaction. Only the pages holding the keys upserted
+// or removed are read and rewritten; a first sync, whose keys come in order after every
+// stored key, writes new pages without reading any.
+func (s *Store) CommitState(ctx context.Context, activationID string, c StateCommit) error {
+	ops := stateOps(c.Upserts, c.Removed)
+	if len(ops)+len(c.Intents)+len(c.Settled) == 0 {
 		return nil
 	}
 	return translate(s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		// The pages that may hold the keys: from the one holding the first key to the
-		// last one starting before the last key (first keys and sizes only: bodies are
-		// read for the pages the keys fall in).
-		var refs []pageRef
-		err := tx.Raw(`SELECT first_key, last_key, entries FROM sync_state_pages
-			WHERE activation_id = ? AND first_key <= ? AND first_key >= COALESCE(
-				(SELECT MAX(first_key) FROM sync_state_pages WHERE activation_id = ? AND first_key <= ?), '')
-			ORDER BY first_key`, activationID, ops[len(ops)-1].key, activationID, ops[0].key).Scan(&refs).Error
-		if err != nil {
-			return err
-		}
-		edits := assignOps(refs, ops)
-		var read []string
-		byFirst := map[string]*pageEdit{}
-		for _, e := range edits {
-			if e.ref != nil {
-				read = append(read, e.ref.FirstKey)
-				byFirst[e.ref.FirstKey] = e
-			}
-		}
-		if err := readPages(tx, activationID, read, byFirst); err != nil {
-			return err
-		}
-		var pages []storedPage
-		for _, e := range edits {
-			pages = append(pages, cutPages(applyOps(e.keep, e.ops))...)
-		}
-		if len(read) > 0 {
-			if err := tx.Exec(`DELETE FROM sync_state_pages WHERE activation_id = ? AND first_key IN ?`, activationID, read).Error; err != nil {
+		if len(c.Settled) > 0 {
+			if err := tx.Exec(`DELETE FROM sync_state_intents WHERE activation_id = ? AND batch_id IN ?`, activationID, c.Settled).Error; err != nil {
 				return err
 			}
 		}
-		return insertPages(tx, activationID, pages)
+		if err := insertIntents(tx, activationID, c.Intents); err != nil {
+			return err
+		}
+		if len(ops) == 0 {
+			return nil
+		}
+		return commitOps(tx, activationID, ops)
 	}))
+}
+
+func insertIntents(tx *gorm.DB, activationID string, intents []StateIntent) error {
+	if len(intents) == 0 {
+		return nil
+	}
+	var b bytes.Buffer
+	b.WriteString(`INSERT INTO sync_state_intents (activation_id, batch_id, body) VALUES `)
+	args := make([]any, 0, 3*len(intents))
+	for i, in := range intents {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?, ?, ?)")
+		entries := slices.Clone(in.Entries)
+		slices.SortFunc(entries, func(a, b StateEntry) int { return cmp.Compare(a.Key, b.Key) })
+		args = append(args, activationID, in.Batch, encodePage(entries))
+	}
+	return tx.Exec(b.String(), args...).Error
+}
+
+// commitOps applies ops (in key order) to the pages holding their keys.
+func commitOps(tx *gorm.DB, activationID string, ops []stateOp) error {
+	// The pages that may hold the keys: from the one holding the first key to the last
+	// one starting before the last key (first keys and sizes only: bodies are read for
+	// the pages the keys fall in).
+	var refs []pageRef
+	err := tx.Raw(`SELECT first_key, last_key, entries FROM sync_state_pages
+		WHERE activation_id = ? AND first_key <= ? AND first_key >= COALESCE(
+			(SELECT MAX(first_key) FROM sync_state_pages WHERE activation_id = ? AND first_key <= ?), '')
+		ORDER BY first_key`, activationID, ops[len(ops)-1].key, activationID, ops[0].key).Scan(&refs).Error
+	if err != nil {
+		return err
+	}
+	edits := assignOps(refs, ops)
+	var read []string
+	byFirst := map[string]*pageEdit{}
+	for _, e := range edits {
+		if e.ref != nil {
+			read = append(read, e.ref.FirstKey)
+			byFirst[e.ref.FirstKey] = e
+		}
+	}
+	if err := readPages(tx, activationID, read, byFirst); err != nil {
+		return err
+	}
+	var pages []storedPage
+	for _, e := range edits {
+		pages = append(pages, cutPages(applyOps(e.keep, e.ops))...)
+	}
+	if len(read) > 0 {
+		if err := tx.Exec(`DELETE FROM sync_state_pages WHERE activation_id = ? AND first_key IN ?`, activationID, read).Error; err != nil {
+			return err
+		}
+	}
+	return insertPages(tx, activationID, pages)
 }
 
 // stateOps orders a commit's keys: the last upsert of a key counts, a removal beats it.
@@ -151,8 +234,8 @@ func stateOps(upserts []StateEntry, removed []string) []stateOp {
 
 // assignOps finds the page of each key among refs (ordered by first key): the last
 // page starting at or before it, else the first page. A key after the last key of a
-// page already full starts a new page after it instead, so a first sync, whose keys
-// come in order, writes new pages rather than rewriting a growing one.
+// page at least half full starts a new page after it instead, so a first sync, whose
+// keys come in order, writes new pages rather than rewriting a growing one.
 func assignOps(refs []pageRef, ops []stateOp) []*pageEdit {
 	var edits []*pageEdit
 	var cur *pageEdit
@@ -164,7 +247,7 @@ func assignOps(refs []pageRef, ops []stateOp) []*pageEdit {
 			target = &pageEdit{}
 		case i < 0:
 			target = &pageEdit{ref: &refs[0]}
-		case op.key > refs[i].LastKey && refs[i].Entries >= pageTarget:
+		case op.key > refs[i].LastKey && refs[i].Entries >= pageTarget/2:
 			if op.remove {
 				continue // not stored: nothing to remove
 			}
@@ -335,7 +418,12 @@ var errBadEncoding = errors.New("models: a sync state page or a timeline group i
 
 // ResetState forgets everything an activation's platform acknowledged (full resync).
 func (s *Store) ResetState(ctx context.Context, activationID string) error {
-	return translate(s.db.WithContext(ctx).Exec(`DELETE FROM sync_state_pages WHERE activation_id = ?`, activationID).Error)
+	return translate(s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Exec(`DELETE FROM sync_state_intents WHERE activation_id = ?`, activationID).Error; err != nil {
+			return err
+		}
+		return tx.Exec(`DELETE FROM sync_state_pages WHERE activation_id = ?`, activationID).Error
+	}))
 }
 
 // movePerKeyState moves the diff state of databases migrated before it was paged (the
@@ -385,7 +473,7 @@ func (s *Store) movePerKeyState(ctx context.Context) error {
 		if len(entries) > 0 {
 			pages[cur] = append(pages[cur], cutPages(entries)...)
 		}
-		for act, ps := range pages {
+		for act, ps := range pages { // the moved state has no intents: pending marks are in its hashes
 			if err := insertPages(tx, act, ps); err != nil {
 				return err
 			}

@@ -44,10 +44,10 @@ func TestSyncStateRoundTrip(t *testing.T) {
 		for k, h := range want {
 			upserts = append(upserts, models.StateEntry{Key: k, Hash: h})
 		}
-		if err := s.CommitState(ctx, act, upserts, nil); err != nil {
+		if err := s.CommitState(ctx, act, models.StateCommit{Upserts: upserts}); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.CommitState(ctx, other, []models.StateEntry{{Key: "x", Hash: 9}}, nil); err != nil {
+		if err := s.CommitState(ctx, other, models.StateCommit{Upserts: []models.StateEntry{{Key: "x", Hash: 9}}}); err != nil {
 			t.Fatal(err)
 		}
 		got := scanAll(t, s, act)
@@ -69,8 +69,8 @@ func TestSyncStateRoundTrip(t *testing.T) {
 		}
 
 		// Updates, removals, and a key given twice in one commit (the last one counts).
-		if err := s.CommitState(ctx, act, []models.StateEntry{{Key: "a", Hash: 11}, {Key: "new", Hash: 12}, {Key: "a", Hash: 13}},
-			[]string{"Z", "", "k7", "missing"}); err != nil {
+		if err := s.CommitState(ctx, act, models.StateCommit{Upserts: []models.StateEntry{{Key: "a", Hash: 11}, {Key: "new", Hash: 12}, {Key: "a", Hash: 13}},
+			Removed: []string{"Z", "", "k7", "missing"}}); err != nil {
 			t.Fatal(err)
 		}
 		got = scanAll(t, s, act)
@@ -107,7 +107,7 @@ func TestSyncStateRoundTrip(t *testing.T) {
 		err = s.ScanState(ctx, act, func(e models.StateEntry) error {
 			seen++
 			if seen%5000 == 0 {
-				return s.CommitState(ctx, act, []models.StateEntry{{Key: e.Key, Hash: 99}}, nil)
+				return s.CommitState(ctx, act, models.StateCommit{Upserts: []models.StateEntry{{Key: e.Key, Hash: 99}}})
 			}
 			return nil
 		})
@@ -252,7 +252,7 @@ func TestSyncStatePagesMatchAMap(t *testing.T) {
 					upserts = append(upserts, models.StateEntry{Key: fmt.Sprintf("z%06d", round*2000+i), Hash: uint64(i)})
 				}
 			}
-			if err := s.CommitState(ctx, act, upserts, removed); err != nil {
+			if err := s.CommitState(ctx, act, models.StateCommit{Upserts: upserts, Removed: removed}); err != nil {
 				t.Fatal(err)
 			}
 			for _, u := range upserts {
@@ -372,30 +372,72 @@ func TestRunChangeGroups(t *testing.T) {
 
 func ptr[T any](v T) *T { return &v }
 
-// BenchmarkCommitStateFirstSync commits state as a first sync does, on PostgreSQL:
-// for each batch of 1,000 new keys (in order, after every stored key), an intent, then
-// the acknowledged hashes.
+// BenchmarkCommitStateFirstSync commits state as a first sync does, on PostgreSQL: for
+// each batch of 1,000 new keys (in order, after every stored key), one commit of its
+// intents with the acknowledged hashes of the batch before it.
 func BenchmarkCommitStateFirstSync(b *testing.B) {
 	s := testutil.Store(b, testutil.PostgresURL(b))
 	_, a := testutil.Admin(b, s)
 	act := activations(b, s, a, 1)[0]
 	ctx := context.Background()
 	batch := 0
-	intents := make([]models.StateEntry, 1000)
-	acks := make([]models.StateEntry, 1000)
+	var prev models.StateCommit // the acknowledgements of the batch before
 	for b.Loop() {
-		for i := range intents {
+		in := models.StateIntent{Batch: fmt.Sprint("b", batch)}
+		var acks []models.StateEntry
+		for i := range 1000 {
 			k := fmt.Sprintf("%09d", batch*1000+i)
-			intents[i] = models.StateEntry{Key: k}
-			acks[i] = models.StateEntry{Key: k, Hash: uint64(i)<<32 + 7}
+			in.Entries = append(in.Entries, models.StateEntry{Key: k})
+			acks = append(acks, models.StateEntry{Key: k, Hash: uint64(i)<<32 + 7})
 		}
 		batch++
-		if err := s.CommitState(ctx, act, intents, nil); err != nil {
+		if err := s.CommitState(ctx, act, models.StateCommit{Intents: []models.StateIntent{in}, Upserts: prev.Upserts, Settled: prev.Settled}); err != nil {
 			b.Fatal(err)
 		}
-		if err := s.CommitState(ctx, act, acks, nil); err != nil {
-			b.Fatal(err)
-		}
+		prev = models.StateCommit{Upserts: acks, Settled: []string{in.Batch}}
 	}
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(batch*1000), "µs/key")
+}
+
+// Intents are stored per batch until settled; those a crash left are folded into the
+// pages, as the pending marks they hold, by the next scan.
+func TestSyncStateIntents(t *testing.T) {
+	testutil.EachStore(t, func(t *testing.T, s *models.Store) {
+		ctx := context.Background()
+		_, a := testutil.Admin(t, s)
+		act := activations(t, s, a, 1)[0]
+		commit := func(c models.StateCommit) {
+			t.Helper()
+			if err := s.CommitState(ctx, act, c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		commit(models.StateCommit{Upserts: []models.StateEntry{{Key: "a", Hash: 10}, {Key: "b", Hash: 20}}})
+		// Batch 1 (a changed, c new) is answered and settled; batch 2 (b changed, d new)
+		// is sent and never settled: the run crashed.
+		commit(models.StateCommit{Intents: []models.StateIntent{
+			{Batch: "r1:1", Entries: []models.StateEntry{{Key: "c", Hash: 0}, {Key: "a", Hash: 1}}},
+			{Batch: "r1:2", Entries: []models.StateEntry{{Key: "d", Hash: 0}, {Key: "b", Hash: 1}}},
+		}})
+		commit(models.StateCommit{Upserts: []models.StateEntry{{Key: "a", Hash: 11}, {Key: "c", Hash: 30}}, Settled: []string{"r1:1"}})
+		var n int64
+		s.DB().Table("sync_state_intents").Where("activation_id = ?", act).Count(&n)
+		if n != 1 {
+			t.Fatalf("%d intents stored, want batch 2's", n)
+		}
+		want := []models.StateEntry{{Key: "a", Hash: 11}, {Key: "b", Hash: 1}, {Key: "c", Hash: 30}, {Key: "d", Hash: 0}}
+		if got := scanAll(t, s, act); !slices.Equal(got, want) {
+			t.Fatalf("after the crash, the scan yields %v, want %v", got, want)
+		}
+		s.DB().Table("sync_state_intents").Where("activation_id = ?", act).Count(&n)
+		if n != 0 {
+			t.Fatalf("%d intents left after the scan folded them", n)
+		}
+		if err := s.ResetState(ctx, act); err != nil {
+			t.Fatal(err)
+		}
+		if got := scanAll(t, s, act); len(got) != 0 {
+			t.Fatalf("after reset: %v", got)
+		}
+	})
 }

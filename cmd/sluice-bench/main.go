@@ -308,9 +308,10 @@ func (rc *receiver) reset() { rc.requests.Store(0); rc.records.Store(0) }
 
 // ---- the parent ---------------------------------------------------------------------
 
-// run is one scenario run.
+// run is one scenario run, and the COPY timed just before it.
 type run struct {
 	Seconds  float64       `json:"seconds"`
+	Copy     float64       `json:"copy_seconds"` // the fastest of the COPYs timed just before`
 	RSSMB    float64       `json:"peak_rss_mb"`
 	Status   string        `json:"status"`
 	Error    string        `json:"error,omitempty"`
@@ -319,18 +320,22 @@ type run struct {
 	Requests int64         `json:"requests_received"`
 }
 
-// scenario is a scenario's runs, compared with the COPY measured before them.
+// scenario is a scenario's runs, each compared with the COPY timed just before it: the
+// machine's speed drifts (other tenants of the host), and a ratio of two times taken
+// seconds apart is what stays comparable.
 type scenario struct {
 	Name   string  `json:"name"`
 	Target float64 `json:"target_ratio"`
-	Copy   float64 `json:"copy_seconds"` // the fastest COPY of the same query, same state of the table
 	Runs   []run   `json:"runs"`
 }
 
-func (s scenario) median() float64 {
+// ratio is the median of the runs' ratios to their COPY.
+func (s scenario) ratio() float64 { return s.median(func(r run) float64 { return r.Seconds / r.Copy }) }
+
+func (s scenario) median(of func(run) float64) float64 {
 	t := make([]float64, len(s.Runs))
 	for i, r := range s.Runs {
-		t[i] = r.Seconds
+		t[i] = of(r)
 	}
 	slices.Sort(t)
 	if n := len(t); n%2 == 0 {
@@ -353,7 +358,6 @@ type sizeResult struct {
 	RowBytes    float64    `json:"average_row_bytes"`
 	SQL         string     `json:"sql"`
 	Copies      []float64  `json:"copy_seconds"`
-	CopiesAfter []float64  `json:"copy_after_update_seconds"`
 	Scenarios   []scenario `json:"scenarios"`
 }
 
@@ -511,15 +515,20 @@ func benchSize(ctx context.Context, o options, n int, rc *receiver, hookURL stri
 				return err
 			}
 		}
+		copies, err := timeCopy(ctx, dw, sql, o.copies)
+		if err != nil {
+			return fmt.Errorf("copy: %w", err)
+		}
 		rc.reset()
 		r, err := runScenario(ctx, o, storeURL, ws, actID, strconv.Itoa(n)+"-"+label)
 		if err != nil {
 			return fmt.Errorf("%s: %w", label, err)
 		}
+		r.Copy = slices.Min(copies)
 		r.Records, r.Requests = rc.records.Load(), rc.requests.Load()
 		sc.Runs = append(sc.Runs, r)
-		logf("%s: %.2f s (%.2f× COPY), peak RSS %.0f MB, %s, %+v, %d records received in %d requests",
-			label, r.Seconds, r.Seconds/sc.Copy, r.RSSMB, r.Status, r.Counts, r.Records, r.Requests)
+		logf("%s: COPY %s s, sync %.2f s (%.2f× COPY), peak RSS %.0f MB, %s, %+v, %d records received in %d requests",
+			label, fmtList(copies), r.Seconds, r.Seconds/r.Copy, r.RSSMB, r.Status, r.Counts, r.Records, r.Requests)
 		if r.Error != "" {
 			logf("%s: error: %s", label, r.Error)
 		}
@@ -529,14 +538,14 @@ func benchSize(ctx context.Context, o options, n int, rc *receiver, hookURL stri
 		return nil
 	}
 
-	full := scenario{Name: "full", Target: targetFull, Copy: slices.Min(res.Copies)}
+	full := scenario{Name: "full", Target: targetFull}
 	if err := one(&full, "full"); err != nil {
 		return res, err
 	}
 	if err := checkRunLogSQL(ctx, storeURL, sql); err != nil {
 		logf("warning: %v", err)
 	}
-	unchanged := scenario{Name: "unchanged", Target: targetUnchanged, Copy: slices.Min(res.Copies)}
+	unchanged := scenario{Name: "unchanged", Target: targetUnchanged}
 	for i := range o.repeat {
 		if err := one(&unchanged, fmt.Sprintf("unchanged-%d", i+1)); err != nil {
 			return res, err
@@ -550,18 +559,6 @@ func benchSize(ctx context.Context, o options, n int, rc *receiver, hookURL stri
 		}
 		if _, err := dw.Exec(ctx, `VACUUM ANALYZE customers`); err != nil {
 			return res, err
-		}
-		if i == 0 {
-			if o.settle {
-				if err := settle(ctx, dw, storeURL); err != nil {
-					return res, err
-				}
-			}
-			if res.CopiesAfter, err = timeCopy(ctx, dw, sql, o.copies); err != nil {
-				return res, fmt.Errorf("copy: %w", err)
-			}
-			changed.Copy = slices.Min(res.CopiesAfter)
-			logf("COPY after the update: %s s", fmtList(res.CopiesAfter))
 		}
 		if err := one(&changed, fmt.Sprintf("changed_1pct-%d", i+1)); err != nil {
 			return res, err
@@ -811,7 +808,7 @@ func countsExpected(n int, scenario string, r run) bool {
 
 func table(results []sizeResult) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "\n| rows | scenario | COPY s | sync s (median) | runs | × COPY | target | peak RSS MB | counts | verdict |\n")
+	fmt.Fprintf(&b, "\n| rows | scenario | COPY s (median) | sync s (median) | runs: sync s (× its COPY) | × COPY (median) | target | peak RSS MB | counts | verdict |\n")
 	fmt.Fprintf(&b, "| ---: | --- | ---: | ---: | --- | ---: | ---: | ---: | --- | --- |\n")
 	var rss1M float64
 	for _, r := range results {
@@ -821,12 +818,12 @@ func table(results []sizeResult) string {
 	}
 	for _, r := range results {
 		for _, sc := range r.Scenarios {
-			med := sc.median()
-			ratio := med / sc.Copy
+			med := sc.median(func(r run) float64 { return r.Seconds })
+			ratio := sc.ratio()
 			var times []string
 			ok := true
 			for _, run := range sc.Runs {
-				times = append(times, strconv.FormatFloat(run.Seconds, 'f', 2, 64))
+				times = append(times, fmt.Sprintf("%.2f (%.2f×)", run.Seconds, run.Seconds/run.Copy))
 				ok = ok && countsExpected(r.Rows, sc.Name, run)
 			}
 			verdict := "PASS"
@@ -838,7 +835,7 @@ func table(results []sizeResult) string {
 				counts = "WRONG"
 			}
 			fmt.Fprintf(&b, "| %d | %s | %.2f | %.2f | %s | %.2f | ≤ %.1f | %.0f | %s | %s |\n",
-				r.Rows, sc.Name, sc.Copy, med, strings.Join(times, ", "), ratio, sc.Target, sc.peakRSS(), counts, verdict)
+				r.Rows, sc.Name, sc.median(func(r run) float64 { return r.Copy }), med, strings.Join(times, ", "), ratio, sc.Target, sc.peakRSS(), counts, verdict)
 		}
 	}
 	for _, r := range results {

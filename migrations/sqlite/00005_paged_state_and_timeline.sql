@@ -14,6 +14,17 @@ CREATE TABLE sync_state_pages (
     PRIMARY KEY (activation_id, first_key)
 );
 
+-- Intents: the keys of a batch about to be sent, with their pending marks, stored
+-- whole, one row per batch, before the batch is sent; dropped once its answer is
+-- committed to the pages. Rows left by a run that crashed are folded into the pages
+-- (as pending marks) by the next scan of the state.
+CREATE TABLE sync_state_intents (
+    activation_id TEXT NOT NULL REFERENCES activations (id) ON DELETE CASCADE,
+    batch_id      TEXT NOT NULL,
+    body          BLOB NOT NULL,
+    PRIMARY KEY (activation_id, batch_id)
+);
+
 -- The record timeline's entries without a reason (added, changed, removed: nearly all
 -- of them) in groups: the keys of one run and kind, sorted and prefix-compressed like
 -- the state's, up to a few thousand a row. A record lookup reads the groups whose key
@@ -34,5 +45,6 @@ CREATE INDEX run_change_groups_key_idx ON run_change_groups (activation_id, firs
 CREATE INDEX run_change_groups_run_idx ON run_change_groups (run_id);
 
 -- +goose Down
+DROP TABLE sync_state_intents;
 DROP TABLE run_change_groups;
 DROP TABLE sync_state_pages;
