@@ -157,14 +157,14 @@ type run struct {
 	names  [][]byte // each field's name as the encoding writes it
 
 	// load
-	batch []planned // being filled
-	free  [][]planned // buffers of batches settled, to fill again
-	pipe  *pipeline   // the batches planned, being committed and sent
-	batchBytes     int
-	batchNo        int
-	requests       int
-	exchanges      int
-	loadTime       time.Duration
+	batch      []planned   // being filled
+	free       [][]planned // buffers of batches settled, to fill again
+	pipe       *pipeline   // the batches planned, being committed and sent
+	batchBytes int
+	batchNo    int
+	requests   int
+	exchanges  int
+	loadTime   time.Duration
 
 	// recorder buffers and progress
 	issues    []Issue
