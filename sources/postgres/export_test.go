@@ -15,3 +15,5 @@ func NewWithTimeouts(f Flavor, connect, statement time.Duration) connectors.Sour
 }
 
 var NumericText = numericText
+
+var DecodeFast, NormalizeValue = decodeFast, normalizeValue

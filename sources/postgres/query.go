@@ -65,6 +65,10 @@ func (s *source) Query(ctx context.Context, sql string, args []any, fn func(row 
 				}
 				continue
 			}
+			if v, ok := decodeFast(f.DataTypeOID, f.Format, raw); ok {
+				row[i] = v
+				continue
+			}
 			v, err := types[i].Codec.DecodeValue(m, f.DataTypeOID, f.Format, raw)
 			if err != nil {
 				return &connectors.Error{Category: connectors.CategoryConnection,
@@ -146,15 +150,18 @@ func numericText(n pgtype.Numeric) any {
 		}
 		return v
 	}
+	return formatDecimal(n.Int.Int64(), int(n.Exp))
+}
+
+// formatDecimal writes v·10^exp as pgx writes a numeric's text.
+func formatDecimal(v int64, exp int) string {
 	var digits [24]byte
-	abs := n.Int.Int64()
-	neg := abs < 0
-	d := strconv.AppendUint(digits[:0], absUint(abs), 10)
-	buf := make([]byte, 0, len(d)+max(int(n.Exp), -int(n.Exp))+3)
-	if neg {
+	d := strconv.AppendUint(digits[:0], absUint(v), 10)
+	buf := make([]byte, 0, len(d)+max(exp, -exp)+3)
+	if v < 0 {
 		buf = append(buf, '-')
 	}
-	switch exp := int(n.Exp); {
+	switch {
 	case exp > 0:
 		buf = append(buf, d...)
 		for range exp {
