@@ -82,6 +82,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 	log := newLogger(cfg)
 	switch cmd {
 	case "serve":
+		config.ApplyGC(cfg.GCPercent, getenv)
 		return serve(ctx, cfg, log)
 	case "migrate":
 		store, err := openStore(ctx, cfg)

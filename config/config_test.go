@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 )
@@ -63,5 +64,33 @@ func TestLoadRefuses(t *testing.T) {
 	_ = os.WriteFile(bad, []byte("listen: [unclosed"), 0o600)
 	if _, err := Load(bad, env(nil)); err == nil || !strings.Contains(err.Error(), "parse") {
 		t.Errorf("broken yaml: err = %v", err)
+	}
+}
+
+func TestGCPercent(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	cfg, err := Load("", env(nil))
+	if err != nil || cfg.GCPercent != DefaultGCPercent {
+		t.Fatalf("default: %d %v", cfg.GCPercent, err)
+	}
+	if cfg, err := Load("", env(map[string]string{"SLUICE_GC_PERCENT": "150"})); err != nil || cfg.GCPercent != 150 {
+		t.Fatalf("from the environment: %d %v", cfg.GCPercent, err)
+	}
+	for _, bad := range []string{"0", "-5", "lots"} {
+		if _, err := Load("", env(map[string]string{"SLUICE_GC_PERCENT": bad})); err == nil || !strings.Contains(err.Error(), "SLUICE_GC_PERCENT") {
+			t.Errorf("SLUICE_GC_PERCENT=%s: %v", bad, err)
+		}
+	}
+}
+
+func TestApplyGC(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	ApplyGC(250, func(string) string { return "" })
+	if got := debug.SetGCPercent(100); got != 250 {
+		t.Fatalf("GC percent %d after ApplyGC(250)", got)
+	}
+	ApplyGC(400, func(k string) string { return map[string]string{"GOGC": "50"}[k] }) // GOGC wins
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Fatalf("GC percent %d; GOGC is set, so ApplyGC must leave it", got)
 	}
 }

@@ -42,6 +42,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"sluice/config"
 	"sluice/connectors"
 	"sluice/delivery"
 	"sluice/destinations/webhook"
@@ -166,6 +167,7 @@ type childResult struct {
 
 func runChild(c childOptions) error {
 	ctx := context.Background()
+	config.ApplyGC(config.DefaultGCPercent, os.Getenv) // as sluice serve does
 	store, err := models.Open(c.store, box())
 	if err != nil {
 		return err

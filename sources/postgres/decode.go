@@ -8,18 +8,21 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
-// decodeFast decodes the binary values of the most common column types straight from
-// the wire, into what the generic path (the type's codec, then normalizeValue) gives
+// decodeFast decodes the values of the most common column types (text in either format,
+// the others in binary) straight from the
+// wire, into what the generic path (the type's codec, then normalizeValue) gives
 // for them: a sync reads millions of values, and the codecs look up a scan plan and
 // box an intermediate value for each. It reports false for anything else, which takes
 // the generic path. TestDecodeFastIsGeneric checks both paths agree.
 func decodeFast(oid uint32, format int16, raw []byte) (any, bool) {
+	switch oid {
+	case pgtype.TextOID, pgtype.VarcharOID: // the same bytes in either format
+		return string(raw), true
+	}
 	if format != pgtype.BinaryFormatCode {
 		return nil, false
 	}
 	switch oid {
-	case pgtype.TextOID, pgtype.VarcharOID:
-		return string(raw), true
 	case pgtype.Int8OID:
 		if len(raw) == 8 {
 			return int64(binary.BigEndian.Uint64(raw)), true
