@@ -35,8 +35,10 @@ const (
 	// is cut, so a few keys added to a page rarely move its neighbours.
 	pageTarget = 1024
 	pageMax    = 2 * pageTarget
-	// pageWriteChunk keeps each INSERT of pages under SQLite's bind-parameter limit.
-	pageWriteChunk = 200
+	// pageWriteChunk is how many pages a commit reads and rewrites at a time: it bounds
+	// the commit's memory (at most 32 × 2,048 decoded keys, a few MB), and keeps each
+	// INSERT of pages under SQLite's bind-parameter limit.
+	pageWriteChunk = 32
 )
 
 // ScanState streams an activation's acknowledged keys in byte order of the key (the
@@ -187,28 +189,38 @@ func commitOps(tx *gorm.DB, activationID string, ops []stateOp) error {
 	if err != nil {
 		return err
 	}
+	// A few pages at a time, so that memory does not grow with the state: a rerun's
+	// changes are spread over every page.
 	edits := assignOps(refs, ops)
-	var read []string
-	byFirst := map[string]*pageEdit{}
-	for _, e := range edits {
-		if e.ref != nil {
-			read = append(read, e.ref.FirstKey)
-			byFirst[e.ref.FirstKey] = e
+	for len(edits) > 0 {
+		part := edits[:min(len(edits), pageWriteChunk)]
+		edits = edits[len(part):]
+		var read []string
+		byFirst := map[string]*pageEdit{}
+		for _, e := range part {
+			if e.ref != nil {
+				read = append(read, e.ref.FirstKey)
+				byFirst[e.ref.FirstKey] = e
+			}
 		}
-	}
-	if err := readPages(tx, activationID, read, byFirst); err != nil {
-		return err
-	}
-	var pages []storedPage
-	for _, e := range edits {
-		pages = append(pages, cutPages(applyOps(e.keep, e.ops))...)
-	}
-	if len(read) > 0 {
-		if err := tx.Exec(`DELETE FROM sync_state_pages WHERE activation_id = ? AND first_key IN ?`, activationID, read).Error; err != nil {
+		if err := readPages(tx, activationID, read, byFirst); err != nil {
+			return err
+		}
+		var pages []storedPage
+		for _, e := range part {
+			pages = append(pages, cutPages(applyOps(e.keep, e.ops))...)
+			e.keep = nil
+		}
+		if len(read) > 0 {
+			if err := tx.Exec(`DELETE FROM sync_state_pages WHERE activation_id = ? AND first_key IN ?`, activationID, read).Error; err != nil {
+				return err
+			}
+		}
+		if err := insertPages(tx, activationID, pages); err != nil {
 			return err
 		}
 	}
-	return insertPages(tx, activationID, pages)
+	return nil
 }
 
 // stateOps orders a commit's keys: the last upsert of a key counts, a removal beats it.
