@@ -140,10 +140,9 @@ func (c *Config) validate() error {
 
 // DefaultGCPercent is the garbage collector's target Sluice runs with: a run allocates a
 // few short-lived values per record and holds little (tens of MB whatever the segment's
-// size), so collecting when the heap has grown by 300% rather than Go's 100% costs some
-// 40 MB more at the peak and made a million-record first sync about 40% faster
-// (docs/benchmarks.md).
-const DefaultGCPercent = 300
+// size), so collecting when the heap has grown by 200% rather than Go's 100% trades
+// some 40 MB at the peak for a much faster sync (docs/benchmarks.md).
+const DefaultGCPercent = 200
 
 // ApplyGC sets the garbage collector's target to percent, unless the GOGC environment
 // variable sets it already (Go's own knob wins).

@@ -52,7 +52,7 @@ type pipeline struct {
 const (
 	// pipelineDepth is how many batches may be under way: planned, committed or sent,
 	// and not settled by the run yet.
-	pipelineDepth = 4
+	pipelineDepth = 8
 	// awaitBeat is how often the run renews its lease while it waits for an answer.
 	awaitBeat = time.Second
 )

@@ -90,8 +90,10 @@ func Run(ctx context.Context, job Job, state State, rec Recorder) Result {
 }
 
 // Run executes one run of job: extract → duplicate keys → validate → diff → load →
-// commit (DESIGN.md "A run, step by step"), streaming, so memory is bounded by a batch
-// and the rows read ahead (at most 32,768, some 8 MB) whatever the segment's size. It
+// commit (DESIGN.md "A run, step by step"), streaming, so memory is bounded by the
+// batches under way (the one being filled, and pipelineDepth being committed, sent or
+// settled) and the rows read ahead (at most 32,768, some 8 MB) whatever the segment's
+// size. It
 // never returns without accounting for every row and every planned change: the
 // returned Counts balance, or Err says (in category internal) that they did not.
 func (o Options) Run(ctx context.Context, job Job, state State, rec Recorder) Result {
