@@ -231,7 +231,8 @@ func TestSyncStatePagesMatchAMap(t *testing.T) {
 	testutil.EachStore(t, func(t *testing.T, s *models.Store) {
 		ctx := context.Background()
 		_, a := testutil.Admin(t, s)
-		act := activations(t, s, a, 1)[0]
+		acts := activations(t, s, a, 2)
+		act, other := acts[0], acts[1]
 		rng := rand.New(rand.NewPCG(3, 5))
 		want := map[string]uint64{}
 		for round := range 60 {
@@ -287,6 +288,43 @@ func TestSyncStatePagesMatchAMap(t *testing.T) {
 		}
 		if total != len(want) {
 			t.Fatalf("pages count %d entries, the state has %d", total, len(want))
+		}
+
+		// One commit touching every page of a 100,000-key state (a hundred pages, more
+		// than a commit rewrites at a time): every tenth key changed, every 97th removed.
+		var big []models.StateEntry
+		for i := range 100_000 {
+			big = append(big, models.StateEntry{Key: fmt.Sprintf("%07d", i), Hash: uint64(i)})
+		}
+		if err := s.CommitState(ctx, other, models.StateCommit{Upserts: big}); err != nil {
+			t.Fatal(err)
+		}
+		var changed []models.StateEntry
+		var gone []string
+		for i := range 100_000 {
+			switch {
+			case i%97 == 0:
+				gone = append(gone, big[i].Key)
+			case i%10 == 0:
+				changed = append(changed, models.StateEntry{Key: big[i].Key, Hash: 7})
+			}
+		}
+		if err := s.CommitState(ctx, other, models.StateCommit{Upserts: changed, Removed: gone}); err != nil {
+			t.Fatal(err)
+		}
+		got := scanAll(t, s, other)
+		var expect []models.StateEntry
+		for i, e := range big {
+			switch {
+			case i%97 == 0:
+				continue
+			case i%10 == 0:
+				e.Hash = 7
+			}
+			expect = append(expect, e)
+		}
+		if !slices.Equal(got, expect) {
+			t.Fatalf("after a commit over every page: %d keys, want %d", len(got), len(expect))
 		}
 	})
 }
