@@ -12,17 +12,38 @@ import (
 	"sluice/migrations"
 )
 
-// copyRows writes n rows into table with PostgreSQL's COPY (pgx CopyFrom): one
-// statement, all rows or none, at a fraction of the cost of INSERTs built by gorm. A
-// run of a million records writes a million timeline entries, so this is how run
-// outputs are written on PostgreSQL; row(i) gives the i-th row's values in columns' order.
-func (s *Store) copyRows(ctx context.Context, table string, columns []string, n int, row func(i int) []any) error {
+// copyTable is rows for copyRows: n rows into table, row(i) giving the i-th row's
+// values in columns' order.
+type copyTable struct {
+	name    string
+	columns []string
+	n       int
+	row     func(i int) []any
+}
+
+// copyRows writes rows into tables with PostgreSQL's COPY (pgx CopyFrom), in one
+// transaction: all rows or none, at a fraction of the cost of INSERTs built by gorm. A
+// run of a million records writes a million issues or timeline entries at worst, so
+// this is how run outputs are written on PostgreSQL.
+func (s *Store) copyRows(ctx context.Context, tables ...copyTable) error {
 	if s.dialect != migrations.Postgres {
 		return errors.New("models: COPY is PostgreSQL's")
 	}
 	return s.withPgx(ctx, func(conn *pgx.Conn) error {
-		_, err := conn.CopyFrom(ctx, pgx.Identifier{table}, columns, pgx.CopyFromSlice(n, func(i int) ([]any, error) { return row(i), nil }))
-		return translatePgx(err)
+		tx, err := conn.Begin(ctx)
+		if err != nil {
+			return translatePgx(err)
+		}
+		defer tx.Rollback(ctx)
+		for _, t := range tables {
+			if t.n == 0 {
+				continue
+			}
+			if _, err := tx.CopyFrom(ctx, pgx.Identifier{t.name}, t.columns, pgx.CopyFromSlice(t.n, func(i int) ([]any, error) { return t.row(i), nil })); err != nil {
+				return translatePgx(err)
+			}
+		}
+		return translatePgx(tx.Commit(ctx))
 	})
 }
 

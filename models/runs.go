@@ -341,10 +341,10 @@ func (s *Store) AddRunIssues(ctx context.Context, issues []RunIssue) error {
 		issues[i].ID, issues[i].CreatedAt = newID(), s.now()
 	}
 	if s.dialect == migrations.Postgres && len(issues) > 0 {
-		return s.copyRows(ctx, "run_issues", []string{"id", "run_id", "primary_key", "stage", "code", "field", "message", "created_at"}, len(issues), func(i int) []any {
+		return s.copyRows(ctx, copyTable{"run_issues", []string{"id", "run_id", "primary_key", "stage", "code", "field", "message", "created_at"}, len(issues), func(i int) []any {
 			is := &issues[i]
 			return []any{is.ID, is.RunID, is.PrimaryKey, is.Stage, is.Code, is.Field, is.Message, is.CreatedAt}
-		})
+		}})
 	}
 	return s.createInBatches(ctx, &issues, len(issues))
 }
@@ -357,16 +357,18 @@ func (s *Store) AddRunLogs(ctx context.Context, logs []RunLog) error {
 	return s.createInBatches(ctx, &logs, len(logs))
 }
 
-// AddRunChanges writes timeline entries. Entries without a detail (a record added,
-// changed or removed as planned: a first sync of a million records has a million) are
-// stored in groups, the keys of one run and kind in a row (run_change_groups); entries
-// with a detail (rejected, withheld, not sent) a row each.
+// AddRunChanges writes timeline entries, all or none. Entries without a detail (a
+// record added, changed or removed as planned: a first sync of a million records has a
+// million) are stored in groups, the keys of one run and kind in a row
+// (run_change_groups); entries with a detail (rejected, withheld, not sent) a row each.
 func (s *Store) AddRunChanges(ctx context.Context, changes []RunChange) error {
 	var single []RunChange
 	groups := map[[2]string][]string{} // run, kind → keys
 	var order [][2]string
+	activation := map[string]string{} // run → activation
 	for _, c := range changes {
 		if c.Detail != "" {
+			c.ID, c.CreatedAt = newID(), s.now()
 			single = append(single, c)
 			continue
 		}
@@ -375,37 +377,44 @@ func (s *Store) AddRunChanges(ctx context.Context, changes []RunChange) error {
 			order = append(order, g)
 		}
 		groups[g] = append(groups[g], c.PrimaryKey)
+		activation[c.RunID] = c.ActivationID
 	}
-	if len(order) > 0 {
-		activation := map[string]string{}
-		for _, c := range changes {
-			activation[c.RunID] = c.ActivationID
+	var grouped []RunChangeGroup
+	for _, g := range order {
+		keys := groups[g]
+		slices.Sort(keys)
+		for len(keys) > 0 {
+			part := keys[:min(len(keys), changeGroupMax)]
+			keys = keys[len(part):]
+			grouped = append(grouped, RunChangeGroup{ID: newID(), RunID: g[0], ActivationID: activation[g[0]], Kind: g[1],
+				FirstKey: part[0], LastKey: part[len(part)-1], Entries: len(part), Keys: encodeKeys(part), CreatedAt: s.now()})
 		}
-		var rows []RunChangeGroup
-		for _, g := range order {
-			keys := groups[g]
-			slices.Sort(keys)
-			for len(keys) > 0 {
-				part := keys[:min(len(keys), changeGroupMax)]
-				keys = keys[len(part):]
-				rows = append(rows, RunChangeGroup{ID: newID(), RunID: g[0], ActivationID: activation[g[0]], Kind: g[1],
-					FirstKey: part[0], LastKey: part[len(part)-1], Entries: len(part), Keys: encodeKeys(part), CreatedAt: s.now()})
+	}
+	if len(grouped)+len(single) == 0 {
+		return nil
+	}
+	if s.dialect == migrations.Postgres {
+		return s.copyRows(ctx,
+			copyTable{"run_change_groups", []string{"id", "run_id", "activation_id", "kind", "first_key", "last_key", "entries", "keys", "created_at"}, len(grouped), func(i int) []any {
+				g := &grouped[i]
+				return []any{g.ID, g.RunID, g.ActivationID, g.Kind, g.FirstKey, g.LastKey, g.Entries, g.Keys, g.CreatedAt}
+			}},
+			copyTable{"run_changes", []string{"id", "run_id", "activation_id", "primary_key", "kind", "detail", "created_at"}, len(single), func(i int) []any {
+				c := &single[i]
+				return []any{c.ID, c.RunID, c.ActivationID, c.PrimaryKey, c.Kind, c.Detail, c.CreatedAt}
+			}})
+	}
+	return translate(s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if len(grouped) > 0 {
+			if err := tx.CreateInBatches(&grouped, 500).Error; err != nil {
+				return err
 			}
 		}
-		if err := s.createInBatches(ctx, &rows, len(rows)); err != nil {
-			return err
+		if len(single) > 0 {
+			return tx.CreateInBatches(&single, 500).Error
 		}
-	}
-	for i := range single {
-		single[i].ID, single[i].CreatedAt = newID(), s.now()
-	}
-	if s.dialect == migrations.Postgres && len(single) > 0 {
-		return s.copyRows(ctx, "run_changes", []string{"id", "run_id", "activation_id", "primary_key", "kind", "detail", "created_at"}, len(single), func(i int) []any {
-			c := &single[i]
-			return []any{c.ID, c.RunID, c.ActivationID, c.PrimaryKey, c.Kind, c.Detail, c.CreatedAt}
-		})
-	}
-	return s.createInBatches(ctx, &single, len(single))
+		return nil
+	}))
 }
 
 // RunChangeGroup is timeline entries without a detail, of one run and kind: their keys,

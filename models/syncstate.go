@@ -1,7 +1,6 @@
 package models
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/binary"
@@ -9,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 
 	"gorm.io/gorm"
 
@@ -158,22 +158,32 @@ func (s *Store) CommitState(ctx context.Context, activationID string, c StateCom
 }
 
 func insertIntents(tx *gorm.DB, activationID string, intents []StateIntent) error {
-	if len(intents) == 0 {
-		return nil
-	}
-	var b bytes.Buffer
-	b.WriteString(`INSERT INTO sync_state_intents (activation_id, batch_id, body) VALUES `)
-	args := make([]any, 0, 3*len(intents))
-	for i, in := range intents {
-		if i > 0 {
-			b.WriteString(", ")
+	return insertRows(tx, "sync_state_intents", []string{"activation_id", "batch_id", "body"}, len(intents), func(i int) []any {
+		return []any{activationID, intents[i].Batch, encodePage(intents[i].Entries)}
+	})
+}
+
+// insertRows inserts n rows into table, row(i) giving the i-th row's values in columns'
+// order, pageWriteChunk rows a statement.
+func insertRows(tx *gorm.DB, table string, columns []string, n int, row func(i int) []any) error {
+	tuple := "(" + strings.Repeat("?, ", len(columns)-1) + "?)"
+	for start := 0; start < n; start += pageWriteChunk {
+		end := min(start+pageWriteChunk, n)
+		var b strings.Builder
+		fmt.Fprintf(&b, "INSERT INTO %s (%s) VALUES ", table, strings.Join(columns, ", "))
+		args := make([]any, 0, len(columns)*(end-start))
+		for i := start; i < end; i++ {
+			if i > start {
+				b.WriteString(", ")
+			}
+			b.WriteString(tuple)
+			args = append(args, row(i)...)
 		}
-		b.WriteString("(?, ?, ?)")
-		entries := slices.Clone(in.Entries)
-		slices.SortFunc(entries, func(a, b StateEntry) int { return cmp.Compare(a.Key, b.Key) })
-		args = append(args, activationID, in.Batch, encodePage(entries))
+		if err := tx.Exec(b.String(), args...).Error; err != nil {
+			return err
+		}
 	}
-	return tx.Exec(b.String(), args...).Error
+	return nil
 }
 
 // commitOps applies ops (in key order) to the pages holding their keys.
@@ -349,27 +359,13 @@ func cutPages(entries []StateEntry) []storedPage {
 }
 
 func insertPages(tx *gorm.DB, activationID string, pages []storedPage) error {
-	for len(pages) > 0 {
-		part := pages[:min(pageWriteChunk, len(pages))]
-		pages = pages[len(part):]
-		var b bytes.Buffer
-		b.WriteString(`INSERT INTO sync_state_pages (activation_id, first_key, last_key, entries, body) VALUES `)
-		args := make([]any, 0, 5*len(part))
-		for i, p := range part {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString("(?, ?, ?, ?, ?)")
-			args = append(args, activationID, p.first, p.last, p.entries, p.body)
-		}
-		if err := tx.Exec(b.String(), args...).Error; err != nil {
-			return err
-		}
-	}
-	return nil
+	return insertRows(tx, "sync_state_pages", []string{"activation_id", "first_key", "last_key", "entries", "body"}, len(pages), func(i int) []any {
+		p := &pages[i]
+		return []any{activationID, p.first, p.last, p.entries, p.body}
+	})
 }
 
-// encodePage writes entries (in key order), each key as appendKey writes it followed by
+// encodePage writes entries (best in key order: neighbours share prefixes), each key as appendKey writes it followed by
 // its hash (8 bytes, big-endian).
 func encodePage(entries []StateEntry) []byte {
 	buf := make([]byte, 0, len(entries)*16)

@@ -373,6 +373,12 @@ func TestRunChangeGroups(t *testing.T) {
 		if err := s.AddRunChanges(ctx, []models.RunChange{{RunID: other.ID, ActivationID: acts[1], PrimaryKey: "0042", Kind: "added"}}); err != nil {
 			t.Fatal(err)
 		}
+		// All or none: entries of a run the store does not know refuse the whole write.
+		err = s.AddRunChanges(ctx, []models.RunChange{{RunID: runs[2].ID, ActivationID: act, PrimaryKey: "0042", Kind: "changed"},
+			{RunID: "no-such-run", ActivationID: act, PrimaryKey: "0042", Kind: "withheld", Detail: "x"}})
+		if !errors.Is(err, models.ErrConflict) {
+			t.Fatalf("a write with a missing run: %v", err)
+		}
 		var groups int64
 		s.DB().Model(&models.RunChangeGroup{}).Where("run_id = ?", runs[0].ID).Count(&groups)
 		if groups != 3 {
