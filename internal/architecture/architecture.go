@@ -1,0 +1,125 @@
+// Package architecture holds the import rules that keep Sluice's packages in their
+// rooms (STYLE.md, "Dependency direction"), and the loader that checks a module against
+// them. The rules are tested over the real module on every test run.
+package architecture
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os/exec"
+	"sort"
+	"strings"
+)
+
+// Rule forbids packages matching From to import packages matching To. Patterns are
+// import paths; a trailing "/..." matches the package and everything below it.
+type Rule struct {
+	From, To string
+	// Except lists importers the rule does not apply to.
+	Except []string
+	Why    string
+}
+
+// Rules are Sluice's import rules. The module path is "sluice".
+var Rules = []Rule{
+	{From: "sluice/views/...", To: "sluice/handlers/...", Why: "views render what they are given; they know no handlers"},
+	{From: "sluice/engine/...", To: "sluice/models/...", Why: "the engine reaches stored state only through the narrow interfaces it declares"},
+	{From: "sluice/engine/...", To: "gorm.io/...", Why: "the engine knows no database library"},
+	{From: "sluice/connectors/...", To: "sluice/models/...", Why: "connectors are the contract with the outside world, not with Sluice's records"},
+	{From: "sluice/connectors/...", To: "gorm.io/...", Why: "connectors know no database library"},
+	{From: "sluice/sources/...", To: "sluice/models/...", Why: "a connector imports connectors, never Sluice's records"},
+	{From: "sluice/sources/...", To: "gorm.io/...", Why: "a connector knows no database library"},
+	{From: "sluice/destinations/...", To: "sluice/models/...", Why: "a connector imports connectors, never Sluice's records"},
+	{From: "sluice/destinations/...", To: "gorm.io/...", Why: "a connector knows no database library"},
+	{From: "sluice/sources/...", To: "sluice/destinations/...", Why: "sources and destinations meet only in the engine"},
+	{From: "sluice/destinations/...", To: "sluice/sources/...", Why: "sources and destinations meet only in the engine"},
+	{From: "...", To: "sluice/handlers/...", Except: []string{"sluice", "sluice/handlers/..."}, Why: "only main wires the HTTP layer"},
+}
+
+// Violation is one forbidden import.
+type Violation struct {
+	From, To string
+	Rule     Rule
+}
+
+func (v Violation) String() string {
+	return fmt.Sprintf("%s imports %s: %s", v.From, v.To, v.Rule.Why)
+}
+
+// match reports whether path matches pattern ("x/..." matches x and below; "..." all).
+func match(pattern, path string) bool {
+	if pattern == "..." {
+		return true
+	}
+	if base, ok := strings.CutSuffix(pattern, "/..."); ok {
+		return path == base || strings.HasPrefix(path, base+"/")
+	}
+	return path == pattern
+}
+
+// Check returns every import in graph (package → its direct imports) that a rule forbids,
+// once each, sorted for stable output.
+func Check(graph map[string][]string, rules []Rule) []Violation {
+	var out []Violation
+	for from, imports := range graph {
+		for _, to := range imports {
+			for _, r := range rules {
+				if !match(r.From, from) || !match(r.To, to) || excepted(r, from) {
+					continue
+				}
+				out = append(out, Violation{From: from, To: to, Rule: r})
+				break // one report per import, from the first rule that forbids it
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].From != out[j].From {
+			return out[i].From < out[j].From
+		}
+		return out[i].To < out[j].To
+	})
+	return out
+}
+
+func excepted(r Rule, from string) bool {
+	for _, e := range r.Except {
+		if match(e, from) {
+			return true
+		}
+	}
+	return false
+}
+
+// Load lists the direct (non-test) imports of every package of the module in dir, with
+// `go list`, which sees exactly what the build sees (build tags, generated files).
+func Load(dir string) (map[string][]string, error) {
+	cmd := exec.Command("go", "list", "-e", "-json=ImportPath,Imports,Error", "./...")
+	cmd.Dir = dir
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	raw, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("architecture: go list: %w: %s", err, stderr.String())
+	}
+	graph := map[string][]string{}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	for {
+		var p struct {
+			ImportPath string
+			Imports    []string
+			Error      *struct{ Err string }
+		}
+		if err := dec.Decode(&p); err == io.EOF {
+			break
+		} else if err != nil {
+			return nil, fmt.Errorf("architecture: read go list: %w", err)
+		}
+		if p.Error != nil {
+			return nil, fmt.Errorf("architecture: package %s: %s", p.ImportPath, p.Error.Err)
+		}
+		graph[p.ImportPath] = p.Imports
+	}
+	return graph, nil
+}
