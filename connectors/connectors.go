@@ -78,7 +78,9 @@ func AsError(err error) (*Error, bool) {
 // FieldType is how a config field is entered and stored.
 type FieldType string
 
-// Field types. Secret fields are encrypted at rest and never shown back.
+// Field types. Secret fields are encrypted at rest and never shown back. In any other
+// field, a URL's user info and query string are secrets too: sealed, and shown masked
+// (MaskURL), whatever the field's type.
 const (
 	FieldString   FieldType = "string"
 	FieldInt      FieldType = "int"
@@ -113,6 +115,9 @@ func (c Config) Validate(fields []FieldSpec) error {
 		}
 		if f.Required && v == "" {
 			return &Error{Category: CategoryConfiguration, Field: f.Name, Message: f.Label + " is required."}
+		}
+		if !f.Secret && URLIsMasked(v) {
+			return &Error{Category: CategoryConfiguration, Field: f.Name, Message: f.Label + " shows " + URLMask + " where its credentials were: Sluice keeps them only when the URL is left exactly as shown. To change the URL, write it in full, with its credentials."}
 		}
 		if f.Type == FieldSelect && v != "" && !contains(f.Options, v) {
 			return &Error{Category: CategoryConfiguration, Field: f.Name, Message: fmt.Sprintf("%s must be one of %v.", f.Label, f.Options)}
