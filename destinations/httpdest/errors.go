@@ -126,12 +126,12 @@ func ParseRetryAfter(v string, now time.Time) time.Duration {
 // timeouts are retryable (connection, timeout); a private address refused, a redirect, or
 // a certificate that does not verify are configuration, not retryable; a host name that
 // does not exist is a connection error not worth retrying at once. The raw error is the
-// Detail (net/http leaves any URL password out of it).
+// Detail, every URL in it masked (net/http names the URL, user and query included).
 func (c *Client) TransportError(err error) *connectors.Error {
 	if ce, ok := connectors.AsError(err); ok {
 		return ce
 	}
-	e := &connectors.Error{Category: connectors.CategoryConnection, Detail: err.Error(), Err: err}
+	e := &connectors.Error{Category: connectors.CategoryConnection, Detail: connectors.MaskURLs(err.Error()), Err: err}
 	var blocked *BlockedError
 	var dnsErr *net.DNSError
 	var certErr *tls.CertificateVerificationError

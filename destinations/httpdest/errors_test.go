@@ -109,7 +109,7 @@ func TestStatusError(t *testing.T) {
 		t.Errorf("401 detail %q", e.Detail)
 	}
 	e = c.StatusError(&Response{StatusCode: 302, Header: http.Header{"Location": {"https://u:pw@elsewhere.example/x"}}})
-	if !strings.Contains(e.Message, "redirect to https://u:xxxxx@elsewhere.example/x") || strings.Contains(e.Message, "pw@") {
+	if !strings.Contains(e.Message, "redirect to https://***:***@elsewhere.example/x") || strings.Contains(e.Message, "pw@") || strings.Contains(e.Message, "u:") {
 		t.Errorf("302 message %q", e.Message)
 	}
 }
@@ -131,7 +131,7 @@ func TestTruncate(t *testing.T) {
 func TestNewExchangeRedacts(t *testing.T) {
 	ex := NewExchange(Request{
 		Method: http.MethodPost,
-		URL:    "https://bob:hunter2@hooks.example/in?x=1",
+		URL:    "https://bob:hunter2@hooks.example/in?token=tk9&x=1",
 		Header: http.Header{
 			"Authorization":      {"Bearer s3cr3t"},
 			"X-Sluice-Signature": {"sha256=abc"},
@@ -140,7 +140,7 @@ func TestNewExchangeRedacts(t *testing.T) {
 		SecretHeaders: []string{"authorization", "X-Sluice-Signature"},
 		Body:          []byte(strings.Repeat("x", 3*MaxExchangeBody)),
 	})
-	if ex.URL != "https://bob:xxxxx@hooks.example/in?x=1" {
+	if ex.URL != "https://***:***@hooks.example/in?token=***&x=***" {
 		t.Errorf("URL = %q", ex.URL)
 	}
 	want := map[string]string{"Authorization": Redacted, "X-Sluice-Signature": Redacted, "Content-Type": "application/json"}
@@ -176,5 +176,35 @@ func TestTransportError(t *testing.T) {
 		if e.Category != tc.category || e.Retryable != tc.retryable || !errors.Is(e, tc.err) || e.Message == "" {
 			t.Errorf("TransportError(%v) = %s retryable %v (%q), want %s %v", tc.err, e.Category, e.Retryable, e.Message, tc.category, tc.retryable)
 		}
+	}
+}
+
+// A request that gets no answer is worded with net/http's error, which names the URL:
+// its user and query are masked there as in the Exchange.
+func TestTransportErrorMasksTheURL(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens: the connection is refused
+	c := NewClient(Options{Name: "The webhook", AllowPrivate: true})
+	defer c.Close()
+	_, err = c.Do(t.Context(), Request{Method: http.MethodPost, URL: "http://hookuser:hookpass@" + addr + "/in?token=tok-e91&x=1"})
+	ce, ok := connectors.AsError(err)
+	if !ok {
+		t.Fatalf("error %v", err)
+	}
+	for _, text := range []string{ce.Detail, ce.Error(), ce.Exchange.URL} {
+		if strings.Contains(text, "hookpass") || strings.Contains(text, "hookuser") || strings.Contains(text, "tok-e91") {
+			t.Errorf("a secret of the URL shows: %s", text)
+		}
+	}
+	if !strings.Contains(ce.Detail, "http://***:***@"+addr+"/in?token=***&x=***") {
+		t.Errorf("detail %q lacks the masked URL", ce.Detail)
+	}
+	_, err = c.Do(t.Context(), Request{Method: http.MethodPost, URL: "http://hookuser:hookpass@" + addr + "/in?token=tok-e91\x7f"})
+	if ce, ok := connectors.AsError(err); !ok || strings.Contains(ce.Detail, "hookpass") || strings.Contains(ce.Detail, "tok-e91") {
+		t.Errorf("an invalid URL's error shows a secret: %v", err)
 	}
 }

@@ -14,7 +14,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -140,7 +139,7 @@ func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 	req, err := http.NewRequestWithContext(ctx, r.Method, r.URL, bytes.NewReader(r.Body))
 	if err != nil {
 		return nil, &connectors.Error{Category: connectors.CategoryConfiguration, Field: "url",
-			Message: c.name + " URL is not valid.", Detail: err.Error(), Exchange: ex, Err: err}
+			Message: c.name + " URL is not valid.", Detail: connectors.MaskURLs(err.Error()), Exchange: ex, Err: err}
 	}
 	for name, values := range r.Header {
 		req.Header[name] = append([]string(nil), values...)
@@ -167,8 +166,7 @@ func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 	return out, nil
 }
 
-// NewExchange captures a request for the debugger: the URL without any password it
-// carries, the body cut at MaxExchangeBody, and the headers with secret values redacted.
+// NewExchange captures a request for the debugger: the URL with its secrets masked, the body cut at MaxExchangeBody, and the headers with secret values redacted.
 func NewExchange(r Request) *connectors.Exchange {
 	ex := &connectors.Exchange{Method: r.Method, URL: RedactURL(r.URL), RequestBody: bodyText(r.Body, MaxExchangeBody)}
 	if len(r.Header) > 0 {
@@ -189,20 +187,9 @@ func NewExchange(r Request) *connectors.Exchange {
 	return ex
 }
 
-// RedactURL hides the password of a URL's user info; anything unparsable is returned
-// with its user info cut off rather than risk showing it.
-func RedactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		if i := strings.LastIndex(raw, "@"); i >= 0 {
-			if j := strings.Index(raw, "://"); j >= 0 && j < i {
-				return raw[:j+3] + Redacted + raw[i:]
-			}
-		}
-		return raw
-	}
-	return u.Redacted()
-}
+// RedactURL masks a URL's user info, query values and fragment (connectors.MaskURL, the
+// one rule for the secrets of a URL): what an Exchange, an error or a message may show.
+func RedactURL(raw string) string { return connectors.MaskURL(raw) }
 
 // Truncate cuts s to at most n bytes, on a character boundary, saying how long it was.
 func Truncate(s string, n int) string {

@@ -84,7 +84,7 @@ func (c *connector) Spec() connectors.DestinationSpec {
 		Auth: connectors.AuthNone,
 		Config: []connectors.FieldSpec{
 			{Name: "url", Label: "URL", Type: connectors.FieldString, Required: true,
-				Help: "The endpoint that receives each batch as a JSON POST (http or https). It must be public: private and loopback addresses are refused unless an administrator allows private networks."},
+				Help: "The endpoint that receives each batch as a JSON POST (http or https). It must be public: private and loopback addresses are refused unless an administrator allows private networks. A user and password in the URL (https://user:password@…) and its query string are stored encrypted and shown as ***: leave them as shown to keep them."},
 			{Name: "batch_size", Label: "Batch size", Type: connectors.FieldInt, Default: strconv.Itoa(DefaultBatchSize),
 				Help: "Records per request, from 1 to 10,000."},
 			{Name: "headers", Label: "Headers", Type: connectors.FieldText, Secret: true,

@@ -31,6 +31,7 @@ type received struct {
 	Path   string
 	Header http.Header
 	Body   []byte
+	Query  string
 }
 
 // endpoint is a fake webhook: it records every request and answers with reply.
@@ -47,7 +48,7 @@ func newEndpoint(t *testing.T, reply func(w http.ResponseWriter, r *http.Request
 	e.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		e.mu.Lock()
-		e.got = append(e.got, received{r.Method, r.URL.Path, r.Header.Clone(), body})
+		e.got = append(e.got, received{r.Method, r.URL.Path, r.Header.Clone(), body, r.URL.RawQuery})
 		e.mu.Unlock()
 		if e.reply != nil {
 			e.reply(w, r, body)
@@ -178,8 +179,8 @@ func TestWriteSendsTheContractRequest(t *testing.T) {
 		t.Fatalf("%d requests, want exactly 1", len(got))
 	}
 	r := got[0]
-	if r.Method != http.MethodPost || r.Path != "/hooks/in" {
-		t.Errorf("request %s %s", r.Method, r.Path)
+	if r.Method != http.MethodPost || r.Path != "/hooks/in" || r.Query != "tenant=acme" {
+		t.Errorf("request %s %s?%s", r.Method, r.Path, r.Query)
 	}
 	if string(r.Body) != sampleBody {
 		t.Errorf("body\n got %s\nwant %s", r.Body, sampleBody)
@@ -202,7 +203,8 @@ func TestWriteSendsTheContractRequest(t *testing.T) {
 		t.Errorf("unexpected Sluice headers: %v", r.Header)
 	}
 	ex := res.Exchange
-	if ex == nil || ex.Method != "POST" || ex.URL != ep.URL+"/hooks/in?tenant=acme" || ex.StatusCode != 200 || ex.RequestBody != sampleBody {
+	// The query string may carry a credential: the exchange masks its values.
+	if ex == nil || ex.Method != "POST" || ex.URL != ep.URL+"/hooks/in?tenant=***" || ex.StatusCode != 200 || ex.RequestBody != sampleBody {
 		t.Errorf("exchange = %+v", ex)
 	}
 }
@@ -683,10 +685,10 @@ func TestCheck(t *testing.T) {
 }
 
 func TestExchangeRedactsSecrets(t *testing.T) {
-	const token, secret, password = "tok-s3cr3t", "whsec-s3cr3t", "pw-s3cr3t"
+	const token, secret, password, key = "tok-s3cr3t", "whsec-s3cr3t", "pw-s3cr3t", "key-s3cr3t"
 	for _, status := range []int{200, 401} {
 		ep := newEndpoint(t, answer(status, `{}`))
-		u := strings.Replace(ep.URL, "http://", "http://bob:"+password+"@", 1)
+		u := strings.Replace(ep.URL, "http://", "http://bob:"+password+"@", 1) + "/in?key=" + key + "&x=1"
 		d := open(t, u, connectors.Config{"headers": "Authorization: Bearer " + token + "\nX-Api-Key: " + token,
 			"signing_secret": secret, "batch_size": "1000"})
 		b := connectors.Batch{ActivationID: "a", RunID: "r"}
@@ -703,13 +705,16 @@ func TestExchangeRedactsSecrets(t *testing.T) {
 		} else {
 			ce := mustConnectorError(t, err)
 			ex = ce.Exchange
-			if strings.Contains(ce.Error(), token) || strings.Contains(ce.Error(), password) {
+			if strings.Contains(ce.Error(), token) || strings.Contains(ce.Error(), password) || strings.Contains(ce.Error(), key) {
 				t.Errorf("the error text carries a secret: %s", ce.Error())
 			}
 		}
 		got := ep.requests()
 		if got[0].Header.Get("Authorization") != "Bearer "+token {
 			t.Errorf("the endpoint did not get the real header: %v", got[0].Header)
+		}
+		if got[0].Path != "/in" || got[0].Query != "key="+key+"&x=1" {
+			t.Errorf("the endpoint did not get the real URL: %s?%s", got[0].Path, got[0].Query)
 		}
 		if ex.RequestHeaders["Authorization"] != "[redacted]" || ex.RequestHeaders["X-Api-Key"] != "[redacted]" ||
 			ex.RequestHeaders["X-Sluice-Signature"] != "[redacted]" ||
@@ -718,12 +723,12 @@ func TestExchangeRedactsSecrets(t *testing.T) {
 		}
 		js, _ := json.Marshal(ex)
 		sig := got[0].Header.Get("X-Sluice-Signature")
-		for _, s := range []string{token, secret, password, sig[len("sha256="):]} {
+		for _, s := range []string{token, secret, password, key, "bob", sig[len("sha256="):]} {
 			if strings.Contains(string(js), s) {
 				t.Errorf("%d: the exchange carries %q: %s", status, s, js[:300])
 			}
 		}
-		if !strings.Contains(ex.URL, "bob:xxxxx@") {
+		if want := strings.Replace(ep.URL, "http://", "http://***:***@", 1) + "/in?key=***&x=***"; ex.URL != want {
 			t.Errorf("exchange URL %q", ex.URL)
 		}
 		if len(ex.RequestBody) > 8300 || !strings.Contains(ex.RequestBody, "truncated") || len(got[0].Body) < 16000 {
