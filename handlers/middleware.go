@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/gorilla/sessions"
 	"github.com/labstack/echo/v4"
@@ -21,11 +20,9 @@ import (
 
 const (
 	sessionName   = "sluice"
-	sessionMaxAge = 7 * 24 * time.Hour
-	sessUserID    = "uid"
-	sessWorkspace = "wid"
+	sessionMaxAge = models.SessionLifetime // the cookie lives as long as its session
+	sessID        = "sid"                  // the server-side session's token; the database keeps its hash
 	sessCSRF      = "csrf"
-	sessToken     = "created_token"
 	csrfField     = "_csrf"
 	csrfHeader    = "X-CSRF-Token"
 )
@@ -56,7 +53,9 @@ func saveSession(c echo.Context) error {
 }
 
 // loadSession reads the session cookie, makes sure it carries a CSRF token, and loads
-// the signed-in user, whose workspace then scopes the whole request.
+// the signed-in user from the server-side session the cookie names, whose workspace
+// then scopes the whole request. A session ended (sign-out, role change, removal, an
+// admin) or expired is gone from the database, so its cookie signs nobody in.
 func (s *Server) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		sess, err := s.sessions.Get(c.Request(), sessionName)
@@ -71,12 +70,11 @@ func (s *Server) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
 				return err
 			}
 		}
-		if uid, ok := sess.Values[sessUserID].(string); ok {
-			wsID, _ := sess.Values[sessWorkspace].(string)
-			u, err := s.store.UserByID(c.Request().Context(), wsID, uid)
+		if token, ok := sess.Values[sessID].(string); ok {
+			sid, u, err := s.store.SessionUser(c.Request().Context(), token)
 			switch {
-			case errors.Is(err, models.ErrNotFound): // removed since: signed out
-				delete(sess.Values, sessUserID)
+			case errors.Is(err, models.ErrNotFound): // ended or expired since: signed out
+				delete(sess.Values, sessID)
 			case err != nil:
 				return fmt.Errorf("load session user: %w", err)
 			default:
@@ -84,6 +82,7 @@ func (s *Server) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
 				if err != nil {
 					return fmt.Errorf("load session workspace: %w", err)
 				}
+				c.Set(keySessionID, sid)
 				c.Set(keyUser, u)
 				c.Set(keyWorkspace, ws)
 				c.Set(keyActor, models.Actor{WorkspaceID: u.WorkspaceID, Type: models.ActorUser, ID: u.ID, Name: u.Email, Role: u.Role})
@@ -139,12 +138,60 @@ func requireRole(min models.Role) echo.MiddlewareFunc {
 	}
 }
 
-// safeNext keeps a post-sign-in destination on this site: a local path, never "//host".
+// safeNext keeps a post-sign-in destination on this site. It reads next as a browser
+// reads a Location (the WHATWG URL rules): leading and trailing controls and spaces
+// trimmed, tabs and newlines dropped anywhere, a backslash before the query taken for a
+// slash, "." and ".." segments (also as %2e) resolved. What is left must be a path of
+// this origin: one "/" and no second, so never "//host", "/\\host", "/\t/host" or
+// "https://host". Anything else is "" (the caller's default), and what is kept is
+// returned re-encoded, so the Location says what was checked.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+	next = strings.TrimFunc(next, func(r rune) bool { return r <= ' ' })
+	next = strings.Map(func(r rune) rune {
+		if r == '\t' || r == '\n' || r == '\r' {
+			return -1
+		}
+		return r
+	}, next)
+	path, rest := next, ""
+	if i := strings.IndexAny(next, "?#"); i >= 0 {
+		path, rest = next[:i], next[i:]
+	}
+	path = strings.ReplaceAll(path, "\\", "/")
+	if !strings.HasPrefix(path, "/") || strings.HasPrefix(path, "//") || strings.HasPrefix(resolveDots(path), "//") {
 		return ""
 	}
-	return next
+	u, err := url.Parse(path + rest)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return ""
+	}
+	return u.String()
+}
+
+// resolveDots applies a browser's dot-segment rules to an absolute path ("%2e" counts
+// as "."), so "/.//host" is seen as the "//host" it becomes.
+func resolveDots(path string) string {
+	segs := strings.Split(path, "/")[1:]
+	out := make([]string, 0, len(segs))
+	for i, seg := range segs {
+		last := i == len(segs)-1
+		switch strings.ToLower(seg) {
+		case ".", "%2e":
+			if last {
+				out = append(out, "")
+			}
+		case "..", ".%2e", "%2e.", "%2e%2e":
+			if len(out) > 0 {
+				out = out[:len(out)-1]
+			}
+			if last {
+				out = append(out, "")
+			}
+		default:
+			out = append(out, seg)
+		}
+	}
+	return "/" + strings.Join(out, "/")
 }
 
 // redirect goes to dest after a form: HX-Redirect for htmx, 303 otherwise.
