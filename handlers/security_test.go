@@ -43,12 +43,12 @@ func TestLoginRedirectStaysOnSite(t *testing.T) {
 	for _, raw := range hostile {
 		t.Run(raw, func(t *testing.T) {
 			// Signed in: GET /login goes straight on, to Sluice.
-			if loc := signedIn.get("/login?next=" + raw).want(t, http.StatusSeeOther).Location(); loc != "/activations" {
+			if loc := signedIn.get("/login?next="+raw).want(t, http.StatusSeeOther).Location(); loc != "/activations" {
 				t.Errorf("signed-in GET /login: Location %q, want /activations", loc)
 			}
 			// Signed out: the form does not carry the hostile next on ...
 			c := a.client(t)
-			page := c.get("/login?next=" + raw).want(t, http.StatusOK)
+			page := c.get("/login?next="+raw).want(t, http.StatusOK)
 			if next, _ := page.Doc(t).Find("input[name=next]").Attr("value"); next != "" && next[0] != '/' {
 				t.Errorf("login form carries next = %q", next)
 			}
@@ -72,7 +72,7 @@ func TestLoginRedirectStaysOnSite(t *testing.T) {
 	}
 	for _, tc := range kept {
 		t.Run("kept "+tc.raw, func(t *testing.T) {
-			if loc := signedIn.get("/login?next=" + tc.raw).want(t, http.StatusSeeOther).Location(); loc != tc.want {
+			if loc := signedIn.get("/login?next="+tc.raw).want(t, http.StatusSeeOther).Location(); loc != tc.want {
 				t.Errorf("Location %q, want %q", loc, tc.want)
 			}
 		})
