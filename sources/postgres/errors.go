@@ -118,6 +118,10 @@ func (set settings) classifyServer(e *connectors.Error, pe *pgconn.PgError, conn
 	case pe.Code == "42501":
 		e.Category = connectors.CategoryCredentials
 		e.Message = fmt.Sprintf("User %s lacks a permission: %s.", user, pe.Message)
+	case pe.Code == "25006":
+		// read_only_sql_transaction: every session Sluice opens on a warehouse is read-only.
+		e.Category = connectors.CategoryConfiguration
+		e.Message = fmt.Sprintf("Sluice only reads the warehouse, and the query tried to change it: %s. Keep models to SELECT queries.", pe.Message)
 	case pe.Code == "57014":
 		e.Category, e.Retryable = connectors.CategoryTimeout, true
 		e.Message = "The warehouse cancelled the query: it ran longer than allowed."

@@ -17,3 +17,11 @@ func NewWithTimeouts(f Flavor, connect, statement time.Duration) connectors.Sour
 var NumericText = numericText
 
 var DecodeFast, NormalizeValue = decodeFast, normalizeValue
+
+// NewWithQueryTimeout lets tests shorten the statement timeout of pooled sessions, so
+// it is observed in milliseconds rather than an hour.
+func NewWithQueryTimeout(f Flavor, query time.Duration) connectors.SourceConnector {
+	c := NewFlavor(f).(*connector)
+	c.queryTimeout = query
+	return c
+}

@@ -33,6 +33,15 @@ const (
 	DefaultStatementTimeout = 30 * time.Second
 )
 
+// DefaultQueryTimeout is the statement timeout of every other session Sluice opens on
+// the warehouse: model previews, segment counts and the sync's extraction. A sync reads
+// its segment as one statement that stays open while the destination loads (the
+// warehouse waits when loading does), so this is the longest a run can read for, not how
+// long a query should take; an hour covers a full first sync of millions of rows to a
+// slow platform, and a run stopped by it resumes from its last committed batch. Previews
+// and counts end sooner: their requests' contexts cancel them.
+const DefaultQueryTimeout = time.Hour
+
 // The SSL modes offered. "disable" is there for private networks and local demos; the
 // default is "require" because warehouses are usually reached over the internet.
 var sslModes = []string{"disable", "require", "verify-ca", "verify-full"}
@@ -52,6 +61,7 @@ type Flavor struct {
 	Dialect  connectors.Dialect
 	// ExecMode is how pgx sends queries. PostgreSQL describes each statement first and
 	// gets binary results; engines without binary result support need text formats.
+	// Never the simple protocol: it would run several statements sent as one.
 	ExecMode pgx.QueryExecMode
 
 	// TablesSQL lists the tables and views of schema $1 the model editor can offer, one
@@ -72,6 +82,13 @@ type Flavor struct {
 	// it in a rolled-back transaction and reading pg_depend. Engines without temporary
 	// views fall back to running the query with LIMIT 0 and reporting permission errors.
 	ProbeReferences bool
+	// StartupSessionParams: the engine takes default_transaction_read_only and
+	// statement_timeout as startup parameters, so every session is read-only with a
+	// statement timeout from its first statement (PostgreSQL). Otherwise the statement
+	// timeout is SET once connected (Redshift has no default_transaction_read_only, and
+	// documents statement_timeout as a SET parameter). Either way every query runs in a
+	// BEGIN READ ONLY transaction that is rolled back (see Query).
+	StartupSessionParams bool
 }
 
 // The catalogue of PostgreSQL. pg_class rather than information_schema: the information
@@ -106,18 +123,19 @@ WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'v', 'm', 'p', 'f
 // PostgreSQL is the flavor of PostgreSQL itself.
 func PostgreSQL() Flavor {
 	return Flavor{
-		Kind:              Kind,
-		Label:             "PostgreSQL",
-		DefaultPort:       5432,
-		HostHelp:          "The server's host name or IP address, e.g. db.example.com.",
-		Dialect:           Dialect{},
-		ExecMode:          pgx.QueryExecModeDescribeExec,
-		TablesSQL:         pgTablesSQL,
-		ReadableSQL:       pgReadableSQL,
-		ColumnsSQL:        pgColumnsSQL,
-		RelationCountSQL:  pgRelationCountSQL,
-		DatabasePrivilege: "CONNECT",
-		ProbeReferences:   true,
+		Kind:                 Kind,
+		Label:                "PostgreSQL",
+		DefaultPort:          5432,
+		HostHelp:             "The server's host name or IP address, e.g. db.example.com.",
+		Dialect:              Dialect{},
+		ExecMode:             pgx.QueryExecModeDescribeExec,
+		TablesSQL:            pgTablesSQL,
+		ReadableSQL:          pgReadableSQL,
+		ColumnsSQL:           pgColumnsSQL,
+		RelationCountSQL:     pgRelationCountSQL,
+		DatabasePrivilege:    "CONNECT",
+		ProbeReferences:      true,
+		StartupSessionParams: true,
 	}
 }
 
@@ -129,6 +147,11 @@ func New() connectors.SourceConnector { return NewFlavor(PostgreSQL()) }
 func NewFlavor(f Flavor) connectors.SourceConnector {
 	if f.ExecMode == 0 {
 		f.ExecMode = pgx.QueryExecModeDescribeExec
+	}
+	if f.ExecMode == pgx.QueryExecModeSimpleProtocol {
+		// The simple protocol runs every statement of a string: a model's SQL could
+		// end Query's read-only transaction with "; COMMIT;" and write after it.
+		panic("postgres: flavor " + f.Kind + " must not send queries by the simple protocol")
 	}
 	if f.Dialect == nil {
 		f.Dialect = Dialect{}
@@ -153,13 +176,15 @@ func NewFlavor(f Flavor) connectors.SourceConnector {
 		flavor:           f,
 		connectTimeout:   DefaultConnectTimeout,
 		statementTimeout: DefaultStatementTimeout,
+		queryTimeout:     DefaultQueryTimeout,
 	}
 }
 
 type connector struct {
 	flavor           Flavor
 	connectTimeout   time.Duration
-	statementTimeout time.Duration
+	statementTimeout time.Duration // validation statements
+	queryTimeout     time.Duration // every pooled session: previews, counts, syncs
 }
 
 // Spec describes the form: where the warehouse is, who Sluice logs in as, and which
@@ -252,6 +277,20 @@ func (c *connector) poolConfig(in connectors.Config) (settings, *pgxpool.Config,
 	// timestamps without a time zone as UTC. A startup parameter outranks ALTER DATABASE
 	// and ALTER ROLE settings, so no default set on the warehouse can change it.
 	poolCfg.ConnConfig.RuntimeParams["timezone"] = "UTC"
+	// Warehouses are read, never written. Where the engine takes them at login, the
+	// session defaults to read-only transactions and has a statement timeout before it
+	// runs anything; elsewhere the timeout is SET once connected. Query adds a READ ONLY
+	// transaction around every statement it runs, which holds on both.
+	timeout := strconv.FormatInt(c.queryTimeout.Milliseconds(), 10)
+	if c.flavor.StartupSessionParams {
+		poolCfg.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
+		poolCfg.ConnConfig.RuntimeParams["statement_timeout"] = timeout
+	} else {
+		poolCfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
+			_, err := conn.Exec(ctx, "SET statement_timeout TO "+timeout)
+			return err
+		}
+	}
 	return set, poolCfg, nil
 }
 

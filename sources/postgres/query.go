@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"sluice/connectors"
@@ -17,6 +18,16 @@ import (
 // decoded from the connection's buffer into one reused slice, so memory stays the size of
 // a row whatever the segment's size. Cancelling ctx stops the query on the server.
 //
+// The query runs alone in a READ ONLY transaction that is always rolled back: a model's
+// SQL cannot write (an INSERT in a CTE, nextval, CREATE all fail), whatever the server
+// lets through anyway is undone (PostgreSQL 15 does not refuse lo_create in a read-only
+// transaction; the rollback removes the large object), and nothing is left behind on the
+// pooled session: a set_config() that turns default_transaction_read_only or
+// statement_timeout off is undone with the rollback, and set_config('transaction_read_only',
+// 'off') is refused once the query has begun. The statement travels by the extended
+// protocol, which carries exactly one statement, so "; COMMIT; ..." cannot end the
+// transaction either.
+//
 // Values are nil, bool, int64, float64, string, []byte, time.Time or decoded JSON
 // (map[string]any, []any, ...). numeric arrives as its exact decimal text, since float64
 // would round large keys and amounts; uuid as its canonical text; other types as the
@@ -25,15 +36,24 @@ func (s *source) Query(ctx context.Context, sql string, args []any, fn func(row 
 	// Closing rows mid-stream would read the rest of the result to the end; cancelling
 	// first makes pgx abandon the connection instead, so stopping early is immediate.
 	qctx, cancel := context.WithCancel(ctx)
-	rows, err := s.pool.Query(qctx, sql, args...)
+	tx, err := s.pool.BeginTx(qctx, readOnlyTx)
 	if err != nil {
 		cancel()
 		return s.queryError(ctx, err)
 	}
+	rows, err := tx.Query(qctx, sql, args...)
 	defer func() {
 		cancel()
 		rows.Close()
+		// A failed rollback (the connection was abandoned above) closes the
+		// connection: the pool never hands out a session the query touched.
+		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+		_ = tx.Rollback(rctx)
+		rcancel()
 	}()
+	if err != nil {
+		return s.queryError(ctx, err)
+	}
 
 	var (
 		row   []any
@@ -85,6 +105,15 @@ func (s *source) Query(ctx context.Context, sql string, args []any, fn func(row 
 	}
 	return nil
 }
+
+// readOnlyTx begins a READ ONLY transaction and takes its snapshot at once, in the same
+// message: from then on nothing (not even a SET TRANSACTION READ WRITE sent as the query
+// itself) can make the transaction writable.
+var readOnlyTx = pgx.TxOptions{BeginQuery: "BEGIN READ ONLY; SELECT 1"}
+
+// rollbackTimeout bounds ending a query's transaction; a server that does not answer
+// by then loses the connection instead.
+const rollbackTimeout = 5 * time.Second
 
 // queryError reports a failed query; a cancelled or expired ctx is reported as such (and
 // stays visible to errors.Is), whatever pgx wrapped it in.

@@ -238,11 +238,14 @@ func (v *validation) referencedRelations(ctx context.Context) ([]relation, []str
 			}
 		}
 		// Fallback: only a permission error tells us something about grants here.
-		rows, err := v.conn.Query(ctx, sqlsource.ModelSQL(m.Relation.SQL))
-		if err == nil {
-			rows.Close()
-			err = rows.Err()
-		}
+		err := v.readOnly(ctx, func(tx pgx.Tx) error {
+			rows, err := tx.Query(ctx, sqlsource.ModelSQL(m.Relation.SQL))
+			if err == nil {
+				rows.Close()
+				err = rows.Err()
+			}
+			return err
+		})
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) && pe.Code == "42501" {
 			problems = append(problems, fmt.Sprintf("Model %s: %s.", m.Name, pe.Message))
@@ -266,13 +269,21 @@ ORDER BY 1, 2`
 
 // probeReferences creates the model's query as a temporary view inside a transaction
 // that is always rolled back, so nothing is left in the warehouse.
+//
+// It is the one transaction Sluice opens read-write (a read-only one refuses CREATE
+// VIEW, even of a temporary view), and it stays safe: creating a view parses the query
+// and stores it, nothing of it runs; the statement goes by the extended protocol, which
+// carries exactly one, so "; COMMIT; ..." in the model cannot end the transaction; a
+// view refuses data-modifying WITH clauses; and the rollback undoes the view and any
+// setting changed with it.
 func (v *validation) probeReferences(ctx context.Context, sql string) ([]relation, error) {
-	tx, err := v.conn.Begin(ctx)
+	tx, err := v.conn.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadWrite})
 	if err != nil {
 		return nil, err
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	if _, err := tx.Exec(ctx, "CREATE TEMPORARY VIEW sluice_probe AS\n"+sqlsource.TrimSQL(sql)); err != nil {
+	create := "CREATE TEMPORARY VIEW sluice_probe AS\n" + sqlsource.TrimSQL(sql)
+	if _, err := tx.Conn().PgConn().ExecParams(ctx, create, nil, nil, nil, nil).Close(); err != nil {
 		return nil, err
 	}
 	rows, err := tx.Query(ctx, probeSQL)
@@ -317,3 +328,20 @@ func (v *validation) lineage(ctx context.Context) (bool, string) {
 }
 
 func (v *validation) user() string { return sqlsource.DisplayIdent(v.set.user) }
+
+// readOnly runs fn in a READ ONLY transaction on the validation's connection and rolls
+// it back, as Query does on pooled sessions: where a check runs a model's SQL, it can
+// neither write nor change the session for the checks after it.
+func (v *validation) readOnly(ctx context.Context, fn func(pgx.Tx) error) error {
+	tx, err := v.conn.BeginTx(ctx, readOnlyTx)
+	if err != nil {
+		return err
+	}
+	err = fn(tx)
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+	defer cancel()
+	if rerr := tx.Rollback(rctx); err == nil && rerr != nil {
+		err = rerr
+	}
+	return err
+}

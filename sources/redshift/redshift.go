@@ -31,6 +31,15 @@
 //   - Redshift folds identifiers to lower case, quoted or not, unless
 //     enable_case_sensitive_identifier is on; quoting still protects reserved words and
 //     spaces.
+//   - Sessions are read-only by transaction, not by login: Redshift has no
+//     default_transaction_read_only, and documents statement_timeout as a parameter to
+//     SET, so the flavor leaves StartupSessionParams off. The connector SETs
+//     statement_timeout once connected, and runs every query in a BEGIN READ ONLY
+//     transaction (Redshift's BEGIN takes READ ONLY) that it rolls back. Redshift
+//     releases before patch 204 refused, inside a read-only transaction, the first read
+//     of a datashare or external table ("Failed to incorporate external table …
+//     transaction is read-only"); clusters on those releases need the patch to read such
+//     tables.
 //
 // None of this can run against a real Redshift in the tests. They check the spec and the
 // dialect's SQL, and run the shared code paths with this flavor against a local
