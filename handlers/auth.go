@@ -128,18 +128,25 @@ func (s *Server) afterSignIn(c echo.Context, next string) string {
 	return c.Echo().Reverse("activations.index")
 }
 
-// signIn starts a fresh session: new values and a new CSRF token, so nothing from
-// before sign-in (e.g. a planted token) carries over.
+// signIn starts a fresh session: a new server-side session (the browser's previous one
+// ends), new values and a new CSRF token, so nothing from before sign-in (e.g. a planted
+// token) carries over.
 func (s *Server) signIn(c echo.Context, u *models.User) error {
 	sess := session(c)
-	sess.Values = map[any]any{sessUserID: u.ID, sessWorkspace: u.WorkspaceID, sessCSRF: newCSRFToken()}
+	previous, _ := sess.Values[sessID].(string)
+	token, err := s.store.CreateSession(c.Request().Context(), u, c.Request().UserAgent(), c.RealIP(), previous)
+	if err != nil {
+		return fmt.Errorf("sign in: %w", err)
+	}
+	sess.Values = map[any]any{sessID: token, sessCSRF: newCSRFToken()}
 	return saveSession(c)
 }
 
-// Logout ends the session.
+// Logout ends the session on the server, so a copy of the cookie is worth nothing.
 func (s *Server) Logout(c echo.Context) error {
 	if currentUser(c) != nil {
-		if err := s.store.RecordSignOut(c.Request().Context(), actor(c)); err != nil {
+		token, _ := session(c).Values[sessID].(string)
+		if err := s.store.SignOut(c.Request().Context(), actor(c), token); err != nil {
 			return fmt.Errorf("logout: %w", err)
 		}
 	}

@@ -12,6 +12,7 @@ const (
 	keyWorkspace = "sluice.workspace"
 	keyActor     = "sluice.actor"
 	keySession   = "sluice.session"
+	keySessionID = "sluice.session_id"
 )
 
 // currentUser is the signed-in user, nil for API calls and signed-out visitors.
@@ -30,6 +31,13 @@ func currentWorkspace(c echo.Context) *models.Workspace {
 func actor(c echo.Context) models.Actor {
 	a, _ := c.Get(keyActor).(models.Actor)
 	return a
+}
+
+// currentSessionID is the id of the signed-in browser's server-side session, "" for API
+// calls and signed-out visitors.
+func currentSessionID(c echo.Context) string {
+	id, _ := c.Get(keySessionID).(string)
+	return id
 }
 
 // workspaceID scopes every store call of the request.

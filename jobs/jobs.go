@@ -25,7 +25,7 @@ type Scheduler struct {
 // New registers every job. Each is safe to run on several instances at once.
 func New(store *models.Store, dl *delivery.Service, log *slog.Logger, retentionDays int) (*Scheduler, error) {
 	s := &Scheduler{cron: cron.New(cron.WithLocation(time.UTC)), store: store, delivery: dl, log: log, retention: time.Duration(retentionDays) * 24 * time.Hour}
-	for spec, job := range map[string]func(){"@every 1h": s.pruneLoginAttempts, "@every 6h": s.PruneRunDetails, "@every 15s": s.tick} {
+	for spec, job := range map[string]func(){"@every 1h": s.pruneHourly, "@every 6h": s.PruneRunDetails, "@every 15s": s.tick} {
 		if _, err := s.cron.AddFunc(spec, job); err != nil {
 			return nil, err
 		}
@@ -42,6 +42,24 @@ func (s *Scheduler) Stop(ctx context.Context) {
 	case <-s.cron.Stop().Done():
 	case <-ctx.Done():
 	}
+}
+
+// pruneHourly forgets what sign-in keeps only for a while: old login attempts and
+// expired sessions.
+func (s *Scheduler) pruneHourly() {
+	s.pruneLoginAttempts()
+	s.pruneSessions()
+}
+
+func (s *Scheduler) pruneSessions() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	n, err := s.store.PruneSessions(ctx)
+	if err != nil {
+		s.log.Error("prune sessions", slog.Any("error", err))
+		return
+	}
+	s.log.Debug("pruned expired sessions", slog.Int64("deleted", n))
 }
 
 func (s *Scheduler) pruneLoginAttempts() {

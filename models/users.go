@@ -216,6 +216,10 @@ func (s *Store) UpdateUserRole(ctx context.Context, a Actor, id string, role Rol
 		if err := tx.Model(&u).Updates(map[string]any{"role": role, "updated_at": u.UpdatedAt}).Error; err != nil {
 			return translate(err)
 		}
+		// The user signs in again under the new role, wherever they were signed in.
+		if _, err := endSessionsOf(tx, u.ID); err != nil {
+			return err
+		}
 		return s.record(tx, a, change{"user.update", "user", u.ID, u.Email, before, u.audit()})
 	})
 	if err != nil {
@@ -238,6 +242,9 @@ func (s *Store) DeleteUser(ctx context.Context, a Actor, id string) error {
 			if err := s.keepOneAdmin(tx, a.WorkspaceID, "user"); err != nil {
 				return err
 			}
+		}
+		if _, err := endSessionsOf(tx, u.ID); err != nil {
+			return err
 		}
 		if err := tx.Delete(&u).Error; err != nil {
 			return translate(err)

@@ -1,0 +1,194 @@
+package models
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// SessionLifetime is how long a browser session lasts from sign-in, however much it is
+// used: a copied cookie is worth at most this long, and less once someone signs out.
+const SessionLifetime = 7 * 24 * time.Hour
+
+// lastSeenEvery is how stale last_seen_at may get, so busy pages do not write on every
+// request.
+const lastSeenEvery = time.Minute
+
+// Session is one signed-in browser. The cookie carries a random token; only its hash is
+// stored, so the table cannot be used to sign in. Deleting the row ends the session on
+// the next request, whatever the cookie says.
+type Session struct {
+	ID          string
+	TokenHash   string
+	UserID      string
+	WorkspaceID string
+	CreatedAt   time.Time
+	LastSeenAt  time.Time
+	ExpiresAt   time.Time
+	UserAgent   string
+	IP          string
+}
+
+// sessionAudit is what the audit log keeps of a session: never its token or hash.
+type sessionAudit struct {
+	Started   time.Time `json:"started"`
+	IP        string    `json:"ip"`
+	UserAgent string    `json:"user_agent"`
+}
+
+func (s *Session) audit() sessionAudit {
+	return sessionAudit{Started: s.CreatedAt, IP: s.IP, UserAgent: s.UserAgent}
+}
+
+// Limits on what a browser may tell about itself.
+const (
+	maxUserAgent = 300
+	maxIP        = 64
+)
+
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// newSessionToken is 256 random bits, URL-safe.
+func newSessionToken() string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic("models: crypto/rand failed: " + err.Error())
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// CreateSession starts a session for a user who just signed in and returns the token for
+// the cookie. replaces, when not empty, is the token of the browser's previous session,
+// which ends in the same transaction.
+func (s *Store) CreateSession(ctx context.Context, u *User, userAgent, ip, replaces string) (string, error) {
+	token := newSessionToken()
+	now := s.now()
+	row := Session{ID: newID(), TokenHash: HashToken(token), UserID: u.ID, WorkspaceID: u.WorkspaceID,
+		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(SessionLifetime),
+		UserAgent: clip(userAgent, maxUserAgent), IP: clip(ip, maxIP)}
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if replaces != "" {
+			if err := tx.Where("token_hash = ?", HashToken(replaces)).Delete(&Session{}).Error; err != nil {
+				return translate(err)
+			}
+		}
+		return translate(tx.Create(&row).Error)
+	})
+	if err != nil {
+		return "", err
+	}
+	return token, nil
+}
+
+// sessionUser is a session joined to its user: the one query every signed-in request
+// makes.
+type sessionUser struct {
+	User
+	SessionID         string
+	SessionLastSeenAt time.Time
+}
+
+// SessionUser finds the live session a cookie's token names and its user, and notes the
+// visit (at most once a minute). An unknown, ended or expired session is ErrNotFound.
+func (s *Store) SessionUser(ctx context.Context, token string) (sessionID string, u *User, err error) {
+	if token == "" {
+		return "", nil, ErrNotFound
+	}
+	now := s.now()
+	db := s.db.WithContext(ctx)
+	var row sessionUser
+	err = db.Table("sessions").
+		Select("users.*, sessions.id AS session_id, sessions.last_seen_at AS session_last_seen_at").
+		Joins("JOIN users ON users.id = sessions.user_id").
+		Where("sessions.token_hash = ? AND sessions.expires_at > ?", HashToken(token), now).
+		Take(&row).Error
+	if err != nil {
+		return "", nil, translate(err)
+	}
+	if now.Sub(row.SessionLastSeenAt) > lastSeenEvery {
+		if err := db.Model(&Session{}).Where("id = ?", row.SessionID).Update("last_seen_at", now).Error; err != nil {
+			return "", nil, translate(err)
+		}
+	}
+	return row.SessionID, &row.User, nil
+}
+
+// SignOut ends the session a cookie's token names and notes the sign-out.
+func (s *Store) SignOut(ctx context.Context, a Actor, token string) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Where("token_hash = ?", HashToken(token)).Delete(&Session{}).Error; err != nil {
+			return translate(err)
+		}
+		return s.record(tx, a, change{action: "user.sign_out", resourceType: "session", resourceID: a.ID, resourceName: a.Name})
+	})
+}
+
+// ListSessions returns a workspace's live sessions, most recently seen first.
+func (s *Store) ListSessions(ctx context.Context, workspaceID string) ([]Session, error) {
+	var out []Session
+	err := s.db.WithContext(ctx).Where("workspace_id = ? AND expires_at > ?", workspaceID, s.now()).
+		Order("last_seen_at DESC, id").Find(&out).Error
+	return out, translate(err)
+}
+
+// EndSession ends one session of the actor's workspace, e.g. a browser left signed in
+// somewhere. It returns the session as it was.
+func (s *Store) EndSession(ctx context.Context, a Actor, id string) (*Session, error) {
+	var row Session
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Where("workspace_id = ? AND id = ?", a.WorkspaceID, id).Take(&row).Error; err != nil {
+			return translate(err)
+		}
+		var u User
+		if err := tx.Where("workspace_id = ? AND id = ?", a.WorkspaceID, row.UserID).Take(&u).Error; err != nil {
+			return translate(err)
+		}
+		if err := tx.Delete(&row).Error; err != nil {
+			return translate(err)
+		}
+		return s.record(tx, a, change{"session.end", "session", row.ID, u.Email, row.audit(), nil})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &row, nil
+}
+
+// EndUserSessions signs a user of the actor's workspace out everywhere and returns how
+// many sessions ended.
+func (s *Store) EndUserSessions(ctx context.Context, a Actor, userID string) (int64, error) {
+	var n int64
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var u User
+		if err := tx.Where("workspace_id = ? AND id = ?", a.WorkspaceID, userID).Take(&u).Error; err != nil {
+			return translate(err)
+		}
+		var err error
+		if n, err = endSessionsOf(tx, u.ID); err != nil {
+			return err
+		}
+		return s.record(tx, a, change{"session.end_all", "session", u.ID, u.Email, nil, map[string]int64{"sessions": n}})
+	})
+	return n, err
+}
+
+// endSessionsOf ends every session of a user, in the caller's transaction: a change to
+// who they are or what they may do takes effect on every browser at once.
+func endSessionsOf(tx *gorm.DB, userID string) (int64, error) {
+	res := tx.Where("user_id = ?", userID).Delete(&Session{})
+	return res.RowsAffected, translate(res.Error)
+}
+
+// PruneSessions forgets sessions past their expiry.
+func (s *Store) PruneSessions(ctx context.Context) (int64, error) {
+	res := s.db.WithContext(ctx).Where("expires_at <= ?", s.now()).Delete(&Session{})
+	return res.RowsAffected, translate(res.Error)
+}
