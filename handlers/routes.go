@@ -151,6 +151,10 @@ func (s *Server) routes(e *echo.Echo, m *metrics, reg *prometheus.Registry) {
 	admin.POST("/users", users.Create).Name = "users.create"
 	admin.POST("/users/:id", users.Update).Name = "users.update"
 	admin.DELETE("/users/:id", users.Delete).Name = "users.delete"
+	sessions := &SessionHandler{s}
+	admin.GET("/sessions", sessions.Index).Name = "sessions.index"
+	admin.DELETE("/sessions/:id", sessions.Delete).Name = "sessions.delete"
+	admin.DELETE("/users/:id/sessions", sessions.DeleteForUser).Name = "users.sessions.delete"
 	tokens := &TokenHandler{s}
 	admin.GET("/tokens", tokens.Index).Name = "tokens.index"
 	admin.POST("/tokens", tokens.Create).Name = "tokens.create"

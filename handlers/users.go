@@ -31,7 +31,11 @@ func (h *UserHandler) page(c echo.Context, status int, form settings.UserFormPro
 	if err != nil {
 		return fmt.Errorf("list users: %w", err)
 	}
-	return h.render(c, status, settings.UsersPage(settings.UsersProps{Users: users, Form: form}), settings.UserForm(form))
+	sessions, err := h.sessionsProps(c, users)
+	if err != nil {
+		return err
+	}
+	return h.render(c, status, settings.UsersPage(settings.UsersProps{Users: users, Form: form, Sessions: sessions}), settings.UserForm(form))
 }
 
 // Create adds a user to the workspace.
@@ -53,7 +57,8 @@ func (h *UserHandler) Create(c echo.Context) error {
 	return redirect(c, c.Echo().Reverse("users.index"))
 }
 
-// Update changes a user's role and answers the user's row.
+// Update changes a user's role and answers the user's row. A change ends the user's
+// sessions, so the sessions card is told to reload.
 func (h *UserHandler) Update(c echo.Context) error {
 	role := models.Role(c.FormValue("role"))
 	u, err := h.store.UpdateUserRole(c.Request().Context(), actor(c), c.Param("id"), role)
@@ -68,6 +73,11 @@ func (h *UserHandler) Update(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if me := currentUser(c); u.ID == me.ID && u.Role != me.Role {
+		// An admin who changed their own role (only possible by hand) is signed out.
+		return (&SessionHandler{h.Server}).signedOut(c)
+	}
+	c.Response().Header().Set("HX-Trigger", sessionsChanged)
 	return h.render(c, http.StatusOK, settings.UserRow(*u, ""), nil)
 }
 
@@ -88,5 +98,6 @@ func (h *UserHandler) Delete(c echo.Context) error {
 	if !isHTMX(c) {
 		return redirect(c, c.Echo().Reverse("users.index"))
 	}
+	c.Response().Header().Set("HX-Trigger", sessionsChanged)
 	return c.HTML(http.StatusOK, "")
 }
