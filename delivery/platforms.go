@@ -55,19 +55,15 @@ func (s *Service) UpdatePlatform(ctx context.Context, a models.Actor, id string,
 		return nil, err
 	}
 	if in.Config != nil {
-		// The connector must accept the settings as they will be, before they are saved.
-		stored, err := s.store.PlatformConfig(p)
+		// The connector must accept the settings as they will be, before they are saved:
+		// merged as the store merges them (secrets left empty, or a URL sent back masked,
+		// are kept).
+		patched, err := s.store.PatchedPlatformConfig(p, in.Config)
 		if err != nil {
 			return nil, err
 		}
-		merged := withDefaults(spec, stored)
-		for k, v := range in.Config {
-			if v != "" {
-				merged[k] = v
-			}
-		}
 		c, _ := s.registry.Destination(p.Kind)
-		d, err := c.Open(ctx, merged)
+		d, err := c.Open(ctx, withDefaults(spec, patched))
 		if err != nil {
 			return nil, asFieldError(err)
 		}

@@ -124,11 +124,13 @@ func (r *recorder) Log(ctx context.Context, line engine.LogLine) error {
 	if line.At.IsZero() {
 		line.At = time.Now()
 	}
-	r.logs = append(r.logs, models.RunLog{RunID: r.run.ID, At: line.At.UTC(), Level: line.Level, Message: line.Message})
+	// A URL's user info and query are secrets, whatever a connector's detail quoted.
+	r.logs = append(r.logs, models.RunLog{RunID: r.run.ID, At: line.At.UTC(), Level: line.Level, Message: connectors.MaskURLs(line.Message)})
 	return r.flushIfFull(ctx)
 }
 
 func (r *recorder) Sample(ctx context.Context, ex connectors.Exchange) error {
+	ex.URL = connectors.MaskURL(ex.URL) // connectors mask it already; a sample never keeps a URL's secrets
 	return r.store.AddRunSample(ctx, r.run.ID, ex)
 }
 

@@ -142,7 +142,7 @@ func outcomeOf(res engine.Result) models.RunOutcome {
 		Unchanged: c.Unchanged, Sent: c.Sent, Rejected: c.Rejected, Unsent: c.Unsent, SourceIssues: c.SourceIssues}}
 	switch {
 	case res.Err != nil:
-		o.Status, o.ErrorCategory, o.ErrorMessage, o.ErrorDetail = models.RunFailed, string(res.Err.Category), res.Err.Message, res.Err.Detail
+		o.Status, o.ErrorCategory, o.ErrorMessage, o.ErrorDetail = models.RunFailed, string(res.Err.Category), res.Err.Message, connectors.MaskURLs(res.Err.Detail)
 		switch {
 		case errors.Is(res.Err, models.ErrCancelled):
 			o.Status = models.RunCancelled

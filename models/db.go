@@ -88,7 +88,10 @@ func (s *Store) Migrate(ctx context.Context) (int64, error) {
 	if err != nil {
 		return version, err
 	}
-	return version, s.movePerKeyState(ctx)
+	if err := s.movePerKeyState(ctx); err != nil {
+		return version, err
+	}
+	return version, s.sealURLSecrets(ctx)
 }
 
 // Ready reports whether the database answers and is migrated to this binary's version.

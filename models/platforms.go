@@ -18,7 +18,8 @@ const (
 )
 
 // Platform is a configured destination account. Secret settings (API keys, signing
-// secrets, OAuth tokens) are sealed; the rest is plain JSON.
+// secrets, OAuth tokens, and any URL's user info and query string) are sealed; the rest
+// is plain JSON, URLs masked.
 type Platform struct {
 	ID            string
 	WorkspaceID   string
@@ -146,6 +147,17 @@ func (s *Store) UpdatePlatform(ctx context.Context, a Actor, id string, spec con
 		return nil, err
 	}
 	return &p, nil
+}
+
+// PatchedPlatformConfig is what a platform's full settings would be once UpdatePlatform
+// applies patch (secrets left empty or URLs sent back masked are kept), for the
+// connector to check them before they are saved.
+func (s *Store) PatchedPlatformConfig(p *Platform, patch connectors.Config) (connectors.Config, error) {
+	secret, err := s.open(p.sealOwner(), p.SecretsSealed)
+	if err != nil {
+		return nil, err
+	}
+	return mergeConfig(p.PublicConfig(), secret, patch), nil
 }
 
 // PlatformConfig returns a platform's full settings, secrets decrypted, for its connector.

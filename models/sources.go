@@ -80,7 +80,10 @@ type SourceInput struct {
 	Config connectors.Config
 }
 
-// splitConfig separates secret settings from the rest, as the fields say.
+// splitConfig separates secret settings from the rest, as the fields say. A URL with
+// secrets of its own (user info, query string: connectors.URLHasSecrets), in any other
+// field, is sealed whole with the secrets and kept masked with the rest, which is all
+// pages, the API and the audit log ever show.
 func splitConfig(fields []connectors.FieldSpec, cfg connectors.Config) (public, secret map[string]string) {
 	public, secret = map[string]string{}, map[string]string{}
 	for _, f := range fields {
@@ -88,9 +91,12 @@ func splitConfig(fields []connectors.FieldSpec, cfg connectors.Config) (public, 
 		if !ok {
 			continue
 		}
-		if f.Secret {
+		switch {
+		case f.Secret:
 			secret[f.Name] = v
-		} else {
+		case connectors.URLHasSecrets(v):
+			public[f.Name], secret[f.Name] = connectors.MaskURL(v), v
+		default:
 			public[f.Name] = v
 		}
 	}
@@ -255,7 +261,8 @@ func (s *Store) UpdateSource(ctx context.Context, a Actor, id string, spec conne
 }
 
 // mergeConfig applies changed settings to stored ones: given values replace, and an
-// empty value for a stored secret keeps it (forms never show secrets back).
+// empty value for a stored secret keeps it (forms never show secrets back), as does a
+// URL sent back as it is shown, its secrets masked (public holds that masked form).
 func mergeConfig(public, secret map[string]string, patch connectors.Config) connectors.Config {
 	merged := connectors.Config{}
 	for k, v := range public {
@@ -265,7 +272,7 @@ func mergeConfig(public, secret map[string]string, patch connectors.Config) conn
 		merged[k] = v
 	}
 	for k, v := range patch {
-		if v == "" && secret[k] != "" {
+		if secret[k] != "" && (v == "" || strings.TrimSpace(v) == public[k]) {
 			continue
 		}
 		merged[k] = v
