@@ -65,12 +65,12 @@ func (s *Scheduler) pruneSessions() {
 func (s *Scheduler) pruneLoginAttempts() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	n, err := s.store.PruneLoginAttempts(ctx)
+	n, err := s.store.PruneThrottles(ctx)
 	if err != nil {
-		s.log.Error("prune login attempts", slog.Any("error", err))
+		s.log.Error("prune sign-in throttles", slog.Any("error", err))
 		return
 	}
-	s.log.Debug("pruned login attempts", slog.Int64("deleted", n))
+	s.log.Debug("pruned sign-in throttles", slog.Int64("deleted", n))
 }
 
 // tick queues the scheduled runs that are due. Every instance ticks: the runs' unique

@@ -525,49 +525,6 @@ func TestAuthenticate(t *testing.T) {
 	})
 }
 
-func TestAuthenticateThrottlesPerEmail(t *testing.T) {
-	t.Parallel()
-	testutil.EachStore(t, func(t *testing.T, s *models.Store) {
-		ctx := t.Context()
-		_, a := testutil.Admin(t, s)
-		addUser(t, s, a, "bob@example.com", models.RoleViewer)
-
-		// Old failures are outside the 15-minute window and do not count.
-		old := time.Now().UTC().Add(-16 * time.Minute)
-		for i := range 10 {
-			if err := s.DB().Create(&models.LoginAttempt{ID: fmt.Sprintf("old-%d", i), Email: "admin@example.com", IP: "198.51.100.1", At: old}).Error; err != nil {
-				t.Fatal(err)
-			}
-		}
-		if _, err := s.Authenticate(ctx, "admin@example.com", testutil.Password, "198.51.100.1"); err != nil {
-			t.Fatalf("failures older than the window throttled: %v", err)
-		}
-
-		// Five failures from five addresses: each still answers "bad credentials".
-		for i := range 5 {
-			if _, err := s.Authenticate(ctx, "Admin@Example.com", "wrong password", fmt.Sprintf("203.0.113.%d", i)); !errors.Is(err, models.ErrBadCredentials) {
-				t.Fatalf("failure %d: err = %v, want ErrBadCredentials", i+1, err)
-			}
-		}
-		tests := []struct {
-			name, email, password, ip string
-			wantErr                   error
-		}{
-			{"right password, same e-mail", "admin@example.com", testutil.Password, "198.51.100.7", models.ErrThrottled},
-			{"wrong password, same e-mail", "admin@example.com", "wrong password", "198.51.100.8", models.ErrThrottled},
-			{"same e-mail in capitals", "ADMIN@EXAMPLE.COM", testutil.Password, "198.51.100.9", models.ErrThrottled},
-			{"another e-mail from an address that failed", "bob@example.com", testutil.Password, "203.0.113.0", nil},
-		}
-		for _, tc := range tests {
-			t.Run(tc.name, func(t *testing.T) {
-				if _, err := s.Authenticate(ctx, tc.email, tc.password, tc.ip); !errors.Is(err, tc.wantErr) {
-					t.Fatalf("err = %v, want %v", err, tc.wantErr)
-				}
-			})
-		}
-	})
-}
-
 func TestAuthenticateThrottlesPerIP(t *testing.T) {
 	t.Parallel()
 	testutil.EachStore(t, func(t *testing.T, s *models.Store) {

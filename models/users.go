@@ -264,64 +264,40 @@ func (s *Store) keepOneAdmin(tx *gorm.DB, workspaceID, field string) error {
 	return nil
 }
 
-// Sign-in throttling: failures counted in the database, so every instance sees them.
-const (
-	throttleWindow      = 15 * time.Minute
-	maxFailuresPerEmail = 5
-	maxFailuresPerIP    = 20
-)
-
-// Sign-in errors. ErrBadCredentials never says which of e-mail or password was wrong.
-var (
-	ErrBadCredentials = errors.New("models: wrong e-mail or password")
-	ErrThrottled      = errors.New("models: too many failed sign-ins")
-)
+// ErrBadCredentials never says which of e-mail or password was wrong.
+var ErrBadCredentials = errors.New("models: wrong e-mail or password")
 
 // dummyHash is compared against when the e-mail is unknown, so the answer takes as long
 // as for a known e-mail and does not reveal which addresses have accounts.
 var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("sluice-timing-equaliser"), bcryptCost)
 
-// LoginAttempt is one sign-in try, kept briefly for throttling.
-type LoginAttempt struct {
-	ID        string
-	Email     string
-	IP        string
-	Succeeded bool
-	At        time.Time
-}
-
-// Authenticate checks an e-mail and password, throttling repeated failures per e-mail
-// and per client address.
+// Authenticate checks an e-mail and password tried from the client address ip. Failures
+// are throttled per (address, e-mail) and per address (throttle.go), never per e-mail
+// alone: a stranger's wrong passwords never keep the account's owner out. A try that
+// must wait is refused with a *ThrottledError (errors.Is ErrThrottled) before the
+// password is looked at.
 func (s *Store) Authenticate(ctx context.Context, email, password, ip string) (*User, error) {
 	email = strings.ToLower(strings.TrimSpace(email))
 	db := s.db.WithContext(ctx)
-	since := s.now().Add(-throttleWindow)
-	var byEmail, byIP int64
-	if err := db.Model(&LoginAttempt{}).Where("email = ? AND at >= ? AND succeeded = ?", email, since, false).Count(&byEmail).Error; err != nil {
-		return nil, translate(err)
-	}
-	if err := db.Model(&LoginAttempt{}).Where("ip = ? AND at >= ? AND succeeded = ?", ip, since, false).Count(&byIP).Error; err != nil {
-		return nil, translate(err)
-	}
-	if byEmail >= maxFailuresPerEmail || byIP >= maxFailuresPerIP {
-		return nil, ErrThrottled
+	pair, address, err := s.takeSignInTry(ctx, email, ip)
+	if err != nil {
+		return nil, err
 	}
 	var u User
-	err := db.Where("email = ?", email).Take(&u).Error
+	err = db.Where("email = ?", email).Take(&u).Error
 	hash := dummyHash
 	if err == nil {
 		hash = []byte(u.PasswordHash)
 	} else if !errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, translate(err)
 	}
-	ok := bcrypt.CompareHashAndPassword(hash, []byte(password)) == nil && err == nil
+	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || err != nil {
+		return nil, ErrBadCredentials // the try stays counted as a failure
+	}
+	if err := s.signInSucceeded(ctx, pair, address); err != nil {
+		return nil, err
+	}
 	now := s.now()
-	if e := db.Create(&LoginAttempt{ID: newID(), Email: email, IP: ip, Succeeded: ok, At: now}).Error; e != nil {
-		return nil, translate(e)
-	}
-	if !ok {
-		return nil, ErrBadCredentials
-	}
 	return &u, s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Model(&u).Update("last_sign_in_at", now).Error; err != nil {
 			return err
@@ -334,10 +310,4 @@ func (s *Store) Authenticate(ctx context.Context, email, password, ip string) (*
 // RecordSignOut notes a sign-out in the audit log.
 func (s *Store) RecordSignOut(ctx context.Context, a Actor) error {
 	return s.record(s.db.WithContext(ctx), a, change{action: "user.sign_out", resourceType: "session", resourceID: a.ID, resourceName: a.Name})
-}
-
-// PruneLoginAttempts forgets attempts older than the throttle window needs.
-func (s *Store) PruneLoginAttempts(ctx context.Context) (int64, error) {
-	res := s.db.WithContext(ctx).Where("at < ?", s.now().Add(-24*time.Hour)).Delete(&LoginAttempt{})
-	return res.RowsAffected, translate(res.Error)
 }
