@@ -55,11 +55,23 @@ func HashToken(token string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// displayPrefix is what is kept to tell a token apart: "slu_" and the first 4 of its 32
+// random characters (20 bits of 160, too few to help a guess). A value someone chose
+// (SLUICE_BOOTSTRAP_TOKEN) has no random part to spare, so none of it is kept.
 func displayPrefix(token string) string {
-	if len(token) > 12 {
-		return token[:12]
+	if strings.HasPrefix(token, tokenPrefix) && len(token) >= len(tokenPrefix)+20 {
+		return token[:len(tokenPrefix)+4]
 	}
-	return token
+	return ""
+}
+
+// DisplayPrefix is how the token is shown in lists: its short prefix, or a note that
+// its value was chosen rather than generated.
+func (t *APIToken) DisplayPrefix() string {
+	if t.TokenPrefix == "" {
+		return "custom value"
+	}
+	return t.TokenPrefix + "…"
 }
 
 // CreateAPIToken makes a token in the actor's workspace and returns it once in plaintext.
