@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/nyaruka/phonenumbers"
-	"github.com/robfig/cron/v3"
 
 	"sluice/connectors"
 	"sluice/models"
@@ -144,7 +143,7 @@ func checkSchedule(sc models.Schedule) error {
 	case "", "manual":
 	case "interval":
 		d, err := time.ParseDuration(sc.Every)
-		if err != nil || d < time.Minute {
+		if err != nil || d < MinGap {
 			return bad("every", "Give an interval of at least a minute, like 30m or 6h.")
 		}
 	case "daily", "weekly":
@@ -157,8 +156,12 @@ func checkSchedule(sc models.Schedule) error {
 			}
 		}
 	case "cron":
-		if _, err := cron.ParseStandard(sc.Expr); err != nil {
-			return bad("expr", "This is not a cron expression (five fields: minute hour day month weekday): "+err.Error())
+		_, err := parseCron(sc.Expr)
+		switch {
+		case errors.Is(err, errTooOften):
+			return bad("expr", "This cron expression runs more often than once a minute, which Sluice does not allow. Give @every a duration of at least 1m, like @every 30m.")
+		case err != nil:
+			return bad("expr", "This is not a cron expression. Give five fields (minute hour day-of-month month weekday), like 0 6 * * *, or a shortcut like @hourly or @every 30m.")
 		}
 	default:
 		return bad("kind", "Schedule kind must be manual, interval, daily, weekly or cron.")

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/bits"
 	"strings"
 	"time"
 
@@ -12,6 +13,45 @@ import (
 
 	"sluice/models"
 )
+
+// MinGap is the shortest time allowed between two consecutive scheduled runs of an
+// activation, whatever the kind of schedule: an interval, a cron expression or an
+// @every descriptor. More often than that, runs would only queue behind one another.
+const MinGap = time.Minute
+
+// errTooOften refuses a cron schedule that can fire twice less than MinGap apart.
+var errTooOften = errors.New("delivery: schedule fires more often than once a minute")
+
+// parseCron reads a cron expression as Sluice accepts it: five fields (minute hour
+// day-of-month month weekday) or a descriptor (@hourly, @every 30m), never firing twice
+// less than MinGap apart.
+func parseCron(expr string) (cron.Schedule, error) {
+	spec, err := cron.ParseStandard(expr)
+	if err != nil {
+		return nil, err
+	}
+	if tooOften(spec) {
+		return nil, errTooOften
+	}
+	return spec, nil
+}
+
+// tooOften reports whether a parsed cron schedule can fire twice less than MinGap
+// apart. @every fires every Delay (a negative or sub-second duration parses as one
+// second); a field expression fires at most once a minute unless its seconds field
+// holds more than one second (the standard parser fixes it at 0, so only another
+// parser could get there). A schedule of another type is refused rather than guessed.
+func tooOften(spec cron.Schedule) bool {
+	switch s := spec.(type) {
+	case cron.ConstantDelaySchedule:
+		return s.Delay < MinGap
+	case *cron.ConstantDelaySchedule:
+		return s.Delay < MinGap
+	case *cron.SpecSchedule:
+		return bits.OnesCount64(s.Second&^(1<<63)) > 1 // bit 63 marks a "*" field
+	}
+	return true
+}
 
 // Next is when a schedule fires next after t; the zero time for manual schedules.
 func Next(sc models.Schedule, after time.Time) (time.Time, error) {
@@ -29,7 +69,7 @@ func Next(sc models.Schedule, after time.Time) (time.Time, error) {
 		return time.Time{}, nil
 	case "interval":
 		d, err := time.ParseDuration(sc.Every)
-		if err != nil || d < time.Minute {
+		if err != nil || d < MinGap {
 			return time.Time{}, fmt.Errorf("delivery: bad interval %q", sc.Every)
 		}
 		// Intervals are aligned on the epoch, so every instance computes the same ticks.
@@ -51,8 +91,9 @@ func Next(sc models.Schedule, after time.Time) (time.Time, error) {
 			return time.Time{}, err
 		}
 	case "cron":
+		// A schedule saved before the minimum was enforced does not tick either.
 		var err error
-		if spec, err = cron.ParseStandard(sc.Expr); err != nil {
+		if spec, err = parseCron(sc.Expr); err != nil {
 			return time.Time{}, err
 		}
 	default:
@@ -109,7 +150,7 @@ func (s *Service) Tick(ctx context.Context, now time.Time) (int, error) {
 func latestDue(sc models.Schedule, from, now time.Time) (time.Time, error) {
 	if sc.Kind == "interval" {
 		d, err := time.ParseDuration(sc.Every)
-		if err != nil || d < time.Minute {
+		if err != nil || d < MinGap {
 			return time.Time{}, fmt.Errorf("delivery: bad interval %q", sc.Every)
 		}
 		due := now.Truncate(d).UTC()
