@@ -30,7 +30,8 @@ import (
 //     passed). config shows the public settings as strings (like a source's) and every
 //     secret setting that is set, from config or credentials alike, as "********"
 //     (apiSecretMask): a secret is never shown back, and there is no separate
-//     "credentials" object in answers.
+//     "credentials" object in answers. A URL shows its user info and query values as
+//     *** (connectors.MaskURL); sent back as shown, it keeps the stored one.
 //   - On input, config and credentials both name the connector's settings; credentials
 //     may hold only secret ones (a public setting there is 422 "credentials.<name>"),
 //     config may hold any (API.md puts the webhook's secret headers in config). A text
