@@ -18,17 +18,9 @@ type tokenForm struct {
 	Role string `form:"role"`
 }
 
-// Index lists tokens. A token made just now is shown once, then forgotten.
+// Index lists tokens. It never shows a token's value: Sluice keeps only hashes.
 func (h *TokenHandler) Index(c echo.Context) error {
-	form := settings.TokenFormProps{Role: models.RoleViewer}
-	if created, ok := session(c).Values[sessToken].(string); ok {
-		form.Created = created
-		delete(session(c).Values, sessToken)
-		if err := saveSession(c); err != nil {
-			return err
-		}
-	}
-	return h.page(c, http.StatusOK, form)
+	return h.page(c, http.StatusOK, settings.TokenFormProps{Role: models.RoleViewer})
 }
 
 func (h *TokenHandler) page(c echo.Context, status int, form settings.TokenFormProps) error {
@@ -36,11 +28,14 @@ func (h *TokenHandler) page(c echo.Context, status int, form settings.TokenFormP
 	if err != nil {
 		return fmt.Errorf("list tokens: %w", err)
 	}
-	return h.render(c, status, settings.TokensPage(settings.TokensProps{Tokens: tokens, Form: form}), settings.TokenForm(form))
+	p := settings.TokensProps{Tokens: tokens, Form: form}
+	return h.render(c, status, settings.TokensPage(p), settings.TokensContent(p))
 }
 
-// Create makes a token. The plaintext rides in the encrypted session cookie to the
-// next page only, so a reload never shows it twice.
+// Create makes a token and shows its value in this answer only: it is kept nowhere, not
+// in the session nor in a redirect, so no later page (a reload, a copied cookie) can
+// show it again. The answer is not cached; a reload of a plain form post makes the
+// browser ask before posting again, which would make another token.
 func (h *TokenHandler) Create(c echo.Context) error {
 	var f tokenForm
 	if err := c.Bind(&f); err != nil {
@@ -53,11 +48,8 @@ func (h *TokenHandler) Create(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("create token: %w", err)
 	}
-	session(c).Values[sessToken] = plaintext
-	if err := saveSession(c); err != nil {
-		return err
-	}
-	return redirect(c, c.Echo().Reverse("tokens.index"))
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return h.page(c, http.StatusCreated, settings.TokenFormProps{Role: models.RoleViewer, Created: plaintext})
 }
 
 // Delete revokes a token.
