@@ -3,7 +3,6 @@ package handlers
 import (
 	"bytes"
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"sluice/connectors"
+	"sluice/internal/csvsafe"
 	"sluice/models"
 	"sluice/views/activationsview"
 )
@@ -177,7 +177,9 @@ func (h *RunHandler) IssuesCSV(c echo.Context) error {
 	res.Header().Set(echo.HeaderContentDisposition, `attachment; filename="`+name+`"`)
 	res.Header().Set("Cache-Control", "no-store")
 	res.WriteHeader(http.StatusOK)
-	w := csv.NewWriter(res)
+	// Keys and messages come from warehouses and destinations: cells that a spreadsheet
+	// would run as formulas are neutralised.
+	w := csvsafe.NewWriter(res)
 	if err := w.Write([]string{"primary_key", "stage", "code", "field", "message"}); err != nil {
 		return err
 	}
