@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode"
 
 	"gorm.io/gorm"
 
@@ -156,6 +157,9 @@ func (s *Store) SourceConfig(src *Source) (connectors.Config, error) {
 	return cfg, nil
 }
 
+// validName is the rule of every name (source, model, segment, platform, activation):
+// one line of printable text. Control characters (NUL, tabs, line breaks…) are refused
+// here whatever the caller; the HTTP layer already refuses NUL in any input.
 func validName(name string) (string, error) {
 	name = strings.TrimSpace(name)
 	if name == "" {
@@ -163,6 +167,9 @@ func validName(name string) (string, error) {
 	}
 	if len(name) > 100 {
 		return "", invalid("name", "Keep the name under 100 characters.")
+	}
+	if strings.ContainsFunc(name, unicode.IsControl) {
+		return "", invalid("name", "A name is one line of text: remove the tabs, line breaks or other control characters.")
 	}
 	return name, nil
 }
