@@ -209,9 +209,16 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	e := handlers.New(handlers.Deps{Config: cfg, Store: store, Secrets: store.Secrets(), Logger: log, Registry: metrics, Warehouse: wh, Delivery: dl})
 	srv := &http.Server{Addr: cfg.Listen, Handler: e, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	metricsSrv := metricsServer(cfg, metrics)
 
-	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
+	errc := make(chan error, 2)
+	go func() { errc <- fmt.Errorf("listen on %s: %w", cfg.Listen, srv.ListenAndServe()) }()
+	if metricsSrv != nil {
+		go func() {
+			errc <- fmt.Errorf("metrics: listen on %s: %w", cfg.MetricsListen, metricsSrv.ListenAndServe())
+		}()
+		log.Info("serving /metrics without a token", "metrics_listen", cfg.MetricsListen)
+	}
 	log.Info("sluice is up", "version", buildVersion(), "listen", cfg.Listen, "url", cfg.BaseURL,
 		"database", map[bool]string{true: "sqlite", false: "postgres"}[cfg.IsSQLite()])
 	if need, _ := store.NeedsSetup(ctx); need {
@@ -219,7 +226,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	select {
 	case err := <-errc:
-		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+		return err
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
@@ -227,6 +234,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	defer cancel()
 	scheduler.Stop(shutdownCtx)
 	err = srv.Shutdown(shutdownCtx)
+	if metricsSrv != nil {
+		err = errors.Join(err, metricsSrv.Shutdown(shutdownCtx))
+	}
 	// Stop the workers: a run in flight stops at its next batch, keeps what was
 	// acknowledged, and the reaper of a live instance marks it interrupted.
 	stopWork()
@@ -235,6 +245,15 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	return nil
+}
+
+// metricsServer is the second listener of metrics_listen, serving only /metrics without
+// a token (the main address asks for one); nil when it is not set.
+func metricsServer(cfg config.Config, reg *prometheus.Registry) *http.Server {
+	if cfg.MetricsListen == "" {
+		return nil
+	}
+	return &http.Server{Addr: cfg.MetricsListen, Handler: handlers.MetricsHandler(reg), ReadHeaderTimeout: 10 * time.Second}
 }
 
 // registry lists every source and destination kind this build can connect to.

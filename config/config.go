@@ -5,6 +5,8 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -30,6 +32,13 @@ type Config struct {
 	GCPercent            int    `yaml:"gc_percent"`
 	LogLevel             string `yaml:"log_level"`
 	LogFormat            string `yaml:"log_format"`
+	// TrustedProxies are the addresses (IPs or CIDRs) of the reverse proxies in front of
+	// Sluice: only a request arriving from one of them has its X-Forwarded-For read for
+	// the client's address. Empty: the connection's address is the client's.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// MetricsListen, when set, is a second address serving only /metrics, without a
+	// token, for a Prometheus on a private network.
+	MetricsListen string `yaml:"metrics_listen"`
 }
 
 // Default returns the settings used when neither the file nor the environment says otherwise.
@@ -77,6 +86,7 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 		"SLUICE_SMTP_URL":        &c.SMTPURL,
 		"SLUICE_LOG_LEVEL":       &c.LogLevel,
 		"SLUICE_LOG_FORMAT":      &c.LogFormat,
+		"SLUICE_METRICS_LISTEN":  &c.MetricsListen,
 	}
 	for name, dst := range str {
 		if v := getenv(name); v != "" {
@@ -104,6 +114,14 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 		}
 		c.GCPercent = n
 	}
+	if v := getenv("SLUICE_TRUSTED_PROXIES"); v != "" {
+		c.TrustedProxies = nil
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				c.TrustedProxies = append(c.TrustedProxies, p)
+			}
+		}
+	}
 	if v := getenv("SLUICE_ALLOW_PRIVATE_NETWORKS"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
@@ -128,6 +146,9 @@ func (c *Config) validate() error {
 	}
 	if c.GCPercent < 1 {
 		return errors.New("config: gc_percent must be at least 1")
+	}
+	if _, err := c.TrustedProxyRanges(); err != nil {
+		return err
 	}
 	if !c.IsSQLite() && !c.IsPostgres() {
 		return fmt.Errorf("config: database_url must start with postgres:// or sqlite://")
@@ -166,6 +187,25 @@ func (c Config) DemoEnabled() bool {
 		return *c.Demo
 	}
 	return c.IsSQLite()
+}
+
+// TrustedProxyRanges is TrustedProxies as networks; a bare IP is a network of one.
+func (c Config) TrustedProxyRanges() ([]*net.IPNet, error) {
+	var out []*net.IPNet
+	for _, p := range c.TrustedProxies {
+		p = strings.TrimSpace(p)
+		prefix, err := netip.ParsePrefix(p)
+		if err != nil {
+			addr, aerr := netip.ParseAddr(p)
+			if aerr != nil {
+				return nil, fmt.Errorf("config: trusted_proxies: %q is not an IP address or CIDR range", p)
+			}
+			prefix = netip.PrefixFrom(addr.Unmap(), addr.Unmap().BitLen())
+		}
+		prefix = prefix.Masked()
+		out = append(out, &net.IPNet{IP: prefix.Addr().AsSlice(), Mask: net.CIDRMask(prefix.Bits(), prefix.Addr().BitLen())})
+	}
+	return out, nil
 }
 
 // SecureCookies is true when Sluice is served over TLS.

@@ -26,7 +26,11 @@ func (s *Server) apiAuth(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="sluice"`)
 			return echo.NewHTTPError(http.StatusUnauthorized, "Send an API token: Authorization: Bearer <token>.")
 		}
-		t, err := s.store.APITokenByValue(c.Request().Context(), strings.TrimSpace(value))
+		// An address that sent too many bad tokens waits, its token unlooked at.
+		t, err := s.store.APITokenFrom(c.Request().Context(), strings.TrimSpace(value), c.RealIP())
+		if wait, ok := throttleWait(err); ok {
+			return tooMany(c, wait, "Too many requests with a wrong API token from your address.")
+		}
 		if errors.Is(err, models.ErrNotFound) {
 			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="sluice", error="invalid_token"`)
 			return echo.NewHTTPError(http.StatusUnauthorized, "This API token is not valid. It may have been revoked.")

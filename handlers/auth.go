@@ -107,7 +107,9 @@ func (s *Server) Login(c echo.Context) error {
 	props := auth.LoginProps{Email: f.Email, Next: f.Next}
 	switch {
 	case errors.Is(err, models.ErrThrottled):
-		props.Error = "Too many failed sign-ins. Wait 15 minutes, then try again."
+		wait, _ := throttleWait(err)
+		setRetryAfter(c, wait)
+		props.Error = "Too many failed sign-ins from your address. Wait " + waitWords(wait) + ", then try again."
 		return s.render(c, http.StatusTooManyRequests, auth.LoginPage(props), nil)
 	case errors.Is(err, models.ErrBadCredentials):
 		props.Error = "Wrong e-mail or password."

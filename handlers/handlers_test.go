@@ -661,7 +661,13 @@ func apiErrorOf(t *testing.T, r *response) apiError {
 
 func TestHealthReadyAndMetrics(t *testing.T) {
 	t.Parallel()
-	c := sqliteApp(t).client(t)
+	a := sqliteApp(t)
+	c := a.client(t)
+	_, admin := testutil.Admin(t, a.store)
+	_, token, err := a.store.CreateAPIToken(t.Context(), admin, "prometheus", models.RoleViewer) // /metrics asks for one
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		path string
 		want string
@@ -676,7 +682,7 @@ func TestHealthReadyAndMetrics(t *testing.T) {
 	}
 	c.get("/settings/users")                             // a redirect, counted with its status
 	c.do(http.MethodDelete, "/settings/tokens/abc", nil) // labelled by route pattern, not by URL
-	m := c.get("/metrics").want(t, http.StatusOK).Body
+	m := c.get("/metrics", "Authorization", "Bearer "+token).want(t, http.StatusOK).Body
 	for _, want := range []string{
 		"sluice_http_requests_total",
 		`sluice_http_requests_total{method="GET",route="/healthz",status="200"} 1`,

@@ -46,6 +46,12 @@ func newApp(t *testing.T, dbURL string) *app {
 // any extra destination kinds.
 func serve(t *testing.T, s *models.Store, extra ...connectors.DestinationConnector) *app {
 	t.Helper()
+	return serveWith(t, s, config.Default(), extra...) // http:// base URL: cookies without Secure, as httptest serves
+}
+
+// serveWith is serve with cfg.
+func serveWith(t *testing.T, s *models.Store, cfg config.Config, extra ...connectors.DestinationConnector) *app {
+	t.Helper()
 	box, err := secrets.New(bytes.Repeat([]byte{0x5a}, secrets.KeySize))
 	if err != nil {
 		t.Fatal(err)
@@ -61,7 +67,7 @@ func serve(t *testing.T, s *models.Store, extra ...connectors.DestinationConnect
 	// Not started: runs stay queued, so handler tests never depend on the engine.
 	dl := delivery.New(s, reg, logger, delivery.Options{})
 	e := handlers.New(handlers.Deps{
-		Config:    config.Default(), // http:// base URL: cookies without Secure, as httptest serves
+		Config:    cfg,
 		Store:     s,
 		Secrets:   box,
 		Logger:    logger,

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"log/slog"
 	"strconv"
 
 	"github.com/labstack/echo/v4"
@@ -15,18 +16,21 @@ import (
 // routes is every route of Sluice, in one place. Names are reversed by views and
 // redirects; no URL is built by hand.
 func (s *Server) routes(e *echo.Echo, m *metrics, reg *prometheus.Registry) {
-	// Client addresses come from the connection: X-Forwarded-For is not trusted by default.
-	e.IPExtractor = echo.ExtractIPDirect()
+	e.IPExtractor = s.clientIP()
 	e.Use(middleware.RequestID(), s.logRequests(), m.middleware, middleware.Recover(),
-		middleware.BodyLimit("2M"), middleware.SecureWithConfig(middleware.SecureConfig{
+		bodyLimit(maxBody), middleware.SecureWithConfig(middleware.SecureConfig{
 			XSSProtection: "0", ContentTypeNosniff: "nosniff", XFrameOptions: "DENY",
 			ReferrerPolicy:        "same-origin",
 			ContentSecurityPolicy: "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'",
 		}))
+	if s.cfg.SecureCookies() {
+		e.Use(hsts)
+	}
 
 	e.GET("/healthz", s.Healthz).Name = "healthz"
 	e.GET("/readyz", s.Readyz).Name = "readyz"
-	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))).Name = "metrics"
+	// Any API token may read the metrics here; metrics_listen serves them without one.
+	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})), s.apiAuth).Name = "metrics"
 	e.GET("/static/*", echo.StaticDirectoryHandler(static.FS, false), cacheFor(3600)).Name = "static"
 
 	editorOnly, adminOnly := requireRole(models.RoleEditor), requireRole(models.RoleAdmin)
@@ -160,6 +164,24 @@ func (s *Server) routes(e *echo.Echo, m *metrics, reg *prometheus.Registry) {
 	admin.POST("/tokens", tokens.Create).Name = "tokens.create"
 	admin.DELETE("/tokens/:id", tokens.Delete).Name = "tokens.delete"
 	admin.GET("/audit", (&AuditHandler{s}).Index).Name = "audit.index"
+}
+
+// clientIP reads the client's address from the connection, or from X-Forwarded-For
+// when the connection comes from a configured trusted proxy (and only then: loopback
+// and private addresses are not trusted unless listed). Throttling counts by it.
+func (s *Server) clientIP() echo.IPExtractor {
+	ranges, err := s.cfg.TrustedProxyRanges()
+	if err != nil {
+		s.log.Error("trusted_proxies ignored", slog.Any("error", err))
+	}
+	if len(ranges) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, r := range ranges {
+		opts = append(opts, echo.TrustIPRange(r))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
 }
 
 // cacheFor lets browsers keep static files for a while.
