@@ -44,10 +44,10 @@ func (s *Scheduler) Stop(ctx context.Context) {
 	}
 }
 
-// pruneHourly forgets what sign-in keeps only for a while: old login attempts and
+// pruneHourly forgets what sign-in keeps only for a while: throttle counts a day old and
 // expired sessions.
 func (s *Scheduler) pruneHourly() {
-	s.pruneLoginAttempts()
+	s.pruneThrottles()
 	s.pruneSessions()
 }
 
@@ -62,7 +62,7 @@ func (s *Scheduler) pruneSessions() {
 	s.log.Debug("pruned expired sessions", slog.Int64("deleted", n))
 }
 
-func (s *Scheduler) pruneLoginAttempts() {
+func (s *Scheduler) pruneThrottles() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	n, err := s.store.PruneThrottles(ctx)
