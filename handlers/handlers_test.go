@@ -715,7 +715,7 @@ func TestAuditPageFilters(t *testing.T) {
 	token := c.csrf("/settings/users")
 	c.post("/settings/users", url.Values{"_csrf": {token}, "email": {"bob@example.com"}, "password": {testutil.Password}, "role": {"viewer"}}).want(t, http.StatusSeeOther)
 	for _, name := range []string{"ci", "etl"} {
-		c.post("/settings/tokens", url.Values{"_csrf": {token}, "name": {name}, "role": {"viewer"}}).want(t, http.StatusSeeOther)
+		c.post("/settings/tokens", url.Values{"_csrf": {token}, "name": {name}, "role": {"viewer"}}).want(t, http.StatusCreated)
 	}
 	toks, err := a.store.ListAPITokens(t.Context(), ada.WorkspaceID)
 	if err != nil || len(toks) != 2 {
