@@ -37,7 +37,10 @@ func classify(err error) (int, apiError) {
 	var fe *models.FieldError
 	var de *models.DependentsError
 	var busy *delivery.BusyError
+	var ie *inputError
 	switch {
+	case errors.As(err, &ie):
+		return http.StatusBadRequest, apiError{"bad_request", ie.Message, ie.Field}
 	case errors.As(err, &fe):
 		return http.StatusUnprocessableEntity, apiError{"invalid", fe.Message, fe.Field}
 	case errors.Is(err, models.ErrInvalid):

@@ -36,7 +36,9 @@ func (s *Server) routes(e *echo.Echo, m *metrics, reg *prometheus.Registry) {
 	editorOnly, adminOnly := requireRole(models.RoleEditor), requireRole(models.RoleAdmin)
 	operatorOnly := requireRole(models.RoleOperator)
 
-	api := e.Group("/api/v1", s.apiAuth)
+	// refuseNUL runs after routing (path parameters are known) and, on pages, before the
+	// CSRF check reads the form: it buffers the body under the global limit.
+	api := e.Group("/api/v1", s.apiAuth, refuseNUL)
 	apiSources := &SourceAPI{s}
 	api.GET("/sources", apiSources.Index)
 	api.POST("/sources", apiSources.Create, adminOnly)
@@ -83,7 +85,7 @@ func (s *Server) routes(e *echo.Echo, m *metrics, reg *prometheus.Registry) {
 	api.GET("/runs/:id/samples", apiRuns.Samples)
 	api.POST("/runs/:id/cancel", apiRuns.Cancel, operatorOnly)
 
-	web := e.Group("", s.loadSession, s.checkCSRF)
+	web := e.Group("", s.loadSession, refuseNUL, s.checkCSRF)
 	web.GET("/setup", s.SetupForm).Name = "auth.setup"
 	web.POST("/setup", s.Setup)
 	web.GET("/login", s.LoginForm).Name = "auth.login"
