@@ -195,13 +195,14 @@ func cmpOr(err, other error) error {
 	return other
 }
 
-// signInSucceeded clears the pair's failures and gives the address back its try.
+// signInSucceeded gives the address back its try and clears the pair's failures, in
+// takeSignInTry's order (address, then pair), so the two never wait on each other.
 func (s *Store) signInSucceeded(ctx context.Context, pair, address string) error {
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Where("bucket = ?", pair).Delete(&throttle{}).Error; err != nil {
-			return translate(err)
+		if err := giveBack(tx, address); err != nil {
+			return err
 		}
-		return giveBack(tx, address)
+		return translate(tx.Where("bucket = ?", pair).Delete(&throttle{}).Error)
 	})
 }
 

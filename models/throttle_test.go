@@ -218,6 +218,27 @@ func TestSignInThrottleHoldsUnderBursts(t *testing.T) {
 		if checked != 5 {
 			t.Errorf("%d of %d simultaneous wrong passwords were checked, want 5", checked, tries)
 		}
+
+		// Right and wrong passwords together from one address: a success clears what the
+		// tries beside it take, in the same order, so none fails on a lock.
+		errs = make(chan error, tries)
+		for i := range tries {
+			wg.Go(func() {
+				password := "wrong password"
+				if i%2 == 0 {
+					password = testutil.Password
+				}
+				_, err := s.Authenticate(t.Context(), "admin@example.com", password, "203.0.113.78")
+				errs <- err
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil && !errors.Is(err, models.ErrBadCredentials) && !errors.Is(err, models.ErrThrottled) {
+				t.Errorf("err = %v", err)
+			}
+		}
 	})
 }
 
