@@ -184,9 +184,20 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			log.Info("created the bootstrap API token")
 		}
 	}
+	// SQLite sources read files in this directory only; the demo writes its warehouse there.
+	if err := os.MkdirAll(sqlite.Dir(cfg.DataDir), 0o700); err != nil {
+		return fmt.Errorf("create the warehouses directory: %w", err)
+	}
 	reg := registry(cfg)
 	wh := warehouse.New(store, reg)
 	dl := delivery.New(store, reg, log, delivery.Options{})
+	// Earlier versions kept the demo warehouse at the data dir's root, where SQLite
+	// sources may no longer read.
+	if n, err := demo.MoveWarehouse(ctx, store, wh, cfg.DataDir); err != nil {
+		log.Warn("could not move the demo warehouse into the warehouses directory", "dir", sqlite.Dir(cfg.DataDir), "err", err)
+	} else if n > 0 {
+		log.Info("moved the demo warehouse into the warehouses directory", "dir", sqlite.Dir(cfg.DataDir), "sources", n)
+	}
 	if cfg.DemoEnabled() {
 		seeded, err := demo.Seed(ctx, store, wh, cfg.DataDir)
 		if err != nil {
@@ -261,9 +272,19 @@ func registry(cfg config.Config) *connectors.Registry {
 	r := connectors.NewRegistry()
 	r.RegisterSource(postgres.New())
 	r.RegisterSource(redshift.New())
-	r.RegisterSource(sqlite.New())
+	r.RegisterSource(sqlite.New(sqlite.Dir(cfg.DataDir), ownDatabase(cfg)...))
 	r.RegisterDestination(webhook.New(cfg.AllowPrivateNetworks))
 	return r
+}
+
+// ownDatabase is Sluice's own database file when it is SQLite: the SQLite source kind
+// must never open it, wherever the settings put it.
+func ownDatabase(cfg config.Config) []string {
+	if !cfg.IsSQLite() {
+		return nil
+	}
+	path, _, _ := strings.Cut(strings.TrimPrefix(cfg.DatabaseURL, "sqlite://"), "?")
+	return []string{path}
 }
 
 // firstWorkspaceActor is who the command line acts as: the operator at the console.

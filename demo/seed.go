@@ -10,10 +10,13 @@ import (
 	"sluice/connectors"
 	"sluice/models"
 	"sluice/segments"
+	"sluice/sources/sqlite"
 	"sluice/warehouse"
 )
 
-// WarehouseFile is the demo warehouse's name in the data dir.
+// WarehouseFile is the demo warehouse's name in the warehouses directory (sqlite.Dir of
+// the data dir), the only place SQLite sources read from. Its source names it by this
+// name alone, relative to that directory.
 const WarehouseFile = "demo-warehouse.db"
 
 // demoCustomers is the size of the demo warehouse: big enough to look real, small
@@ -25,10 +28,7 @@ const demoCustomers = 2000
 // show the warning) and a segment. It runs once: when the demo warehouse file exists,
 // or the workspace already has a source, it does nothing.
 func Seed(ctx context.Context, store *models.Store, wh *warehouse.Service, dataDir string) (bool, error) {
-	path, err := filepath.Abs(filepath.Join(dataDir, WarehouseFile))
-	if err != nil {
-		return false, err
-	}
+	path := filepath.Join(sqlite.Dir(dataDir), WarehouseFile)
 	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
 		return false, err
 	}
@@ -44,7 +44,7 @@ func Seed(ctx context.Context, store *models.Store, wh *warehouse.Service, dataD
 	if err != nil {
 		return false, err
 	}
-	src, err := store.CreateSource(ctx, a, spec, models.SourceInput{Name: "Demo warehouse", Config: connectors.Config{"path": path}})
+	src, err := store.CreateSource(ctx, a, spec, models.SourceInput{Name: "Demo warehouse", Config: connectors.Config{"path": WarehouseFile}})
 	if err != nil {
 		return false, fmt.Errorf("demo: source: %w", err)
 	}
@@ -64,4 +64,52 @@ func Seed(ctx context.Context, store *models.Store, wh *warehouse.Service, dataD
 		return false, fmt.Errorf("demo: segment: %w", err)
 	}
 	return true, nil
+}
+
+// MoveWarehouse moves the demo warehouse an earlier version wrote at the data dir's root
+// into the warehouses directory, where SQLite sources may read it, and points the first
+// workspace's SQLite sources that named the old place at the new one (validated again,
+// so they show connected). Nothing to move, or a file already at the new place, leaves
+// the files as they are. It answers how many sources it repointed.
+func MoveWarehouse(ctx context.Context, store *models.Store, wh *warehouse.Service, dataDir string) (int, error) {
+	old, err := filepath.Abs(filepath.Join(dataDir, WarehouseFile))
+	if err != nil {
+		return 0, err
+	}
+	moved := filepath.Join(sqlite.Dir(dataDir), WarehouseFile)
+	if _, err := os.Stat(moved); errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(filepath.Dir(moved), 0o700); err != nil {
+			return 0, err
+		}
+		// Another instance sharing the data dir may have moved it first.
+		if err := os.Rename(old, moved); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return 0, fmt.Errorf("demo: move warehouse: %w", err)
+		}
+	}
+	if _, err := os.Stat(moved); err != nil {
+		return 0, nil
+	}
+	srcs, err := store.ListSources(ctx, models.DefaultWorkspaceID)
+	if err != nil {
+		return 0, err
+	}
+	spec, err := wh.Spec(sqlite.Kind)
+	if err != nil {
+		return 0, err
+	}
+	a := models.Actor{WorkspaceID: models.DefaultWorkspaceID, Type: models.ActorSystem, Name: "demo data", Role: models.RoleAdmin}
+	n := 0
+	for _, src := range srcs {
+		if src.Kind != sqlite.Kind || filepath.Clean(src.PublicConfig()["path"]) != old {
+			continue
+		}
+		if _, err := store.UpdateSource(ctx, a, src.ID, spec, models.SourceInput{Config: connectors.Config{"path": WarehouseFile}}); err != nil {
+			return n, fmt.Errorf("demo: repoint source: %w", err)
+		}
+		if _, err := wh.ValidateSource(ctx, a.WorkspaceID, src.ID); err != nil {
+			return n, fmt.Errorf("demo: validate source: %w", err)
+		}
+		n++
+	}
+	return n, nil
 }

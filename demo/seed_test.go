@@ -2,6 +2,8 @@ package demo_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"sluice/connectors"
@@ -16,17 +18,20 @@ func TestSeedBuildsAWorkingDemoOnce(t *testing.T) {
 	ctx := context.Background()
 	testutil.EachStore(t, func(t *testing.T, store *models.Store) {
 		reg := connectors.NewRegistry()
-		reg.RegisterSource(sqlite.New())
-		wh := warehouse.New(store, reg)
 		dir := t.TempDir()
+		reg.RegisterSource(sqlite.New(sqlite.Dir(dir)))
+		wh := warehouse.New(store, reg)
 
 		seeded, err := demo.Seed(ctx, store, wh, dir)
 		if err != nil || !seeded {
 			t.Fatalf("Seed = %v, %v", seeded, err)
 		}
 		srcs, _ := store.ListSources(ctx, models.DefaultWorkspaceID)
-		if len(srcs) != 1 || srcs[0].Status != models.SourceConnected {
+		if len(srcs) != 1 || srcs[0].Status != models.SourceConnected || srcs[0].PublicConfig()["path"] != demo.WarehouseFile {
 			t.Fatalf("demo source: %+v", srcs)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "warehouses", demo.WarehouseFile)); err != nil {
+			t.Fatalf("the demo warehouse is not in the warehouses directory: %v", err)
 		}
 		dms, _ := store.ListModels(ctx, models.DefaultWorkspaceID, "")
 		status := map[string]string{}
@@ -52,6 +57,58 @@ func TestSeedBuildsAWorkingDemoOnce(t *testing.T) {
 		again, err := demo.Seed(ctx, store, wh, dir)
 		if err != nil || again {
 			t.Fatalf("second Seed = %v, %v; want a no-op", again, err)
+		}
+	})
+}
+
+// An installation from before the warehouses directory has its demo warehouse at the
+// data dir's root and a source naming it there, which SQLite sources may no longer
+// read: the file moves, the source follows and connects again.
+func TestMoveWarehouseFromTheDataDirRoot(t *testing.T) {
+	ctx := context.Background()
+	testutil.EachStore(t, func(t *testing.T, store *models.Store) {
+		dir := t.TempDir()
+		reg := connectors.NewRegistry()
+		reg.RegisterSource(sqlite.New(sqlite.Dir(dir)))
+		wh := warehouse.New(store, reg)
+		old := filepath.Join(dir, demo.WarehouseFile)
+		if err := demo.WriteWarehouse(ctx, old, 50); err != nil {
+			t.Fatal(err)
+		}
+		spec, _ := wh.Spec(sqlite.Kind)
+		a := models.Actor{WorkspaceID: models.DefaultWorkspaceID, Type: models.ActorSystem, Name: "test", Role: models.RoleAdmin}
+		src, err := store.CreateSource(ctx, a, spec, models.SourceInput{Name: "Demo warehouse", Config: connectors.Config{"path": old}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		other, err := store.CreateSource(ctx, a, spec, models.SourceInput{Name: "Other", Config: connectors.Config{"path": "/elsewhere/x.db"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if src, _ = wh.ValidateSource(ctx, a.WorkspaceID, src.ID); src.Status != models.SourceBroken {
+			t.Fatalf("the old path should be refused: %+v", src)
+		}
+
+		n, err := demo.MoveWarehouse(ctx, store, wh, dir)
+		if err != nil || n != 1 {
+			t.Fatalf("MoveWarehouse = %d, %v", n, err)
+		}
+		if _, err := os.Stat(old); !os.IsNotExist(err) {
+			t.Errorf("the old file is still there: %v", err)
+		}
+		src, _ = store.SourceByID(ctx, a.WorkspaceID, src.ID)
+		if src.PublicConfig()["path"] != demo.WarehouseFile || src.Status != models.SourceConnected {
+			t.Errorf("source after the move: %+v", src)
+		}
+		if o, _ := store.SourceByID(ctx, a.WorkspaceID, other.ID); o.PublicConfig()["path"] != "/elsewhere/x.db" {
+			t.Errorf("another source was changed: %+v", o)
+		}
+		// Booting again finds nothing to do, and the seed sees the demo is there.
+		if n, err := demo.MoveWarehouse(ctx, store, wh, dir); err != nil || n != 0 {
+			t.Errorf("second MoveWarehouse = %d, %v", n, err)
+		}
+		if seeded, err := demo.Seed(ctx, store, wh, dir); err != nil || seeded {
+			t.Errorf("Seed after the move = %v, %v; want a no-op", seeded, err)
 		}
 	})
 }

@@ -10,6 +10,7 @@ import (
 
 	"sluice/demo"
 	"sluice/internal/testutil"
+	"sluice/sources/sqlite"
 )
 
 // Two Sluice processes on one PostgreSQL database, three activations on an every-minute
@@ -23,12 +24,15 @@ func TestTwoInstancesRunEachTickOnce(t *testing.T) {
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte(`{}`)) }))
 	defer hook.Close()
 	dbURL := testutil.PostgresURL(t)
+	// One data dir for both: either instance may run a sync, and SQLite sources read
+	// only files in its warehouses directory.
+	data := t.TempDir()
 	env := []string{"SLUICE_DATABASE_URL=" + dbURL, "SLUICE_SECRET_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
-		"SLUICE_ALLOW_PRIVATE_NETWORKS=true", "SLUICE_BOOTSTRAP_TOKEN=" + bootstrapToken}
+		"SLUICE_ALLOW_PRIVATE_NETWORKS=true", "SLUICE_BOOTSTRAP_TOKEN=" + bootstrapToken, "SLUICE_DATA_DIR=" + data}
 	first := startSluice(t, env...)
 	second := startSluice(t, env...)
 
-	warehouse := filepath.Join(t.TempDir(), "warehouse.db")
+	warehouse := filepath.Join(sqlite.Dir(data), "warehouse.db")
 	if err := demo.WriteWarehouse(context.Background(), warehouse, 300); err != nil {
 		t.Fatal(err)
 	}

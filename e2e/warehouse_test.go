@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"sluice/demo"
+	"sluice/sources/sqlite"
 )
 
 // settled waits until htmx has no request, swap or settle in flight, so the page a
@@ -95,8 +96,10 @@ func count(t *testing.T, path, where string) int {
 // An admin connects the demo warehouse, models it with SQL and builds a segment with a
 // nested group; the count follows every click and equals the warehouse's own count.
 func TestSourceModelAndSegment(t *testing.T) {
-	base := startSluice(t, "SLUICE_DEMO=false")
-	warehouse := filepath.Join(t.TempDir(), "warehouse.db")
+	// SQLite sources read only files in the warehouses directory of the data dir.
+	data := t.TempDir()
+	base := startSluice(t, "SLUICE_DEMO=false", "SLUICE_DATA_DIR="+data)
+	warehouse := filepath.Join(sqlite.Dir(data), "warehouse.db")
 	if err := demo.WriteWarehouse(context.Background(), warehouse, 600); err != nil {
 		t.Fatal(err)
 	}

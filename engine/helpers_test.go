@@ -48,7 +48,7 @@ func newWarehouseTable(t testing.TB, ddl, table string) *warehouse {
 	if _, err := db.Exec(ddl); err != nil {
 		t.Fatal(err)
 	}
-	src, err := sqlite.New().Open(context.Background(), connectors.Config{"path": path})
+	src, err := sqlite.New(filepath.Dir(path)).Open(context.Background(), connectors.Config{"path": path})
 	if err != nil {
 		t.Fatal(err)
 	}

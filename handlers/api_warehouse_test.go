@@ -319,10 +319,11 @@ func TestAPISourceCreateValidateAndShow(t *testing.T) {
 		t.Errorf("validate %+v", v)
 	}
 
-	// A path that does not exist is saved, but broken, with the reason in the first check.
+	// A path that does not exist is saved, but broken, with the reason in the first check:
+	// where SQLite files must be (the words do not say whether the file exists).
 	r := s.admin.post("/sources", map[string]any{"name": "Gone", "kind": "sqlite", "config": map[string]any{"path": s.path + ".missing"}})
 	broken := into[sourceBody](t, r.want(t, http.StatusCreated))
-	if broken.Status != models.SourceBroken || broken.Checks[0].OK || !strings.Contains(broken.Checks[0].Message, "does not exist") {
+	if broken.Status != models.SourceBroken || broken.Checks[0].OK || !strings.Contains(broken.Checks[0].Message, "Sluice can only read SQLite database files in") {
 		t.Errorf("broken source %+v", broken)
 	}
 	// Fixing the path through PATCH validates again.

@@ -8,6 +8,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 
@@ -57,7 +58,7 @@ func serveWith(t *testing.T, s *models.Store, cfg config.Config, extra ...connec
 		t.Fatal(err)
 	}
 	reg := connectors.NewRegistry()
-	reg.RegisterSource(sqlite.New())
+	reg.RegisterSource(sqlite.New(os.TempDir())) // every test writes its warehouse under t.TempDir()
 	reg.RegisterSource(postgres.New())
 	reg.RegisterDestination(webhook.New(true)) // tests' webhooks listen on loopback
 	for _, d := range extra {

@@ -11,6 +11,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -554,7 +555,7 @@ func TestRunRecordsStageTimings(t *testing.T) {
 	eachRunFixture(t, func(t *testing.T, f *runFixture) {
 		queued := into[runBody](t, f.admin.as(f.operator).post("/activations/"+f.act.ID+"/runs", nil).want(t, http.StatusAccepted))
 		reg := connectors.NewRegistry()
-		reg.RegisterSource(sqlite.New())
+		reg.RegisterSource(sqlite.New(os.TempDir()))
 		reg.RegisterDestination(webhook.New(true))
 		dl := delivery.New(f.app.store, reg, slog.New(slog.DiscardHandler), delivery.Options{})
 		if !dl.RunOne(t.Context()) {
@@ -667,7 +668,7 @@ func benchRunWithIssues(b *testing.B, store *models.Store, n int) (string, strin
 		b.Fatal(err)
 	}
 	reg := connectors.NewRegistry()
-	reg.RegisterSource(sqlite.New())
+	reg.RegisterSource(sqlite.New(os.TempDir()))
 	hook := webhook.New(true)
 	reg.RegisterDestination(hook)
 	logger := slog.New(slog.DiscardHandler)

@@ -54,7 +54,7 @@ func newApp(t *testing.T, w *wh) {
 	w.store = testutil.Store(t, testutil.SQLiteURL(t))
 	_, w.actor = testutil.Admin(t, w.store)
 	reg := connectors.NewRegistry()
-	reg.RegisterSource(sqlite.New())
+	reg.RegisterSource(sqlite.New(os.TempDir())) // every test's warehouse file is under it
 	reg.RegisterSource(postgres.New())
 	w.svc = warehouse.New(w.store, reg)
 }

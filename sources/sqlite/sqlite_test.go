@@ -46,7 +46,7 @@ func demo(t *testing.T, name string) (string, *sql.DB) {
 
 func open(t *testing.T, path string) connectors.Source {
 	t.Helper()
-	src, err := sqlite.New().Open(context.Background(), connectors.Config{"path": path})
+	src, err := sqlite.New(filepath.Dir(path)).Open(context.Background(), connectors.Config{"path": path})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,14 +71,15 @@ func validate(t *testing.T, src connectors.Source, models []connectors.ModelRef)
 }
 
 func TestSpec(t *testing.T) {
-	spec := sqlite.New().Spec()
+	dir := t.TempDir()
+	spec := sqlite.New(dir).Spec()
 	if spec.Kind != "sqlite" || spec.Label != "SQLite (demo warehouse)" || len(spec.Fields) != 1 {
 		t.Fatalf("spec = %+v", spec)
 	}
-	if f := spec.Fields[0]; f.Name != "path" || !f.Required {
+	if f := spec.Fields[0]; f.Name != "path" || !f.Required || !strings.Contains(f.Help, "in "+dir+" on the Sluice server") {
 		t.Errorf("path field = %+v", f)
 	}
-	_, err := sqlite.New().Open(context.Background(), connectors.Config{})
+	_, err := sqlite.New(dir).Open(context.Background(), connectors.Config{})
 	if ce, ok := connectors.AsError(err); !ok || ce.Category != connectors.CategoryConfiguration || ce.Field != "path" {
 		t.Errorf("open without a path: %v", err)
 	}
@@ -111,11 +112,15 @@ func TestValidateFiveStages(t *testing.T) {
 	}
 }
 
-func TestMissingFileFailsConnection(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "nope.db")
+func TestFileRemovedAfterOpenFailsConnection(t *testing.T) {
+	path, db := demo(t, "demo.db")
+	db.Close()
 	src := open(t, path)
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
 	checks := validate(t, src, nil)
-	if checks[0].OK || checks[0].Message != fmt.Sprintf("The file %s does not exist. Check the path.", path) {
+	if checks[0].OK || checks[0].Message != refusal(filepath.Dir(path)) {
 		t.Errorf("connection = %+v", checks[0])
 	}
 	for _, c := range checks[1:] {
@@ -134,7 +139,7 @@ func TestNotADatabaseFailsConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	checks := validate(t, open(t, path), nil)
-	if checks[0].OK || checks[0].Message != fmt.Sprintf("The file %s is not a SQLite database.", path) {
+	if checks[0].OK || checks[0].Message != refusal(filepath.Dir(path)) {
 		t.Errorf("connection = %+v", checks[0])
 	}
 	if !checks[1].Skipped {
@@ -289,7 +294,7 @@ func TestQuery(t *testing.T) {
 	}
 
 	// The file is opened read-only: a source is never written to.
-	err = src.Query(ctx, "INSERT INTO orders VALUES (12, 2, 1, NULL)", nil, func([]any) error { return nil })
+	err = src.Query(ctx, "WITH x AS (SELECT 12, 2, 1, NULL) INSERT INTO orders SELECT * FROM x", nil, func([]any) error { return nil })
 	if err == nil || !strings.Contains(err.Error(), "readonly") {
 		t.Errorf("write through a source: %v", err)
 	}
