@@ -33,8 +33,8 @@ const (
 	DefaultStatementTimeout = 30 * time.Second
 )
 
-// DefaultQueryTimeout is the statement timeout of every other session Sluice opens on
-// the warehouse: model previews, segment counts and the sync's extraction. A sync reads
+// DefaultQueryTimeout is the statement timeout of every other query Sluice runs on the
+// warehouse: model previews, segment counts and the sync's extraction. A sync reads
 // its segment as one statement that stays open while the destination loads (the
 // warehouse waits when loading does), so this is the longest a run can read for, not how
 // long a query should take; an hour covers a full first sync of millions of rows to a
@@ -82,13 +82,6 @@ type Flavor struct {
 	// it in a rolled-back transaction and reading pg_depend. Engines without temporary
 	// views fall back to running the query with LIMIT 0 and reporting permission errors.
 	ProbeReferences bool
-	// StartupSessionParams: the engine takes default_transaction_read_only and
-	// statement_timeout as startup parameters, so every session is read-only with a
-	// statement timeout from its first statement (PostgreSQL). Otherwise the statement
-	// timeout is SET once connected (Redshift has no default_transaction_read_only, and
-	// documents statement_timeout as a SET parameter). Either way every query runs in a
-	// BEGIN READ ONLY transaction that is rolled back (see Query).
-	StartupSessionParams bool
 }
 
 // The catalogue of PostgreSQL. pg_class rather than information_schema: the information
@@ -123,19 +116,18 @@ WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'v', 'm', 'p', 'f
 // PostgreSQL is the flavor of PostgreSQL itself.
 func PostgreSQL() Flavor {
 	return Flavor{
-		Kind:                 Kind,
-		Label:                "PostgreSQL",
-		DefaultPort:          5432,
-		HostHelp:             "The server's host name or IP address, e.g. db.example.com.",
-		Dialect:              Dialect{},
-		ExecMode:             pgx.QueryExecModeDescribeExec,
-		TablesSQL:            pgTablesSQL,
-		ReadableSQL:          pgReadableSQL,
-		ColumnsSQL:           pgColumnsSQL,
-		RelationCountSQL:     pgRelationCountSQL,
-		DatabasePrivilege:    "CONNECT",
-		ProbeReferences:      true,
-		StartupSessionParams: true,
+		Kind:              Kind,
+		Label:             "PostgreSQL",
+		DefaultPort:       5432,
+		HostHelp:          "The server's host name or IP address, e.g. db.example.com.",
+		Dialect:           Dialect{},
+		ExecMode:          pgx.QueryExecModeDescribeExec,
+		TablesSQL:         pgTablesSQL,
+		ReadableSQL:       pgReadableSQL,
+		ColumnsSQL:        pgColumnsSQL,
+		RelationCountSQL:  pgRelationCountSQL,
+		DatabasePrivilege: "CONNECT",
+		ProbeReferences:   true,
 	}
 }
 
@@ -184,7 +176,7 @@ type connector struct {
 	flavor           Flavor
 	connectTimeout   time.Duration
 	statementTimeout time.Duration // validation statements
-	queryTimeout     time.Duration // every pooled session: previews, counts, syncs
+	queryTimeout     time.Duration // every query: previews, counts, syncs
 }
 
 // Spec describes the form: where the warehouse is, who Sluice logs in as, and which
@@ -233,7 +225,7 @@ func (c *connector) Open(ctx context.Context, cfg connectors.Config) (connectors
 		return nil, &connectors.Error{Category: connectors.CategoryConfiguration,
 			Message: "The connection settings are not valid.", Detail: err.Error(), Err: err}
 	}
-	return &source{flavor: c.flavor, set: set, pool: pool, connCfg: poolCfg.ConnConfig, statementTimeout: c.statementTimeout}, nil
+	return &source{flavor: c.flavor, set: set, pool: pool, connCfg: poolCfg.ConnConfig, statementTimeout: c.statementTimeout, queryTimeout: c.queryTimeout}, nil
 }
 
 func (c *connector) poolConfig(in connectors.Config) (settings, *pgxpool.Config, error) {
@@ -277,20 +269,6 @@ func (c *connector) poolConfig(in connectors.Config) (settings, *pgxpool.Config,
 	// timestamps without a time zone as UTC. A startup parameter outranks ALTER DATABASE
 	// and ALTER ROLE settings, so no default set on the warehouse can change it.
 	poolCfg.ConnConfig.RuntimeParams["timezone"] = "UTC"
-	// Warehouses are read, never written. Where the engine takes them at login, the
-	// session defaults to read-only transactions and has a statement timeout before it
-	// runs anything; elsewhere the timeout is SET once connected. Query adds a READ ONLY
-	// transaction around every statement it runs, which holds on both.
-	timeout := strconv.FormatInt(c.queryTimeout.Milliseconds(), 10)
-	if c.flavor.StartupSessionParams {
-		poolCfg.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
-		poolCfg.ConnConfig.RuntimeParams["statement_timeout"] = timeout
-	} else {
-		poolCfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
-			_, err := conn.Exec(ctx, "SET statement_timeout TO "+timeout)
-			return err
-		}
-	}
 	return set, poolCfg, nil
 }
 
@@ -300,7 +278,8 @@ type source struct {
 	set              settings
 	pool             *pgxpool.Pool
 	connCfg          *pgx.ConnConfig
-	statementTimeout time.Duration
+	statementTimeout time.Duration // validation statements
+	queryTimeout     time.Duration // every query
 }
 
 // Dialect is the flavor's SQL dialect, for the segment compiler.

@@ -22,8 +22,8 @@ import (
 // SQL cannot write (an INSERT in a CTE, nextval, CREATE all fail), whatever the server
 // lets through anyway is undone (PostgreSQL 15 does not refuse lo_create in a read-only
 // transaction; the rollback removes the large object), and nothing is left behind on the
-// pooled session: a set_config() that turns default_transaction_read_only or
-// statement_timeout off is undone with the rollback, and set_config('transaction_read_only',
+// pooled session: a set_config() that turns statement_timeout off is undone with the
+// rollback, and set_config('transaction_read_only',
 // 'off') is refused once the query has begun. The statement travels by the extended
 // protocol, which carries exactly one statement, so "; COMMIT; ..." cannot end the
 // transaction either.
@@ -36,7 +36,7 @@ func (s *source) Query(ctx context.Context, sql string, args []any, fn func(row 
 	// Closing rows mid-stream would read the rest of the result to the end; cancelling
 	// first makes pgx abandon the connection instead, so stopping early is immediate.
 	qctx, cancel := context.WithCancel(ctx)
-	tx, err := s.pool.BeginTx(qctx, readOnlyTx)
+	tx, err := s.pool.BeginTx(qctx, readOnlyTx(s.queryTimeout))
 	if err != nil {
 		cancel()
 		return s.queryError(ctx, err)
@@ -106,10 +106,15 @@ func (s *source) Query(ctx context.Context, sql string, args []any, fn func(row 
 	return nil
 }
 
-// readOnlyTx begins a READ ONLY transaction and takes its snapshot at once, in the same
-// message: from then on nothing (not even a SET TRANSACTION READ WRITE sent as the query
-// itself) can make the transaction writable.
-var readOnlyTx = pgx.TxOptions{BeginQuery: "BEGIN READ ONLY; SELECT 1"}
+// readOnlyTx begins a READ ONLY transaction with its own statement timeout, and takes
+// its snapshot at once, in the same message: from then on nothing (not even a SET
+// TRANSACTION READ WRITE sent as the query itself) can make the transaction writable.
+// Both settings live and die with the transaction, never with the session, so they hold
+// behind a transaction-pooling PgBouncer (which refuses such startup parameters) and on
+// Redshift (no default_transaction_read_only; set_config with is_local is documented).
+func readOnlyTx(timeout time.Duration) pgx.TxOptions {
+	return pgx.TxOptions{BeginQuery: fmt.Sprintf("BEGIN READ ONLY; SELECT set_config('statement_timeout', '%d', true)", timeout.Milliseconds())}
+}
 
 // rollbackTimeout bounds ending a query's transaction; a server that does not answer
 // by then loses the connection instead.

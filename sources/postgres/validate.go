@@ -333,7 +333,7 @@ func (v *validation) user() string { return sqlsource.DisplayIdent(v.set.user) }
 // it back, as Query does on pooled sessions: where a check runs a model's SQL, it can
 // neither write nor change the session for the checks after it.
 func (v *validation) readOnly(ctx context.Context, fn func(pgx.Tx) error) error {
-	tx, err := v.conn.BeginTx(ctx, readOnlyTx)
+	tx, err := v.conn.BeginTx(ctx, readOnlyTx(v.statementTimeout))
 	if err != nil {
 		return err
 	}

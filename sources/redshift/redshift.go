@@ -31,11 +31,9 @@
 //   - Redshift folds identifiers to lower case, quoted or not, unless
 //     enable_case_sensitive_identifier is on; quoting still protects reserved words and
 //     spaces.
-//   - Sessions are read-only by transaction, not by login: Redshift has no
-//     default_transaction_read_only, and documents statement_timeout as a parameter to
-//     SET, so the flavor leaves StartupSessionParams off. The connector SETs
-//     statement_timeout once connected, and runs every query in a BEGIN READ ONLY
-//     transaction (Redshift's BEGIN takes READ ONLY) that it rolls back. Redshift
+//   - Every query runs in a BEGIN READ ONLY transaction (Redshift's BEGIN takes READ
+//     ONLY) with a statement timeout set for that transaction alone (set_config with
+//     is_local), and is rolled back: the PostgreSQL connector's Query. Redshift
 //     releases before patch 204 refused, inside a read-only transaction, the first read
 //     of a datashare or external table ("Failed to incorporate external table …
 //     transaction is read-only"); clusters on those releases need the patch to read such
