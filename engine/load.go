@@ -19,10 +19,6 @@ type planned struct {
 	hash uint64
 	kind string
 	size int
-	// prev and had are the key's stored state before this run's intent, restored when the
-	// destination refused the record for sure.
-	prev uint64
-	had  bool
 	// settled: acknowledged or rejected; what is not settled when the run stops is unsent.
 	settled bool
 	// maybeApplied: a Write carrying the record failed in a way that does not say whether

@@ -29,9 +29,9 @@ func (h *AuditHandler) Index(c echo.Context) error {
 	if props.ResourceTypes, err = h.store.AuditResourceTypes(ctx, ws); err != nil {
 		return fmt.Errorf("audit resource types: %w", err)
 	}
-	f, ferr := parseAuditFilter(v)
-	if ferr != nil {
-		props.Error = ferr.Error()
+	f, problem := parseAuditFilter(v)
+	if problem != "" {
+		props.Error = problem
 		return h.render(c, http.StatusUnprocessableEntity, settings.AuditPage(props), settings.AuditResults(props))
 	}
 	f.Cursor = c.QueryParam("cursor")
@@ -51,25 +51,26 @@ func (h *AuditHandler) Index(c echo.Context) error {
 	return h.render(c, http.StatusOK, settings.AuditPage(props), settings.AuditPage(props))
 }
 
-// parseAuditFilter reads the dates as whole UTC days; "to" includes its day.
-func parseAuditFilter(v settings.AuditFilterValues) (models.AuditFilter, error) {
-	f := models.AuditFilter{ActorID: v.Actor, ResourceType: v.Resource, Limit: 50}
+// parseAuditFilter reads the dates as whole UTC days; "to" includes its day. A date that
+// cannot be used comes back as the sentence to show beside the filter.
+func parseAuditFilter(v settings.AuditFilterValues) (f models.AuditFilter, problem string) {
+	f = models.AuditFilter{ActorID: v.Actor, ResourceType: v.Resource, Limit: 50}
 	if v.From != "" {
 		t, err := time.Parse(time.DateOnly, v.From)
 		if err != nil {
-			return f, errors.New("The start date is not a date (YYYY-MM-DD).")
+			return f, "The start date is not a date (YYYY-MM-DD)."
 		}
 		f.From = t
 	}
 	if v.To != "" {
 		t, err := time.Parse(time.DateOnly, v.To)
 		if err != nil {
-			return f, errors.New("The end date is not a date (YYYY-MM-DD).")
+			return f, "The end date is not a date (YYYY-MM-DD)."
 		}
 		f.To = t.AddDate(0, 0, 1)
 	}
 	if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
-		return f, errors.New("The start date must be on or before the end date.")
+		return f, "The start date must be on or before the end date."
 	}
-	return f, nil
+	return f, ""
 }
