@@ -4,6 +4,7 @@
 package connectors
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sort"
@@ -167,6 +168,27 @@ func (r *Registry) Destination(kind string) (DestinationConnector, bool) {
 	return c, ok
 }
 
+// DestinationSpec is the spec of a destination kind; an unknown kind is a configuration
+// error on the field "kind".
+func (r *Registry) DestinationSpec(kind string) (DestinationSpec, error) {
+	c, ok := r.destinations[kind]
+	if !ok {
+		return DestinationSpec{}, unknownKind("platform", kind)
+	}
+	return c.Spec(), nil
+}
+
+// OpenDestination opens a platform of a kind with its config (secrets decrypted). An
+// unknown kind is a configuration error on the field "kind"; anything else is the
+// connector's Open's answer.
+func (r *Registry) OpenDestination(ctx context.Context, kind string, cfg Config) (Destination, error) {
+	c, ok := r.destinations[kind]
+	if !ok {
+		return nil, unknownKind("platform", kind)
+	}
+	return c.Open(ctx, cfg)
+}
+
 // DestinationSpecs lists every destination kind, by label.
 func (r *Registry) DestinationSpecs() []DestinationSpec {
 	specs := make([]DestinationSpec, 0, len(r.destinations))
@@ -190,6 +212,34 @@ func (r *Registry) RegisterSource(c SourceConnector) {
 func (r *Registry) Source(kind string) (SourceConnector, bool) {
 	c, ok := r.sources[kind]
 	return c, ok
+}
+
+// SourceSpec is the spec of a source kind; an unknown kind is a configuration error on
+// the field "kind".
+func (r *Registry) SourceSpec(kind string) (SourceSpec, error) {
+	c, ok := r.sources[kind]
+	if !ok {
+		return SourceSpec{}, unknownKind("source", kind)
+	}
+	return c.Spec(), nil
+}
+
+// OpenSource opens a source of a kind with its config (secrets decrypted). An unknown
+// kind is a configuration error on the field "kind"; anything else is the connector's
+// Open's answer.
+func (r *Registry) OpenSource(ctx context.Context, kind string, cfg Config) (Source, error) {
+	c, ok := r.sources[kind]
+	if !ok {
+		return nil, unknownKind("source", kind)
+	}
+	return c.Open(ctx, cfg)
+}
+
+// unknownKind is the error for a kind no connector of this build registered: a saved
+// source or platform of a kind since removed, or a form posting a kind that never was.
+func unknownKind(what, kind string) *Error {
+	return &Error{Category: CategoryConfiguration, Field: "kind",
+		Message: fmt.Sprintf("Sluice has no %s of the kind %q: this build does not include that connector.", what, kind)}
 }
 
 // SourceSpecs lists every source kind, by label.

@@ -1,9 +1,6 @@
 package connectors
 
-import (
-	"context"
-	"time"
-)
+import "context"
 
 // SourceSpec describes a source kind: its label and the fields of its form.
 type SourceSpec struct {
@@ -99,7 +96,9 @@ type Source interface {
 	Close() error
 }
 
-// Dialect is what the segment compiler needs to know of a source's SQL.
+// Dialect is what the segment compiler needs to know of a source's SQL. A dialect also
+// implements the optional capabilities of capabilities.go that its SQL needs:
+// KeyOrderer (without which the engine cannot sync from it), LikeEscaper, TimeBinder.
 type Dialect interface {
 	// Name is "postgres", "redshift" or "sqlite".
 	Name() string
@@ -114,24 +113,4 @@ type Dialect interface {
 	DaysAgo(ph string) string
 	// CaseInsensitiveLike is the operator for contains / starts_with ("ILIKE" or "LIKE").
 	CaseInsensitiveLike() string
-}
-
-// LikeEscaper is an optional Dialect method: the clause that follows a LIKE pattern to
-// make backslash its escape character, with its leading space (` ESCAPE '\'`), or "" when
-// backslash already is the default and the standard spelling would not parse (Redshift's
-// string literals read '\' as an escaped quote). Without it, the segment compiler writes
-// ` ESCAPE '\'`: SQLite's LIKE has no escape character unless told, and the compiler
-// escapes the %, _ and \ of a "contains" value with backslashes so they match themselves.
-type LikeEscaper interface {
-	LikeEscape() string
-}
-
-// TimeBinder is an optional Dialect method: the Go value a date or time operand is bound
-// as, for drivers that do not compare time.Time with the column as the warehouse stores
-// it (SQLite keeps dates as text, and its driver would bind a time.Time as text with a
-// zone offset, which does not compare with 'YYYY-MM-DD'). typ is the column's type (date
-// or timestamp); t is in UTC (midnight for a day). Without it, the segment compiler binds
-// t itself.
-type TimeBinder interface {
-	BindTime(t time.Time, typ ColumnType) any
 }

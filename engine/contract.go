@@ -165,14 +165,6 @@ const (
 // setting can fix it, so it is not one of the six categories users choose a fix from.
 const CategoryInternal connectors.Category = "internal"
 
-// KeyOrderer is an optional connectors.Dialect method: the SQL expression of a primary
-// key column's text form, ordered in byte order (Go's string order). The engine knows
-// postgres, redshift and sqlite; a dialect of another warehouse implements this to be
-// synced. column is already quoted and qualified ("m"."id").
-type KeyOrderer interface {
-	KeyTextSQL(column string) string
-}
-
 // Change is one key's fate in a run, for the record timeline.
 type Change struct {
 	PrimaryKey string

@@ -185,29 +185,15 @@ func extractSQL(d connectors.Dialect, rel connectors.Relation, cond segments.Con
 }
 
 // KeyTextSQL is the expression of a key column's text form that orders in byte order,
-// per dialect; column is quoted and qualified. ok is false for a dialect Sluice does not
-// know that does not implement KeyOrderer.
-//
-//   - postgres: CAST(column AS TEXT) COLLATE "C" — the C collation compares bytes
-//     (memcmp), where the database's default collation (en_US…) follows language rules.
-//   - redshift: COLLATE(CAST(column AS VARCHAR(65535)), 'case_sensitive') — Redshift has
-//     no locale collations; case_sensitive compares bytes. An explicit length, since a
-//     bare VARCHAR is VARCHAR(256) there and would cut long keys.
-//   - sqlite: CAST(column AS TEXT) COLLATE BINARY — BINARY is memcmp; the COLLATE is
-//     needed because a CAST of a column keeps the column's declared collation (NOCASE).
+// as the dialect's connectors.KeyOrderer writes it; column is quoted and qualified. ok
+// is false for a dialect without one: no SQL is byte order on every warehouse, so the
+// engine has no default it could trust (see connectors.KeyOrderer).
 func KeyTextSQL(d connectors.Dialect, column string) (string, bool) {
-	if ko, ok := d.(KeyOrderer); ok {
-		return ko.KeyTextSQL(column), true
+	ko, ok := d.(connectors.KeyOrderer)
+	if !ok {
+		return "", false
 	}
-	switch d.Name() {
-	case "postgres":
-		return "CAST(" + column + ` AS TEXT) COLLATE "C"`, true
-	case "redshift":
-		return "COLLATE(CAST(" + column + " AS VARCHAR(65535)), 'case_sensitive')", true
-	case "sqlite":
-		return "CAST(" + column + " AS TEXT) COLLATE BINARY", true
-	}
-	return "", false
+	return ko.KeyTextSQL(column), true
 }
 
 // extracted is one row as the extraction goroutine hands it over: the key's text (null

@@ -9,6 +9,8 @@ import (
 
 	"sluice/connectors"
 	"sluice/segments"
+	"sluice/sources/postgres"
+	"sluice/sources/redshift"
 	"sluice/sources/sqlite"
 )
 
@@ -30,6 +32,14 @@ type snowflake struct{ fakeDialect }
 
 func (snowflake) KeyTextSQL(col string) string { return "COLLATE(TO_VARCHAR(" + col + "), 'binary')" }
 
+// keyedBy is a fake dialect that orders keys as a real source's dialect does.
+type keyedBy struct {
+	fakeDialect
+	keys connectors.KeyOrderer
+}
+
+func (d keyedBy) KeyTextSQL(col string) string { return d.keys.KeyTextSQL(col) }
+
 func TestExtractSQLPerDialect(t *testing.T) {
 	rel := connectors.Relation{Table: &connectors.Table{Schema: "public", Name: "customers"}}
 	cols := []connectors.Column{{Name: "id", Type: connectors.TypeInteger}, {Name: "email", Type: connectors.TypeString}, {Name: "country", Type: connectors.TypeString}}
@@ -39,9 +49,9 @@ func TestExtractSQLPerDialect(t *testing.T) {
 		d   connectors.Dialect
 		key string
 	}{
-		{fakeDialect{"postgres"}, `CAST("m"."id" AS TEXT) COLLATE "C"`},
-		{fakeDialect{"redshift"}, `COLLATE(CAST("m"."id" AS VARCHAR(65535)), 'case_sensitive')`},
-		{fakeDialect{"sqlite"}, `CAST("m"."id" AS TEXT) COLLATE BINARY`},
+		{keyedBy{fakeDialect{"postgres"}, postgres.Dialect{}}, `CAST("m"."id" AS TEXT) COLLATE "C"`},
+		{keyedBy{fakeDialect{"redshift"}, redshift.Dialect{}}, `COLLATE(CAST("m"."id" AS VARCHAR(65535)), 'case_sensitive')`},
+		{keyedBy{fakeDialect{"sqlite"}, sqlite.Dialect{}}, `CAST("m"."id" AS TEXT) COLLATE BINARY`},
 		{snowflake{fakeDialect{"snowflake"}}, `COLLATE(TO_VARCHAR("m"."id"), 'binary')`},
 	} {
 		t.Run(tc.d.Name(), func(t *testing.T) {
@@ -58,8 +68,12 @@ func TestExtractSQLPerDialect(t *testing.T) {
 			}
 		})
 	}
-	if _, _, ce := extractSQL(fakeDialect{"bigquery"}, rel, cond, cols, "id", []string{"email"}); ce == nil || ce.Category != connectors.CategoryConfiguration {
-		t.Fatalf("an unknown dialect gave %v, want a configuration error", ce)
+	// Without a KeyOrderer there is no extraction, whatever the dialect's name: the
+	// engine knows no kind, and has no default that would be byte order everywhere.
+	for _, name := range []string{"bigquery", "postgres"} {
+		if _, _, ce := extractSQL(fakeDialect{name}, rel, cond, cols, "id", []string{"email"}); ce == nil || ce.Category != connectors.CategoryConfiguration {
+			t.Fatalf("a %s dialect without KeyOrderer gave %v, want a configuration error", name, ce)
+		}
 	}
 }
 

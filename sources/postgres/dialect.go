@@ -7,7 +7,10 @@ import (
 	"sluice/sources/sqlsource"
 )
 
-var _ connectors.Dialect = Dialect{}
+var (
+	_ connectors.Dialect    = Dialect{}
+	_ connectors.KeyOrderer = Dialect{}
+)
 
 // Dialect is PostgreSQL's SQL, as the segment compiler needs it. It is a value with no
 // connection so segments can be compiled (and their SQL shown) without opening a source.
@@ -49,3 +52,10 @@ func (Dialect) DaysAgo(ph string) string {
 
 // CaseInsensitiveLike is ILIKE, so "contains" matches regardless of case as marketers expect.
 func (Dialect) CaseInsensitiveLike() string { return "ILIKE" }
+
+// KeyTextSQL is CAST(column AS TEXT) COLLATE "C": the C collation compares bytes
+// (memcmp), where the database's default collation (en_US…) follows language rules, so
+// keys come in Go's string order, the order the engine merges them in.
+func (Dialect) KeyTextSQL(column string) string {
+	return "CAST(" + column + ` AS TEXT) COLLATE "C"`
+}

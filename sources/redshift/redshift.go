@@ -102,6 +102,7 @@ func New() connectors.SourceConnector { return postgres.NewFlavor(Flavor()) }
 var (
 	_ connectors.Dialect     = Dialect{}
 	_ connectors.LikeEscaper = Dialect{}
+	_ connectors.KeyOrderer  = Dialect{}
 )
 
 // Dialect is Redshift's SQL: PostgreSQL's quoting, placeholders and ILIKE, with its own
@@ -125,3 +126,11 @@ func (Dialect) DaysAgo(ph string) string {
 // default, and its string literals treat a backslash as an escape, so the standard
 // ESCAPE '\' the compiler writes otherwise would not even parse there.
 func (Dialect) LikeEscape() string { return "" }
+
+// KeyTextSQL is COLLATE(CAST(column AS VARCHAR(65535)), 'case_sensitive'): Redshift has
+// no locale collations, and case_sensitive compares bytes, so keys come in Go's string
+// order. The length is explicit since a bare VARCHAR is VARCHAR(256) there and would cut
+// long keys. (PostgreSQL's COLLATE "C", which Dialect would inherit, does not parse.)
+func (Dialect) KeyTextSQL(column string) string {
+	return "COLLATE(CAST(" + column + " AS VARCHAR(65535)), 'case_sensitive')"
+}

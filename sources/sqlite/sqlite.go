@@ -627,6 +627,7 @@ func NormalizeType(decl string) connectors.ColumnType {
 var (
 	_ connectors.Dialect    = Dialect{}
 	_ connectors.TimeBinder = Dialect{}
+	_ connectors.KeyOrderer = Dialect{}
 )
 
 // Dialect is SQLite's SQL, as the segment compiler needs it: "quoted" identifiers, ?
@@ -667,6 +668,13 @@ func (Dialect) DaysAgo(ph string) string {
 
 // CaseInsensitiveLike is LIKE: SQLite's LIKE already ignores case for ASCII letters.
 func (Dialect) CaseInsensitiveLike() string { return "LIKE" }
+
+// KeyTextSQL is CAST(column AS TEXT) COLLATE BINARY: BINARY compares bytes (memcmp), so
+// keys come in Go's string order. The COLLATE is needed because a CAST of a column keeps
+// the column's declared collation (a NOCASE column would order "a" and "A" together).
+func (Dialect) KeyTextSQL(column string) string {
+	return "CAST(" + column + " AS TEXT) COLLATE BINARY"
+}
 
 // BindTime writes a date as 'YYYY-MM-DD' and a time as 'YYYY-MM-DD HH:MM:SS' (with
 // fractional seconds only when there are some), in UTC, the text form the columns hold.
