@@ -10,6 +10,7 @@ import (
 	"sluice/delivery"
 	"sluice/models"
 	"sluice/views/activationsview"
+	"sluice/views/runsview"
 )
 
 // ActivationHandler serves the activation and run pages.
@@ -91,12 +92,12 @@ func (h *ActivationHandler) Show(c echo.Context) error {
 }
 
 // fixFor is the place where a run's error is fixed, as a button.
-func (h *ActivationHandler) fixFor(c echo.Context, r *models.Run, a *models.Activation) *activationsview.Fix {
+func (h *ActivationHandler) fixFor(c echo.Context, r *models.Run, a *models.Activation) *runsview.Fix {
 	fix := runFix(c.Request().Context(), h.store, r, a)
 	if fix == nil {
 		return nil
 	}
-	return &activationsview.Fix{Label: fix.Label, URL: c.Echo().Reverse(fix.Route, fix.Param) + fix.Query}
+	return &runsview.Fix{Label: fix.Label, URL: c.Echo().Reverse(fix.Route, fix.Param) + fix.Query}
 }
 
 // Duplicate copies an activation (paused, so the copy does not send until reviewed) and

@@ -17,7 +17,7 @@ import (
 	"sluice/connectors"
 	"sluice/internal/csvsafe"
 	"sluice/models"
-	"sluice/views/activationsview"
+	"sluice/views/runsview"
 )
 
 // RunHandler serves one run's page and its parts — issues a page at a time and as
@@ -44,14 +44,14 @@ const (
 func (h *RunHandler) Show(c echo.Context) error {
 	ctx, ws := c.Request().Context(), workspaceID(c)
 	level := c.QueryParam("level")
-	if level != "" && !slices.Contains(activationsview.LogLevels(), level) {
+	if level != "" && !slices.Contains(runsview.LogLevels(), level) {
 		return echo.NewHTTPError(http.StatusBadRequest, "The log level must be info, warn or error.")
 	}
 	r, err := h.store.RunByID(ctx, ws, c.Param("id"))
 	if err != nil {
 		return fmt.Errorf("show run: %w", err)
 	}
-	logs := activationsview.LogProps{RunID: r.ID, Level: level, Limit: runLogLines, Running: !r.Finished()}
+	logs := runsview.LogProps{RunID: r.ID, Level: level, Limit: runLogLines, Running: !r.Finished()}
 	var levels []string
 	if level != "" {
 		levels = []string{level}
@@ -60,13 +60,13 @@ func (h *RunHandler) Show(c echo.Context) error {
 		return fmt.Errorf("run logs: %w", err)
 	}
 	if wantsPartial(c) { // the level filter swaps the log card only
-		return h.render(c, http.StatusOK, activationsview.RunLog(logs), activationsview.RunLog(logs))
+		return h.render(c, http.StatusOK, runsview.RunLog(logs), runsview.RunLog(logs))
 	}
 	a, err := h.store.ActivationByID(ctx, ws, r.ActivationID)
 	if err != nil {
 		return fmt.Errorf("show run: %w", err)
 	}
-	p := activationsview.RunProps{Run: r, Activation: a, Logs: logs}
+	p := runsview.RunProps{Run: r, Activation: a, Logs: logs}
 	if r.Status != models.RunCancelled {
 		p.Fix = (&ActivationHandler{h.Server}).fixFor(c, r, a)
 	}
@@ -87,7 +87,7 @@ func (h *RunHandler) Show(c echo.Context) error {
 			return err
 		}
 	}
-	return h.render(c, http.StatusOK, activationsview.RunPage(p), activationsview.RunLog(logs))
+	return h.render(c, http.StatusOK, runsview.RunPage(p), runsview.RunLog(logs))
 }
 
 // Issue stages, as the store and the query string name them.
@@ -97,8 +97,8 @@ const (
 )
 
 // issuePage reads one page of a run's issues of one stage, and how many there are.
-func (h *RunHandler) issuePage(ctx context.Context, ws, runID, stage, cursor string, shown int) (activationsview.IssuePage, error) {
-	p := activationsview.IssuePage{RunID: runID, Stage: stage, Shown: shown}
+func (h *RunHandler) issuePage(ctx context.Context, ws, runID, stage, cursor string, shown int) (runsview.IssuePage, error) {
+	p := runsview.IssuePage{RunID: runID, Stage: stage, Shown: shown}
 	var err error
 	p.Issues, p.Next, err = h.store.ListRunIssues(ctx, ws, runID, models.IssueFilter{Stage: stage, Cursor: cursor, Limit: runIssuesPage})
 	if err != nil {
@@ -143,7 +143,7 @@ func (h *RunHandler) Issues(c echo.Context) error {
 		return err
 	}
 	if wantsPartial(c) {
-		return h.render(c, http.StatusOK, activationsview.IssueRows(page), activationsview.IssueRows(page))
+		return h.render(c, http.StatusOK, runsview.IssueRows(page), runsview.IssueRows(page))
 	}
 	r, err := h.store.RunByID(ctx, ws, c.Param("id"))
 	if err != nil {
@@ -153,7 +153,7 @@ func (h *RunHandler) Issues(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("run issues: %w", err)
 	}
-	return h.render(c, http.StatusOK, activationsview.IssuesPage(activationsview.IssuesPageProps{Run: r, Activation: a, Page: page}), nil)
+	return h.render(c, http.StatusOK, runsview.IssuesPage(runsview.IssuesPageProps{Run: r, Activation: a, Page: page}), nil)
 }
 
 // IssuesCSV streams every issue of a run (?stage= narrows to one stage) as CSV, a page
@@ -224,13 +224,13 @@ func (h *RunHandler) Progress(c echo.Context) error {
 	if r.Finished() && isHTMX(c) {
 		c.Response().Header().Set("HX-Refresh", "true")
 	}
-	return h.render(c, http.StatusOK, activationsview.RunProgress(p), activationsview.RunProgress(p))
+	return h.render(c, http.StatusOK, runsview.RunProgress(p), runsview.RunProgress(p))
 }
 
 // progress is a run in flight with how many rows it should read: the segment's size at
 // the activation's last complete run (the warehouse is not asked again every second).
-func (h *RunHandler) progress(ctx context.Context, ws string, r *models.Run) (activationsview.ProgressProps, error) {
-	p := activationsview.ProgressProps{Run: r}
+func (h *RunHandler) progress(ctx context.Context, ws string, r *models.Run) (runsview.ProgressProps, error) {
+	p := runsview.ProgressProps{Run: r}
 	if r.Finished() {
 		return p, nil
 	}
@@ -277,7 +277,7 @@ func (h *RunHandler) Records(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("record lookup: %w", err)
 	}
-	p := activationsview.LookupProps{ActivationID: a.ID, Key: strings.TrimSpace(c.QueryParam("key")), Searched: true, RetentionDays: h.cfg.RetentionDays}
+	p := runsview.LookupProps{ActivationID: a.ID, Key: strings.TrimSpace(c.QueryParam("key")), Searched: true, RetentionDays: h.cfg.RetentionDays}
 	status := http.StatusOK
 	if p.Key == "" {
 		p.Error, status = "Type a primary key to look it up.", http.StatusUnprocessableEntity
@@ -287,13 +287,13 @@ func (h *RunHandler) Records(c echo.Context) error {
 			return fmt.Errorf("record lookup: %w", err)
 		}
 	}
-	return h.render(c, status, activationsview.LookupPage(activationsview.LookupPageProps{Activation: a, Lookup: p}), activationsview.KeyTimeline(p))
+	return h.render(c, status, runsview.LookupPage(runsview.LookupPageProps{Activation: a, Lookup: p}), runsview.KeyTimeline(p))
 }
 
 // samplesOf reads the kept exchanges for the debugger: JSON bodies indented, long
 // ones cut (the API has them whole), at most runSamplesShown of them.
-func samplesOf(list []models.RunSample) []activationsview.Sample {
-	out := make([]activationsview.Sample, 0, min(len(list), runSamplesShown))
+func samplesOf(list []models.RunSample) []runsview.Sample {
+	out := make([]runsview.Sample, 0, min(len(list), runSamplesShown))
 	for _, s := range list {
 		if len(out) == runSamplesShown {
 			break
@@ -302,7 +302,7 @@ func samplesOf(list []models.RunSample) []activationsview.Sample {
 		if err := json.Unmarshal([]byte(s.ExchangeJSON), &ex); err != nil {
 			continue
 		}
-		out = append(out, activationsview.Sample{Method: ex.Method, URL: ex.URL, Status: ex.StatusCode, RequestHeaders: ex.RequestHeaders,
+		out = append(out, runsview.Sample{Method: ex.Method, URL: ex.URL, Status: ex.StatusCode, RequestHeaders: ex.RequestHeaders,
 			RequestBody: sampleBody(ex.RequestBody), ResponseBody: sampleBody(ex.ResponseBody)})
 	}
 	return out

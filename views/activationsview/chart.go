@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"sluice/models"
+	"sluice/views/runsview"
 )
 
 // Chart is the run-history chart: records sent and issues per run, oldest first, drawn
@@ -63,7 +64,7 @@ func NewChart(newestFirst []models.Run) Chart {
 			SentY: chartTop + plotH - sentH, SentH: sentH,
 			IssuesY: chartTop + plotH - issH, IssuesH: issH,
 			Failed: r.Status == models.RunFailed || r.Status == models.RunInterrupted,
-			Title: fmt.Sprintf("%s · %s: %d sent, %d source issues, %d rejected", RunStatusLabel(r.Status), r.CreatedAt.UTC().Format("2 Jan 15:04"),
+			Title: fmt.Sprintf("%s · %s: %d sent, %d source issues, %d rejected", runsview.RunStatusLabel(r.Status), r.CreatedAt.UTC().Format("2 Jan 15:04"),
 				r.Sent, r.SourceIssues, r.Rejected),
 		})
 	}

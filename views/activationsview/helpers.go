@@ -1,52 +1,13 @@
-// Package activationsview holds the activation and run pages.
+// Package activationsview holds the activation pages: the list, one activation, and the
+// wizard that creates one.
 package activationsview
 
 import (
 	"fmt"
 	"strings"
-	"time"
 
-	"sluice/connectors"
 	"sluice/models"
 )
-
-// RunStatusLabel is a run status as users read it.
-func RunStatusLabel(status string) string {
-	switch status {
-	case models.RunQueued:
-		return "Queued"
-	case models.RunRunning:
-		return "Running"
-	case models.RunSucceeded:
-		return "Succeeded"
-	case models.RunWarnings:
-		return "Succeeded with warnings"
-	case models.RunFailed:
-		return "Failed"
-	case models.RunInterrupted:
-		return "Interrupted"
-	case models.RunSkipped:
-		return "Skipped"
-	case models.RunCancelled:
-		return "Cancelled"
-	}
-	return status
-}
-
-// RunBadgeClass colours a run status.
-func RunBadgeClass(status string) string {
-	switch status {
-	case models.RunSucceeded:
-		return "badge badge-dot badge-green"
-	case models.RunWarnings:
-		return "badge badge-dot badge-amber"
-	case models.RunFailed, models.RunInterrupted:
-		return "badge badge-dot badge-red"
-	case models.RunRunning, models.RunQueued:
-		return "badge badge-dot badge-blue"
-	}
-	return "badge badge-dot badge-gray"
-}
 
 // HealthLabel is an activation's health as users read it.
 func HealthLabel(h string) string {
@@ -72,27 +33,6 @@ func HealthBadgeClass(h string) string {
 		return "badge badge-dot badge-red"
 	}
 	return "badge badge-dot badge-gray"
-}
-
-// CategoryLabel names an error category as the seed does.
-func CategoryLabel(c string) string { return connectors.Category(c).Label() }
-
-// Duration is how long a run took, "—" while it has not finished.
-func Duration(r models.Run) string {
-	if r.StartedAt == nil || r.FinishedAt == nil {
-		return "—"
-	}
-	d := r.FinishedAt.Sub(*r.StartedAt)
-	if d < time.Second {
-		return fmt.Sprintf("%d ms", d.Milliseconds())
-	}
-	return d.Round(100 * time.Millisecond).String()
-}
-
-// Fix is the button that leads to where an error is fixed.
-type Fix struct {
-	Label string
-	URL   string
 }
 
 func num(n int64) string { return fmt.Sprintf("%d", n) }

@@ -1,0 +1,77 @@
+// Package runsview holds the run pages and the record lookup: what one run did, its
+// issues, log and samples, and what each run did with one record.
+package runsview
+
+import (
+	"fmt"
+	"time"
+
+	"sluice/connectors"
+	"sluice/models"
+)
+
+// RunStatusLabel is a run status as users read it.
+func RunStatusLabel(status string) string {
+	switch status {
+	case models.RunQueued:
+		return "Queued"
+	case models.RunRunning:
+		return "Running"
+	case models.RunSucceeded:
+		return "Succeeded"
+	case models.RunWarnings:
+		return "Succeeded with warnings"
+	case models.RunFailed:
+		return "Failed"
+	case models.RunInterrupted:
+		return "Interrupted"
+	case models.RunSkipped:
+		return "Skipped"
+	case models.RunCancelled:
+		return "Cancelled"
+	}
+	return status
+}
+
+// RunBadgeClass colours a run status.
+func RunBadgeClass(status string) string {
+	switch status {
+	case models.RunSucceeded:
+		return "badge badge-dot badge-green"
+	case models.RunWarnings:
+		return "badge badge-dot badge-amber"
+	case models.RunFailed, models.RunInterrupted:
+		return "badge badge-dot badge-red"
+	case models.RunRunning, models.RunQueued:
+		return "badge badge-dot badge-blue"
+	}
+	return "badge badge-dot badge-gray"
+}
+
+// CategoryLabel names an error category as the seed does.
+func CategoryLabel(c string) string { return connectors.Category(c).Label() }
+
+// Duration is how long a run took, "—" while it has not finished.
+func Duration(r models.Run) string {
+	if r.StartedAt == nil || r.FinishedAt == nil {
+		return "—"
+	}
+	d := r.FinishedAt.Sub(*r.StartedAt)
+	if d < time.Second {
+		return fmt.Sprintf("%d ms", d.Milliseconds())
+	}
+	return d.Round(100 * time.Millisecond).String()
+}
+
+// Fix is the button that leads to where an error is fixed.
+type Fix struct {
+	Label string
+	URL   string
+}
+
+func valueOr(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
