@@ -3,14 +3,10 @@ package handlers
 import (
 	"fmt"
 	"net/http"
-	"net/url"
-	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
 
-	"sluice/models"
 	"sluice/segments"
 	"sluice/views/segmentsview"
 	"sluice/warehouse"
@@ -37,168 +33,6 @@ func (h *SegmentHandler) Index(c echo.Context) error {
 	return h.render(c, http.StatusOK, segmentsview.IndexPage(segmentsview.IndexProps{Segments: segs, ModelNames: names, HasModels: len(dms) > 0}), nil)
 }
 
-// builderState is the builder as posted: the tree rebuilt from its fields.
-type builderState struct {
-	segmentID, name, modelID, breakdown, action string
-	root                                        segmentsview.Node
-}
-
-// pathLess orders paths like "r.2" < "r.10", so rows keep their order.
-func pathLess(a, b string) bool {
-	pa, pb := strings.Split(a, "."), strings.Split(b, ".")
-	for i := 0; i < len(pa) && i < len(pb); i++ {
-		if pa[i] == pb[i] {
-			continue
-		}
-		na, ea := strconv.Atoi(pa[i])
-		nb, eb := strconv.Atoi(pb[i])
-		if ea == nil && eb == nil {
-			return na < nb
-		}
-		return pa[i] < pb[i]
-	}
-	return len(pa) < len(pb)
-}
-
-// parseBuilder rebuilds the tree from fields named n.<path>.<field>.
-func parseBuilder(form url.Values) builderState {
-	st := builderState{segmentID: form.Get("segment_id"), name: form.Get("name"), modelID: form.Get("model_id"), breakdown: form.Get("breakdown"), action: form.Get("action")}
-	nodes := map[string]*segmentsview.Node{}
-	for key, vals := range form {
-		rest, ok := strings.CutPrefix(key, "n.")
-		if !ok || len(vals) == 0 {
-			continue
-		}
-		i := strings.LastIndex(rest, ".")
-		if i < 0 {
-			continue
-		}
-		path, field := rest[:i], rest[i+1:]
-		n := nodes[path]
-		if n == nil {
-			n = &segmentsview.Node{Path: path}
-			nodes[path] = n
-		}
-		switch field {
-		case "kind":
-			n.Kind = vals[0]
-		case "column":
-			n.Column = vals[0]
-		case "op":
-			n.Op = vals[0]
-		case "value":
-			n.Value = vals[0]
-		case "value2":
-			n.Value2 = vals[0]
-		}
-	}
-	paths := make([]string, 0, len(nodes))
-	for p := range nodes {
-		paths = append(paths, p)
-	}
-	sort.Slice(paths, func(i, j int) bool { return pathLess(paths[i], paths[j]) })
-	st.root = segmentsview.Node{Path: "r", Kind: segments.GroupAll}
-	if r, ok := nodes["r"]; ok && r.Kind == segments.GroupAny {
-		st.root.Kind = segments.GroupAny
-	}
-	// Attach children deepest-last: parents sort before their children.
-	for _, p := range paths {
-		if p == "r" {
-			continue
-		}
-		parent := st.root.Find(p[:strings.LastIndex(p, ".")])
-		if parent == nil || parent.Kind == "leaf" {
-			continue
-		}
-		n := *nodes[p]
-		if n.Kind != "leaf" && n.Kind != segments.GroupAny {
-			n.Kind = segments.GroupAll
-		}
-		parent.Children = append(parent.Children, n)
-	}
-	st.root.Renumber("r")
-	return st
-}
-
-// apply carries out the clicked action: add a rule or a group, or remove a row.
-func (st *builderState) apply(m *models.DataModel) {
-	kind, path, _ := strings.Cut(st.action, ":")
-	target := st.root.Find(path)
-	if target == nil {
-		return
-	}
-	switch kind {
-	case "add-leaf":
-		if st.root.Leaves() >= segments.MaxLeaves {
-			return
-		}
-		n := segmentsview.Node{Kind: "leaf"}
-		if cols := m.Columns(); len(cols) > 0 {
-			n.Column, n.Op = cols[0].Name, segments.OperatorsFor(cols[0].Type)[0]
-		}
-		target.Children = append(target.Children, n)
-	case "add-group":
-		if st.root.Depth() < segments.MaxDepth-1 {
-			target.Children = append(target.Children, segmentsview.Node{Kind: segments.GroupAll})
-		}
-	case "remove":
-		st.root.Remove(path)
-	}
-	st.root.Renumber("r")
-}
-
-// fixOperators keeps each rule's operator valid for its column (the column may have
-// just changed).
-func fixOperators(n *segmentsview.Node, m *models.DataModel) {
-	if n.Kind == "leaf" {
-		col, ok := m.Column(n.Column)
-		if !ok && len(m.Columns()) > 0 {
-			col = m.Columns()[0]
-			n.Column = col.Name
-		}
-		ops := segments.OperatorsFor(col.Type)
-		valid := false
-		for _, op := range ops {
-			valid = valid || op == n.Op
-		}
-		if !valid && len(ops) > 0 {
-			n.Op = ops[0]
-		}
-		return
-	}
-	for i := range n.Children {
-		fixOperators(&n.Children[i], m)
-	}
-}
-
-// markErrors puts each rule's validation error beside it. A rule whose value is not
-// typed yet is incomplete rather than wrong: it waits quietly.
-func markErrors(n *segmentsview.Node, m *models.DataModel) (valid, complete bool) {
-	valid, complete = true, true
-	if n.Kind == "leaf" {
-		n.Error, n.Incomplete = "", false
-		if n.Op != segments.OpIsNull && n.Op != segments.OpIsNotNull && strings.TrimSpace(n.Value) == "" {
-			n.Incomplete = true
-			return true, false
-		}
-		if err := segments.Validate(n.Condition(m.Columns()), m.Columns()); err != nil {
-			var fe *segments.FieldError
-			if asSegmentErr(err, &fe) {
-				n.Error = fe.Message
-			} else {
-				n.Error = err.Error()
-			}
-			return false, true
-		}
-		return true, true
-	}
-	for i := range n.Children {
-		v, c := markErrors(&n.Children[i], m)
-		valid, complete = valid && v, complete && c
-	}
-	return valid, complete
-}
-
 // props computes what the builder shows for a state: the count, SQL and breakdown.
 func (h *SegmentHandler) props(c echo.Context, st *builderState) (segmentsview.BuilderProps, error) {
 	ctx := c.Request().Context()
@@ -218,13 +52,13 @@ func (h *SegmentHandler) props(c echo.Context, st *builderState) (segmentsview.B
 		}
 	}
 	if p.Model == nil {
-		p.Root = st.root
+		p.Root = st.root.view()
 		return p, nil
 	}
 	st.apply(p.Model)
 	fixOperators(&st.root, p.Model)
 	valid, complete := markErrors(&st.root, p.Model)
-	p.Root = st.root
+	p.Root = st.root.view()
 	switch {
 	case !valid:
 		p.CountErr = "Fix the highlighted conditions to see the count."
@@ -267,7 +101,7 @@ func bars(buckets []warehouse.Bucket, total int64) []segmentsview.Bar {
 
 // New opens the builder on a model (?model_id=), with no condition yet.
 func (h *SegmentHandler) New(c echo.Context) error {
-	st := builderState{modelID: c.QueryParam("model_id"), root: segmentsview.Node{Path: "r", Kind: segments.GroupAll}}
+	st := builderState{modelID: c.QueryParam("model_id"), root: builderNode{Path: "r", Kind: segments.GroupAll}}
 	p, err := h.props(c, &st)
 	if err != nil {
 		return err
@@ -285,7 +119,7 @@ func (h *SegmentHandler) Show(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("segment %s: stored conditions: %w", g.ID, err)
 	}
-	st := builderState{segmentID: g.ID, name: g.Name, modelID: g.ModelID, root: segmentsview.FromCondition(cond, "r")}
+	st := builderState{segmentID: g.ID, name: g.Name, modelID: g.ModelID, root: builderFromCondition(cond, "r")}
 	p, err := h.props(c, &st)
 	if err != nil {
 		return err
