@@ -113,7 +113,7 @@ func (h *ActivationHandler) Create(c echo.Context) error {
 	}
 	var errs components.FormErrors
 	if fe != nil {
-		st.Step, errs = activationsview.StepOf(fe.Field), components.FormErrors{fe.Field: fe.Message}
+		st.Step, errs = stepOf(fe.Field), components.FormErrors{fe.Field: fe.Message}
 	}
 	p, err := h.wizardProps(c, &st, action, errs)
 	if err != nil {
@@ -143,7 +143,7 @@ func (h *ActivationHandler) createActivation(c echo.Context, st activationsview.
 		}
 	}
 	if fe != nil {
-		st.Step = activationsview.StepOf(fe.Field)
+		st.Step = stepOf(fe.Field)
 		p, err := h.wizardProps(c, &st, "", components.FormErrors{fe.Field: fe.Message})
 		if err != nil {
 			return err
@@ -180,13 +180,33 @@ func (h *ActivationHandler) checkUpTo(c echo.Context, st *activationsview.Wizard
 			return nil, err
 		}
 	}
-	if fe != nil && activationsview.StepIndex(activationsview.StepOf(fe.Field)) <= last {
+	if fe != nil && activationsview.StepIndex(stepOf(fe.Field)) <= last {
 		return fe, nil
 	}
 	if last >= activationsview.StepIndex(activationsview.StepMappings) && (fe == nil || !strings.HasPrefix(fe.Field, "mappings")) {
 		st.Mappings = in.Mappings
 	}
 	return nil, nil
+}
+
+// stepOf is the wizard step where the input named field is set, so an error on it is
+// shown beside it: "mappings[2].from" is on the mappings step.
+func stepOf(field string) string {
+	switch {
+	case field == "segment_id":
+		return activationsview.StepSegment
+	case field == "platform_id":
+		return activationsview.StepPlatform
+	case field == "action":
+		return activationsview.StepAction
+	case strings.HasPrefix(field, "mappings"):
+		return activationsview.StepMappings
+	case strings.HasPrefix(field, "schedule"):
+		return activationsview.StepSchedule
+	case strings.HasPrefix(field, "settings"):
+		return activationsview.StepSettings
+	}
+	return activationsview.StepReview
 }
 
 // parseWizard reads the draft from the posted fields. Mapping rows are m.<i>.from,
@@ -398,11 +418,11 @@ func (h *ActivationHandler) review(c echo.Context, st *activationsview.WizardSta
 	}
 	switch {
 	case fe != nil || asFieldErr(err, &fe):
-		if activationsview.StepOf(fe.Field) == activationsview.StepReview {
+		if stepOf(fe.Field) == activationsview.StepReview {
 			// Only the name can be at fault here, and CreateActivation checks it.
 			break
 		}
-		st.Step = activationsview.StepOf(fe.Field)
+		st.Step = stepOf(fe.Field)
 		p.Errors[fe.Field] = fe.Message
 		return nil
 	case err != nil:
