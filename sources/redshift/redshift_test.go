@@ -78,6 +78,11 @@ func TestDialect(t *testing.T) {
 	if _, ok := d.(connectors.TimeBinder); ok {
 		t.Error("Redshift binds time.Time as it is")
 	}
+	// Keys in byte order, cast to a VARCHAR long enough for any key: PostgreSQL's
+	// COLLATE "C", which the embedded dialect would give, does not parse on Redshift.
+	if ko, ok := d.(connectors.KeyOrderer); !ok || ko.KeyTextSQL(`"m"."id"`) != `COLLATE(CAST("m"."id" AS VARCHAR(65535)), 'case_sensitive')` {
+		t.Errorf("Redshift's key order (KeyOrderer: %v)", ok)
+	}
 }
 
 func TestRefusedConnectionNamesRedshiftPort(t *testing.T) {
