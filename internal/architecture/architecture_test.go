@@ -40,6 +40,9 @@ func TestForbiddenImportIsCaught(t *testing.T) {
 		"handlers/sub/sub.go":      "package sub\n\nimport _ \"sluice/handlers\"\n",
 		"jobs/j.go":                "package jobs\n\nimport _ \"sluice/models\"\n",
 		"destinations/hook/x/x.go": "package x\n\nimport _ \"sluice/connectors\"\n",
+		"sources/pg/jobs/j.go":     "package jobs\n\nimport _ \"sluice/jobs\"\n",
+		"connectors/connectortest/k.go": "package connectortest\n\nimport (\n\t_ \"strings\"\n\t_ \"testing\"\n\n\t_ \"sluice/connectors\"\n" +
+			"\t_ \"sluice/sources/pg/clean\"\n)\n",
 	}
 	for name, body := range files {
 		path := filepath.Join(dir, name)
@@ -59,8 +62,10 @@ func TestForbiddenImportIsCaught(t *testing.T) {
 		got = append(got, v.From+" -> "+v.To)
 	}
 	want := []string{
+		"sluice/connectors/connectortest -> sluice/sources/pg/clean",
 		"sluice/engine -> sluice/models",
 		"sluice/sources/pg -> sluice/destinations/hook",
+		"sluice/sources/pg/jobs -> sluice/jobs",
 		"sluice/views -> sluice/handlers",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
@@ -80,6 +85,11 @@ func TestMatch(t *testing.T) {
 		{"sluice", "sluice/models", false},
 		{"...", "anything/at/all", true},
 		{"gorm.io/...", "gorm.io/gorm", true},
+		{"std", "net/http", true},
+		{"std", "testing", true},
+		{"std", "sluice", false},
+		{"std", "sluice/connectors", false},
+		{"std", "github.com/jackc/pgx/v5", false},
 	} {
 		if got := match(tc.pattern, tc.path); got != tc.want {
 			t.Errorf("match(%q, %q) = %v, want %v", tc.pattern, tc.path, got, tc.want)
