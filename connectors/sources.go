@@ -100,7 +100,9 @@ type Source interface {
 // implements the optional capabilities of capabilities.go that its SQL needs:
 // KeyOrderer (without which the engine cannot sync from it), LikeEscaper, TimeBinder.
 type Dialect interface {
-	// Name is "postgres", "redshift" or "sqlite".
+	// Name is the dialect's family ("postgres", "redshift", "sqlite"), for messages.
+	// Nothing switches on it: what a dialect does differently is in its methods and
+	// in the capabilities it implements.
 	Name() string
 	// QuoteIdent quotes an identifier (column or table name) safely.
 	QuoteIdent(name string) string
