@@ -23,7 +23,7 @@ import (
 
 	"sluice/config"
 	"sluice/connectors"
-	"sluice/delivery"
+	"sluice/core"
 	"sluice/demo"
 	"sluice/destinations/webhook"
 	"sluice/handlers"
@@ -33,7 +33,6 @@ import (
 	"sluice/sources/postgres"
 	"sluice/sources/redshift"
 	"sluice/sources/sqlite"
-	"sluice/warehouse"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -189,17 +188,17 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return fmt.Errorf("create the warehouses directory: %w", err)
 	}
 	reg := registry(cfg)
-	wh := warehouse.New(store, reg)
-	dl := delivery.New(store, reg, log, delivery.Options{})
+	writes := core.New(store, reg)
+	runner := jobs.NewRunner(store, writes, log, jobs.Options{})
 	// Earlier versions kept the demo warehouse at the data dir's root, where SQLite
 	// sources may no longer read.
-	if n, err := demo.MoveWarehouse(ctx, store, wh, cfg.DataDir); err != nil {
+	if n, err := demo.MoveWarehouse(ctx, store, writes, cfg.DataDir); err != nil {
 		log.Warn("could not move the demo warehouse into the warehouses directory", "dir", sqlite.Dir(cfg.DataDir), "err", err)
 	} else if n > 0 {
 		log.Info("moved the demo warehouse into the warehouses directory", "dir", sqlite.Dir(cfg.DataDir), "sources", n)
 	}
 	if cfg.DemoEnabled() {
-		seeded, err := demo.Seed(ctx, store, wh, cfg.DataDir)
+		seeded, err := demo.Seed(ctx, store, writes, cfg.DataDir)
 		if err != nil {
 			return fmt.Errorf("demo data: %w", err)
 		}
@@ -207,18 +206,18 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			log.Info("added the demo workspace's sample data (SLUICE_DEMO=false to start without)")
 		}
 	}
-	scheduler, err := jobs.New(store, dl, log, cfg.RetentionDays)
+	scheduler, err := jobs.NewScheduler(store, runner, log, cfg.RetentionDays)
 	if err != nil {
 		return err
 	}
 	scheduler.Start()
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
-	workers := dl.Start(workCtx)
+	workers := runner.Start(workCtx)
 
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	e := handlers.New(handlers.Deps{Config: cfg, Store: store, Secrets: store.Secrets(), Logger: log, Registry: metrics, Warehouse: wh, Delivery: dl})
+	e := handlers.New(handlers.Deps{Config: cfg, Store: store, Secrets: store.Secrets(), Logger: log, Registry: metrics, Core: writes, Runs: runner})
 	srv := &http.Server{Addr: cfg.Listen, Handler: e, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	metricsSrv := metricsServer(cfg, metrics)
 

@@ -8,10 +8,10 @@ import (
 	"path/filepath"
 
 	"sluice/connectors"
+	"sluice/core"
 	"sluice/models"
 	"sluice/segments"
 	"sluice/sources/sqlite"
-	"sluice/warehouse"
 )
 
 // WarehouseFile is the demo warehouse's name in the warehouses directory (sqlite.Dir of
@@ -27,7 +27,7 @@ const demoCustomers = 2000
 // warehouse, a connected source on it, two models (one with a few duplicate keys, to
 // show the warning) and a segment. It runs once: when the demo warehouse file exists,
 // or the workspace already has a source, it does nothing.
-func Seed(ctx context.Context, store *models.Store, wh *warehouse.Service, dataDir string) (bool, error) {
+func Seed(ctx context.Context, store *models.Store, wh *core.Service, dataDir string) (bool, error) {
 	path := filepath.Join(sqlite.Dir(dataDir), WarehouseFile)
 	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
 		return false, err
@@ -40,7 +40,7 @@ func Seed(ctx context.Context, store *models.Store, wh *warehouse.Service, dataD
 		return false, fmt.Errorf("demo: write warehouse: %w", err)
 	}
 	a := models.Actor{WorkspaceID: models.DefaultWorkspaceID, Type: models.ActorSystem, Name: "demo data", Role: models.RoleAdmin}
-	spec, err := wh.Spec("sqlite")
+	spec, err := wh.SourceSpec("sqlite")
 	if err != nil {
 		return false, err
 	}
@@ -51,16 +51,16 @@ func Seed(ctx context.Context, store *models.Store, wh *warehouse.Service, dataD
 	if _, err := wh.ValidateSource(ctx, a.WorkspaceID, src.ID); err != nil {
 		return false, fmt.Errorf("demo: validate source: %w", err)
 	}
-	customers, err := wh.CreateModel(ctx, a, warehouse.ModelRequest{SourceID: src.ID, Name: "Customers", Table: &connectors.Table{Name: "customers"}, PrimaryKey: "id"})
+	customers, err := wh.CreateModel(ctx, a, core.ModelRequest{SourceID: src.ID, Name: "Customers", Table: &connectors.Table{Name: "customers"}, PrimaryKey: "id"})
 	if err != nil {
 		return false, fmt.Errorf("demo: customers model: %w", err)
 	}
-	signups := warehouse.ModelRequest{SourceID: src.ID, Name: "Newsletter signups", Table: &connectors.Table{Name: "newsletter_signups"}, PrimaryKey: "email"}
+	signups := core.ModelRequest{SourceID: src.ID, Name: "Newsletter signups", Table: &connectors.Table{Name: "newsletter_signups"}, PrimaryKey: "email"}
 	if _, err := wh.CreateModel(ctx, a, signups); err != nil {
 		return false, fmt.Errorf("demo: signups model: %w", err)
 	}
 	french := segments.All(segments.Leaf("country", segments.OpEq, "FR"), segments.Leaf("vip", segments.OpEq, true))
-	if _, err := wh.SaveSegment(ctx, a, "", warehouse.SegmentRequest{ModelID: customers.ID, Name: "French VIP customers", Conditions: french}); err != nil {
+	if _, err := wh.SaveSegment(ctx, a, "", core.SegmentRequest{ModelID: customers.ID, Name: "French VIP customers", Conditions: french}); err != nil {
 		return false, fmt.Errorf("demo: segment: %w", err)
 	}
 	return true, nil
@@ -71,7 +71,7 @@ func Seed(ctx context.Context, store *models.Store, wh *warehouse.Service, dataD
 // workspace's SQLite sources that named the old place at the new one (validated again,
 // so they show connected). Nothing to move, or a file already at the new place, leaves
 // the files as they are. It answers how many sources it repointed.
-func MoveWarehouse(ctx context.Context, store *models.Store, wh *warehouse.Service, dataDir string) (int, error) {
+func MoveWarehouse(ctx context.Context, store *models.Store, wh *core.Service, dataDir string) (int, error) {
 	old, err := filepath.Abs(filepath.Join(dataDir, WarehouseFile))
 	if err != nil {
 		return 0, err
@@ -93,7 +93,7 @@ func MoveWarehouse(ctx context.Context, store *models.Store, wh *warehouse.Servi
 	if err != nil {
 		return 0, err
 	}
-	spec, err := wh.Spec(sqlite.Kind)
+	spec, err := wh.SourceSpec(sqlite.Kind)
 	if err != nil {
 		return 0, err
 	}

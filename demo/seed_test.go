@@ -7,11 +7,12 @@ import (
 	"testing"
 
 	"sluice/connectors"
+	"sluice/core"
 	"sluice/demo"
 	"sluice/internal/testutil"
 	"sluice/models"
+	"sluice/segments"
 	"sluice/sources/sqlite"
-	"sluice/warehouse"
 )
 
 func TestSeedBuildsAWorkingDemoOnce(t *testing.T) {
@@ -20,7 +21,7 @@ func TestSeedBuildsAWorkingDemoOnce(t *testing.T) {
 		reg := connectors.NewRegistry()
 		dir := t.TempDir()
 		reg.RegisterSource(sqlite.New(sqlite.Dir(dir)))
-		wh := warehouse.New(store, reg)
+		wh := core.New(store, reg)
 
 		seeded, err := demo.Seed(ctx, store, wh, dir)
 		if err != nil || !seeded {
@@ -45,7 +46,7 @@ func TestSeedBuildsAWorkingDemoOnce(t *testing.T) {
 		if len(segs) != 1 {
 			t.Fatalf("demo segments: %+v", segs)
 		}
-		cond, err := warehouse.Conditions(&segs[0])
+		cond, err := segments.Parse(segs[0].ConditionsJSON)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -70,12 +71,12 @@ func TestMoveWarehouseFromTheDataDirRoot(t *testing.T) {
 		dir := t.TempDir()
 		reg := connectors.NewRegistry()
 		reg.RegisterSource(sqlite.New(sqlite.Dir(dir)))
-		wh := warehouse.New(store, reg)
+		wh := core.New(store, reg)
 		old := filepath.Join(dir, demo.WarehouseFile)
 		if err := demo.WriteWarehouse(ctx, old, 50); err != nil {
 			t.Fatal(err)
 		}
-		spec, _ := wh.Spec(sqlite.Kind)
+		spec, _ := wh.SourceSpec(sqlite.Kind)
 		a := models.Actor{WorkspaceID: models.DefaultWorkspaceID, Type: models.ActorSystem, Name: "test", Role: models.RoleAdmin}
 		src, err := store.CreateSource(ctx, a, spec, models.SourceInput{Name: "Demo warehouse", Config: connectors.Config{"path": old}})
 		if err != nil {

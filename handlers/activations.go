@@ -7,7 +7,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"sluice/delivery"
 	"sluice/models"
 	"sluice/views/activationsview"
 	"sluice/views/runsview"
@@ -43,8 +42,8 @@ func (h *ActivationHandler) Index(c echo.Context) error {
 	}
 	now := time.Now()
 	for _, a := range acts {
-		p.Schedules[a.ID] = delivery.Describe(a.Schedule())
-		if next := delivery.NextRun(&a, now); next != nil {
+		p.Schedules[a.ID] = a.Schedule().Describe()
+		if next := a.NextRun(now); next != nil {
 			p.NextRuns[a.ID] = *next
 		}
 		if a.LastRunID == "" {
@@ -78,7 +77,7 @@ func (h *ActivationHandler) Show(c echo.Context) error {
 		return err
 	}
 	props := activationsview.ShowProps{Activation: a, Segment: seg.Name, Platform: p, Runs: runs,
-		Tab: tabOr(c.QueryParam("tab")), Schedule: delivery.Describe(a.Schedule()), NextRun: delivery.NextRun(a, time.Now())}
+		Tab: tabOr(c.QueryParam("tab")), Schedule: a.Schedule().Describe(), NextRun: a.NextRun(time.Now())}
 	for i := range runs {
 		if runs[i].Finished() {
 			if runs[i].ErrorMessage != "" && (runs[i].Status == models.RunFailed || runs[i].Status == models.RunInterrupted) {
@@ -103,7 +102,7 @@ func (h *ActivationHandler) fixFor(c echo.Context, r *models.Run, a *models.Acti
 // Duplicate copies an activation (paused, so the copy does not send until reviewed) and
 // opens the copy.
 func (h *ActivationHandler) Duplicate(c echo.Context) error {
-	a, err := h.dl.Duplicate(c.Request().Context(), actor(c), c.Param("id"))
+	a, err := h.core.Duplicate(c.Request().Context(), actor(c), c.Param("id"))
 	if err != nil {
 		return err
 	}
@@ -116,7 +115,7 @@ func (h *ActivationHandler) Duplicate(c echo.Context) error {
 // RunNow queues a run (or a full resync) and opens the activation.
 func (h *ActivationHandler) RunNow(c echo.Context) error {
 	full := c.FormValue("full_resync") == "true"
-	if _, err := h.dl.RunNow(c.Request().Context(), workspaceID(c), c.Param("id"), models.TriggerManual, full); err != nil {
+	if _, err := h.runs.RunNow(c.Request().Context(), workspaceID(c), c.Param("id"), models.TriggerManual, full); err != nil {
 		return err
 	}
 	msg := "Run queued."
@@ -131,7 +130,7 @@ func (h *ActivationHandler) RunNow(c echo.Context) error {
 
 // Pause stops an activation by hand.
 func (h *ActivationHandler) Pause(c echo.Context) error {
-	a, err := h.store.Pause(c.Request().Context(), actor(c), c.Param("id"), "", "Paused by "+actor(c).Name+".")
+	a, err := h.core.Pause(c.Request().Context(), actor(c), c.Param("id"), "Paused by "+actor(c).Name+".")
 	if err != nil {
 		return err
 	}
@@ -143,7 +142,7 @@ func (h *ActivationHandler) Pause(c echo.Context) error {
 
 // Resume restarts an activation.
 func (h *ActivationHandler) Resume(c echo.Context) error {
-	a, err := h.store.Resume(c.Request().Context(), actor(c), c.Param("id"), "")
+	a, err := h.core.Resume(c.Request().Context(), actor(c), c.Param("id"))
 	if err != nil {
 		return err
 	}
@@ -159,7 +158,7 @@ func (h *ActivationHandler) Delete(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := h.store.DeleteActivation(c.Request().Context(), actor(c), a.ID); err != nil {
+	if err := h.core.DeleteActivation(c.Request().Context(), actor(c), a.ID); err != nil {
 		return err
 	}
 	if err := flash(c, "success", a.Name+" was deleted."); err != nil {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"sluice/delivery"
 	"sluice/models"
 )
 
@@ -128,7 +127,7 @@ func (s *Server) apiActivation(ctx context.Context, rv *runView, a *models.Activ
 	j := apiActivationJSON{
 		ID: a.ID, Name: a.Name, Status: a.Status, Health: a.Health,
 		SegmentID: a.SegmentID, PlatformID: a.PlatformID, Action: a.Action,
-		Mappings: a.Mappings(), Schedule: a.Schedule(), NextRunAt: delivery.NextRun(a, time.Now()),
+		Mappings: a.Mappings(), Schedule: a.Schedule(), NextRunAt: a.NextRun(time.Now()),
 		Settings:  apiActivationSettings{DefaultPhoneRegion: st.DefaultPhoneRegion, SourceIssueThreshold: st.SourceIssueThreshold, SendRemovals: st.SendRemovals},
 		CreatedAt: apiTime(a.CreatedAt), UpdatedAt: apiTime(a.UpdatedAt),
 	}
@@ -205,7 +204,7 @@ func (h *ActivationAPI) Create(c echo.Context) error {
 	}
 	var req models.ActivationInput
 	in.apply(&req)
-	a, err := h.dl.CreateActivation(c.Request().Context(), actor(c), req)
+	a, err := h.core.CreateActivation(c.Request().Context(), actor(c), req)
 	if err != nil {
 		return fmt.Errorf("create activation: %w", err)
 	}
@@ -227,7 +226,7 @@ func (h *ActivationAPI) Update(c echo.Context) error {
 	req := models.ActivationInput{Name: a.Name, SegmentID: a.SegmentID, PlatformID: a.PlatformID, Action: a.Action,
 		Mappings: a.Mappings(), Schedule: a.Schedule(), Settings: a.Settings()}
 	in.apply(&req)
-	if a, err = h.dl.UpdateActivation(ctx, actor(c), a.ID, req); err != nil {
+	if a, err = h.core.UpdateActivation(ctx, actor(c), a.ID, req); err != nil {
 		return fmt.Errorf("update activation: %w", err)
 	}
 	return h.answer(c, http.StatusOK, a)
@@ -235,7 +234,7 @@ func (h *ActivationAPI) Update(c echo.Context) error {
 
 // Delete removes an activation with its runs and its sync state.
 func (h *ActivationAPI) Delete(c echo.Context) error {
-	if err := h.store.DeleteActivation(c.Request().Context(), actor(c), c.Param("id")); err != nil {
+	if err := h.core.DeleteActivation(c.Request().Context(), actor(c), c.Param("id")); err != nil {
 		return fmt.Errorf("delete activation: %w", err)
 	}
 	return c.NoContent(http.StatusNoContent)
@@ -257,7 +256,7 @@ func (h *ActivationAPI) Pause(c echo.Context) error {
 	if reason == "" {
 		reason = "Paused by " + a.Name + "."
 	}
-	act, err := h.store.Pause(c.Request().Context(), a, c.Param("id"), "", reason)
+	act, err := h.core.Pause(c.Request().Context(), a, c.Param("id"), reason)
 	if err != nil {
 		return fmt.Errorf("pause activation: %w", err)
 	}
@@ -266,7 +265,7 @@ func (h *ActivationAPI) Pause(c echo.Context) error {
 
 // Resume restarts a paused activation, whatever paused it.
 func (h *ActivationAPI) Resume(c echo.Context) error {
-	act, err := h.store.Resume(c.Request().Context(), actor(c), c.Param("id"), "")
+	act, err := h.core.Resume(c.Request().Context(), actor(c), c.Param("id"))
 	if err != nil {
 		return fmt.Errorf("resume activation: %w", err)
 	}
@@ -289,7 +288,7 @@ func (h *ActivationAPI) RunNow(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("run activation: %w", err)
 	}
-	r, err := h.dl.RunNow(ctx, ws, act.ID, models.TriggerAPI, in.FullResync)
+	r, err := h.runs.RunNow(ctx, ws, act.ID, models.TriggerAPI, in.FullResync)
 	if err != nil {
 		return fmt.Errorf("run activation: %w", err)
 	}

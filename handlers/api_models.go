@@ -12,8 +12,8 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"sluice/connectors"
+	"sluice/core"
 	"sluice/models"
-	"sluice/warehouse"
 )
 
 // This file is the JSON API of models (API.md, "Resources"). Choices where API.md is
@@ -128,7 +128,7 @@ func apiTable(raw json.RawMessage) (t *connectors.Table, given bool, err error) 
 
 // apply lays the body over req: what the body gives replaces, the rest is kept. A table
 // given replaces a SQL query and the other way round.
-func (in apiModelInput) apply(req *warehouse.ModelRequest) error {
+func (in apiModelInput) apply(req *core.ModelRequest) error {
 	if in.SourceID != nil {
 		req.SourceID = *in.SourceID
 	}
@@ -199,11 +199,11 @@ func (h *ModelAPI) Create(c echo.Context) error {
 	if err := apiDecode(c, &in); err != nil {
 		return err
 	}
-	var req warehouse.ModelRequest
+	var req core.ModelRequest
 	if err := in.apply(&req); err != nil {
 		return err
 	}
-	m, err := h.wh.CreateModel(c.Request().Context(), actor(c), req)
+	m, err := h.core.CreateModel(c.Request().Context(), actor(c), req)
 	if err != nil {
 		return fmt.Errorf("create model: %w", err)
 	}
@@ -222,14 +222,14 @@ func (h *ModelAPI) Update(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("update model: %w", err)
 	}
-	req := warehouse.ModelRequest{SourceID: m.SourceID, Name: m.Name, PrimaryKey: m.PrimaryKey, SQL: m.SQLText}
+	req := core.ModelRequest{SourceID: m.SourceID, Name: m.Name, PrimaryKey: m.PrimaryKey, SQL: m.SQLText}
 	if m.SQLText == "" {
 		req.Table = &connectors.Table{Schema: m.TableSchema, Name: m.TableName}
 	}
 	if err := in.apply(&req); err != nil {
 		return err
 	}
-	if m, err = h.wh.UpdateModel(ctx, actor(c), m.ID, req); err != nil {
+	if m, err = h.core.UpdateModel(ctx, actor(c), m.ID, req); err != nil {
 		return fmt.Errorf("update model: %w", err)
 	}
 	return h.answer(c, http.StatusOK, m)
@@ -237,7 +237,7 @@ func (h *ModelAPI) Update(c echo.Context) error {
 
 // Delete removes a model no segment uses; otherwise 409 lists the segments.
 func (h *ModelAPI) Delete(c echo.Context) error {
-	if err := h.store.DeleteModel(c.Request().Context(), actor(c), c.Param("id")); err != nil {
+	if err := h.core.DeleteModel(c.Request().Context(), actor(c), c.Param("id")); err != nil {
 		return fmt.Errorf("delete model: %w", err)
 	}
 	return c.NoContent(http.StatusNoContent)
@@ -245,7 +245,7 @@ func (h *ModelAPI) Delete(c echo.Context) error {
 
 // Validate compares the model with the warehouse (schema issues, duplicate keys).
 func (h *ModelAPI) Validate(c echo.Context) error {
-	m, err := h.wh.ValidateModel(c.Request().Context(), workspaceID(c), c.Param("id"))
+	m, err := h.core.ValidateModel(c.Request().Context(), workspaceID(c), c.Param("id"))
 	if err != nil {
 		return fmt.Errorf("validate model: %w", err)
 	}
@@ -254,7 +254,7 @@ func (h *ModelAPI) Validate(c echo.Context) error {
 
 // DetectDuplicates counts the model's duplicate primary keys again.
 func (h *ModelAPI) DetectDuplicates(c echo.Context) error {
-	m, err := h.wh.DetectDuplicates(c.Request().Context(), workspaceID(c), c.Param("id"))
+	m, err := h.core.DetectDuplicates(c.Request().Context(), workspaceID(c), c.Param("id"))
 	if err != nil {
 		return fmt.Errorf("detect duplicates: %w", err)
 	}
@@ -274,7 +274,7 @@ func (h *ModelAPI) Remap(c echo.Context) error {
 	if err := apiDecode(c, &in); err != nil {
 		return err
 	}
-	m, err := h.wh.RemapColumn(c.Request().Context(), actor(c), c.Param("id"), in.From, in.To)
+	m, err := h.core.RemapColumn(c.Request().Context(), actor(c), c.Param("id"), in.From, in.To)
 	if err != nil {
 		return fmt.Errorf("remap model: %w", err)
 	}

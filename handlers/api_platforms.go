@@ -221,12 +221,12 @@ func (h *PlatformAPI) Create(c echo.Context) error {
 	}
 	if in.Kind == nil || strings.TrimSpace(*in.Kind) == "" {
 		kinds := []string{}
-		for _, sp := range h.dl.Registry().DestinationSpecs() {
+		for _, sp := range h.core.Registry().DestinationSpecs() {
 			kinds = append(kinds, sp.Kind)
 		}
 		return &models.FieldError{Field: "kind", Message: "Choose the kind of platform: " + strings.Join(kinds, ", ") + "."}
 	}
-	spec, err := h.dl.DestinationSpec(strings.TrimSpace(*in.Kind))
+	spec, err := h.core.DestinationSpec(strings.TrimSpace(*in.Kind))
 	if err != nil {
 		return err
 	}
@@ -241,7 +241,7 @@ func (h *PlatformAPI) Create(c echo.Context) error {
 	if in.Name != nil {
 		name = *in.Name
 	}
-	p, err := h.dl.CreatePlatform(c.Request().Context(), actor(c), spec.Kind, models.PlatformInput{Name: name, Config: cfg})
+	p, err := h.core.CreatePlatform(c.Request().Context(), actor(c), spec.Kind, models.PlatformInput{Name: name, Config: cfg})
 	if err != nil {
 		return fmt.Errorf("create platform: %w", apiCredentialError(err, credKeys))
 	}
@@ -273,7 +273,7 @@ func (h *PlatformAPI) Update(c echo.Context) error {
 	}
 	var credKeys []string
 	if in.Config != nil || in.Credentials != nil {
-		spec, err := h.dl.DestinationSpec(p.Kind)
+		spec, err := h.core.DestinationSpec(p.Kind)
 		if err != nil {
 			return err
 		}
@@ -281,7 +281,7 @@ func (h *PlatformAPI) Update(c echo.Context) error {
 			return err
 		}
 	}
-	if p, err = h.dl.UpdatePlatform(ctx, actor(c), p.ID, patch); err != nil {
+	if p, err = h.core.UpdatePlatform(ctx, actor(c), p.ID, patch); err != nil {
 		return fmt.Errorf("update platform: %w", apiCredentialError(err, credKeys))
 	}
 	return h.answer(c, http.StatusOK, p)
@@ -289,7 +289,7 @@ func (h *PlatformAPI) Update(c echo.Context) error {
 
 // Delete removes a platform no activation sends to; otherwise 409 lists the activations.
 func (h *PlatformAPI) Delete(c echo.Context) error {
-	if err := h.store.DeletePlatform(c.Request().Context(), actor(c), c.Param("id")); err != nil {
+	if err := h.core.DeletePlatform(c.Request().Context(), actor(c), c.Param("id")); err != nil {
 		return fmt.Errorf("delete platform: %w", err)
 	}
 	return c.NoContent(http.StatusNoContent)

@@ -244,7 +244,7 @@ func (h *RunAPI) Cancel(c echo.Context) error {
 	if r.Finished() {
 		return echo.NewHTTPError(http.StatusConflict, "This run is over already ("+r.Status+"): there is nothing to cancel.")
 	}
-	if r, err = h.store.CancelRun(ctx, ws, r.ID); err != nil {
+	if r, err = h.core.CancelRun(ctx, ws, r.ID); err != nil {
 		var fe *models.FieldError
 		if errors.As(err, &fe) && fe.Field == "run" { // it ended meanwhile
 			return echo.NewHTTPError(http.StatusConflict, "This run is over already: there is nothing to cancel.")

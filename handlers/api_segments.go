@@ -8,9 +8,9 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"sluice/core"
 	"sluice/models"
 	"sluice/segments"
-	"sluice/warehouse"
 )
 
 // This file is the JSON API of segments (API.md, "Resources"). Choices where API.md is
@@ -58,8 +58,8 @@ func (h *SegmentAPI) answer(c echo.Context, status int, g *models.Segment) error
 	if err != nil {
 		return err
 	}
-	if cond, err := warehouse.Conditions(g); err == nil {
-		if est, err := h.wh.Count(c.Request().Context(), workspaceID(c), g.ModelID, cond); err == nil {
+	if cond, err := segments.Parse(g.ConditionsJSON); err == nil {
+		if est, err := h.core.Count(c.Request().Context(), workspaceID(c), g.ModelID, cond); err == nil {
 			body.SQLPreview = &est.SQL
 		}
 	}
@@ -101,14 +101,14 @@ func (h *SegmentAPI) Create(c echo.Context) error {
 	if in.Conditions == nil {
 		return &models.FieldError{Field: segments.RootPath, Message: `Give the segment's conditions, e.g. {"all": []} for every row.`}
 	}
-	req := warehouse.SegmentRequest{Conditions: *in.Conditions}
+	req := core.SegmentRequest{Conditions: *in.Conditions}
 	if in.ModelID != nil {
 		req.ModelID = *in.ModelID
 	}
 	if in.Name != nil {
 		req.Name = *in.Name
 	}
-	g, err := h.wh.SaveSegment(c.Request().Context(), actor(c), "", req)
+	g, err := h.core.SaveSegment(c.Request().Context(), actor(c), "", req)
 	if err != nil {
 		return fmt.Errorf("create segment: %w", err)
 	}
@@ -126,10 +126,10 @@ func (h *SegmentAPI) Update(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("update segment: %w", err)
 	}
-	req := warehouse.SegmentRequest{ModelID: g.ModelID, Name: g.Name}
+	req := core.SegmentRequest{ModelID: g.ModelID, Name: g.Name}
 	if in.Conditions != nil {
 		req.Conditions = *in.Conditions
-	} else if req.Conditions, err = warehouse.Conditions(g); err != nil {
+	} else if req.Conditions, err = segments.Parse(g.ConditionsJSON); err != nil {
 		return fmt.Errorf("update segment: stored conditions: %w", err)
 	}
 	if in.ModelID != nil {
@@ -138,7 +138,7 @@ func (h *SegmentAPI) Update(c echo.Context) error {
 	if in.Name != nil {
 		req.Name = *in.Name
 	}
-	if g, err = h.wh.SaveSegment(ctx, actor(c), g.ID, req); err != nil {
+	if g, err = h.core.SaveSegment(ctx, actor(c), g.ID, req); err != nil {
 		return fmt.Errorf("update segment: %w", err)
 	}
 	return h.answer(c, http.StatusOK, g)
@@ -146,7 +146,7 @@ func (h *SegmentAPI) Update(c echo.Context) error {
 
 // Delete removes a segment.
 func (h *SegmentAPI) Delete(c echo.Context) error {
-	if err := h.store.DeleteSegment(c.Request().Context(), actor(c), c.Param("id")); err != nil {
+	if err := h.core.DeleteSegment(c.Request().Context(), actor(c), c.Param("id")); err != nil {
 		return fmt.Errorf("delete segment: %w", err)
 	}
 	return c.NoContent(http.StatusNoContent)
@@ -164,11 +164,11 @@ func (h *SegmentAPI) Count(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("count segment: %w", err)
 	}
-	cond, err := warehouse.Conditions(g)
+	cond, err := segments.Parse(g.ConditionsJSON)
 	if err != nil {
 		return fmt.Errorf("count segment: stored conditions: %w", err)
 	}
-	est, err := h.wh.Count(ctx, ws, g.ModelID, cond)
+	est, err := h.core.Count(ctx, ws, g.ModelID, cond)
 	if err != nil {
 		return fmt.Errorf("count segment: %w", err)
 	}

@@ -130,12 +130,12 @@ func (h *SourceAPI) Create(c echo.Context) error {
 	}
 	if in.Kind == nil || strings.TrimSpace(*in.Kind) == "" {
 		kinds := []string{}
-		for _, sp := range h.wh.Registry().SourceSpecs() {
+		for _, sp := range h.core.Registry().SourceSpecs() {
 			kinds = append(kinds, sp.Kind)
 		}
 		return &models.FieldError{Field: "kind", Message: "Choose the kind of source: " + strings.Join(kinds, ", ") + "."}
 	}
-	spec, err := h.wh.Spec(strings.TrimSpace(*in.Kind))
+	spec, err := h.core.SourceSpec(strings.TrimSpace(*in.Kind))
 	if err != nil {
 		return err
 	}
@@ -151,11 +151,11 @@ func (h *SourceAPI) Create(c echo.Context) error {
 		name = *in.Name
 	}
 	ctx := c.Request().Context()
-	src, err := h.store.CreateSource(ctx, actor(c), spec, models.SourceInput{Name: name, Config: cfg})
+	src, err := h.core.CreateSource(ctx, actor(c), spec, models.SourceInput{Name: name, Config: cfg})
 	if err != nil {
 		return fmt.Errorf("create source: %w", err)
 	}
-	if src, err = h.wh.ValidateSource(ctx, workspaceID(c), src.ID); err != nil {
+	if src, err = h.core.ValidateSource(ctx, workspaceID(c), src.ID); err != nil {
 		return fmt.Errorf("validate new source: %w", err)
 	}
 	return h.answer(c, http.StatusCreated, src)
@@ -184,7 +184,7 @@ func (h *SourceAPI) Update(c echo.Context) error {
 	}
 	// The store reads the spec only when settings change: a renamed source whose kind
 	// this build no longer has can still be renamed.
-	spec, specErr := h.wh.Spec(src.Kind)
+	spec, specErr := h.core.SourceSpec(src.Kind)
 	if in.Config != nil {
 		if specErr != nil {
 			return specErr
@@ -193,11 +193,11 @@ func (h *SourceAPI) Update(c echo.Context) error {
 			return err
 		}
 	}
-	if src, err = h.store.UpdateSource(ctx, actor(c), src.ID, spec, patch); err != nil {
+	if src, err = h.core.UpdateSource(ctx, actor(c), src.ID, spec, patch); err != nil {
 		return fmt.Errorf("update source: %w", err)
 	}
 	if in.Config != nil {
-		if src, err = h.wh.ValidateSource(ctx, ws, src.ID); err != nil {
+		if src, err = h.core.ValidateSource(ctx, ws, src.ID); err != nil {
 			return fmt.Errorf("validate changed source: %w", err)
 		}
 	}
@@ -206,7 +206,7 @@ func (h *SourceAPI) Update(c echo.Context) error {
 
 // Delete removes a source no model uses; otherwise 409 lists the models.
 func (h *SourceAPI) Delete(c echo.Context) error {
-	if err := h.store.DeleteSource(c.Request().Context(), actor(c), c.Param("id")); err != nil {
+	if err := h.core.DeleteSource(c.Request().Context(), actor(c), c.Param("id")); err != nil {
 		return fmt.Errorf("delete source: %w", err)
 	}
 	return c.NoContent(http.StatusNoContent)
@@ -214,7 +214,7 @@ func (h *SourceAPI) Delete(c echo.Context) error {
 
 // Validate runs the five checks again and answers their outcome.
 func (h *SourceAPI) Validate(c echo.Context) error {
-	src, err := h.wh.ValidateSource(c.Request().Context(), workspaceID(c), c.Param("id"))
+	src, err := h.core.ValidateSource(c.Request().Context(), workspaceID(c), c.Param("id"))
 	if err != nil {
 		return fmt.Errorf("validate source: %w", err)
 	}

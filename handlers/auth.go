@@ -45,7 +45,7 @@ func (s *Server) Setup(c echo.Context) error {
 	if err := c.Bind(&f); err != nil {
 		return echo.ErrBadRequest
 	}
-	u, err := s.store.SetupFirstAdmin(c.Request().Context(), f.Workspace, models.NewUser{Email: f.Email, Name: f.Name, Password: f.Password})
+	u, err := s.core.SetupFirstAdmin(c.Request().Context(), f.Workspace, models.NewUser{Email: f.Email, Name: f.Name, Password: f.Password})
 	if errs, ok := formErrors(err); ok {
 		return s.render(c, http.StatusUnprocessableEntity, auth.SetupPage(auth.SetupProps{Workspace: f.Workspace, Name: f.Name, Email: f.Email, Errors: errs}), nil)
 	}
@@ -136,7 +136,7 @@ func (s *Server) afterSignIn(c echo.Context, next string) string {
 func (s *Server) signIn(c echo.Context, u *models.User) error {
 	sess := session(c)
 	previous, _ := sess.Values[sessID].(string)
-	token, err := s.store.CreateSession(c.Request().Context(), u, c.Request().UserAgent(), c.RealIP(), previous)
+	token, err := s.core.SignIn(c.Request().Context(), u, c.Request().UserAgent(), c.RealIP(), previous)
 	if err != nil {
 		return fmt.Errorf("sign in: %w", err)
 	}
@@ -148,7 +148,7 @@ func (s *Server) signIn(c echo.Context, u *models.User) error {
 func (s *Server) Logout(c echo.Context) error {
 	if currentUser(c) != nil {
 		token, _ := session(c).Values[sessID].(string)
-		if err := s.store.SignOut(c.Request().Context(), actor(c), token); err != nil {
+		if err := s.core.SignOut(c.Request().Context(), actor(c), token); err != nil {
 			return fmt.Errorf("logout: %w", err)
 		}
 	}

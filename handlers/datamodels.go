@@ -8,9 +8,10 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"sluice/connectors"
+	"sluice/core"
 	"sluice/models"
+	"sluice/segments"
 	"sluice/views/datamodels"
-	"sluice/warehouse"
 )
 
 // ModelHandler serves the models pages; editors and admins create and check models.
@@ -37,8 +38,8 @@ func tableFromPicker(v string) *connectors.Table {
 	return &connectors.Table{Name: v}
 }
 
-func (f modelForm) request() warehouse.ModelRequest {
-	r := warehouse.ModelRequest{SourceID: f.SourceID, Name: f.Name, PrimaryKey: f.PrimaryKey}
+func (f modelForm) request() core.ModelRequest {
+	r := core.ModelRequest{SourceID: f.SourceID, Name: f.Name, PrimaryKey: f.PrimaryKey}
 	if f.Mode == "sql" {
 		r.SQL = f.SQL
 	} else {
@@ -77,7 +78,7 @@ func (h *ModelHandler) formProps(c echo.Context, f modelForm) (datamodels.FormPr
 		p.SourceID = srcs[0].ID
 	}
 	if p.SourceID != "" && p.Mode != "sql" {
-		p.Tables, err = h.wh.Tables(ctx, workspaceID(c), p.SourceID)
+		p.Tables, err = h.core.Tables(ctx, workspaceID(c), p.SourceID)
 		if err != nil {
 			p.TablesErr = "Cannot list the tables: " + plainError(err)
 		}
@@ -121,7 +122,7 @@ func (h *ModelHandler) Preview(c echo.Context) error {
 	props := datamodels.PreviewProps{PrimaryKey: f.PrimaryKey}
 	if rel.Table == nil && rel.SQL == "" {
 		props.Error = "Pick a table, or write a SQL query."
-	} else if pv, err := h.wh.Preview(c.Request().Context(), workspaceID(c), f.SourceID, rel); err != nil {
+	} else if pv, err := h.core.PreviewRelation(c.Request().Context(), workspaceID(c), f.SourceID, rel); err != nil {
 		props.Error = plainError(err)
 	} else {
 		props.Columns, props.Rows = pv.Columns, pv.Rows
@@ -150,7 +151,7 @@ func (h *ModelHandler) Create(c echo.Context) error {
 	if err := c.Bind(&f); err != nil {
 		return echo.ErrBadRequest
 	}
-	m, err := h.wh.CreateModel(c.Request().Context(), actor(c), f.request())
+	m, err := h.core.CreateModel(c.Request().Context(), actor(c), f.request())
 	if errs, ok := formErrors(err); ok {
 		p, perr := h.formProps(c, f)
 		if perr != nil {
@@ -189,7 +190,7 @@ func (h *ModelHandler) Show(c echo.Context) error {
 	}
 	used := map[string][]string{}
 	for _, g := range segs {
-		cond, err := warehouse.Conditions(&g)
+		cond, err := segments.Parse(g.ConditionsJSON)
 		if err != nil {
 			continue
 		}
@@ -200,7 +201,7 @@ func (h *ModelHandler) Show(c echo.Context) error {
 	props := datamodels.ShowProps{Model: m, Source: src, UsedBy: used}
 	if len(m.Issues()) > 0 {
 		// Offer the columns that are new in the warehouse, to associate with lost ones.
-		if current, err := h.wh.CurrentColumns(ctx, workspaceID(c), m); err == nil {
+		if current, err := h.core.CurrentColumns(ctx, workspaceID(c), m); err == nil {
 			for _, col := range current {
 				if _, known := m.Column(col.Name); !known {
 					props.NewColumns = append(props.NewColumns, col)
@@ -214,7 +215,7 @@ func (h *ModelHandler) Show(c echo.Context) error {
 // Remap associates a new column with an old one (a column renamed in the warehouse).
 func (h *ModelHandler) Remap(c echo.Context) error {
 	from, to := c.FormValue("from"), c.FormValue("to")
-	m, err := h.wh.RemapColumn(c.Request().Context(), actor(c), c.Param("id"), from, to)
+	m, err := h.core.RemapColumn(c.Request().Context(), actor(c), c.Param("id"), from, to)
 	var fe *models.FieldError
 	if asFieldErr(err, &fe) {
 		if ferr := flash(c, "error", fe.Message); ferr != nil {
@@ -233,7 +234,7 @@ func (h *ModelHandler) Remap(c echo.Context) error {
 
 // Validate compares the model with the warehouse now.
 func (h *ModelHandler) Validate(c echo.Context) error {
-	m, err := h.wh.ValidateModel(c.Request().Context(), workspaceID(c), c.Param("id"))
+	m, err := h.core.ValidateModel(c.Request().Context(), workspaceID(c), c.Param("id"))
 	if err != nil {
 		return err
 	}
@@ -249,7 +250,7 @@ func (h *ModelHandler) Validate(c echo.Context) error {
 
 // Duplicates counts duplicate primary keys now.
 func (h *ModelHandler) Duplicates(c echo.Context) error {
-	m, err := h.wh.DetectDuplicates(c.Request().Context(), workspaceID(c), c.Param("id"))
+	m, err := h.core.DetectDuplicates(c.Request().Context(), workspaceID(c), c.Param("id"))
 	if err != nil {
 		return err
 	}
@@ -265,7 +266,7 @@ func (h *ModelHandler) Delete(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := h.store.DeleteModel(c.Request().Context(), actor(c), m.ID); err != nil {
+	if err := h.core.DeleteModel(c.Request().Context(), actor(c), m.ID); err != nil {
 		return dependentsMessage(err, m.Name)
 	}
 	if err := flash(c, "success", m.Name+" was deleted."); err != nil {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"sluice/delivery"
+	"sluice/jobs"
 	"sluice/models"
 	"sluice/segments"
 	"sluice/views/components"
@@ -36,7 +36,7 @@ func classify(err error) (int, apiError) {
 	var he *echo.HTTPError
 	var fe *models.FieldError
 	var de *models.DependentsError
-	var busy *delivery.BusyError
+	var busy *jobs.BusyError
 	var ie *inputError
 	switch {
 	case errors.As(err, &ie):
@@ -45,7 +45,7 @@ func classify(err error) (int, apiError) {
 		return http.StatusUnprocessableEntity, apiError{"invalid", fe.Message, fe.Field}
 	case errors.Is(err, models.ErrInvalid):
 		return http.StatusUnprocessableEntity, apiError{"invalid", "The input is not valid.", ""}
-	case errors.Is(err, delivery.ErrPaused):
+	case errors.Is(err, jobs.ErrPaused):
 		return http.StatusConflict, apiError{"conflict", "This activation is paused. Resume it, then run it.", ""}
 	case errors.As(err, &busy):
 		return http.StatusConflict, apiError{"conflict", busy.Error(), ""}

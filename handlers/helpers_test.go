@@ -17,24 +17,24 @@ import (
 
 	"sluice/config"
 	"sluice/connectors"
-	"sluice/delivery"
+	"sluice/core"
 	"sluice/destinations/webhook"
 	"sluice/handlers"
 	"sluice/internal/testutil"
+	"sluice/jobs"
 	"sluice/models"
 	"sluice/secrets"
 	"sluice/sources/postgres"
 	"sluice/sources/sqlite"
-	"sluice/warehouse"
 )
 
 // app is the real Sluice HTTP stack on a migrated store, served over a test listener.
 type app struct {
 	store *models.Store
 	url   string
-	// dl is the app's delivery service, not started: a test runs a queued run with
-	// dl.RunOne.
-	dl *delivery.Service
+	// runner is the app's run queue, not started: a test runs a queued run with
+	// runner.RunOne.
+	runner *jobs.Runner
 }
 
 // newApp builds the app on the database at dbURL, migrated.
@@ -64,21 +64,22 @@ func serveWith(t *testing.T, s *models.Store, cfg config.Config, extra ...connec
 	for _, d := range extra {
 		reg.RegisterDestination(d)
 	}
-	logger := slog.New(slog.DiscardHandler)
-	// Not started: runs stay queued, so handler tests never depend on the engine.
-	dl := delivery.New(s, reg, logger, delivery.Options{})
-	e := handlers.New(handlers.Deps{
-		Config:    cfg,
-		Store:     s,
-		Secrets:   box,
-		Logger:    logger,
-		Registry:  prometheus.NewRegistry(),
-		Warehouse: warehouse.New(s, reg),
-		Delivery:  dl,
-	})
+	e, runner := handlersFor(s, box, cfg, reg)
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
-	return &app{store: s, url: srv.URL, dl: dl}
+	return &app{store: s, url: srv.URL, runner: runner}
+}
+
+// handlersFor wires the HTTP layer as main does, with a run queue that is not started:
+// runs stay queued, so handler tests never depend on the engine unless they call
+// runner.RunOne.
+func handlersFor(s *models.Store, box *secrets.Box, cfg config.Config, reg *connectors.Registry) (http.Handler, *jobs.Runner) {
+	logger := slog.New(slog.DiscardHandler)
+	writes := core.New(s, reg)
+	runner := jobs.NewRunner(s, writes, logger, jobs.Options{})
+	e := handlers.New(handlers.Deps{Config: cfg, Store: s, Secrets: box, Logger: logger,
+		Registry: prometheus.NewRegistry(), Core: writes, Runs: runner})
+	return e, runner
 }
 
 // sqliteApp is the app on a fresh SQLite database.

@@ -22,7 +22,7 @@ func (h *PlatformHandler) Index(c echo.Context) error {
 		return fmt.Errorf("list platforms: %w", err)
 	}
 	labels := map[string]string{}
-	for _, s := range h.dl.Registry().DestinationSpecs() {
+	for _, s := range h.core.Registry().DestinationSpecs() {
 		labels[s.Kind] = s.Label
 	}
 	return h.render(c, http.StatusOK, platforms.IndexPage(platforms.IndexProps{Platforms: list, Labels: labels}), nil)
@@ -30,7 +30,7 @@ func (h *PlatformHandler) Index(c echo.Context) error {
 
 // New shows the form; ?kind= switches the fields.
 func (h *PlatformHandler) New(c echo.Context) error {
-	p := platforms.FormProps{Specs: h.dl.Registry().DestinationSpecs(), Kind: c.QueryParam("kind"), Name: c.QueryParam("name")}
+	p := platforms.FormProps{Specs: h.core.Registry().DestinationSpecs(), Kind: c.QueryParam("kind"), Name: c.QueryParam("name")}
 	return h.render(c, http.StatusOK, platforms.NewPage(p), platforms.Form(p))
 }
 
@@ -40,9 +40,9 @@ func (h *PlatformHandler) Create(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err := h.dl.CreatePlatform(c.Request().Context(), actor(c), kind, models.PlatformInput{Name: name, Config: cfg})
+	p, err := h.core.CreatePlatform(c.Request().Context(), actor(c), kind, models.PlatformInput{Name: name, Config: cfg})
 	if errs, ok := formErrors(err); ok {
-		form := platforms.FormProps{Specs: h.dl.Registry().DestinationSpecs(), Kind: kind, Name: name, Values: cfg, Errors: errs}
+		form := platforms.FormProps{Specs: h.core.Registry().DestinationSpecs(), Kind: kind, Name: name, Values: cfg, Errors: errs}
 		return h.render(c, http.StatusUnprocessableEntity, platforms.NewPage(form), nil)
 	}
 	if err != nil {
@@ -71,7 +71,7 @@ func (h *PlatformHandler) Show(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	spec, err := h.dl.DestinationSpec(p.Kind)
+	spec, err := h.core.DestinationSpec(p.Kind)
 	if err != nil {
 		return err
 	}
@@ -88,7 +88,7 @@ func (h *PlatformHandler) Reauthorize(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	spec, err := h.dl.DestinationSpec(p.Kind)
+	spec, err := h.core.DestinationSpec(p.Kind)
 	if err != nil {
 		return err
 	}
@@ -103,13 +103,13 @@ func (h *PlatformHandler) Update(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err := h.dl.UpdatePlatform(c.Request().Context(), actor(c), c.Param("id"), models.PlatformInput{Name: name, Config: cfg})
+	p, err := h.core.UpdatePlatform(c.Request().Context(), actor(c), c.Param("id"), models.PlatformInput{Name: name, Config: cfg})
 	if errs, ok := formErrors(err); ok {
 		saved, lerr := h.store.PlatformByID(c.Request().Context(), workspaceID(c), c.Param("id"))
 		if lerr != nil {
 			return lerr
 		}
-		spec, serr := h.dl.DestinationSpec(saved.Kind)
+		spec, serr := h.core.DestinationSpec(saved.Kind)
 		if serr != nil {
 			return serr
 		}
@@ -128,7 +128,7 @@ func (h *PlatformHandler) Delete(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := h.store.DeletePlatform(c.Request().Context(), actor(c), p.ID); err != nil {
+	if err := h.core.DeletePlatform(c.Request().Context(), actor(c), p.ID); err != nil {
 		return dependentsMessage(err, p.Name)
 	}
 	if err := flash(c, "success", p.Name+" was deleted."); err != nil {

@@ -250,7 +250,7 @@ func (h *RunHandler) progress(ctx context.Context, ws string, r *models.Run) (ru
 // Cancel stops a run: a queued one at once, a running one at its next checkpoint.
 func (h *RunHandler) Cancel(c echo.Context) error {
 	ctx, ws := c.Request().Context(), workspaceID(c)
-	r, err := h.store.CancelRun(ctx, ws, c.Param("id"))
+	r, err := h.core.CancelRun(ctx, ws, c.Param("id"))
 	var fe *models.FieldError
 	switch {
 	case errors.As(err, &fe):

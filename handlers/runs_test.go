@@ -18,19 +18,17 @@ import (
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"sluice/config"
 	"sluice/connectors"
-	"sluice/delivery"
+	"sluice/core"
 	"sluice/demo"
 	"sluice/destinations/webhook"
-	"sluice/handlers"
 	"sluice/internal/testutil"
+	"sluice/jobs"
 	"sluice/models"
 	"sluice/secrets"
 	"sluice/sources/sqlite"
-	"sluice/warehouse"
 )
 
 // runFixture is a delivery setup with a browser signed in as its admin.
@@ -557,8 +555,8 @@ func TestRunRecordsStageTimings(t *testing.T) {
 		reg := connectors.NewRegistry()
 		reg.RegisterSource(sqlite.New(os.TempDir()))
 		reg.RegisterDestination(webhook.New(true))
-		dl := delivery.New(f.app.store, reg, slog.New(slog.DiscardHandler), delivery.Options{})
-		if !dl.RunOne(t.Context()) {
+		runner := jobs.NewRunner(f.app.store, core.New(f.app.store, reg), slog.New(slog.DiscardHandler), jobs.Options{})
+		if !runner.RunOne(t.Context()) {
 			t.Fatal("no run to execute")
 		}
 		r, err := f.app.store.RunByID(t.Context(), models.DefaultWorkspaceID, queued.ID)
@@ -671,10 +669,8 @@ func benchRunWithIssues(b *testing.B, store *models.Store, n int) (string, strin
 	reg.RegisterSource(sqlite.New(os.TempDir()))
 	hook := webhook.New(true)
 	reg.RegisterDestination(hook)
-	logger := slog.New(slog.DiscardHandler)
-	wh := warehouse.New(store, reg)
-	e := handlers.New(handlers.Deps{Config: config.Default(), Store: store, Secrets: box, Logger: logger,
-		Registry: prometheus.NewRegistry(), Warehouse: wh, Delivery: delivery.New(store, reg, logger, delivery.Options{})})
+	e, _ := handlersFor(store, box, config.Default(), reg)
+	wh := core.New(store, reg)
 	srv := httptest.NewServer(e)
 	b.Cleanup(srv.Close)
 

@@ -7,9 +7,9 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"sluice/core"
 	"sluice/segments"
 	"sluice/views/segmentsview"
-	"sluice/warehouse"
 )
 
 // SegmentHandler serves the segments list and the visual builder.
@@ -68,14 +68,14 @@ func (h *SegmentHandler) props(c echo.Context, st *builderState) (segmentsview.B
 		return p, nil
 	}
 	cond := st.root.Condition(p.Model.Columns())
-	est, err := h.wh.Count(ctx, workspaceID(c), p.Model.ID, cond)
+	est, err := h.core.Count(ctx, workspaceID(c), p.Model.ID, cond)
 	if err != nil {
 		p.CountErr = "Cannot count in the warehouse: " + plainError(err)
 		return p, nil
 	}
 	p.Count, p.Counted, p.SQL = est.Count, true, est.SQL
 	if st.breakdown != "" {
-		buckets, err := h.wh.Breakdown(ctx, workspaceID(c), p.Model.ID, cond, st.breakdown)
+		buckets, err := h.core.Breakdown(ctx, workspaceID(c), p.Model.ID, cond, st.breakdown)
 		if err == nil {
 			p.Bars = bars(buckets, est.Count)
 		}
@@ -83,7 +83,7 @@ func (h *SegmentHandler) props(c echo.Context, st *builderState) (segmentsview.B
 	return p, nil
 }
 
-func bars(buckets []warehouse.Bucket, total int64) []segmentsview.Bar {
+func bars(buckets []core.Bucket, total int64) []segmentsview.Bar {
 	out := make([]segmentsview.Bar, len(buckets))
 	for i, b := range buckets {
 		label := b.Value
@@ -115,7 +115,7 @@ func (h *SegmentHandler) Show(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	cond, err := warehouse.Conditions(g)
+	cond, err := segments.Parse(g.ConditionsJSON)
 	if err != nil {
 		return fmt.Errorf("segment %s: stored conditions: %w", g.ID, err)
 	}
@@ -158,7 +158,7 @@ func (h *SegmentHandler) save(c echo.Context, id string) error {
 	if m, err := h.store.ModelByID(c.Request().Context(), workspaceID(c), st.modelID); err == nil {
 		cond = st.root.Condition(m.Columns())
 	}
-	g, err := h.wh.SaveSegment(c.Request().Context(), actor(c), id, warehouse.SegmentRequest{ModelID: st.modelID, Name: st.name, Conditions: cond})
+	g, err := h.core.SaveSegment(c.Request().Context(), actor(c), id, core.SegmentRequest{ModelID: st.modelID, Name: st.name, Conditions: cond})
 	if errs, ok := formErrors(err); ok {
 		p, perr := h.props(c, &st)
 		if perr != nil {
@@ -187,7 +187,7 @@ func (h *SegmentHandler) Delete(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := h.store.DeleteSegment(c.Request().Context(), actor(c), g.ID); err != nil {
+	if err := h.core.DeleteSegment(c.Request().Context(), actor(c), g.ID); err != nil {
 		return dependentsMessage(err, g.Name)
 	}
 	if err := flash(c, "success", g.Name+" was deleted."); err != nil {

@@ -1,4 +1,5 @@
-// Package handlers serves Sluice's pages and its JSON API from the same stores.
+// Package handlers serves Sluice's pages and its JSON API. Writes go through core, runs
+// are queued through jobs, and reads may go straight to the store.
 package handlers
 
 import (
@@ -10,10 +11,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"sluice/config"
-	"sluice/delivery"
+	"sluice/core"
+	"sluice/jobs"
 	"sluice/models"
 	"sluice/secrets"
-	"sluice/warehouse"
 )
 
 // Deps is everything the HTTP layer needs, built once in main.
@@ -23,10 +24,10 @@ type Deps struct {
 	Secrets  *secrets.Box
 	Logger   *slog.Logger
 	Registry *prometheus.Registry
-	// Warehouse validates sources, describes models and counts segments.
-	Warehouse *warehouse.Service
-	// Delivery owns platforms, activations and runs.
-	Delivery *delivery.Service
+	// Core is the one door for writes (and what reads the warehouse on a page's behalf).
+	Core *core.Service
+	// Runs queues runs and previews draft activations.
+	Runs *jobs.Runner
 }
 
 // Server holds the handlers' shared dependencies.
@@ -36,8 +37,8 @@ type Server struct {
 	sessions *sessions.CookieStore
 	log      *slog.Logger
 	echo     *echo.Echo
-	wh       *warehouse.Service
-	dl       *delivery.Service
+	core     *core.Service
+	runs     *jobs.Runner
 }
 
 // New builds the echo instance with every route of Sluice.
@@ -52,7 +53,7 @@ func New(d Deps) *echo.Echo {
 		Secure:   d.Config.SecureCookies(),
 		SameSite: http.SameSiteLaxMode,
 	}
-	s := &Server{cfg: d.Config, store: d.Store, sessions: store, log: d.Logger, echo: e, wh: d.Warehouse, dl: d.Delivery}
+	s := &Server{cfg: d.Config, store: d.Store, sessions: store, log: d.Logger, echo: e, core: d.Core, runs: d.Runs}
 	e.HTTPErrorHandler = s.handleError
 	s.routes(e, newMetrics(d.Registry), d.Registry)
 	return e

@@ -48,7 +48,7 @@ func (h *SessionHandler) card(c echo.Context) error {
 
 // Delete ends one session. Ending the admin's own signs them out here.
 func (h *SessionHandler) Delete(c echo.Context) error {
-	ended, err := h.store.EndSession(c.Request().Context(), actor(c), c.Param("id"))
+	ended, err := h.core.EndSession(c.Request().Context(), actor(c), c.Param("id"))
 	if err != nil {
 		return fmt.Errorf("end session: %w", err)
 	}
@@ -61,7 +61,7 @@ func (h *SessionHandler) Delete(c echo.Context) error {
 // DeleteForUser signs a user out everywhere. For the admin themselves, that includes
 // this browser.
 func (h *SessionHandler) DeleteForUser(c echo.Context) error {
-	if _, err := h.store.EndUserSessions(c.Request().Context(), actor(c), c.Param("id")); err != nil {
+	if _, err := h.core.EndUserSessions(c.Request().Context(), actor(c), c.Param("id")); err != nil {
 		return fmt.Errorf("end user sessions: %w", err)
 	}
 	if u := currentUser(c); u != nil && u.ID == c.Param("id") {

@@ -43,7 +43,7 @@ func (h *SourceHandler) Index(c echo.Context) error {
 
 // New shows the form; ?kind= switches the fields (the kind picker reloads the form).
 func (h *SourceHandler) New(c echo.Context) error {
-	p := sources.FormProps{Specs: h.wh.Registry().SourceSpecs(), Kind: c.QueryParam("kind"), Name: c.QueryParam("name")}
+	p := sources.FormProps{Specs: h.core.Registry().SourceSpecs(), Kind: c.QueryParam("kind"), Name: c.QueryParam("name")}
 	return h.render(c, http.StatusOK, sources.NewPage(p), sources.Form(p))
 }
 
@@ -53,12 +53,12 @@ func (h *SourceHandler) Create(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p := sources.FormProps{Specs: h.wh.Registry().SourceSpecs(), Kind: kind, Name: name, Values: cfg}
-	spec, err := h.wh.Spec(kind)
+	p := sources.FormProps{Specs: h.core.Registry().SourceSpecs(), Kind: kind, Name: name, Values: cfg}
+	spec, err := h.core.SourceSpec(kind)
 	if err == nil {
 		var src *models.Source
-		if src, err = h.store.CreateSource(c.Request().Context(), actor(c), spec, models.SourceInput{Name: name, Config: cfg}); err == nil {
-			if src, err = h.wh.ValidateSource(c.Request().Context(), workspaceID(c), src.ID); err == nil {
+		if src, err = h.core.CreateSource(c.Request().Context(), actor(c), spec, models.SourceInput{Name: name, Config: cfg}); err == nil {
+			if src, err = h.core.ValidateSource(c.Request().Context(), workspaceID(c), src.ID); err == nil {
 				return h.afterSave(c, src, "added")
 			}
 		}
@@ -87,7 +87,7 @@ func (h *SourceHandler) Test(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	checks, err := h.wh.TestConnection(c.Request().Context(), kind, cfg)
+	checks, err := h.core.TestConnection(c.Request().Context(), kind, cfg)
 	return h.renderChecks(c, checks, err)
 }
 
@@ -97,7 +97,7 @@ func (h *SourceHandler) Retest(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	checks, err := h.wh.TestSavedConnection(c.Request().Context(), workspaceID(c), c.Param("id"), cfg)
+	checks, err := h.core.TestSavedConnection(c.Request().Context(), workspaceID(c), c.Param("id"), cfg)
 	return h.renderChecks(c, checks, err)
 }
 
@@ -123,7 +123,7 @@ func (h *SourceHandler) show(c echo.Context, status int, form *sources.FormProps
 	if err != nil {
 		return err
 	}
-	spec, err := h.wh.Spec(src.Kind)
+	spec, err := h.core.SourceSpec(src.Kind)
 	if err != nil {
 		return err
 	}
@@ -150,12 +150,12 @@ func (h *SourceHandler) Update(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	spec, err := h.wh.Spec(src.Kind)
+	spec, err := h.core.SourceSpec(src.Kind)
 	if err != nil {
 		return err
 	}
-	if src, err = h.store.UpdateSource(ctx, actor(c), src.ID, spec, models.SourceInput{Name: name, Config: cfg}); err == nil {
-		if src, err = h.wh.ValidateSource(ctx, workspaceID(c), src.ID); err == nil {
+	if src, err = h.core.UpdateSource(ctx, actor(c), src.ID, spec, models.SourceInput{Name: name, Config: cfg}); err == nil {
+		if src, err = h.core.ValidateSource(ctx, workspaceID(c), src.ID); err == nil {
 			return h.afterSave(c, src, "saved")
 		}
 	}
@@ -167,7 +167,7 @@ func (h *SourceHandler) Update(c echo.Context) error {
 
 // Validate runs the five checks now and shows the result.
 func (h *SourceHandler) Validate(c echo.Context) error {
-	if _, err := h.wh.ValidateSource(c.Request().Context(), workspaceID(c), c.Param("id")); err != nil {
+	if _, err := h.core.ValidateSource(c.Request().Context(), workspaceID(c), c.Param("id")); err != nil {
 		return err
 	}
 	return h.show(c, http.StatusOK, nil)
@@ -179,7 +179,7 @@ func (h *SourceHandler) Delete(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := h.store.DeleteSource(c.Request().Context(), actor(c), src.ID); err != nil {
+	if err := h.core.DeleteSource(c.Request().Context(), actor(c), src.ID); err != nil {
 		return dependentsMessage(err, src.Name)
 	}
 	if err := flash(c, "success", src.Name+" was deleted."); err != nil {

@@ -3,7 +3,6 @@ package handlers_test
 import (
 	"bytes"
 	"database/sql"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -12,19 +11,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"sluice/config"
 	"sluice/connectors"
-	"sluice/delivery"
 	"sluice/destinations/webhook"
-	"sluice/handlers"
 	"sluice/internal/testutil"
 	"sluice/models"
 	"sluice/secrets"
 	"sluice/sources/postgres"
 	"sluice/sources/sqlite"
-	"sluice/warehouse"
 )
 
 // confinedApp is the app as main wires it: a data dir holding Sluice's own database
@@ -50,13 +44,10 @@ func confinedApp(t *testing.T, dbURL string) (*app, string) {
 	reg.RegisterSource(sqlite.New(sqlite.Dir(data), own...))
 	reg.RegisterSource(postgres.New())
 	reg.RegisterDestination(webhook.New(true))
-	logger := slog.New(slog.DiscardHandler)
-	dl := delivery.New(s, reg, logger, delivery.Options{})
-	e := handlers.New(handlers.Deps{Config: config.Default(), Store: s, Secrets: box, Logger: logger,
-		Registry: prometheus.NewRegistry(), Warehouse: warehouse.New(s, reg), Delivery: dl})
+	e, runner := handlersFor(s, box, config.Default(), reg)
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
-	return &app{store: s, url: srv.URL, dl: dl}, data
+	return &app{store: s, url: srv.URL, runner: runner}, data
 }
 
 // sqliteFile writes a SQLite file with a users table holding a password hash.

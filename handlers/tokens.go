@@ -41,7 +41,7 @@ func (h *TokenHandler) Create(c echo.Context) error {
 	if err := c.Bind(&f); err != nil {
 		return echo.ErrBadRequest
 	}
-	_, plaintext, err := h.store.CreateAPIToken(c.Request().Context(), actor(c), f.Name, models.Role(f.Role))
+	_, plaintext, err := h.core.CreateAPIToken(c.Request().Context(), actor(c), f.Name, models.Role(f.Role))
 	if errs, ok := formErrors(err); ok {
 		return h.page(c, http.StatusUnprocessableEntity, settings.TokenFormProps{Name: f.Name, Role: models.Role(f.Role), Errors: errs})
 	}
@@ -54,7 +54,7 @@ func (h *TokenHandler) Create(c echo.Context) error {
 
 // Delete revokes a token.
 func (h *TokenHandler) Delete(c echo.Context) error {
-	if err := h.store.DeleteAPIToken(c.Request().Context(), actor(c), c.Param("id")); err != nil {
+	if err := h.core.DeleteAPIToken(c.Request().Context(), actor(c), c.Param("id")); err != nil {
 		return err
 	}
 	if !isHTMX(c) {

@@ -120,7 +120,7 @@ func TestWebhookURLCredentialsAreNeverShown(t *testing.T) {
 			// A real run delivers to the full URL.
 			before := hook.count()
 			run := into[runBody](t, s.admin.as(s.operator).post("/activations/"+act.ID+"/runs", nil).want(t, http.StatusAccepted))
-			if !ws.app.dl.RunOne(t.Context()) {
+			if !ws.app.runner.RunOne(t.Context()) {
 				t.Fatal("no run to execute")
 			}
 			r, err := ws.app.store.RunByID(t.Context(), models.DefaultWorkspaceID, run.ID)

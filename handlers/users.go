@@ -44,7 +44,7 @@ func (h *UserHandler) Create(c echo.Context) error {
 	if err := c.Bind(&f); err != nil {
 		return echo.ErrBadRequest
 	}
-	u, err := h.store.CreateUser(c.Request().Context(), actor(c), models.NewUser{Email: f.Email, Name: f.Name, Password: f.Password, Role: models.Role(f.Role)})
+	u, err := h.core.CreateUser(c.Request().Context(), actor(c), models.NewUser{Email: f.Email, Name: f.Name, Password: f.Password, Role: models.Role(f.Role)})
 	if errs, ok := formErrors(err); ok {
 		return h.page(c, http.StatusUnprocessableEntity, settings.UserFormProps{Email: f.Email, Name: f.Name, Role: models.Role(f.Role), Errors: errs})
 	}
@@ -61,7 +61,7 @@ func (h *UserHandler) Create(c echo.Context) error {
 // sessions, so the sessions card is told to reload.
 func (h *UserHandler) Update(c echo.Context) error {
 	role := models.Role(c.FormValue("role"))
-	u, err := h.store.UpdateUserRole(c.Request().Context(), actor(c), c.Param("id"), role)
+	u, err := h.core.UpdateUserRole(c.Request().Context(), actor(c), c.Param("id"), role)
 	var fe *models.FieldError
 	if errors.As(err, &fe) {
 		current, lerr := h.store.UserByID(c.Request().Context(), workspaceID(c), c.Param("id"))
@@ -83,7 +83,7 @@ func (h *UserHandler) Update(c echo.Context) error {
 
 // Delete removes a user; the row disappears from the table.
 func (h *UserHandler) Delete(c echo.Context) error {
-	err := h.store.DeleteUser(c.Request().Context(), actor(c), c.Param("id"))
+	err := h.core.DeleteUser(c.Request().Context(), actor(c), c.Param("id"))
 	var fe *models.FieldError
 	if errors.As(err, &fe) {
 		u, lerr := h.store.UserByID(c.Request().Context(), workspaceID(c), c.Param("id"))

@@ -13,7 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"sluice/connectors"
-	"sluice/delivery"
+	"sluice/jobs"
 	"sluice/models"
 	"sluice/views/activationsview"
 	"sluice/views/components"
@@ -134,9 +134,9 @@ func (h *ActivationHandler) createActivation(c echo.Context, st activationsview.
 	var err error
 	if fe == nil {
 		if st.ID != "" {
-			a, err = h.dl.UpdateActivation(c.Request().Context(), actor(c), st.ID, in)
+			a, err = h.core.UpdateActivation(c.Request().Context(), actor(c), st.ID, in)
 		} else {
-			a, err = h.dl.CreateActivation(c.Request().Context(), actor(c), in)
+			a, err = h.core.CreateActivation(c.Request().Context(), actor(c), in)
 		}
 		if !asFieldErr(err, &fe) && err != nil {
 			return fmt.Errorf("save activation: %w", err)
@@ -155,7 +155,7 @@ func (h *ActivationHandler) createActivation(c echo.Context, st activationsview.
 		msg = a.Name + " saved. The next run uses the new settings."
 	}
 	if st.FullResync {
-		if _, err := h.dl.RunNow(c.Request().Context(), workspaceID(c), a.ID, models.TriggerManual, true); err != nil {
+		if _, err := h.runs.RunNow(c.Request().Context(), workspaceID(c), a.ID, models.TriggerManual, true); err != nil {
 			if ferr := flash(c, "warning", "The first full resync could not be queued: "+plainError(err)+" Start it from this page."); ferr != nil {
 				return ferr
 			}
@@ -175,7 +175,7 @@ func (h *ActivationHandler) createActivation(c echo.Context, st activationsview.
 func (h *ActivationHandler) checkUpTo(c echo.Context, st *activationsview.WizardState, last int) (*models.FieldError, error) {
 	in, fe := wizardInput(*st)
 	if fe == nil {
-		err := h.dl.CheckActivation(c.Request().Context(), workspaceID(c), &in)
+		err := h.core.CheckActivation(c.Request().Context(), workspaceID(c), &in)
 		if !asFieldErr(err, &fe) && err != nil {
 			return nil, err
 		}
@@ -323,7 +323,7 @@ func (h *ActivationHandler) wizardProps(c echo.Context, st *activationsview.Wiza
 	for i := range dms {
 		p.ModelNames[dms[i].ID] = dms[i].Name
 	}
-	for _, sp := range h.dl.Registry().DestinationSpecs() {
+	for _, sp := range h.core.Registry().DestinationSpecs() {
 		p.KindLabels[sp.Kind] = sp.Label
 	}
 
@@ -352,7 +352,7 @@ func (h *ActivationHandler) wizardProps(c echo.Context, st *activationsview.Wiza
 		}
 	}
 	if p.Platform != nil {
-		if p.Actions, err = h.dl.Actions(ctx, ws, p.Platform.ID); err != nil {
+		if p.Actions, err = h.core.Actions(ctx, ws, p.Platform.ID); err != nil {
 			return p, err
 		}
 	}
@@ -411,10 +411,10 @@ func (h *ActivationHandler) wizardProps(c echo.Context, st *activationsview.Wiza
 // step at fault; a source or platform that cannot be read is said on the page.
 func (h *ActivationHandler) review(c echo.Context, st *activationsview.WizardState, p *activationsview.WizardProps) error {
 	in, fe := wizardInput(*st)
-	var pv *delivery.Preview
+	var pv *jobs.Preview
 	var err error
 	if fe == nil {
-		pv, err = h.dl.Preview(c.Request().Context(), workspaceID(c), in)
+		pv, err = h.runs.Preview(c.Request().Context(), workspaceID(c), in)
 	}
 	switch {
 	case fe != nil || asFieldErr(err, &fe):
@@ -459,7 +459,7 @@ func nextRuns(sc models.Schedule, now time.Time) ([]string, string) {
 	var out []string
 	t := now
 	for range 3 {
-		next, err := delivery.Next(sc, t)
+		next, err := sc.Next(t)
 		if err != nil || next.IsZero() {
 			return nil, "Complete the schedule to see its next runs."
 		}

@@ -310,7 +310,7 @@ func TestWizardReviewIsWhatTheRunSends(t *testing.T) {
 		t.Fatalf("runs after create %+v, want one queued full resync", runs.Items)
 	}
 
-	if !s.app.dl.RunOne(t.Context()) {
+	if !s.app.runner.RunOne(t.Context()) {
 		t.Fatal("no queued run was claimed")
 	}
 	var sent []any

@@ -158,6 +158,14 @@ func (c *Condition) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
+// Parse reads a condition tree stored as JSON (a segment's conditions), with the checks
+// of UnmarshalJSON.
+func Parse(raw string) (Condition, error) {
+	var c Condition
+	err := json.Unmarshal([]byte(raw), &c)
+	return c, err
+}
+
 type parser struct{ leaves int }
 
 func (p *parser) parse(data []byte, path string, depth int) (Condition, error) {

@@ -44,14 +44,14 @@ import (
 
 	"sluice/config"
 	"sluice/connectors"
-	"sluice/delivery"
+	"sluice/core"
 	"sluice/destinations/webhook"
 	"sluice/engine"
+	"sluice/jobs"
 	"sluice/models"
 	"sluice/secrets"
 	"sluice/segments"
 	"sluice/sources/postgres"
-	"sluice/warehouse"
 )
 
 // The targets: each scenario's time against PostgreSQL's COPY of the same query,
@@ -173,7 +173,8 @@ func runChild(c childOptions) error {
 		return err
 	}
 	defer store.Close()
-	dl := delivery.New(store, registry(), slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), delivery.Options{})
+	reg := registry()
+	dl := jobs.NewRunner(store, core.New(store, reg), slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), jobs.Options{})
 
 	if c.cpuProfile != "" {
 		f, err := os.Create(c.cpuProfile + "-" + c.label + ".cpu.pprof")
@@ -625,11 +626,10 @@ func setup(ctx context.Context, storeURL, whURL, hookURL string, batch int) (ws,
 	}
 	admin := models.Actor{WorkspaceID: u.WorkspaceID, Type: models.ActorUser, ID: u.ID, Name: u.Email, Role: u.Role}
 	reg := registry()
-	wh := warehouse.New(store, reg)
-	dl := delivery.New(store, reg, slog.New(slog.DiscardHandler), delivery.Options{})
+	wh := core.New(store, reg)
 
 	wu, _ := url.Parse(whURL)
-	spec, err := wh.Spec("postgres")
+	spec, err := wh.SourceSpec("postgres")
 	if err != nil {
 		return "", "", "", err
 	}
@@ -641,16 +641,16 @@ func setup(ctx context.Context, storeURL, whURL, hookURL string, batch int) (ws,
 	if src, err = wh.ValidateSource(ctx, admin.WorkspaceID, src.ID); err != nil || src.Status != models.SourceConnected {
 		return "", "", "", fmt.Errorf("source not connected: %v %v", src.Status, err)
 	}
-	m, err := wh.CreateModel(ctx, admin, warehouse.ModelRequest{SourceID: src.ID, Name: "Customers",
+	m, err := wh.CreateModel(ctx, admin, core.ModelRequest{SourceID: src.ID, Name: "Customers",
 		Table: &connectors.Table{Schema: "public", Name: "customers"}, PrimaryKey: "id"})
 	if err != nil {
 		return "", "", "", err
 	}
-	seg, err := wh.SaveSegment(ctx, admin, "", warehouse.SegmentRequest{ModelID: m.ID, Name: "Everyone", Conditions: segments.All()})
+	seg, err := wh.SaveSegment(ctx, admin, "", core.SegmentRequest{ModelID: m.ID, Name: "Everyone", Conditions: segments.All()})
 	if err != nil {
 		return "", "", "", err
 	}
-	p, err := dl.CreatePlatform(ctx, admin, webhook.Kind, models.PlatformInput{Name: "Loopback", Config: connectors.Config{
+	p, err := wh.CreatePlatform(ctx, admin, webhook.Kind, models.PlatformInput{Name: "Loopback", Config: connectors.Config{
 		"url": hookURL, "batch_size": strconv.Itoa(batch), "requests_per_second": "10000", "send_removals": "true"}})
 	if err != nil {
 		return "", "", "", err
@@ -666,7 +666,7 @@ func setup(ctx context.Context, storeURL, whURL, hookURL string, batch int) (ws,
 		{From: "ltv", To: "ltv", Type: "number"},
 		{From: "signed_up_at", To: "signed_up_at", Type: "datetime"},
 	}
-	a, err := dl.CreateActivation(ctx, admin, models.ActivationInput{Name: "Customers to loopback", SegmentID: seg.ID, PlatformID: p.ID,
+	a, err := wh.CreateActivation(ctx, admin, models.ActivationInput{Name: "Customers to loopback", SegmentID: seg.ID, PlatformID: p.ID,
 		Action: webhook.ActionSyncRecords, Schedule: models.Schedule{Kind: "manual"}, Mappings: mappings,
 		Settings: models.ActivationSettings{SendRemovals: true}})
 	if err != nil {
@@ -676,7 +676,7 @@ func setup(ctx context.Context, storeURL, whURL, hookURL string, batch int) (ws,
 	// The engine's extraction statement, built as it builds it: the key's byte-ordered
 	// text, then each mapped column once, in mapping order (checkRunLogSQL compares it
 	// with the one the engine logs).
-	cond, err := warehouse.Conditions(seg)
+	cond, err := segments.Parse(seg.ConditionsJSON)
 	if err != nil {
 		return "", "", "", err
 	}

@@ -1,4 +1,4 @@
-package delivery
+package core
 
 import (
 	"context"
@@ -15,9 +15,9 @@ func (s *Service) CreatePlatform(ctx context.Context, a models.Actor, kind strin
 	if err != nil {
 		return nil, err
 	}
-	if c, _ := s.registry.Destination(kind); c != nil && in.Config != nil {
+	if in.Config != nil {
 		// Open refuses bad settings (e.g. a webhook URL on a private network) before saving.
-		d, err := c.Open(ctx, withDefaults(spec, in.Config))
+		d, err := s.registry.OpenDestination(ctx, kind, withDefaults(spec, in.Config))
 		if err != nil {
 			return nil, asFieldError(err)
 		}
@@ -62,8 +62,7 @@ func (s *Service) UpdatePlatform(ctx context.Context, a models.Actor, id string,
 		if err != nil {
 			return nil, err
 		}
-		c, _ := s.registry.Destination(p.Kind)
-		d, err := c.Open(ctx, withDefaults(spec, patched))
+		d, err := s.registry.OpenDestination(ctx, p.Kind, withDefaults(spec, patched))
 		if err != nil {
 			return nil, asFieldError(err)
 		}
@@ -81,7 +80,7 @@ func (s *Service) CheckPlatform(ctx context.Context, workspaceID, id string) (*m
 	if err != nil {
 		return nil, err
 	}
-	d, _, err := s.openPlatform(ctx, p)
+	d, _, err := s.OpenPlatform(ctx, p)
 	if err == nil {
 		err = d.Check(ctx)
 		d.Close()
@@ -91,7 +90,7 @@ func (s *Service) CheckPlatform(ctx context.Context, workspaceID, id string) (*m
 	}
 	ce, ok := connectors.AsError(err)
 	if ok && ce.Category == connectors.CategoryCredentials {
-		return s.platformBroken(ctx, p, ce.Message)
+		return s.PlatformBroken(ctx, p, ce.Message)
 	}
 	// Unreachable or misconfigured says nothing about the credentials: keep the status,
 	// but say what happened.
@@ -105,8 +104,8 @@ func (s *Service) CheckPlatform(ctx context.Context, workspaceID, id string) (*m
 	return s.store.PlatformByID(ctx, workspaceID, id)
 }
 
-// platformBroken marks a platform broken and pauses its activations automatically.
-func (s *Service) platformBroken(ctx context.Context, p *models.Platform, message string) (*models.Platform, error) {
+// PlatformBroken marks a platform broken and pauses its activations automatically.
+func (s *Service) PlatformBroken(ctx context.Context, p *models.Platform, message string) (*models.Platform, error) {
 	sys := systemActor(p.WorkspaceID)
 	if _, err := s.store.SetPlatformStatus(ctx, sys, p.ID, models.PlatformBroken, message); err != nil {
 		return nil, err
@@ -140,4 +139,9 @@ func (s *Service) platformRecovered(ctx context.Context, p *models.Platform) (*m
 		}
 	}
 	return s.store.PlatformByID(ctx, p.WorkspaceID, p.ID)
+}
+
+// DeletePlatform removes a platform no activation uses.
+func (s *Service) DeletePlatform(ctx context.Context, a models.Actor, id string) error {
+	return s.store.DeletePlatform(ctx, a, id)
 }

@@ -1,4 +1,4 @@
-package delivery_test
+package jobs_test
 
 import (
 	"context"
@@ -16,14 +16,14 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"sluice/connectors"
-	"sluice/delivery"
+	"sluice/core"
 	"sluice/destinations/webhook"
 	"sluice/engine"
 	"sluice/internal/testutil"
+	"sluice/jobs"
 	"sluice/models"
 	"sluice/segments"
 	"sluice/sources/postgres"
-	"sluice/warehouse"
 )
 
 // receiver is a webhook endpoint that keeps what it acknowledged, and can be told to
@@ -113,8 +113,8 @@ type world struct {
 	t        *testing.T
 	ctx      context.Context
 	store    *models.Store
-	dl       *delivery.Service
-	wh       *warehouse.Service
+	runner   *jobs.Runner
+	core     *core.Service
 	admin    models.Actor
 	dw       *pgx.Conn
 	rc       *receiver
@@ -133,11 +133,11 @@ func (w *world) exec(sql string, args ...any) {
 // run queues a run, executes it and answers it with its issues.
 func (w *world) run() (*models.Run, []models.RunIssue) {
 	w.t.Helper()
-	queued, err := w.dl.RunNow(w.ctx, w.admin.WorkspaceID, w.act.ID, models.TriggerManual, false)
+	queued, err := w.runner.RunNow(w.ctx, w.admin.WorkspaceID, w.act.ID, models.TriggerManual, false)
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	if !w.dl.RunOne(w.ctx) {
+	if !w.runner.RunOne(w.ctx) {
 		w.t.Fatal("no run was claimed")
 	}
 	r, err := w.store.RunByID(w.ctx, w.admin.WorkspaceID, queued.ID)
@@ -180,36 +180,36 @@ func newWorld(t *testing.T) *world {
 	reg := connectors.NewRegistry()
 	reg.RegisterSource(postgres.New())
 	reg.RegisterDestination(webhook.New(true))
-	w.wh = warehouse.New(store, reg)
-	w.dl = delivery.New(store, reg, slog.New(slog.DiscardHandler), delivery.Options{
+	w.core = core.New(store, reg)
+	w.runner = jobs.NewRunner(store, w.core, slog.New(slog.DiscardHandler), jobs.Options{
 		Engine: engine.Options{BaseDelay: time.Millisecond, MaxDelay: 10 * time.Millisecond},
 	})
 	u, _ := url.Parse(whURL)
-	spec, _ := w.wh.Spec("postgres")
+	spec, _ := w.core.SourceSpec("postgres")
 	src, err := store.CreateSource(ctx, admin, spec, models.SourceInput{Name: "Warehouse", Config: connectors.Config{
 		"host": u.Hostname(), "port": u.Port(), "database": strings.TrimPrefix(u.Path, "/"), "user": u.User.Username(), "sslmode": "disable"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if src, err = w.wh.ValidateSource(ctx, admin.WorkspaceID, src.ID); err != nil || src.Status != models.SourceConnected {
+	if src, err = w.core.ValidateSource(ctx, admin.WorkspaceID, src.ID); err != nil || src.Status != models.SourceConnected {
 		t.Fatalf("source: %+v %v", src, err)
 	}
-	m, err := w.wh.CreateModel(ctx, admin, warehouse.ModelRequest{SourceID: src.ID, Name: "Customers", Table: &connectors.Table{Schema: "public", Name: "customers"}, PrimaryKey: "id"})
+	m, err := w.core.CreateModel(ctx, admin, core.ModelRequest{SourceID: src.ID, Name: "Customers", Table: &connectors.Table{Schema: "public", Name: "customers"}, PrimaryKey: "id"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	seg, err := w.wh.SaveSegment(ctx, admin, "", warehouse.SegmentRequest{ModelID: m.ID, Name: "Everyone", Conditions: segments.All()})
+	seg, err := w.core.SaveSegment(ctx, admin, "", core.SegmentRequest{ModelID: m.ID, Name: "Everyone", Conditions: segments.All()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(w.rc)
 	t.Cleanup(srv.Close)
-	w.platform, err = w.dl.CreatePlatform(ctx, admin, "webhook", models.PlatformInput{Name: "CRM", Config: connectors.Config{
+	w.platform, err = w.core.CreatePlatform(ctx, admin, "webhook", models.PlatformInput{Name: "CRM", Config: connectors.Config{
 		"url": srv.URL, "send_removals": "true", "batch_size": "10", "signing_secret": "s3cret"}})
 	if err != nil || w.platform.Status != models.PlatformConnected {
 		t.Fatalf("platform: %+v %v", w.platform, err)
 	}
-	w.act, err = w.dl.CreateActivation(ctx, admin, models.ActivationInput{Name: "Customers to CRM", SegmentID: seg.ID, PlatformID: w.platform.ID,
+	w.act, err = w.core.CreateActivation(ctx, admin, models.ActivationInput{Name: "Customers to CRM", SegmentID: seg.ID, PlatformID: w.platform.ID,
 		Action: "sync_records", Schedule: models.Schedule{Kind: "manual"},
 		Mappings: []models.Mapping{{From: "email", To: "email", Type: "email"}, {From: "phone", To: "phone", Type: "phone"}, {From: "name", To: "name", Type: "string"}},
 		Settings: models.ActivationSettings{DefaultPhoneRegion: "FR", SendRemovals: true}})
@@ -314,7 +314,7 @@ func TestSyncEndToEndOnPostgres(t *testing.T) {
 
 	// Re-authorizing (the check passes again) resumes the activation; the unsent record goes.
 	w.rc.set(func(rc *receiver) { rc.status = 0 })
-	if p, err := w.dl.UpdatePlatform(ctx, w.admin, w.platform.ID, models.PlatformInput{Config: connectors.Config{}}); err != nil || p.Status != models.PlatformConnected {
+	if p, err := w.core.UpdatePlatform(ctx, w.admin, w.platform.ID, models.PlatformInput{Config: connectors.Config{}}); err != nil || p.Status != models.PlatformConnected {
 		t.Fatalf("re-authorize: %+v %v", p, err)
 	}
 	a, _ = w.store.ActivationByID(ctx, w.admin.WorkspaceID, w.act.ID)

@@ -1,4 +1,4 @@
-package warehouse
+package core
 
 import (
 	"context"
@@ -317,9 +317,9 @@ func (s *Service) RemapColumn(ctx context.Context, a models.Actor, id, from, to 
 		return nil, err
 	}
 	for _, g := range segs {
-		cond, err := Conditions(&g)
+		cond, err := segments.Parse(g.ConditionsJSON)
 		if err != nil {
-			return nil, fmt.Errorf("warehouse: segment %s: %w", g.ID, err)
+			return nil, fmt.Errorf("core: segment %s: %w", g.ID, err)
 		}
 		if !slices.Contains(cond.Columns(), from) {
 			continue
@@ -346,4 +346,9 @@ func (s *Service) CurrentColumns(ctx context.Context, workspaceID string, m *mod
 	}
 	defer conn.Close()
 	return conn.Columns(ctx, m.Relation())
+}
+
+// DeleteModel removes a model no segment uses.
+func (s *Service) DeleteModel(ctx context.Context, a models.Actor, id string) error {
+	return s.store.DeleteModel(ctx, a, id)
 }

@@ -1,17 +1,13 @@
-package delivery
+package models
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math/bits"
 	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
-
-	"sluice/models"
 )
 
 // MinGap is the shortest time allowed between two consecutive scheduled runs of an
@@ -20,7 +16,7 @@ import (
 const MinGap = time.Minute
 
 // errTooOften refuses a cron schedule that can fire twice less than MinGap apart.
-var errTooOften = errors.New("delivery: schedule fires more often than once a minute")
+var errTooOften = errors.New("models: schedule fires more often than once a minute")
 
 // parseCron reads a cron expression as Sluice accepts it: five fields (minute hour
 // day-of-month month weekday) or a descriptor (@hourly, @every 30m), never firing twice
@@ -54,7 +50,7 @@ func tooOften(spec cron.Schedule) bool {
 }
 
 // Next is when a schedule fires next after t; the zero time for manual schedules.
-func Next(sc models.Schedule, after time.Time) (time.Time, error) {
+func (sc Schedule) Next(after time.Time) (time.Time, error) {
 	loc := time.UTC
 	if sc.Timezone != "" {
 		l, err := time.LoadLocation(sc.Timezone)
@@ -70,7 +66,7 @@ func Next(sc models.Schedule, after time.Time) (time.Time, error) {
 	case "interval":
 		d, err := time.ParseDuration(sc.Every)
 		if err != nil || d < MinGap {
-			return time.Time{}, fmt.Errorf("delivery: bad interval %q", sc.Every)
+			return time.Time{}, fmt.Errorf("models: bad interval %q", sc.Every)
 		}
 		// Intervals are aligned on the epoch, so every instance computes the same ticks.
 		return after.Truncate(d).Add(d).UTC(), nil
@@ -83,7 +79,7 @@ func Next(sc models.Schedule, after time.Time) (time.Time, error) {
 		if sc.Kind == "weekly" {
 			wd, ok := weekdays[strings.ToLower(sc.Weekday)]
 			if !ok {
-				return time.Time{}, fmt.Errorf("delivery: bad weekday %q", sc.Weekday)
+				return time.Time{}, fmt.Errorf("models: bad weekday %q", sc.Weekday)
 			}
 			expr = fmt.Sprintf("%d %d * * %d", at.Minute(), at.Hour(), wd)
 		}
@@ -97,61 +93,19 @@ func Next(sc models.Schedule, after time.Time) (time.Time, error) {
 			return time.Time{}, err
 		}
 	default:
-		return time.Time{}, fmt.Errorf("delivery: unknown schedule kind %q", sc.Kind)
+		return time.Time{}, fmt.Errorf("models: unknown schedule kind %q", sc.Kind)
 	}
 	return spec.Next(after.In(loc)).UTC(), nil
 }
 
-// Tick enqueues the runs that are due at now: for each active scheduled activation, the
-// latest tick since its last scheduled run. Ticks missed while every instance was down
-// run once, not once per tick. The run's unique (activation, scheduled_for) key makes
-// ticks of several instances collapse into one run.
-func (s *Service) Tick(ctx context.Context, now time.Time) (int, error) {
-	acts, err := s.store.ScheduledActivations(ctx)
-	if err != nil {
-		return 0, err
-	}
-	queued := 0
-	for _, a := range acts {
-		sc := a.Schedule()
-		last, err := s.store.LastScheduledFor(ctx, a.ID)
-		if err != nil {
-			return queued, err
-		}
-		from := a.CreatedAt
-		if last != nil {
-			from = *last
-		}
-		due, err := latestDue(sc, from, now)
-		if err != nil {
-			s.log.Warn("bad schedule", slog.String("activation_id", a.ID), slog.Any("error", err))
-			continue
-		}
-		if due.IsZero() {
-			continue
-		}
-		if _, err := s.store.EnqueueRun(ctx, a.WorkspaceID, a.ID, models.TriggerSchedule, &due, false); err != nil {
-			if errors.Is(err, models.ErrConflict) {
-				continue // another instance queued this tick
-			}
-			return queued, err
-		}
-		queued++
-	}
-	if queued > 0 {
-		s.Wake()
-	}
-	return queued, nil
-}
-
-// latestDue is the last tick after from and no later than now (zero if none). Only the
+// LatestDue is the last tick after from and no later than now (zero if none). Only the
 // last week is searched: a tick older than that was missed long ago and runs as the
 // latest one anyway.
-func latestDue(sc models.Schedule, from, now time.Time) (time.Time, error) {
+func (sc Schedule) LatestDue(from, now time.Time) (time.Time, error) {
 	if sc.Kind == "interval" {
 		d, err := time.ParseDuration(sc.Every)
 		if err != nil || d < MinGap {
-			return time.Time{}, fmt.Errorf("delivery: bad interval %q", sc.Every)
+			return time.Time{}, fmt.Errorf("models: bad interval %q", sc.Every)
 		}
 		due := now.Truncate(d).UTC()
 		if !due.After(from) {
@@ -164,7 +118,7 @@ func latestDue(sc models.Schedule, from, now time.Time) (time.Time, error) {
 	}
 	var due time.Time
 	for t := from; ; {
-		next, err := Next(sc, t)
+		next, err := sc.Next(t)
 		if err != nil || next.IsZero() || next.After(now) {
 			return due, err
 		}
@@ -174,11 +128,11 @@ func latestDue(sc models.Schedule, from, now time.Time) (time.Time, error) {
 
 // NextRun is when an activation runs next on its schedule: nil when it is manual or
 // paused.
-func NextRun(a *models.Activation, now time.Time) *time.Time {
-	if a.Status != models.ActivationActive {
+func (a *Activation) NextRun(now time.Time) *time.Time {
+	if a.Status != ActivationActive {
 		return nil
 	}
-	t, err := Next(a.Schedule(), now)
+	t, err := a.Schedule().Next(now)
 	if err != nil || t.IsZero() {
 		return nil
 	}
@@ -186,7 +140,7 @@ func NextRun(a *models.Activation, now time.Time) *time.Time {
 }
 
 // Describe says a schedule in words: "Every 30m", "Daily at 06:00 (Europe/Paris)".
-func Describe(sc models.Schedule) string {
+func (sc Schedule) Describe() string {
 	tz := ""
 	if sc.Timezone != "" && sc.Timezone != "UTC" {
 		tz = " (" + sc.Timezone + ")"
@@ -208,3 +162,45 @@ func Describe(sc models.Schedule) string {
 	}
 	return "Manual"
 }
+
+// Check accepts the schedules of API.md, each with its fields well formed; a problem is
+// a *FieldError on "schedule.<field>".
+func (sc Schedule) Check() error {
+	bad := func(field, msg string) error { return &FieldError{Field: "schedule." + field, Message: msg} }
+	if sc.Timezone != "" {
+		if _, err := time.LoadLocation(sc.Timezone); err != nil {
+			return bad("timezone", fmt.Sprintf("%q is not a time zone; use a name like Europe/Paris or UTC.", sc.Timezone))
+		}
+	}
+	switch sc.Kind {
+	case "", "manual":
+	case "interval":
+		d, err := time.ParseDuration(sc.Every)
+		if err != nil || d < MinGap {
+			return bad("every", "Give an interval of at least a minute, like 30m or 6h.")
+		}
+	case "daily", "weekly":
+		if _, err := time.Parse("15:04", sc.At); err != nil {
+			return bad("at", "Give a time of day as HH:MM, like 06:00.")
+		}
+		if sc.Kind == "weekly" {
+			if _, ok := weekdays[strings.ToLower(sc.Weekday)]; !ok {
+				return bad("weekday", "Give a day of the week, like monday.")
+			}
+		}
+	case "cron":
+		_, err := parseCron(sc.Expr)
+		switch {
+		case errors.Is(err, errTooOften):
+			return bad("expr", "This cron expression runs more often than once a minute, which Sluice does not allow. Give @every a duration of at least 1m, like @every 30m.")
+		case err != nil:
+			return bad("expr", "This is not a cron expression. Give five fields (minute hour day-of-month month weekday), like 0 6 * * *, or a shortcut like @hourly or @every 30m.")
+		}
+	default:
+		return bad("kind", "Schedule kind must be manual, interval, daily, weekly or cron.")
+	}
+	return nil
+}
+
+var weekdays = map[string]time.Weekday{"sunday": time.Sunday, "monday": time.Monday, "tuesday": time.Tuesday,
+	"wednesday": time.Wednesday, "thursday": time.Thursday, "friday": time.Friday, "saturday": time.Saturday}

@@ -1,4 +1,4 @@
-package delivery_test
+package jobs_test
 
 import (
 	"context"
@@ -9,9 +9,10 @@ import (
 	"time"
 
 	"sluice/connectors"
-	"sluice/delivery"
+	"sluice/core"
 	"sluice/destinations/webhook"
 	"sluice/internal/testutil"
+	"sluice/jobs"
 	"sluice/models"
 	"sluice/sources/postgres"
 )
@@ -31,8 +32,8 @@ func TestKillHelper(t *testing.T) {
 	reg := connectors.NewRegistry()
 	reg.RegisterSource(postgres.New())
 	reg.RegisterDestination(webhook.New(true))
-	dl := delivery.New(store, reg, slog.New(slog.DiscardHandler), delivery.Options{Lease: 2 * time.Second})
-	dl.RunOne(context.Background())
+	runner := jobs.NewRunner(store, core.New(store, reg), slog.New(slog.DiscardHandler), jobs.Options{Lease: 2 * time.Second})
+	runner.RunOne(context.Background())
 	t.Fatal("the run finished before the process was killed")
 }
 
@@ -102,7 +103,7 @@ func TestSIGKILLMidRun(t *testing.T) {
 
 func mustSpec(t *testing.T, w *world) connectors.DestinationSpec {
 	t.Helper()
-	spec, err := w.dl.DestinationSpec("webhook")
+	spec, err := w.core.DestinationSpec("webhook")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,4 @@
-// Package warehouse is where Sluice meets a customer's warehouse on behalf of the app:
-// it validates sources, describes and checks models (columns, duplicate keys, schema
-// drift) and counts segments. Handlers and jobs call it; it reads and writes through
-// the store and talks to warehouses through the connector registry.
-package warehouse
+package core
 
 import (
 	"context"
@@ -15,30 +11,6 @@ import (
 	"sluice/models"
 	"sluice/segments"
 )
-
-// Service holds the store and the registry of source kinds.
-type Service struct {
-	store    *models.Store
-	registry *connectors.Registry
-	now      func() time.Time
-}
-
-// New returns the warehouse service.
-func New(store *models.Store, registry *connectors.Registry) *Service {
-	return &Service{store: store, registry: registry, now: func() time.Time { return time.Now().UTC() }}
-}
-
-// Registry lists the source kinds, for forms.
-func (s *Service) Registry() *connectors.Registry { return s.registry }
-
-// Spec returns a source kind's spec; an unknown kind is a field error.
-func (s *Service) Spec(kind string) (connectors.SourceSpec, error) {
-	c, ok := s.registry.Source(kind)
-	if !ok {
-		return connectors.SourceSpec{}, &models.FieldError{Field: "kind", Message: fmt.Sprintf("Unknown source kind %q.", kind)}
-	}
-	return c.Spec(), nil
-}
 
 // connectionFailed is the check list of a source that could not even be opened.
 func connectionFailed(err error) []connectors.Check {
@@ -55,14 +27,14 @@ func connectionFailed(err error) []connectors.Check {
 
 // TestConnection runs the five checks on settings not saved yet (the form's button).
 func (s *Service) TestConnection(ctx context.Context, kind string, cfg connectors.Config) ([]connectors.Check, error) {
-	c, ok := s.registry.Source(kind)
-	if !ok {
-		return nil, &models.FieldError{Field: "kind", Message: fmt.Sprintf("Unknown source kind %q.", kind)}
+	spec, err := s.SourceSpec(kind)
+	if err != nil {
+		return nil, err
 	}
-	if err := cfg.Validate(c.Spec().Fields); err != nil {
+	if err := cfg.Validate(spec.Fields); err != nil {
 		return nil, asFieldError(err)
 	}
-	src, err := c.Open(ctx, cfg)
+	src, err := s.registry.OpenSource(ctx, kind, cfg)
 	if err != nil {
 		return connectionFailed(err), nil
 	}
@@ -89,37 +61,32 @@ func (s *Service) TestSavedConnection(ctx context.Context, workspaceID, id strin
 	return s.TestConnection(ctx, src.Kind, stored)
 }
 
-func asFieldError(err error) error {
-	if ce, ok := connectors.AsError(err); ok && ce.Field != "" {
-		return &models.FieldError{Field: "config." + ce.Field, Message: ce.Message}
-	}
-	return err
-}
-
-// open connects to a saved source.
-func (s *Service) open(ctx context.Context, src *models.Source) (connectors.Source, error) {
-	c, ok := s.registry.Source(src.Kind)
-	if !ok {
-		return nil, fmt.Errorf("warehouse: source kind %q is not available in this build", src.Kind)
-	}
-	cfg, err := s.store.SourceConfig(src)
-	if err != nil {
-		return nil, err
-	}
-	return c.Open(ctx, cfg)
-}
-
 // openByID loads and connects to a source of a workspace.
 func (s *Service) openByID(ctx context.Context, workspaceID, id string) (*models.Source, connectors.Source, error) {
 	src, err := s.store.SourceByID(ctx, workspaceID, id)
 	if err != nil {
 		return nil, nil, err
 	}
-	conn, err := s.open(ctx, src)
+	conn, err := s.OpenSource(ctx, src)
 	if err != nil {
 		return src, nil, err
 	}
 	return src, conn, nil
+}
+
+// CreateSource stores a source (checked by the caller with TestConnection first).
+func (s *Service) CreateSource(ctx context.Context, a models.Actor, spec connectors.SourceSpec, in models.SourceInput) (*models.Source, error) {
+	return s.store.CreateSource(ctx, a, spec, in)
+}
+
+// UpdateSource changes a source's name or settings; secrets left empty are kept.
+func (s *Service) UpdateSource(ctx context.Context, a models.Actor, id string, spec connectors.SourceSpec, in models.SourceInput) (*models.Source, error) {
+	return s.store.UpdateSource(ctx, a, id, spec, in)
+}
+
+// DeleteSource removes a source no model uses.
+func (s *Service) DeleteSource(ctx context.Context, a models.Actor, id string) error {
+	return s.store.DeleteSource(ctx, a, id)
 }
 
 // ValidateSource runs the five checks on a saved source, its models' lineage included,
@@ -138,7 +105,7 @@ func (s *Service) ValidateSource(ctx context.Context, workspaceID, id string) (*
 		refs[i] = connectors.ModelRef{Name: m.Name, Relation: m.Relation()}
 	}
 	var checks []connectors.Check
-	conn, err := s.open(ctx, src)
+	conn, err := s.OpenSource(ctx, src)
 	if err != nil {
 		checks = connectionFailed(err)
 	} else {
@@ -170,8 +137,8 @@ func (s *Service) Tables(ctx context.Context, workspaceID, sourceID string) ([]c
 	return out, nil
 }
 
-// Preview is the first rows of a relation, as text.
-type Preview struct {
+// RelationPreview is the first rows of a relation, as text.
+type RelationPreview struct {
 	Columns []connectors.Column
 	Rows    [][]string
 }
@@ -179,8 +146,9 @@ type Preview struct {
 // PreviewRows is how many rows the SQL editor's preview shows.
 const PreviewRows = 20
 
-// Preview describes a relation and reads its first rows (the model editor's preview).
-func (s *Service) Preview(ctx context.Context, workspaceID, sourceID string, rel connectors.Relation) (*Preview, error) {
+// PreviewRelation describes a relation and reads its first rows (the model editor's
+// preview).
+func (s *Service) PreviewRelation(ctx context.Context, workspaceID, sourceID string, rel connectors.Relation) (*RelationPreview, error) {
 	_, conn, err := s.openByID(ctx, workspaceID, sourceID)
 	if err != nil {
 		return nil, err
@@ -190,7 +158,7 @@ func (s *Service) Preview(ctx context.Context, workspaceID, sourceID string, rel
 	if err != nil {
 		return nil, relationError(rel, err)
 	}
-	p := &Preview{Columns: cols}
+	p := &RelationPreview{Columns: cols}
 	q := "SELECT * FROM " + conn.Dialect().RelationSQL(rel, segments.Alias) + " LIMIT " + strconv.Itoa(PreviewRows)
 	err = conn.Query(ctx, q, nil, func(row []any) error {
 		out := make([]string, len(row))
@@ -254,9 +222,9 @@ func toInt(v any) (int64, error) {
 	}
 	n, err := strconv.ParseInt(Text(v), 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("warehouse: read count %v: %w", v, err)
+		return 0, fmt.Errorf("core: read count %v: %w", v, err)
 	}
 	return n, nil
 }
 
-var errNoRow = errors.New("warehouse: query returned no row")
+var errNoRow = errors.New("core: query returned no row")

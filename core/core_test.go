@@ -1,4 +1,4 @@
-package warehouse_test
+package core_test
 
 import (
 	"database/sql"
@@ -16,12 +16,12 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver, for writing fixtures
 
 	"sluice/connectors"
+	"sluice/core"
 	"sluice/internal/testutil"
 	"sluice/models"
 	"sluice/segments"
 	"sluice/sources/postgres"
 	"sluice/sources/sqlite" // also registers the "sqlite" database/sql driver
-	"sluice/warehouse"
 )
 
 // wh is one warehouse under test, seen from both sides: the service (through a saved
@@ -31,7 +31,7 @@ type wh struct {
 	schema string
 	store  *models.Store
 	actor  models.Actor
-	svc    *warehouse.Service
+	svc    *core.Service
 	src    *models.Source
 	db     *sql.DB
 	ph     func(n int) string
@@ -56,12 +56,12 @@ func newApp(t *testing.T, w *wh) {
 	reg := connectors.NewRegistry()
 	reg.RegisterSource(sqlite.New(os.TempDir())) // every test's warehouse file is under it
 	reg.RegisterSource(postgres.New())
-	w.svc = warehouse.New(w.store, reg)
+	w.svc = core.New(w.store, reg)
 }
 
 func (w *wh) createSource(t *testing.T, cfg connectors.Config) {
 	t.Helper()
-	spec, err := w.svc.Spec(w.kind)
+	spec, err := w.svc.SourceSpec(w.kind)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +230,7 @@ func (w *wh) ws() string { return w.actor.WorkspaceID }
 
 func (w *wh) createModel(t *testing.T, name, table, pk string) *models.DataModel {
 	t.Helper()
-	m, err := w.svc.CreateModel(t.Context(), w.actor, warehouse.ModelRequest{SourceID: w.src.ID, Name: name, Table: w.table(table), PrimaryKey: pk})
+	m, err := w.svc.CreateModel(t.Context(), w.actor, core.ModelRequest{SourceID: w.src.ID, Name: name, Table: w.table(table), PrimaryKey: pk})
 	if err != nil {
 		t.Fatalf("create model %s: %v", name, err)
 	}
@@ -292,8 +292,8 @@ func checkReport(t *testing.T, got *models.DuplicateReport, want wantReport) {
 	if p := got.Percent(); p != want.percent {
 		t.Errorf("Percent() = %v, want exactly %v", p, want.percent)
 	}
-	if len(got.Samples) > warehouse.DuplicateSamples {
-		t.Errorf("%d samples, want at most %d", len(got.Samples), warehouse.DuplicateSamples)
+	if len(got.Samples) > core.DuplicateSamples {
+		t.Errorf("%d samples, want at most %d", len(got.Samples), core.DuplicateSamples)
 	}
 	if !slices.Equal(got.Samples, want.samples) {
 		t.Errorf("samples = %q, want %q", got.Samples, want.samples)
@@ -353,13 +353,13 @@ func TestCreateModelOverLimitRefused(t *testing.T) {
 	eachWarehouse(t, func(t *testing.T, w *wh) {
 		// key 900 three times, keys 1..24 twice: 51 of 1000 rows (5.1%).
 		w.accounts(t, "accounts", concat(seq(1, 974), seq(1, 24), []any{900, 900}))
-		m, err := w.svc.CreateModel(t.Context(), w.actor, warehouse.ModelRequest{SourceID: w.src.ID, Name: "Accounts", Table: w.table("accounts"), PrimaryKey: "id"})
+		m, err := w.svc.CreateModel(t.Context(), w.actor, core.ModelRequest{SourceID: w.src.ID, Name: "Accounts", Table: w.table("accounts"), PrimaryKey: "id"})
 		if err == nil {
 			t.Fatalf("model saved (%+v), want it refused", m)
 		}
-		var refused *warehouse.DuplicatesRefused
+		var refused *core.DuplicatesRefused
 		if !errors.As(err, &refused) {
-			t.Fatalf("error %T %v is not *warehouse.DuplicatesRefused", err, err)
+			t.Fatalf("error %T %v is not *core.DuplicatesRefused", err, err)
 		}
 		want := append([]string{"900 (3 rows)"}, samples(2, 1, 2, 3, 4, 5, 6, 7, 8, 9)...)
 		r := refused.Report
@@ -414,10 +414,10 @@ func TestCreateModelNullKeysCount(t *testing.T) {
 
 		// Only NULL keys, but 51 of them: refused.
 		w.accounts(t, "many_nulls", concat(seq(1, 949), nulls(51)))
-		_, err := w.svc.CreateModel(t.Context(), w.actor, warehouse.ModelRequest{SourceID: w.src.ID, Name: "Many nulls", Table: w.table("many_nulls"), PrimaryKey: "id"})
-		var refused *warehouse.DuplicatesRefused
+		_, err := w.svc.CreateModel(t.Context(), w.actor, core.ModelRequest{SourceID: w.src.ID, Name: "Many nulls", Table: w.table("many_nulls"), PrimaryKey: "id"})
+		var refused *core.DuplicatesRefused
 		if !errors.As(err, &refused) {
-			t.Fatalf("err = %v, want *warehouse.DuplicatesRefused", err)
+			t.Fatalf("err = %v, want *core.DuplicatesRefused", err)
 		}
 		if r := refused.Report; r.Rows != 1000 || r.NullKeys != 51 || r.DuplicateKeys != 0 || r.DuplicateRows != 0 || len(r.Samples) != 0 {
 			t.Errorf("report = %+v, want 1000 rows, 51 null keys, no duplicates", r)
@@ -445,7 +445,7 @@ func TestCreateModelFromSQLDuplicates(t *testing.T) {
 		}
 		w.insert(t, "accounts", []string{"id", "email", "kept"}, rows)
 
-		req := warehouse.ModelRequest{SourceID: w.src.ID, Name: "Kept accounts", SQL: "SELECT id, email FROM accounts WHERE kept = 1;\n", PrimaryKey: "id"}
+		req := core.ModelRequest{SourceID: w.src.ID, Name: "Kept accounts", SQL: "SELECT id, email FROM accounts WHERE kept = 1;\n", PrimaryKey: "id"}
 		m, err := w.svc.CreateModel(t.Context(), w.actor, req)
 		if err != nil {
 			t.Fatal(err)
@@ -456,11 +456,11 @@ func TestCreateModelFromSQLDuplicates(t *testing.T) {
 		checkStored(t, w, m, models.ModelWarning, wantReport{rows: 1000, dupKeys: 25, dupRows: 50, percent: 5.0,
 			samples: samples(2, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10)})
 
-		req = warehouse.ModelRequest{SourceID: w.src.ID, Name: "All accounts", SQL: "SELECT id, email FROM accounts", PrimaryKey: "id"}
+		req = core.ModelRequest{SourceID: w.src.ID, Name: "All accounts", SQL: "SELECT id, email FROM accounts", PrimaryKey: "id"}
 		_, err = w.svc.CreateModel(t.Context(), w.actor, req)
-		var refused *warehouse.DuplicatesRefused
+		var refused *core.DuplicatesRefused
 		if !errors.As(err, &refused) {
-			t.Fatalf("err = %v, want *warehouse.DuplicatesRefused", err)
+			t.Fatalf("err = %v, want *core.DuplicatesRefused", err)
 		}
 		// Key 5: 2 kept + 100 hidden; keys 1..25 but 5: twice.
 		want := append([]string{"5 (102 rows)"}, samples(2, 1, 2, 3, 4, 6, 7, 8, 9, 10)...)
@@ -954,13 +954,13 @@ func TestPreview(t *testing.T) {
 				strconv.FormatBool(i%2 == 0), fmt.Sprintf("2024-01-%02d", i)}
 		}
 
-		p, err := w.svc.Preview(ctx, w.ws(), w.src.ID, connectors.Relation{Table: w.table("customers")})
+		p, err := w.svc.PreviewRelation(ctx, w.ws(), w.src.ID, connectors.Relation{Table: w.table("customers")})
 		if err != nil {
 			t.Fatal(err)
 		}
 		checkCols(p.Columns)
-		if len(p.Rows) != warehouse.PreviewRows {
-			t.Fatalf("%d rows, want %d", len(p.Rows), warehouse.PreviewRows)
+		if len(p.Rows) != core.PreviewRows {
+			t.Fatalf("%d rows, want %d", len(p.Rows), core.PreviewRows)
 		}
 		seen := map[string]bool{}
 		for _, r := range p.Rows {
@@ -975,7 +975,7 @@ func TestPreview(t *testing.T) {
 			}
 		}
 
-		p, err = w.svc.Preview(ctx, w.ws(), w.src.ID, connectors.Relation{SQL: "SELECT * FROM customers WHERE id > 25 ORDER BY id"})
+		p, err = w.svc.PreviewRelation(ctx, w.ws(), w.src.ID, connectors.Relation{SQL: "SELECT * FROM customers WHERE id > 25 ORDER BY id"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -991,12 +991,12 @@ func TestPreview(t *testing.T) {
 
 		// The warehouse's own words come back on the sql field.
 		warehouseSays := map[string]string{sqlite.Kind: "no such column: nope", postgres.Kind: `column "nope" does not exist`}[w.kind]
-		_, err = w.svc.Preview(ctx, w.ws(), w.src.ID, connectors.Relation{SQL: "SELECT nope FROM customers"})
+		_, err = w.svc.PreviewRelation(ctx, w.ws(), w.src.ID, connectors.Relation{SQL: "SELECT nope FROM customers"})
 		var fe *models.FieldError
 		if !errors.As(err, &fe) || fe.Field != "sql" || !strings.Contains(fe.Message, warehouseSays) {
 			t.Errorf("bad SQL: %v (%+v), want a field error on sql containing %q", err, fe, warehouseSays)
 		}
-		_, err = w.svc.Preview(ctx, w.ws(), w.src.ID, connectors.Relation{Table: w.table("nope")})
+		_, err = w.svc.PreviewRelation(ctx, w.ws(), w.src.ID, connectors.Relation{Table: w.table("nope")})
 		fe = nil
 		if !errors.As(err, &fe) || fe.Field != "table" {
 			t.Errorf("missing table: %v, want a field error on table", err)

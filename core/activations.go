@@ -1,33 +1,14 @@
-package delivery
+package core
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"strings"
-	"time"
-
-	"github.com/nyaruka/phonenumbers"
 
 	"sluice/connectors"
 	"sluice/models"
 )
-
-// ActivationRequest is an activation as the user describes it.
-type ActivationRequest = models.ActivationInput
-
-// fieldKindFits says whether a model column of type t can feed a destination field.
-func fieldKindFits(t connectors.ColumnType, k connectors.FieldKind) bool {
-	switch k {
-	case connectors.KindNumber:
-		return t == connectors.TypeInteger || t == connectors.TypeNumber || t == connectors.TypeString
-	case connectors.KindBoolean:
-		return t == connectors.TypeBoolean || t == connectors.TypeString || t == connectors.TypeInteger
-	case connectors.KindDatetime:
-		return t == connectors.TypeDate || t == connectors.TypeTimestamp || t == connectors.TypeString
-	}
-	return true // text-like fields take any value as text
-}
 
 // check validates an activation against its segment's model and its platform's action:
 // mapped columns exist and fit the field's type, required and identifier fields are mapped.
@@ -106,7 +87,7 @@ func (s *Service) check(ctx context.Context, workspaceID string, in *models.Acti
 		default:
 			return &models.FieldError{Field: path + ".type", Message: "Type must be email, phone, string, number, boolean or datetime."}
 		}
-		if !fieldKindFits(col.Type, kind) {
+		if !models.ColumnFitsField(col.Type, kind) {
 			return &models.FieldError{Field: path + ".from", Message: fmt.Sprintf("Column %s is %s; %s expects %s.", col.Name, col.Type, mp.To, kind)}
 		}
 		mp.Type = string(kind)
@@ -125,75 +106,11 @@ func (s *Service) check(ctx context.Context, workspaceID string, in *models.Acti
 	if hasIdentifier && !identifier {
 		return &models.FieldError{Field: "mappings", Message: "Map at least one identifier field (e.g. e-mail), so the destination can match records."}
 	}
-	if err := checkSchedule(in.Schedule); err != nil {
+	if err := in.Schedule.Check(); err != nil {
 		return err
 	}
-	return checkSettings(in.Settings)
+	return in.Settings.Check()
 }
-
-// checkSchedule accepts the schedules of API.md, each with its fields well formed.
-func checkSchedule(sc models.Schedule) error {
-	bad := func(field, msg string) error { return &models.FieldError{Field: "schedule." + field, Message: msg} }
-	if sc.Timezone != "" {
-		if _, err := time.LoadLocation(sc.Timezone); err != nil {
-			return bad("timezone", fmt.Sprintf("%q is not a time zone; use a name like Europe/Paris or UTC.", sc.Timezone))
-		}
-	}
-	switch sc.Kind {
-	case "", "manual":
-	case "interval":
-		d, err := time.ParseDuration(sc.Every)
-		if err != nil || d < MinGap {
-			return bad("every", "Give an interval of at least a minute, like 30m or 6h.")
-		}
-	case "daily", "weekly":
-		if _, err := time.Parse("15:04", sc.At); err != nil {
-			return bad("at", "Give a time of day as HH:MM, like 06:00.")
-		}
-		if sc.Kind == "weekly" {
-			if _, ok := weekdays[strings.ToLower(sc.Weekday)]; !ok {
-				return bad("weekday", "Give a day of the week, like monday.")
-			}
-		}
-	case "cron":
-		_, err := parseCron(sc.Expr)
-		switch {
-		case errors.Is(err, errTooOften):
-			return bad("expr", "This cron expression runs more often than once a minute, which Sluice does not allow. Give @every a duration of at least 1m, like @every 30m.")
-		case err != nil:
-			return bad("expr", "This is not a cron expression. Give five fields (minute hour day-of-month month weekday), like 0 6 * * *, or a shortcut like @hourly or @every 30m.")
-		}
-	default:
-		return bad("kind", "Schedule kind must be manual, interval, daily, weekly or cron.")
-	}
-	return nil
-}
-
-var weekdays = map[string]time.Weekday{"sunday": time.Sunday, "monday": time.Monday, "tuesday": time.Tuesday,
-	"wednesday": time.Wednesday, "thursday": time.Thursday, "friday": time.Friday, "saturday": time.Saturday}
-
-// checkSettings keeps run options in range.
-func checkSettings(st models.ActivationSettings) error {
-	if st.SourceIssueThreshold < 0 || st.SourceIssueThreshold > 100 {
-		return &models.FieldError{Field: "settings.source_issue_threshold", Message: "Give a percentage from 0 to 100 (0 never pauses)."}
-	}
-	if st.DefaultPhoneRegion != "" && len(phonenumbers.GetSupportedRegions()) > 0 {
-		if _, ok := phonenumbers.GetSupportedRegions()[strings.ToUpper(st.DefaultPhoneRegion)]; !ok {
-			return &models.FieldError{Field: "settings.default_phone_region", Message: "Give a two-letter country code, like FR or US."}
-		}
-	}
-	return nil
-}
-
-// BusyError refuses a run while another of the activation is queued or running.
-type BusyError struct{ Run *models.Run }
-
-func (e *BusyError) Error() string {
-	return fmt.Sprintf("This activation already has a run %s (%s). Wait for it to finish, or cancel it, then start another.", e.Run.Status, e.Run.ID)
-}
-
-// ErrPaused refuses a run of a paused activation.
-var ErrPaused = errors.New("delivery: the activation is paused")
 
 // CreateActivation checks and saves an activation.
 func (s *Service) CreateActivation(ctx context.Context, a models.Actor, in models.ActivationInput) (*models.Activation, error) {
@@ -212,37 +129,6 @@ func (s *Service) UpdateActivation(ctx context.Context, a models.Actor, id strin
 		return nil, err
 	}
 	return s.store.UpdateActivation(ctx, a, id, in)
-}
-
-// RunNow queues a run and wakes a worker. A paused activation (ErrPaused) or one with a
-// run queued or running (*BusyError) is refused.
-func (s *Service) RunNow(ctx context.Context, workspaceID, activationID, trigger string, fullResync bool) (*models.Run, error) {
-	act, err := s.store.ActivationByID(ctx, workspaceID, activationID)
-	if err != nil {
-		return nil, err
-	}
-	if act.Status == models.ActivationPaused {
-		return nil, ErrPaused
-	}
-	if active, err := s.store.ActiveRun(ctx, activationID); err == nil {
-		return nil, &BusyError{Run: active}
-	} else if !models.IsNotFound(err) {
-		return nil, err
-	}
-	r, err := s.store.EnqueueRun(ctx, workspaceID, activationID, trigger, nil, fullResync)
-	if err != nil {
-		return nil, err
-	}
-	s.Wake()
-	return r, nil
-}
-
-// Wake tells an idle worker to look for queued runs now.
-func (s *Service) Wake() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
 }
 
 // Duplicate copies an activation under a free name ("… (copy)", "… (copy 2)"), paused
@@ -271,4 +157,53 @@ func (s *Service) Duplicate(ctx context.Context, a models.Actor, id string) (*mo
 		return s.store.Pause(ctx, a, dup.ID, "", "Duplicated from "+src.Name+": review it, then resume it.")
 	}
 	return nil, &models.FieldError{Field: "name", Message: "Too many copies of this activation already."}
+}
+
+// CheckActivation checks a draft activation with the rules CreateActivation applies,
+// without saving it; it answers the first *models.FieldError. The draft is normalized
+// in place (trimmed field names, each mapping's type set from the destination field).
+func (s *Service) CheckActivation(ctx context.Context, workspaceID string, in *models.ActivationInput) error {
+	return s.check(ctx, workspaceID, in)
+}
+
+// Pause stops an activation's runs by hand, with the reason shown beside it; only a
+// person resumes it.
+func (s *Service) Pause(ctx context.Context, a models.Actor, id, reason string) (*models.Activation, error) {
+	return s.store.Pause(ctx, a, id, "", reason)
+}
+
+// Resume lifts a manual pause.
+func (s *Service) Resume(ctx context.Context, a models.Actor, id string) (*models.Activation, error) {
+	return s.store.Resume(ctx, a, id, "")
+}
+
+// PauseAutomatically pauses an activation as Sluice, for a cause that lifts by itself
+// once gone (a broken platform, too many source issues).
+func (s *Service) PauseAutomatically(ctx context.Context, workspaceID, id, cause, reason string) (*models.Activation, error) {
+	return s.store.Pause(ctx, systemActor(workspaceID), id, cause, reason)
+}
+
+// DeleteActivation removes an activation, its runs and its sync state.
+func (s *Service) DeleteActivation(ctx context.Context, a models.Actor, id string) error {
+	return s.store.DeleteActivation(ctx, a, id)
+}
+
+// Actions lists what a saved platform can do, as it is configured (its batch size,
+// whether it sends removals), for choosing an action before a run opens it. A platform
+// that cannot be opened answers its kind's documented actions.
+func (s *Service) Actions(ctx context.Context, workspaceID, platformID string) ([]connectors.Action, error) {
+	p, err := s.store.PlatformByID(ctx, workspaceID, platformID)
+	if err != nil {
+		return nil, err
+	}
+	dest, spec, err := s.OpenPlatform(ctx, p)
+	if err != nil {
+		return spec.Actions, nil
+	}
+	defer dest.Close()
+	out := make([]connectors.Action, len(spec.Actions))
+	for i, a := range spec.Actions {
+		out[i], _ = connectors.ActionOf(spec, dest, a.Name)
+	}
+	return out, nil
 }

@@ -1,4 +1,4 @@
-package delivery
+package jobs
 
 import (
 	"context"

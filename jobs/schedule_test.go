@@ -1,4 +1,4 @@
-package delivery_test
+package jobs_test
 
 import (
 	"log/slog"
@@ -7,35 +7,12 @@ import (
 	"time"
 
 	"sluice/connectors"
-	"sluice/delivery"
+	"sluice/core"
 	"sluice/destinations/webhook"
+	"sluice/jobs"
 	"sluice/models"
 	"sluice/sources/postgres"
 )
-
-func TestNextSchedules(t *testing.T) {
-	at := time.Date(2026, 11, 28, 18, 39, 30, 0, time.UTC) // a Saturday
-	cases := []struct {
-		sc   models.Schedule
-		want time.Time
-	}{
-		{models.Schedule{Kind: "interval", Every: "30m"}, time.Date(2026, 11, 28, 19, 0, 0, 0, time.UTC)},
-		{models.Schedule{Kind: "interval", Every: "6h"}, time.Date(2026, 11, 29, 0, 0, 0, 0, time.UTC)},
-		{models.Schedule{Kind: "daily", At: "06:00", Timezone: "Europe/Paris"}, time.Date(2026, 11, 29, 5, 0, 0, 0, time.UTC)},
-		{models.Schedule{Kind: "weekly", At: "09:15", Weekday: "monday", Timezone: "UTC"}, time.Date(2026, 11, 30, 9, 15, 0, 0, time.UTC)},
-		{models.Schedule{Kind: "cron", Expr: "0 */2 * * *", Timezone: "UTC"}, time.Date(2026, 11, 28, 20, 0, 0, 0, time.UTC)},
-		{models.Schedule{Kind: "manual"}, time.Time{}},
-	}
-	for _, c := range cases {
-		got, err := delivery.Next(c.sc, at)
-		if err != nil || !got.Equal(c.want) {
-			t.Errorf("Next(%+v) = %v, %v; want %v", c.sc, got, err, c.want)
-		}
-	}
-	if _, err := delivery.Next(models.Schedule{Kind: "cron", Expr: "every day"}, at); err == nil {
-		t.Error("a bad cron expression was accepted")
-	}
-}
 
 // Two instances on one PostgreSQL tick every-minute schedules of several activations
 // for three minutes, each ticking several times a minute and at the same moments: every
@@ -44,7 +21,7 @@ func TestTicksRunOnceAcrossInstances(t *testing.T) {
 	w := newWorld(t)
 	var acts []string
 	for _, name := range []string{"Every minute A", "Every minute B", "Every minute C"} {
-		a, err := w.dl.CreateActivation(w.ctx, w.admin, models.ActivationInput{Name: name, SegmentID: w.act.SegmentID, PlatformID: w.platform.ID,
+		a, err := w.core.CreateActivation(w.ctx, w.admin, models.ActivationInput{Name: name, SegmentID: w.act.SegmentID, PlatformID: w.platform.ID,
 			Action: "sync_records", Mappings: w.act.Mappings(), Schedule: models.Schedule{Kind: "cron", Expr: "* * * * *", Timezone: "UTC"}})
 		if err != nil {
 			t.Fatal(err)
@@ -54,8 +31,15 @@ func TestTicksRunOnceAcrossInstances(t *testing.T) {
 	reg := connectors.NewRegistry()
 	reg.RegisterSource(postgres.New())
 	reg.RegisterDestination(webhook.New(true))
-	second := delivery.New(w.store, reg, slog.New(slog.DiscardHandler), delivery.Options{})
-	instances := []*delivery.Service{w.dl, second}
+	log := slog.New(slog.DiscardHandler)
+	var instances []*jobs.Scheduler
+	for _, runner := range []*jobs.Runner{w.runner, jobs.NewRunner(w.store, core.New(w.store, reg), log, jobs.Options{})} {
+		sc, err := jobs.NewScheduler(w.store, runner, log, 30)
+		if err != nil {
+			t.Fatal(err)
+		}
+		instances = append(instances, sc)
+	}
 
 	start := time.Now().UTC().Truncate(time.Minute).Add(time.Minute)
 	for minute := range 3 {

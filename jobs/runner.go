@@ -1,87 +1,17 @@
-package delivery
+package jobs
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"sluice/connectors"
 	"sluice/engine"
 	"sluice/models"
-	"sluice/warehouse"
+	"sluice/segments"
 )
-
-// Start runs the workers and the reaper until ctx ends. Runs left running by a process
-// that died are marked interrupted first.
-func (s *Service) Start(ctx context.Context) *sync.WaitGroup {
-	var wg sync.WaitGroup
-	s.reap(ctx)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(s.opts.Lease / 2)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				s.reap(ctx)
-			}
-		}
-	}()
-	for range s.opts.Workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				if ran := s.RunOne(ctx); ran {
-					continue
-				}
-				select {
-				case <-ctx.Done():
-					return
-				case <-s.wake:
-				case <-time.After(s.opts.Poll):
-				}
-			}
-		}()
-	}
-	return &wg
-}
-
-func (s *Service) reap(ctx context.Context) {
-	runs, err := s.store.ReapRuns(ctx)
-	if err != nil {
-		if ctx.Err() == nil {
-			s.log.Error("reap runs", slog.Any("error", err))
-		}
-		return
-	}
-	for _, r := range runs {
-		s.log.Warn("run interrupted: its lease expired", slog.String("run_id", r.ID), slog.String("activation_id", r.ActivationID))
-		_ = s.store.SetActivationHealth(ctx, r.WorkspaceID, r.ActivationID, r.ID, models.HealthFailed)
-	}
-}
-
-// RunOne claims one queued run and executes it; it answers whether there was one.
-func (s *Service) RunOne(ctx context.Context) bool {
-	run, err := s.store.ClaimRun(ctx, s.owner, s.opts.Lease)
-	if errors.Is(err, models.ErrNotFound) {
-		return false
-	}
-	if err != nil {
-		if ctx.Err() == nil {
-			s.log.Error("claim run", slog.Any("error", err))
-		}
-		return false
-	}
-	s.execute(ctx, run)
-	return true
-}
 
 // preflightError is a run that cannot start, with its category and where to fix it.
 type preflightError struct {
@@ -92,8 +22,8 @@ type preflightError struct {
 
 func (e *preflightError) Error() string { return e.message }
 
-// execute runs one claimed run to its end and applies its outcome.
-func (s *Service) execute(ctx context.Context, run *models.Run) {
+// execute runs one claimed run to its end and hands the outcome to finish.
+func (s *Runner) execute(ctx context.Context, run *models.Run) {
 	log := s.log.With(slog.String("run_id", run.ID), slog.String("activation_id", run.ActivationID))
 	rec := newRecorder(s.store, run, s.owner, s.opts.Lease)
 	job, act, closeAll, err := s.prepare(ctx, run, rec)
@@ -102,11 +32,7 @@ func (s *Service) execute(ctx context.Context, run *models.Run) {
 	var pf *preflightError
 	switch {
 	case errors.As(err, &pf) && pf.skip:
-		_ = rec.flush(ctx)
-		if err := s.store.SkipRun(ctx, run.ID, string(pf.category), pf.message); err != nil {
-			log.Error("skip run", slog.Any("error", err))
-		}
-		return
+		outcome = models.RunOutcome{Status: models.RunSkipped, ErrorCategory: string(pf.category), ErrorMessage: pf.message}
 	case errors.As(err, &pf):
 		rec.Log(ctx, engine.LogLine{At: time.Now(), Level: "error", Message: "Preflight: " + pf.message})
 		outcome = models.RunOutcome{Status: models.RunFailed, ErrorCategory: string(pf.category), ErrorMessage: pf.message}
@@ -129,11 +55,25 @@ func (s *Service) execute(ctx context.Context, run *models.Run) {
 		log.Error("flush run outputs", slog.Any("error", err))
 	}
 	outcome.Stages = rec.stageTimes()
-	if err := s.store.FinishRun(context.WithoutCancel(ctx), run.ID, s.owner, outcome); err != nil {
+	s.finish(context.WithoutCancel(ctx), run, act, outcome)
+}
+
+// finish is where every run ends, whatever happened: it stores the outcome, then applies
+// what the outcome does to the activation and its platform (health, a broken platform,
+// the source-issue threshold). act is nil when the activation could not be loaded.
+func (s *Runner) finish(ctx context.Context, run *models.Run, act *models.Activation, o models.RunOutcome) {
+	log := s.log.With(slog.String("run_id", run.ID), slog.String("activation_id", run.ActivationID))
+	if o.Status == models.RunSkipped {
+		if err := s.store.SkipRun(ctx, run.ID, o.ErrorCategory, o.ErrorMessage); err != nil {
+			log.Error("skip run", slog.Any("error", err))
+		}
+		return
+	}
+	if err := s.store.FinishRun(ctx, run.ID, s.owner, o); err != nil {
 		log.Error("finish run", slog.Any("error", err))
 		return
 	}
-	s.afterRun(context.WithoutCancel(ctx), run, act, outcome)
+	s.afterRun(ctx, run, act, o)
 }
 
 func outcomeOf(res engine.Result) models.RunOutcome {
@@ -160,7 +100,7 @@ func outcomeOf(res engine.Result) models.RunOutcome {
 
 // afterRun applies a run's outcome: the activation's health, a broken platform, and the
 // source-issue threshold.
-func (s *Service) afterRun(ctx context.Context, run *models.Run, act *models.Activation, o models.RunOutcome) {
+func (s *Runner) afterRun(ctx context.Context, run *models.Run, act *models.Activation, o models.RunOutcome) {
 	health := models.HealthHealthy
 	switch o.Status {
 	case models.RunFailed, models.RunInterrupted:
@@ -178,7 +118,7 @@ func (s *Service) afterRun(ctx context.Context, run *models.Run, act *models.Act
 	}
 	if o.ErrorCategory == string(connectors.CategoryCredentials) {
 		if p, err := s.store.PlatformByID(ctx, run.WorkspaceID, act.PlatformID); err == nil {
-			if _, err := s.platformBroken(ctx, p, o.ErrorMessage); err != nil {
+			if _, err := s.core.PlatformBroken(ctx, p, o.ErrorMessage); err != nil {
 				s.log.Error("mark platform broken", slog.Any("error", err))
 			}
 		}
@@ -188,7 +128,7 @@ func (s *Service) afterRun(ctx context.Context, run *models.Run, act *models.Act
 		share := 100 * float64(o.Counts.SourceIssues) / float64(o.Counts.Queried)
 		if share > threshold {
 			reason := fmt.Sprintf("paused automatically: %.1f%% of rows had source issues in the last run (threshold %.1f%%). Fix the data, then resume.", share, threshold)
-			if _, err := s.store.Pause(ctx, systemActor(run.WorkspaceID), act.ID, models.PauseCauseThreshold, reason); err != nil {
+			if _, err := s.core.PauseAutomatically(ctx, run.WorkspaceID, act.ID, models.PauseCauseThreshold, reason); err != nil {
 				s.log.Error("pause activation", slog.Any("error", err))
 			}
 		}
@@ -196,7 +136,7 @@ func (s *Service) afterRun(ctx context.Context, run *models.Run, act *models.Act
 }
 
 // prepare is the preflight of a run: the activation is active, then buildJob.
-func (s *Service) prepare(ctx context.Context, run *models.Run, rec *recorder) (*engine.Job, *models.Activation, func(), error) {
+func (s *Runner) prepare(ctx context.Context, run *models.Run, rec *recorder) (*engine.Job, *models.Activation, func(), error) {
 	act, err := s.store.ActivationByID(ctx, run.WorkspaceID, run.ActivationID)
 	if err != nil {
 		return nil, nil, func() {}, err
@@ -226,7 +166,7 @@ type jobInput struct {
 // holding every mapped column, the platform connected — then it opens both ends and
 // builds the engine's job. Runs and previews share it, so a preview reads and checks
 // exactly what the run will. closeAll closes what was opened, whatever the error.
-func (s *Service) buildJob(ctx context.Context, in jobInput) (*engine.Job, func(), error) {
+func (s *Runner) buildJob(ctx context.Context, in jobInput) (*engine.Job, func(), error) {
 	var closers []func()
 	closeAll := func() {
 		for _, c := range closers {
@@ -268,24 +208,16 @@ func (s *Service) buildJob(ctx context.Context, in jobInput) (*engine.Job, func(
 	if p.Status == models.PlatformBroken {
 		return nil, closeAll, &preflightError{category: connectors.CategoryCredentials, message: "The platform " + p.Name + " is broken: re-authorize it. " + p.StatusMessage}
 	}
-	cond, err := warehouse.Conditions(seg)
+	cond, err := segments.Parse(seg.ConditionsJSON)
 	if err != nil {
 		return nil, closeAll, err
 	}
-	sc, ok := s.registry.Source(src.Kind)
-	if !ok {
-		return nil, closeAll, fmt.Errorf("source kind %q is not available", src.Kind)
-	}
-	cfg, err := s.store.SourceConfig(src)
-	if err != nil {
-		return nil, closeAll, err
-	}
-	conn, err := sc.Open(ctx, cfg)
+	conn, err := s.core.OpenSource(ctx, src)
 	if err != nil {
 		return nil, closeAll, &preflightError{category: connectors.CategoryConnection, message: "Cannot open the source: " + err.Error()}
 	}
 	closers = append(closers, func() { conn.Close() })
-	dest, spec, err := s.openPlatform(ctx, p)
+	dest, spec, err := s.core.OpenPlatform(ctx, p)
 	if err != nil {
 		cat := connectors.CategoryConfiguration
 		if ce, ok := connectors.AsError(err); ok {
@@ -294,8 +226,8 @@ func (s *Service) buildJob(ctx context.Context, in jobInput) (*engine.Job, func(
 		return nil, closeAll, &preflightError{category: cat, message: "Cannot open the platform: " + err.Error()}
 	}
 	closers = append(closers, func() { dest.Close() })
-	action := configuredAction(dest, spec, in.action)
-	if action.Name == "" {
+	action, ok := connectors.ActionOf(spec, dest, in.action)
+	if !ok {
 		return nil, closeAll, &preflightError{category: connectors.CategoryConfiguration, message: "The platform has no action " + in.action + "."}
 	}
 	job := &engine.Job{
@@ -309,24 +241,4 @@ func (s *Service) buildJob(ctx context.Context, in jobInput) (*engine.Job, func(
 		job.Mappings = append(job.Mappings, engine.Mapping{From: mp.From, To: mp.To, Kind: connectors.FieldKind(mp.Type)})
 	}
 	return job, closeAll, nil
-}
-
-// configuredAction is the action named name as this platform does it: an opened
-// destination may know it better than its kind's spec (the batch size and removals
-// configured on the platform). The zero Action when there is none.
-func configuredAction(dest connectors.Destination, spec connectors.DestinationSpec, name string) connectors.Action {
-	var action connectors.Action
-	for _, a := range spec.Actions {
-		if a.Name == name {
-			action = a
-		}
-	}
-	if configured, ok := dest.(interface {
-		Action(name string) (connectors.Action, bool)
-	}); ok {
-		if a, ok := configured.Action(name); ok {
-			action = a
-		}
-	}
-	return action
 }

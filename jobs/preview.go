@@ -1,4 +1,4 @@
-package delivery
+package jobs
 
 import (
 	"context"
@@ -30,39 +30,12 @@ type Preview struct {
 	Action connectors.Action
 }
 
-// Actions lists what a saved platform can do, as it is configured (its batch size,
-// whether it sends removals), for choosing an action before a run opens it. A platform
-// that cannot be opened answers its kind's documented actions.
-func (s *Service) Actions(ctx context.Context, workspaceID, platformID string) ([]connectors.Action, error) {
-	p, err := s.store.PlatformByID(ctx, workspaceID, platformID)
-	if err != nil {
-		return nil, err
-	}
-	dest, spec, err := s.openPlatform(ctx, p)
-	if err != nil {
-		return spec.Actions, nil
-	}
-	defer dest.Close()
-	out := make([]connectors.Action, len(spec.Actions))
-	for i, a := range spec.Actions {
-		out[i] = configuredAction(dest, spec, a.Name)
-	}
-	return out, nil
-}
-
-// CheckActivation checks a draft activation with the rules CreateActivation applies,
-// without saving it; it answers the first *models.FieldError. The draft is normalized
-// in place (trimmed field names, each mapping's type set from the destination field).
-func (s *Service) CheckActivation(ctx context.Context, workspaceID string, in *models.ActivationInput) error {
-	return s.check(ctx, workspaceID, in)
-}
-
 // Preview checks a draft activation as CreateActivation does, then builds its job as a
 // run does and samples it: nothing is sent and no sync state is read or written. A
 // draft that fails the checks answers a *models.FieldError; a source or platform that
 // cannot be read answers a *connectors.Error whose Message can be shown.
-func (s *Service) Preview(ctx context.Context, workspaceID string, in models.ActivationInput) (*Preview, error) {
-	if err := s.check(ctx, workspaceID, &in); err != nil {
+func (s *Runner) Preview(ctx context.Context, workspaceID string, in models.ActivationInput) (*Preview, error) {
+	if err := s.core.CheckActivation(ctx, workspaceID, &in); err != nil {
 		return nil, err
 	}
 	job, closeAll, err := s.buildJob(ctx, jobInput{
@@ -75,7 +48,7 @@ func (s *Service) Preview(ctx context.Context, workspaceID string, in models.Act
 		return nil, &connectors.Error{Category: pf.category, Message: pf.message}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("delivery: preview: %w", err)
+		return nil, fmt.Errorf("jobs: preview: %w", err)
 	}
 	p := &Preview{Action: job.Action}
 	if p.Count, err = countRows(ctx, job); err != nil {
@@ -105,7 +78,7 @@ func countRows(ctx context.Context, job *engine.Job) (int64, error) {
 		case string:
 			n, err = strconv.ParseInt(v, 10, 64)
 		default:
-			return fmt.Errorf("delivery: count: unexpected %T", v)
+			return fmt.Errorf("jobs: count: unexpected %T", v)
 		}
 		return err
 	})

@@ -1,15 +1,18 @@
-// Package jobs runs Sluice's in-process cron: schedule ticks, retention and
-// housekeeping (nightly validation joins it). The run reaper lives with the workers.
+// Package jobs owns the run's whole life outside the engine: the cron (schedule ticks,
+// retention, housekeeping), the queue (run now, wake), the workers (claim, platform
+// slots, rate limiters), the reaper, and the runner, which opens the source and the
+// platform, hands them to the engine and records the outcome in one place (finish).
+// It is the only package where the engine's types and the stored ones meet.
 package jobs
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
 	"github.com/robfig/cron/v3"
 
-	"sluice/delivery"
 	"sluice/models"
 )
 
@@ -17,14 +20,14 @@ import (
 type Scheduler struct {
 	cron      *cron.Cron
 	store     *models.Store
-	delivery  *delivery.Service
+	runner    *Runner
 	log       *slog.Logger
 	retention time.Duration
 }
 
-// New registers every job. Each is safe to run on several instances at once.
-func New(store *models.Store, dl *delivery.Service, log *slog.Logger, retentionDays int) (*Scheduler, error) {
-	s := &Scheduler{cron: cron.New(cron.WithLocation(time.UTC)), store: store, delivery: dl, log: log, retention: time.Duration(retentionDays) * 24 * time.Hour}
+// NewScheduler registers every job. Each is safe to run on several instances at once.
+func NewScheduler(store *models.Store, runner *Runner, log *slog.Logger, retentionDays int) (*Scheduler, error) {
+	s := &Scheduler{cron: cron.New(cron.WithLocation(time.UTC)), store: store, runner: runner, log: log, retention: time.Duration(retentionDays) * 24 * time.Hour}
 	for spec, job := range map[string]func(){"@every 1h": s.pruneHourly, "@every 6h": s.PruneRunDetails, "@every 15s": s.tick} {
 		if _, err := s.cron.AddFunc(spec, job); err != nil {
 			return nil, err
@@ -78,9 +81,51 @@ func (s *Scheduler) pruneThrottles() {
 func (s *Scheduler) tick() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := s.delivery.Tick(ctx, time.Now().UTC()); err != nil {
+	if _, err := s.Tick(ctx, time.Now().UTC()); err != nil {
 		s.log.Error("schedule tick", slog.Any("error", err))
 	}
+}
+
+// Tick enqueues the runs that are due at now: for each active scheduled activation, the
+// latest tick since its last scheduled run. Ticks missed while every instance was down
+// run once, not once per tick. The run's unique (activation, scheduled_for) key makes
+// ticks of several instances collapse into one run.
+func (s *Scheduler) Tick(ctx context.Context, now time.Time) (int, error) {
+	acts, err := s.store.ScheduledActivations(ctx)
+	if err != nil {
+		return 0, err
+	}
+	queued := 0
+	for _, a := range acts {
+		sc := a.Schedule()
+		last, err := s.store.LastScheduledFor(ctx, a.ID)
+		if err != nil {
+			return queued, err
+		}
+		from := a.CreatedAt
+		if last != nil {
+			from = *last
+		}
+		due, err := sc.LatestDue(from, now)
+		if err != nil {
+			s.log.Warn("bad schedule", slog.String("activation_id", a.ID), slog.Any("error", err))
+			continue
+		}
+		if due.IsZero() {
+			continue
+		}
+		if _, err := s.store.EnqueueRun(ctx, a.WorkspaceID, a.ID, models.TriggerSchedule, &due, false); err != nil {
+			if errors.Is(err, models.ErrConflict) {
+				continue // another instance queued this tick
+			}
+			return queued, err
+		}
+		queued++
+	}
+	if queued > 0 {
+		s.runner.Wake()
+	}
+	return queued, nil
 }
 
 // PruneRunDetails enforces the retention of run logs, issues, change logs and samples.

@@ -1,4 +1,4 @@
-package warehouse
+package core
 
 import (
 	"context"
@@ -53,13 +53,6 @@ func (s *Service) SaveSegment(ctx context.Context, a models.Actor, id string, re
 		return s.store.CreateSegment(ctx, a, in)
 	}
 	return s.store.UpdateSegment(ctx, a, id, in)
-}
-
-// Conditions parses a stored segment's tree.
-func Conditions(g *models.Segment) (segments.Condition, error) {
-	var c segments.Condition
-	err := json.Unmarshal([]byte(g.ConditionsJSON), &c)
-	return c, err
 }
 
 // Estimate is what the builder shows as the user clicks: the count and the SQL.
@@ -133,4 +126,9 @@ func (s *Service) Breakdown(ctx context.Context, workspaceID, modelID string, co
 		return nil
 	})
 	return out, err
+}
+
+// DeleteSegment removes a segment no activation uses.
+func (s *Service) DeleteSegment(ctx context.Context, a models.Actor, id string) error {
+	return s.store.DeleteSegment(ctx, a, id)
 }
