@@ -76,6 +76,16 @@ func AsError(err error) (*Error, bool) {
 	return ce, ok
 }
 
+// UserMessage is what a user may read of err: a connector error's plain-language
+// Message, or fallback for any other error, whose text is written for developers and
+// belongs in the log or the run's detail.
+func UserMessage(err error, fallback string) string {
+	if ce, ok := AsError(err); ok && ce.Message != "" {
+		return ce.Message
+	}
+	return fallback
+}
+
 // FieldType is how a config field is entered and stored.
 type FieldType string
 

@@ -239,10 +239,7 @@ func relationGone(err error) bool {
 }
 
 func errorText(err error) string {
-	if ce, ok := connectors.AsError(err); ok {
-		return ce.Message
-	}
-	return err.Error()
+	return connectors.UserMessage(err, "The warehouse could not be read.")
 }
 
 func hasColumnIssue(issues []models.ModelIssue, col string) bool {

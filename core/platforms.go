@@ -94,10 +94,7 @@ func (s *Service) CheckPlatform(ctx context.Context, workspaceID, id string) (*m
 	}
 	// Unreachable or misconfigured says nothing about the credentials: keep the status,
 	// but say what happened.
-	msg := err.Error()
-	if ok {
-		msg = ce.Message
-	}
+	msg := connectors.UserMessage(err, "Sluice could not check the platform.")
 	if _, err := s.store.SetPlatformStatus(ctx, systemActor(workspaceID), id, p.Status, msg); err != nil {
 		return nil, err
 	}

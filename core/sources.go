@@ -14,10 +14,7 @@ import (
 
 // connectionFailed is the check list of a source that could not even be opened.
 func connectionFailed(err error) []connectors.Check {
-	msg := "Cannot connect: " + err.Error()
-	if ce, ok := connectors.AsError(err); ok {
-		msg = ce.Message
-	}
+	msg := connectors.UserMessage(err, "Sluice could not connect to the source.")
 	checks := []connectors.Check{{Stage: connectors.StageConnection, Message: msg}}
 	for _, st := range connectors.Stages[1:] {
 		checks = append(checks, connectors.Check{Stage: st, Skipped: true, Message: "Skipped: fix the connection first."})
@@ -176,18 +173,10 @@ func (s *Service) PreviewRelation(ctx context.Context, workspaceID, sourceID str
 
 // relationError says which input of the model form is at fault.
 func relationError(rel connectors.Relation, err error) error {
-	field := "table"
 	if rel.SQL != "" {
-		field = "sql"
+		return &models.FieldError{Field: "sql", Message: connectors.UserMessage(err, "The warehouse could not run this query.")}
 	}
-	msg := err.Error()
-	if ce, ok := connectors.AsError(err); ok {
-		msg = ce.Message
-		if ce.Detail != "" {
-			msg += " (" + ce.Detail + ")"
-		}
-	}
-	return &models.FieldError{Field: field, Message: msg}
+	return &models.FieldError{Field: "table", Message: connectors.UserMessage(err, "The warehouse could not read this table.")}
 }
 
 // Text renders a warehouse value for display; NULL shows as an empty string.

@@ -159,7 +159,7 @@ func extractSQL(d connectors.Dialect, rel connectors.Relation, cond segments.Con
 	}
 	where, args, err := segments.Compile(d, rel, cond, cols)
 	if err != nil {
-		ce := &connectors.Error{Category: connectors.CategoryConfiguration, Message: "The segment cannot be compiled: " + err.Error() + ".", Err: err}
+		ce := &connectors.Error{Category: connectors.CategoryConfiguration, Message: segments.CompileMessage(err), Detail: err.Error(), Err: err}
 		var fe *segments.FieldError
 		if errors.As(err, &fe) {
 			ce.Message = fmt.Sprintf("The segment's conditions are not valid (%s): %s.", fe.Path, fe.Message)

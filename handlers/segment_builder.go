@@ -323,7 +323,7 @@ func markErrors(n *builderNode, m *models.DataModel) (valid, complete bool) {
 			if asSegmentErr(err, &fe) {
 				n.Error = fe.Message
 			} else {
-				n.Error = err.Error()
+				n.Error = "This rule cannot be checked against the model's columns."
 			}
 			return false, true
 		}

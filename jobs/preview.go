@@ -64,7 +64,7 @@ func (s *Runner) Preview(ctx context.Context, workspaceID string, in models.Acti
 func countRows(ctx context.Context, job *engine.Job) (int64, error) {
 	q, args, err := segments.CountSQL(job.Source.Dialect(), job.Relation, job.Condition, job.Columns)
 	if err != nil {
-		return 0, &connectors.Error{Category: connectors.CategoryConfiguration, Message: "The segment cannot be compiled: " + err.Error() + ".", Err: err}
+		return 0, &connectors.Error{Category: connectors.CategoryConfiguration, Message: segments.CompileMessage(err), Detail: err.Error(), Err: err}
 	}
 	var n int64
 	err = job.Source.Query(ctx, q, args, func(row []any) error {

@@ -17,7 +17,9 @@ import (
 type preflightError struct {
 	category connectors.Category
 	message  string
-	skip     bool
+	// detail is the raw error behind message, for the run's debugger.
+	detail string
+	skip   bool
 }
 
 func (e *preflightError) Error() string { return e.message }
@@ -35,10 +37,12 @@ func (s *Runner) execute(ctx context.Context, run *models.Run) {
 		outcome = models.RunOutcome{Status: models.RunSkipped, ErrorCategory: string(pf.category), ErrorMessage: pf.message}
 	case errors.As(err, &pf):
 		rec.Log(ctx, engine.LogLine{At: time.Now(), Level: "error", Message: "Preflight: " + pf.message})
-		outcome = models.RunOutcome{Status: models.RunFailed, ErrorCategory: string(pf.category), ErrorMessage: pf.message}
+		outcome = models.RunOutcome{Status: models.RunFailed, ErrorCategory: string(pf.category), ErrorMessage: pf.message, ErrorDetail: pf.detail}
 	case err != nil:
 		log.Error("prepare run", slog.Any("error", err))
-		outcome = models.RunOutcome{Status: models.RunFailed, ErrorCategory: string(connectors.CategoryConnection), ErrorMessage: "The run could not start: " + err.Error()}
+		outcome = models.RunOutcome{Status: models.RunFailed, ErrorCategory: string(connectors.CategoryConnection),
+			ErrorMessage: "The run could not start: Sluice could not read what it needs from its own database. It tries again at the next run.",
+			ErrorDetail:  err.Error()}
 	default:
 		release, err := s.platformSlot(ctx, act.PlatformID, func() error {
 			return s.store.Heartbeat(ctx, run.ID, s.owner, s.opts.Lease, "waiting for the platform", 0)
@@ -214,7 +218,8 @@ func (s *Runner) buildJob(ctx context.Context, in jobInput) (*engine.Job, func()
 	}
 	conn, err := s.core.OpenSource(ctx, src)
 	if err != nil {
-		return nil, closeAll, &preflightError{category: connectors.CategoryConnection, message: "Cannot open the source: " + err.Error()}
+		return nil, closeAll, &preflightError{category: connectors.CategoryConnection,
+			message: "Cannot open the source " + src.Name + ": " + connectors.UserMessage(err, "its settings could not be read."), detail: err.Error()}
 	}
 	closers = append(closers, func() { conn.Close() })
 	dest, spec, err := s.core.OpenPlatform(ctx, p)
@@ -223,7 +228,8 @@ func (s *Runner) buildJob(ctx context.Context, in jobInput) (*engine.Job, func()
 		if ce, ok := connectors.AsError(err); ok {
 			cat = ce.Category
 		}
-		return nil, closeAll, &preflightError{category: cat, message: "Cannot open the platform: " + err.Error()}
+		return nil, closeAll, &preflightError{category: cat,
+			message: "Cannot open the platform " + p.Name + ": " + connectors.UserMessage(err, "its settings could not be read."), detail: err.Error()}
 	}
 	closers = append(closers, func() { dest.Close() })
 	action, ok := connectors.ActionOf(spec, dest, in.action)

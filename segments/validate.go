@@ -3,6 +3,7 @@ package segments
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"regexp"
@@ -23,6 +24,16 @@ type FieldError struct {
 
 // Error reads "segments: <path>: <message>".
 func (e *FieldError) Error() string { return "segments: " + e.Path + ": " + e.Message }
+
+// CompileMessage is what a user reads when a segment cannot be compiled: the rule at
+// fault and why, or a plain sentence for any other error.
+func CompileMessage(err error) string {
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		return "The segment cannot be compiled: " + fe.Message
+	}
+	return "The segment cannot be compiled for this source. Open the segment and save it again."
+}
 
 func fieldErr(path, format string, a ...any) *FieldError {
 	return &FieldError{Path: path, Message: fmt.Sprintf(format, a...)}
