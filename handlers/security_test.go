@@ -280,27 +280,7 @@ func (c *client) sendBody(path, contentType string, body string, chunked bool, h
 	if chunked {
 		r = io.MultiReader(r) // no length known: the client sends it chunked
 	}
-	req, err := http.NewRequestWithContext(c.t.Context(), http.MethodPost, c.base+path, r)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	if chunked && req.ContentLength != 0 {
-		c.t.Fatalf("request has a length %d", req.ContentLength)
-	}
-	req.Header.Set("Content-Type", contentType)
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	res, err := c.hc.Do(req)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	return &response{Status: res.StatusCode, Header: res.Header, Body: string(b)}
+	return c.send(http.MethodPost, path, r, contentType, header...)
 }
 
 // TestBodyOverLimitIs413: a body over 2 MB answers 413, with its length announced or
