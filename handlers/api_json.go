@@ -31,6 +31,16 @@ import (
 // apiSecretMask stands for a secret setting that is set.
 const apiSecretMask = "********"
 
+// maskSecrets adds to public, the settings that may be shown, every secret of full that
+// is set, as apiSecretMask.
+func maskSecrets(public map[string]string, full map[string]string) {
+	for k, v := range full {
+		if _, shown := public[k]; !shown && v != "" {
+			public[k] = apiSecretMask
+		}
+	}
+}
+
 // Page sizes of API.md: ?limit= defaults to 50 and is capped at 500.
 const (
 	apiDefaultLimit = 50

@@ -68,11 +68,7 @@ func (h *PlatformAPI) toJSON(p *models.Platform) (apiPlatformJSON, error) {
 	if err != nil {
 		return apiPlatformJSON{}, fmt.Errorf("platform config: %w", err)
 	}
-	for k, v := range full {
-		if _, public := cfg[k]; !public && v != "" {
-			cfg[k] = apiSecretMask
-		}
-	}
+	maskSecrets(cfg, full)
 	return apiPlatformJSON{
 		ID: p.ID, Name: p.Name, Kind: p.Kind, Status: p.Status, StatusMessage: p.StatusMessage, Config: cfg,
 		CheckedAt: apiTimeOrNull(p.CheckedAt), CreatedAt: apiTime(p.CreatedAt), UpdatedAt: apiTime(p.UpdatedAt),

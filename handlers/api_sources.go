@@ -62,11 +62,7 @@ func (h *SourceAPI) toJSON(src *models.Source) (apiSourceJSON, error) {
 	if err != nil {
 		return apiSourceJSON{}, fmt.Errorf("source config: %w", err)
 	}
-	for k, v := range full {
-		if _, public := cfg[k]; !public && v != "" {
-			cfg[k] = apiSecretMask
-		}
-	}
+	maskSecrets(cfg, full)
 	return apiSourceJSON{
 		ID: src.ID, Name: src.Name, Kind: src.Kind, Status: src.Status, Checks: apiChecks(src), Config: cfg,
 		ValidatedAt: apiTimeOrNull(src.ValidatedAt), CreatedAt: apiTime(src.CreatedAt), UpdatedAt: apiTime(src.UpdatedAt),
