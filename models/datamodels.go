@@ -305,19 +305,8 @@ func (s *Store) ListModels(ctx context.Context, workspaceID, sourceID string) ([
 
 // DeleteModel removes a model no segment uses.
 func (s *Store) DeleteModel(ctx context.Context, a Actor, id string) error {
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var m DataModel
-		if err := tx.Where("workspace_id = ? AND id = ?", a.WorkspaceID, id).Take(&m).Error; err != nil {
-			return translate(err)
-		}
-		if err := refuseDependents(tx, a.WorkspaceID, "model_id", id, "segment", func(d *Segment) (string, string) { return d.ID, d.Name }); err != nil {
-			return err
-		}
-		if err := tx.Delete(&m).Error; err != nil {
-			return translate(err)
-		}
-		return s.record(tx, a, change{"model.delete", "model", m.ID, m.Name, m.audit(), nil})
-	})
+	return deleteUnused(ctx, s, a, id, "model_id", "segment", func(d *Segment) (string, string) { return d.ID, d.Name },
+		func(m *DataModel) change { return change{"model.delete", "model", m.ID, m.Name, m.audit(), nil} })
 }
 
 // RemapInput is a column association decided by the warehouse service: the model's new

@@ -152,6 +152,25 @@ func listByName[T any](ctx context.Context, s *Store, workspaceID string) ([]T, 
 
 // refuseDependents answers a *DependentsError when rows of T point at id through
 // column, so nothing is deleted from under them.
+// deleteUnused deletes the workspace's T of this id in one transaction with its audit
+// entry (audit names it), refused with a *DependentsError while rows of D point at it
+// through column.
+func deleteUnused[T, D any](ctx context.Context, s *Store, a Actor, id, column, kind string, describe func(*D) (id, name string), audit func(*T) change) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var row T
+		if err := tx.Where("workspace_id = ? AND id = ?", a.WorkspaceID, id).Take(&row).Error; err != nil {
+			return translate(err)
+		}
+		if err := refuseDependents(tx, a.WorkspaceID, column, id, kind, describe); err != nil {
+			return err
+		}
+		if err := tx.Delete(&row).Error; err != nil {
+			return translate(err)
+		}
+		return s.record(tx, a, audit(&row))
+	})
+}
+
 func refuseDependents[T any](tx *gorm.DB, workspaceID, column, id, kind string, describe func(*T) (id, name string)) error {
 	var deps []T
 	if err := tx.Where("workspace_id = ? AND "+column+" = ?", workspaceID, id).Order("name").Find(&deps).Error; err != nil {

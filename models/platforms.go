@@ -208,17 +208,8 @@ func (s *Store) ListPlatforms(ctx context.Context, workspaceID string) ([]Platfo
 
 // DeletePlatform removes a platform no activation sends to.
 func (s *Store) DeletePlatform(ctx context.Context, a Actor, id string) error {
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var p Platform
-		if err := tx.Where("workspace_id = ? AND id = ?", a.WorkspaceID, id).Take(&p).Error; err != nil {
-			return translate(err)
-		}
-		if err := refuseDependents(tx, a.WorkspaceID, "platform_id", id, "activation", func(d *Activation) (string, string) { return d.ID, d.Name }); err != nil {
-			return err
-		}
-		if err := tx.Delete(&p).Error; err != nil {
-			return translate(err)
-		}
-		return s.record(tx, a, change{"platform.delete", "platform", p.ID, p.Name, p.audit(nil), nil})
-	})
+	return deleteUnused(ctx, s, a, id, "platform_id", "activation", func(d *Activation) (string, string) { return d.ID, d.Name },
+		func(p *Platform) change {
+			return change{"platform.delete", "platform", p.ID, p.Name, p.audit(nil), nil}
+		})
 }

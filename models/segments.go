@@ -123,17 +123,6 @@ func (s *Store) ListSegments(ctx context.Context, workspaceID, modelID string) (
 
 // DeleteSegment removes a segment no activation sends.
 func (s *Store) DeleteSegment(ctx context.Context, a Actor, id string) error {
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var g Segment
-		if err := tx.Where("workspace_id = ? AND id = ?", a.WorkspaceID, id).Take(&g).Error; err != nil {
-			return translate(err)
-		}
-		if err := refuseDependents(tx, a.WorkspaceID, "segment_id", id, "activation", func(d *Activation) (string, string) { return d.ID, d.Name }); err != nil {
-			return err
-		}
-		if err := tx.Delete(&g).Error; err != nil {
-			return translate(err)
-		}
-		return s.record(tx, a, change{"segment.delete", "segment", g.ID, g.Name, g.audit(), nil})
-	})
+	return deleteUnused(ctx, s, a, id, "segment_id", "activation", func(d *Activation) (string, string) { return d.ID, d.Name },
+		func(g *Segment) change { return change{"segment.delete", "segment", g.ID, g.Name, g.audit(), nil} })
 }

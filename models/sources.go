@@ -323,17 +323,8 @@ func (s *Store) ListSources(ctx context.Context, workspaceID string) ([]Source, 
 
 // DeleteSource removes a source no model uses.
 func (s *Store) DeleteSource(ctx context.Context, a Actor, id string) error {
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var src Source
-		if err := tx.Where("workspace_id = ? AND id = ?", a.WorkspaceID, id).Take(&src).Error; err != nil {
-			return translate(err)
-		}
-		if err := refuseDependents(tx, a.WorkspaceID, "source_id", id, "model", func(m *DataModel) (string, string) { return m.ID, m.Name }); err != nil {
-			return err
-		}
-		if err := tx.Delete(&src).Error; err != nil {
-			return translate(err)
-		}
-		return s.record(tx, a, change{"source.delete", "source", src.ID, src.Name, src.audit(nil), nil})
-	})
+	return deleteUnused(ctx, s, a, id, "source_id", "model", func(m *DataModel) (string, string) { return m.ID, m.Name },
+		func(src *Source) change {
+			return change{"source.delete", "source", src.ID, src.Name, src.audit(nil), nil}
+		})
 }
