@@ -47,6 +47,11 @@ var Rules = []Rule{
 		Why: "a connector imports connectors (and code shared by sources), nothing else of Sluice's"},
 	{From: "sluice/destinations/...", To: "sluice/...", Allow: []string{"sluice/connectors", "sluice/destinations/..."},
 		Why: "a connector imports connectors (and code shared by destinations), nothing else of Sluice's"},
+	{From: "...", To: "sluice/engine/...", Except: []string{"sluice/engine/...", "sluice/jobs/...", "sluice/cmd/..."},
+		Why: "jobs is the one place where the engine's types and stored types meet"},
+	{From: "sluice/core/...", To: "sluice/jobs/...", Why: "core is the door for writes; the run queue calls it, not the other way round"},
+	{From: "sluice/views/...", To: "sluice/...", Allow: []string{"sluice/views/...", "sluice/models", "sluice/connectors", "sluice/segments"},
+		Why: "views render models (and the connector specs and conditions they show); they call no service"},
 }
 
 // Violation is one forbidden import.
