@@ -19,6 +19,6 @@ func (s *Runner) reap(ctx context.Context) {
 	}
 	for _, r := range runs {
 		s.log.Warn("run interrupted: its lease expired", slog.String("run_id", r.ID), slog.String("activation_id", r.ActivationID))
-		_ = s.store.SetActivationHealth(ctx, r.WorkspaceID, r.ActivationID, r.ID, models.HealthFailed)
+		s.ended(ctx, &r, nil, models.RunOutcome{Status: models.RunInterrupted})
 	}
 }

@@ -62,22 +62,23 @@ func (s *Runner) execute(ctx context.Context, run *models.Run) {
 	s.finish(context.WithoutCancel(ctx), run, act, outcome)
 }
 
-// finish is where every run ends, whatever happened: it stores the outcome, then applies
-// what the outcome does to the activation and its platform (health, a broken platform,
-// the source-issue threshold). act is nil when the activation could not be loaded.
+// finish stores the outcome of a run this instance executed, then hands it to ended.
+// act is nil when the activation could not be loaded.
 func (s *Runner) finish(ctx context.Context, run *models.Run, act *models.Activation, o models.RunOutcome) {
 	log := s.log.With(slog.String("run_id", run.ID), slog.String("activation_id", run.ActivationID))
 	if o.Status == models.RunSkipped {
 		if err := s.store.SkipRun(ctx, run.ID, o.ErrorCategory, o.ErrorMessage); err != nil {
 			log.Error("skip run", slog.Any("error", err))
+			return
 		}
+		s.ended(ctx, run, act, o)
 		return
 	}
 	if err := s.store.FinishRun(ctx, run.ID, s.owner, o); err != nil {
 		log.Error("finish run", slog.Any("error", err))
 		return
 	}
-	s.afterRun(ctx, run, act, o)
+	s.ended(ctx, run, act, o)
 }
 
 func outcomeOf(res engine.Result) models.RunOutcome {
@@ -102,17 +103,19 @@ func outcomeOf(res engine.Result) models.RunOutcome {
 	return o
 }
 
-// afterRun applies a run's outcome: the activation's health, a broken platform, and the
-// source-issue threshold.
-func (s *Runner) afterRun(ctx context.Context, run *models.Run, act *models.Activation, o models.RunOutcome) {
+// ended is where every run ends, whether a worker finished it or the reaper found it
+// interrupted: it applies what the stored outcome does to the activation and its
+// platform (health, a broken platform, the source-issue threshold). act is nil when the
+// activation is not at hand. Automatic pauses and alerts hang here.
+func (s *Runner) ended(ctx context.Context, run *models.Run, act *models.Activation, o models.RunOutcome) {
 	health := models.HealthHealthy
 	switch o.Status {
 	case models.RunFailed, models.RunInterrupted:
 		health = models.HealthFailed
 	case models.RunWarnings:
 		health = models.HealthWarning
-	case models.RunCancelled:
-		return
+	case models.RunCancelled, models.RunSkipped:
+		return // says nothing about the activation's health
 	}
 	if err := s.store.SetActivationHealth(ctx, run.WorkspaceID, run.ActivationID, run.ID, health); err != nil {
 		s.log.Error("set activation health", slog.Any("error", err))

@@ -1,7 +1,8 @@
 // Package jobs owns the run's whole life outside the engine: the cron (schedule ticks,
 // retention, housekeeping), the queue (run now, wake), the workers (claim, platform
 // slots, rate limiters), the reaper, and the runner, which opens the source and the
-// platform, hands them to the engine and records the outcome in one place (finish).
+// platform, hands them to the engine and records the outcome; every run, finished or
+// reaped, ends in one function (Runner.ended).
 // It is the only package where the engine's types and the stored ones meet.
 package jobs
 
