@@ -270,6 +270,9 @@ func (s *Store) Pause(ctx context.Context, a Actor, id, cause, reason string) (*
 		if err := tx.Save(&act).Error; err != nil {
 			return translate(err)
 		}
+		if err := s.recordEvent(tx, a, &act, EventPaused, cause, reason); err != nil {
+			return err
+		}
 		return s.record(tx, a, change{"activation.pause", "activation", act.ID, act.Name, before, act.audit()})
 	})
 	if err != nil {
@@ -290,9 +293,13 @@ func (s *Store) Resume(ctx context.Context, a Actor, id, cause string) (*Activat
 			return nil
 		}
 		before := act.audit()
+		was := act.PauseCause
 		act.Status, act.PauseAutomatic, act.PauseCause, act.PauseReason, act.PausedAt, act.UpdatedAt = ActivationActive, false, "", "", nil, s.now()
 		if err := tx.Save(&act).Error; err != nil {
 			return translate(err)
+		}
+		if err := s.recordEvent(tx, a, &act, EventResumed, cause, resumeReason(was, cause)); err != nil {
+			return err
 		}
 		return s.record(tx, a, change{"activation.resume", "activation", act.ID, act.Name, before, act.audit()})
 	})
