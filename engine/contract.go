@@ -222,4 +222,20 @@ type Result struct {
 	// DuplicateKeys counts the rows withheld because they share a primary key (part of
 	// SourceIssues); more than zero means the model should be flagged.
 	DuplicateKeys int64
+	// Side is which end Err came from (SideSource, SideDestination, SideActivation,
+	// SideSluice), so its fix points there: a permission error reading the warehouse is
+	// the source's to fix, not the platform's. Empty when Err is nil.
+	Side string
 }
+
+// Sides a run's error can come from.
+const (
+	// SideSource is the warehouse: the segment's query failed.
+	SideSource = "source"
+	// SideDestination is the platform: a request failed for good.
+	SideDestination = "destination"
+	// SideActivation is the activation's own settings: its mapping or segment.
+	SideActivation = "activation"
+	// SideSluice is Sluice itself: its own database, its lease, its accounting.
+	SideSluice = "sluice"
+)

@@ -335,10 +335,10 @@ func (r *run) sourceError(ctx context.Context, err error) *connectors.Error {
 		return stopError(ctx.Err())
 	}
 	if ce, ok := connectors.AsError(err); ok {
-		return ce
+		return r.blame(SideSource, ce)
 	}
-	return &connectors.Error{Category: connectors.CategoryConnection,
-		Message: "Reading the segment from the source failed.", Detail: err.Error(), Err: err}
+	return r.blame(SideSource, &connectors.Error{Category: connectors.CategoryConnection,
+		Message: "Reading the segment from the source failed.", Detail: err.Error(), Err: err})
 }
 
 // take receives one row in key order. Rows sharing a key are adjacent, so only the

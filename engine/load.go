@@ -120,8 +120,8 @@ func (r *run) write(ctx context.Context, d *delivery, label string, recs []plann
 				if ctx.Err() != nil {
 					return nil, stopError(ctx.Err())
 				}
-				return nil, &connectors.Error{Category: connectors.CategoryRateLimit,
-					Message: "The platform's rate limit allows no request at all.", Detail: err.Error(), Err: err}
+				return nil, r.blame(SideDestination, &connectors.Error{Category: connectors.CategoryRateLimit,
+					Message: "The platform's rate limit allows no request at all.", Detail: err.Error(), Err: err})
 			}
 		}
 		d.requests++
@@ -145,18 +145,18 @@ func (r *run) write(ctx context.Context, d *delivery, label string, recs []plann
 		}
 		d.events = append(d.events, event{ex: ce.Exchange, failing: true})
 		if !ce.Retryable {
-			return nil, ce
+			return nil, r.blame(SideDestination, ce)
 		}
 		if attempt >= r.opts.MaxAttempts {
 			d.logf(r, "error", "Batch %s %s; giving up after %d attempts.", label, answer(ce), attempt)
-			return nil, gaveUp(ce, fmt.Sprintf("Sluice tried %d times, then stopped.", attempt))
+			return nil, r.blame(SideDestination, gaveUp(ce, fmt.Sprintf("Sluice tried %d times, then stopped.", attempt)))
 		}
 		wait := r.backoff(attempt)
 		if ce.RetryAfter > 0 {
 			if ce.RetryAfter > r.opts.MaxDelay {
 				d.logf(r, "error", "Batch %s %s and asked to wait %s, longer than Sluice waits within a run (%s); stopping.",
 					label, answer(ce), seconds(ce.RetryAfter), seconds(r.opts.MaxDelay))
-				return nil, gaveUp(ce, fmt.Sprintf("The platform asked to wait %s before trying again.", seconds(ce.RetryAfter)))
+				return nil, r.blame(SideDestination, gaveUp(ce, fmt.Sprintf("The platform asked to wait %s before trying again.", seconds(ce.RetryAfter))))
 			}
 			wait = ce.RetryAfter
 		}

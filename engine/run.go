@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"sluice/connectors"
@@ -106,8 +107,9 @@ func (o Options) Run(ctx context.Context, job Job, state State, rec Recorder) Re
 	if err := r.flushRecords(ctx); err != nil && ce == nil {
 		ce = err
 	}
-	res := Result{Counts: r.counts, Err: ce, DuplicateKeys: r.dups}
+	res := Result{Counts: r.counts, Err: ce, DuplicateKeys: r.dups, Side: r.sideOf(ce)}
 	if !res.Counts.Balanced() {
+		res.Side = SideSluice
 		c := res.Counts
 		res.Err = &connectors.Error{Category: CategoryInternal,
 			Message: "Sluice lost track of some records in this run; it was stopped so nothing is reported wrong. Please report this.",
@@ -173,6 +175,10 @@ type run struct {
 	changes   []Change
 	recErr    *connectors.Error // the first failure to record issues or changes
 	stage     string
+	// sides is which end each error that may stop the run came from (see blame); the
+	// sender goroutine writes it too.
+	sideMu sync.Mutex
+	sides  map[*connectors.Error]string
 	processed int64
 	reported  int64
 }
@@ -185,7 +191,7 @@ func (r *run) run(ctx context.Context) *connectors.Error {
 	}
 	p, ce := newPlan(r.job)
 	if ce != nil {
-		return ce
+		return r.blame(SideActivation, ce)
 	}
 	r.plan = p
 	r.logf(ctx, "info", "Extracting the segment ordered by primary key %s: %s", r.job.PrimaryKey, p.sql)
@@ -383,9 +389,43 @@ func (r *run) internalStateError(ctx context.Context, what string, err error) *c
 	if ctx.Err() != nil {
 		return stopError(ctx.Err())
 	}
-	return &connectors.Error{Category: connectors.CategoryConnection,
+	return r.blame(SideSluice, &connectors.Error{Category: connectors.CategoryConnection,
 		Message: fmt.Sprintf("Sluice could not %s this activation's sync state in its own database.", what),
-		Detail:  err.Error(), Retryable: true, Err: err}
+		Detail:  err.Error(), Retryable: true, Err: err})
+}
+
+// blame notes that ce came from side, and answers ce.
+func (r *run) blame(side string, ce *connectors.Error) *connectors.Error {
+	if ce == nil {
+		return nil
+	}
+	r.sideMu.Lock()
+	defer r.sideMu.Unlock()
+	if r.sides == nil {
+		r.sides = map[*connectors.Error]string{}
+	}
+	if _, ok := r.sides[ce]; !ok {
+		r.sides[ce] = side
+	}
+	return ce
+}
+
+// sideOf is which end ce came from: as blamed, else Sluice for what stopped the run
+// from within (its own database, a lost lease, its accounting), else empty.
+func (r *run) sideOf(ce *connectors.Error) string {
+	if ce == nil {
+		return ""
+	}
+	r.sideMu.Lock()
+	side, ok := r.sides[ce]
+	r.sideMu.Unlock()
+	if ok {
+		return side
+	}
+	if ce.Category == CategoryInternal {
+		return SideSluice
+	}
+	return ""
 }
 
 func (r *run) internal(msg, detail string) *connectors.Error {

@@ -42,6 +42,8 @@ type recorder struct {
 	store *models.Store
 	run   *models.Run
 	owner string
+	// codes counts the run's source issues by code (issueCodes).
+	codes map[string]int64
 	lease time.Duration
 
 	issues  []models.RunIssue
@@ -108,10 +110,19 @@ func (r *recorder) stageTimes() []models.RunStage {
 
 func (r *recorder) Issues(ctx context.Context, issues []engine.Issue) error {
 	for _, i := range issues {
+		if i.Stage == engine.IssueStageSource {
+			if r.codes == nil {
+				r.codes = map[string]int64{}
+			}
+			r.codes[i.Code]++
+		}
 		r.issues = append(r.issues, models.RunIssue{RunID: r.run.ID, PrimaryKey: i.PrimaryKey, Stage: i.Stage, Code: i.Code, Field: i.Field, Message: i.Message})
 	}
 	return r.flushIfFull(ctx)
 }
+
+// issueCodes is how many source issues of each code the run recorded.
+func (r *recorder) issueCodes() map[string]int64 { return r.codes }
 
 func (r *recorder) Changes(ctx context.Context, changes []engine.Change) error {
 	for _, c := range changes {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
+	"strings"
 	"time"
 
 	"sluice/connectors"
@@ -16,7 +18,9 @@ import (
 // preflightError is a run that cannot start, with its category and where to fix it.
 type preflightError struct {
 	category connectors.Category
-	message  string
+	// side is which end is at fault (models.RunSide…), so the fix points there.
+	side    string
+	message string
 	// detail is the raw error behind message, for the run's debugger.
 	detail string
 	skip   bool
@@ -37,10 +41,10 @@ func (s *Runner) execute(ctx context.Context, run *models.Run) {
 		outcome = models.RunOutcome{Status: models.RunSkipped, ErrorCategory: string(pf.category), ErrorMessage: pf.message}
 	case errors.As(err, &pf):
 		rec.Log(ctx, engine.LogLine{At: time.Now(), Level: "error", Message: "Preflight: " + pf.message})
-		outcome = models.RunOutcome{Status: models.RunFailed, ErrorCategory: string(pf.category), ErrorMessage: pf.message, ErrorDetail: pf.detail}
+		outcome = models.RunOutcome{Status: models.RunFailed, ErrorCategory: string(pf.category), ErrorSide: pf.side, ErrorMessage: pf.message, ErrorDetail: pf.detail}
 	case err != nil:
 		log.Error("prepare run", slog.Any("error", err))
-		outcome = models.RunOutcome{Status: models.RunFailed, ErrorCategory: string(connectors.CategoryConnection),
+		outcome = models.RunOutcome{Status: models.RunFailed, ErrorCategory: string(connectors.CategoryConnection), ErrorSide: models.RunSideSluice,
 			ErrorMessage: "The run could not start: Sluice could not read what it needs from its own database. It tries again at the next run.",
 			ErrorDetail:  err.Error()}
 	default:
@@ -53,7 +57,7 @@ func (s *Runner) execute(ctx context.Context, run *models.Run) {
 		}
 		res := s.opts.Engine.Run(ctx, *job, stateAdapter{s.store}, rec)
 		release()
-		outcome = outcomeOf(res)
+		outcome = outcomeOf(res, rec.issueCodes())
 	}
 	if err := rec.flush(ctx); err != nil {
 		log.Error("flush run outputs", slog.Any("error", err))
@@ -81,13 +85,17 @@ func (s *Runner) finish(ctx context.Context, run *models.Run, act *models.Activa
 	s.ended(ctx, run, act, o)
 }
 
-func outcomeOf(res engine.Result) models.RunOutcome {
+// outcomeOf is how the engine's result is stored; codes counts the run's source issues
+// by code, to say why a run that delivered nothing withheld its rows.
+func outcomeOf(res engine.Result, codes map[string]int64) models.RunOutcome {
 	c := res.Counts
 	o := models.RunOutcome{Counts: models.RunCounts{Queried: c.Queried, Added: c.Added, Changed: c.Changed, Removed: c.Removed,
-		Unchanged: c.Unchanged, Sent: c.Sent, Rejected: c.Rejected, Unsent: c.Unsent, SourceIssues: c.SourceIssues}}
+		Unchanged: c.Unchanged, Sent: c.Sent, Rejected: c.Rejected, Unsent: c.Unsent, SourceIssues: c.SourceIssues},
+		DuplicateKeys: res.DuplicateKeys}
 	switch {
 	case res.Err != nil:
 		o.Status, o.ErrorCategory, o.ErrorMessage, o.ErrorDetail = models.RunFailed, string(res.Err.Category), res.Err.Message, connectors.MaskURLs(res.Err.Detail)
+		o.ErrorSide = res.Side
 		switch {
 		case errors.Is(res.Err, models.ErrCancelled):
 			o.Status = models.RunCancelled
@@ -95,6 +103,11 @@ func outcomeOf(res engine.Result) models.RunOutcome {
 			// This instance is shutting down: the run stopped between batches.
 			o.Status, o.ErrorMessage = models.RunInterrupted, "Sluice stopped during the run. The next run sends every record not yet acknowledged."
 		}
+	case c.Queried > 0 && c.SourceIssues == c.Queried && c.Sent+c.Rejected == 0:
+		// Nothing was delivered because of the data itself: that is a failure to fix,
+		// not a warning to glance at.
+		o.Status, o.ErrorCategory, o.ErrorSide = models.RunFailed, string(connectors.CategoryConfiguration), models.RunSideData
+		o.ErrorMessage = allWithheldMessage(c.Queried, codes)
 	case c.SourceIssues > 0 || c.Rejected > 0:
 		o.Status = models.RunWarnings
 	default:
@@ -123,13 +136,7 @@ func (s *Runner) ended(ctx context.Context, run *models.Run, act *models.Activat
 	if act == nil {
 		return
 	}
-	if o.ErrorCategory == string(connectors.CategoryCredentials) {
-		if p, err := s.store.PlatformByID(ctx, run.WorkspaceID, act.PlatformID); err == nil {
-			if _, err := s.core.PlatformBroken(ctx, p, o.ErrorMessage); err != nil {
-				s.log.Error("mark platform broken", slog.Any("error", err))
-			}
-		}
-	}
+	s.blame(ctx, run, act, o)
 	threshold := act.Settings().SourceIssueThreshold
 	if threshold > 0 && o.Counts.Queried > 0 {
 		share := 100 * float64(o.Counts.SourceIssues) / float64(o.Counts.Queried)
@@ -142,6 +149,105 @@ func (s *Runner) ended(ctx context.Context, run *models.Run, act *models.Activat
 	}
 }
 
+// blame applies a failed run's error to the end it came from: bad credentials at the
+// destination break the platform; a source that refused the run (a revoked grant, an
+// unreachable warehouse) is validated again, which records it broken with the check
+// that failed and the statement to run; a query the warehouse rejected (a column
+// renamed, a table gone) validates the model at once, so its page shows the issue
+// before anyone asks. Errors of the source never mark the platform broken.
+func (s *Runner) blame(ctx context.Context, run *models.Run, act *models.Activation, o models.RunOutcome) {
+	if o.Status != models.RunFailed {
+		return
+	}
+	cat := connectors.Category(o.ErrorCategory)
+	switch o.ErrorSide {
+	case models.RunSideDestination:
+		if cat != connectors.CategoryCredentials {
+			return
+		}
+		p, err := s.store.PlatformByID(ctx, run.WorkspaceID, act.PlatformID)
+		if err != nil || p.Status == models.PlatformBroken {
+			return
+		}
+		if _, err := s.core.PlatformBroken(ctx, p, o.ErrorMessage); err != nil {
+			s.log.Error("mark platform broken", slog.Any("error", err))
+		}
+	case models.RunSideSource:
+		m, err := s.modelOf(ctx, run.WorkspaceID, act.SegmentID)
+		if err != nil {
+			s.log.Error("find the run's model", slog.Any("error", err))
+			return
+		}
+		switch cat {
+		case connectors.CategoryCredentials, connectors.CategoryConnection:
+			src, err := s.store.SourceByID(ctx, run.WorkspaceID, m.SourceID)
+			if err != nil || src.Status == models.SourceBroken {
+				return // the preflight has just validated it
+			}
+			if _, err := s.core.ValidateSource(ctx, run.WorkspaceID, m.SourceID); err != nil {
+				s.log.Error("validate the run's source", slog.Any("error", err))
+			}
+		case connectors.CategoryConfiguration, connectors.CategoryNotFound:
+			if m.Status == models.ModelBroken {
+				return
+			}
+			if _, err := s.core.ValidateModel(ctx, run.WorkspaceID, m.ID); err != nil {
+				s.log.Error("validate the run's model", slog.Any("error", err))
+			}
+		}
+	}
+}
+
+// modelOf is the model a segment reads.
+func (s *Runner) modelOf(ctx context.Context, workspaceID, segmentID string) (*models.DataModel, error) {
+	seg, err := s.store.SegmentByID(ctx, workspaceID, segmentID)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.ModelByID(ctx, workspaceID, seg.ModelID)
+}
+
+// allWithheldMessage says why a run delivered nothing: every row it read was withheld,
+// and the commonest reasons, in plain words.
+func allWithheldMessage(queried int64, codes map[string]int64) string {
+	names := map[string]string{
+		engine.CodeDuplicateKey: "a primary key shared with another row", engine.CodeMissingKey: "an empty primary key",
+		engine.CodeInvalidEmail: "an empty or invalid e-mail", engine.CodeInvalidPhone: "an empty or invalid phone number",
+		engine.CodeMissingRequired: "a required field left empty", engine.CodeWrongType: "a value of the wrong type",
+	}
+	type reason struct {
+		code string
+		n    int64
+	}
+	var reasons []reason
+	for code, n := range codes {
+		reasons = append(reasons, reason{code, n})
+	}
+	sort.Slice(reasons, func(i, j int) bool {
+		if reasons[i].n != reasons[j].n {
+			return reasons[i].n > reasons[j].n
+		}
+		return reasons[i].code < reasons[j].code
+	})
+	var parts []string
+	for _, r := range reasons {
+		name := names[r.code]
+		if name == "" {
+			name = strings.ReplaceAll(r.code, "_", " ")
+		}
+		parts = append(parts, fmt.Sprintf("%d with %s", r.n, name))
+	}
+	rows := "row"
+	if queried != 1 {
+		rows = "rows"
+	}
+	msg := fmt.Sprintf("Nothing was sent: all %d %s the segment returned were withheld as source issues", queried, rows)
+	if len(parts) > 0 {
+		msg += " (" + strings.Join(parts, ", ") + ")"
+	}
+	return msg + ". Fix the data or the model, or map other columns, then run again."
+}
+
 // prepare is the preflight of a run: the activation is active, then buildJob.
 func (s *Runner) prepare(ctx context.Context, run *models.Run, rec *recorder) (*engine.Job, *models.Activation, func(), error) {
 	act, err := s.store.ActivationByID(ctx, run.WorkspaceID, run.ActivationID)
@@ -149,7 +255,7 @@ func (s *Runner) prepare(ctx context.Context, run *models.Run, rec *recorder) (*
 		return nil, nil, func() {}, err
 	}
 	if act.Status == models.ActivationPaused {
-		return nil, act, func() {}, &preflightError{skip: true, category: connectors.CategoryConfiguration, message: "The activation is paused: " + act.PauseReason}
+		return nil, act, func() {}, &preflightError{skip: true, category: connectors.CategoryConfiguration, side: models.RunSideActivation, message: "The activation is paused: " + act.PauseReason}
 	}
 	job, closeAll, err := s.buildJob(ctx, jobInput{
 		workspaceID: run.WorkspaceID, runID: run.ID, activationID: act.ID,
@@ -194,18 +300,29 @@ func (s *Runner) buildJob(ctx context.Context, in jobInput) (*engine.Job, func()
 		return nil, closeAll, err
 	}
 	if src.Status == models.SourceBroken {
+		// Check again before giving up: the warehouse may be back since it was found
+		// broken, and nobody should have to press "Validate now" for runs to resume.
+		if src, err = s.core.ValidateSource(ctx, ws, src.ID); err != nil {
+			return nil, closeAll, err
+		}
+	}
+	if src.Status == models.SourceBroken {
 		msg := "The source " + src.Name + " is broken"
+		cat := connectors.CategoryConnection
 		if f := src.FailedCheck(); f != nil {
 			msg += ": " + f.Message
+			if f.Stage == connectors.StageAccess || f.Stage == connectors.StageGrants {
+				cat = connectors.CategoryCredentials
+			}
 		}
-		return nil, closeAll, &preflightError{category: connectors.CategoryConnection, message: msg}
+		return nil, closeAll, &preflightError{category: cat, side: models.RunSideSource, message: msg}
 	}
 	if m.Status == models.ModelBroken {
-		return nil, closeAll, &preflightError{category: connectors.CategoryConfiguration, message: "The model " + m.Name + " has schema issues: fix or remap its columns."}
+		return nil, closeAll, &preflightError{category: connectors.CategoryConfiguration, side: models.RunSideSource, message: "The model " + m.Name + " has schema issues: fix or remap its columns."}
 	}
 	for _, mp := range in.mappings {
 		if _, ok := m.Column(mp.From); !ok {
-			return nil, closeAll, &preflightError{category: connectors.CategoryConfiguration, message: fmt.Sprintf("Column %s of the mapping is not in the model %s.", mp.From, m.Name)}
+			return nil, closeAll, &preflightError{category: connectors.CategoryConfiguration, side: models.RunSideActivation, message: fmt.Sprintf("Column %s of the mapping is not in the model %s.", mp.From, m.Name)}
 		}
 	}
 	p, err := s.store.PlatformByID(ctx, ws, in.platformID)
@@ -213,7 +330,7 @@ func (s *Runner) buildJob(ctx context.Context, in jobInput) (*engine.Job, func()
 		return nil, closeAll, err
 	}
 	if p.Status == models.PlatformBroken {
-		return nil, closeAll, &preflightError{category: connectors.CategoryCredentials, message: "The platform " + p.Name + " is broken: re-authorize it. " + p.StatusMessage}
+		return nil, closeAll, &preflightError{category: connectors.CategoryCredentials, side: models.RunSideDestination, message: "The platform " + p.Name + " is broken: re-authorize it. " + p.StatusMessage}
 	}
 	cond, err := segments.Parse(seg.ConditionsJSON)
 	if err != nil {
@@ -221,7 +338,7 @@ func (s *Runner) buildJob(ctx context.Context, in jobInput) (*engine.Job, func()
 	}
 	conn, err := s.core.OpenSource(ctx, src)
 	if err != nil {
-		return nil, closeAll, &preflightError{category: connectors.CategoryConnection,
+		return nil, closeAll, &preflightError{category: connectors.CategoryConnection, side: models.RunSideSource,
 			message: "Cannot open the source " + src.Name + ": " + connectors.UserMessage(err, "its settings could not be read."), detail: err.Error()}
 	}
 	closers = append(closers, func() { conn.Close() })
@@ -231,13 +348,13 @@ func (s *Runner) buildJob(ctx context.Context, in jobInput) (*engine.Job, func()
 		if ce, ok := connectors.AsError(err); ok {
 			cat = ce.Category
 		}
-		return nil, closeAll, &preflightError{category: cat,
+		return nil, closeAll, &preflightError{category: cat, side: models.RunSideDestination,
 			message: "Cannot open the platform " + p.Name + ": " + connectors.UserMessage(err, "its settings could not be read."), detail: err.Error()}
 	}
 	closers = append(closers, func() { dest.Close() })
 	action, ok := connectors.ActionOf(spec, dest, in.action)
 	if !ok {
-		return nil, closeAll, &preflightError{category: connectors.CategoryConfiguration, message: "The platform has no action " + in.action + "."}
+		return nil, closeAll, &preflightError{category: connectors.CategoryConfiguration, side: models.RunSideActivation, message: "The platform has no action " + in.action + "."}
 	}
 	job := &engine.Job{
 		RunID: in.runID, ActivationID: in.activationID,

@@ -71,6 +71,8 @@ type Run struct {
 	FinishedAt      *time.Time
 	// StagesJSON is when each stage began and ended ([]RunStage), written at finish.
 	StagesJSON *string
+	// ErrorSide is which end the error came from (RunSide…), empty when not known.
+	ErrorSide string
 }
 
 // RunStage is one stage of a run as it went: the run page's timing.
@@ -190,15 +192,30 @@ func (s *Store) Heartbeat(ctx context.Context, runID, owner string, lease time.D
 	return nil
 }
 
+// Sides a run's error can come from: its fix points there (a permission error reading
+// the warehouse is the source's to fix, a 401 the platform's).
+const (
+	RunSideSource      = "source"      // the warehouse, or the model read from it
+	RunSideDestination = "destination" // the platform
+	RunSideActivation  = "activation"  // the activation's mapping or segment
+	RunSideData        = "data"        // the rows themselves: every one was withheld
+	RunSideSluice      = "sluice"      // Sluice itself
+)
+
 // RunOutcome is how a run ended.
 type RunOutcome struct {
 	Status        string
 	Counts        RunCounts
 	ErrorCategory string
-	ErrorMessage  string
-	ErrorDetail   string
+	// ErrorSide is which end the error came from (RunSide…).
+	ErrorSide    string
+	ErrorMessage string
+	ErrorDetail  string
 	// Stages is when each stage began and ended (none when the run never reached one).
 	Stages []RunStage
+	// DuplicateKeys counts the rows the run withheld for sharing a primary key: what
+	// flags the model (not stored with the run; its issues keep each row).
+	DuplicateKeys int64
 }
 
 // FinishRun records a run's end, if this worker still holds it.
@@ -219,7 +236,7 @@ func (s *Store) FinishRun(ctx context.Context, runID, owner string, o RunOutcome
 			"queried": o.Counts.Queried, "added": o.Counts.Added, "changed": o.Counts.Changed, "removed": o.Counts.Removed,
 			"unchanged": o.Counts.Unchanged, "sent": o.Counts.Sent, "rejected": o.Counts.Rejected, "unsent": o.Counts.Unsent,
 			"source_issues": o.Counts.SourceIssues, "error_category": o.ErrorCategory, "error_message": o.ErrorMessage, "error_detail": o.ErrorDetail,
-			"stages_json": stages,
+			"error_side": o.ErrorSide, "stages_json": stages,
 		})
 	if res.Error != nil {
 		return translate(res.Error)
@@ -272,7 +289,7 @@ func (s *Store) ReapRuns(ctx context.Context) ([]Run, error) {
 		for _, r := range runs {
 			if err := tx.Model(&Run{}).Where("id = ? AND status = ?", r.ID, RunRunning).Updates(map[string]any{
 				"status": RunInterrupted, "finished_at": now, "lease_expires_at": nil,
-				"error_category": "connection", "error_message": "The run was interrupted: the Sluice process running it stopped. The next run sends every record not yet acknowledged.",
+				"error_category": "connection", "error_side": RunSideSluice, "error_message": "The run was interrupted: the Sluice process running it stopped. The next run sends every record not yet acknowledged.",
 			}).Error; err != nil {
 				return translate(err)
 			}
