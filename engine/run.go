@@ -171,14 +171,14 @@ type run struct {
 	loadTime   time.Duration
 
 	// recorder buffers and progress
-	issues    []Issue
-	changes   []Change
-	recErr    *connectors.Error // the first failure to record issues or changes
-	stage     string
+	issues  []Issue
+	changes []Change
+	recErr  *connectors.Error // the first failure to record issues or changes
+	stage   string
 	// sides is which end each error that may stop the run came from (see blame); the
 	// sender goroutine writes it too.
-	sideMu sync.Mutex
-	sides  map[*connectors.Error]string
+	sideMu    sync.Mutex
+	sides     map[*connectors.Error]string
 	processed int64
 	reported  int64
 }
