@@ -177,6 +177,8 @@ func (s *Service) UpdateModel(ctx context.Context, a models.Actor, id string, re
 
 // ValidateModel compares a model with the warehouse: the relation still resolves, the
 // key and every column still exist with their types; and it counts duplicate keys again.
+// It keeps the issues found and pauses exactly the activations using a column at fault
+// (resuming those whose columns are fine again).
 func (s *Service) ValidateModel(ctx context.Context, workspaceID, id string) (*models.DataModel, error) {
 	m, err := s.store.ModelByID(ctx, workspaceID, id)
 	if err != nil {
@@ -191,18 +193,26 @@ func (s *Service) ValidateModel(ctx context.Context, workspaceID, id string) (*m
 	if err != nil && !relationGone(err) {
 		return nil, err // the source is down or misconfigured: that says nothing about the model
 	}
-	if err != nil {
-		issue := models.ModelIssue{Kind: models.IssueMissing, Message: "The model's table or query no longer resolves: " + errorText(err)}
-		return s.store.RecordModelValidation(ctx, workspaceID, id, []models.ModelIssue{issue}, nil)
-	}
-	issues := SchemaIssues(m.Columns(), current, m.PrimaryKey)
+	var issues []models.ModelIssue
 	var dups *models.DuplicateReport
-	if !hasColumnIssue(issues, m.PrimaryKey) {
-		if dups, err = detectDuplicates(ctx, conn, m.Relation(), m.PrimaryKey); err != nil {
-			return nil, err
+	if err != nil {
+		issues = []models.ModelIssue{{Kind: models.IssueMissing, Message: "The model's table or query no longer resolves: " + errorText(err)}}
+	} else {
+		issues = SchemaIssues(m.Columns(), current, m.PrimaryKey)
+		if !hasColumnIssue(issues, m.PrimaryKey) {
+			if dups, err = detectDuplicates(ctx, conn, m.Relation(), m.PrimaryKey); err != nil {
+				return nil, err
+			}
 		}
 	}
-	return s.store.RecordModelValidation(ctx, workspaceID, id, issues, dups)
+	m, err = s.store.RecordModelValidation(ctx, workspaceID, id, issues, dups)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.afterModelValidation(ctx, m, dups); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 // DetectDuplicates counts a saved model's duplicate keys again ("Detect duplicate
@@ -224,7 +234,14 @@ func (s *Service) DetectDuplicates(ctx context.Context, workspaceID, id string) 
 	if err != nil {
 		return nil, err
 	}
-	return s.store.RecordModelValidation(ctx, workspaceID, id, m.Issues(), dups)
+	m, err = s.store.RecordModelValidation(ctx, workspaceID, id, m.Issues(), dups)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.store.RecordIssues(ctx, workspaceID, models.IssueObjectModel, id, modelIssueInputs(m, nil, dups), []string{models.IssueDuplicateKeys}); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 // relationGone tells an error about the relation itself (a table dropped, a query that
@@ -331,7 +348,8 @@ func (s *Service) RemapColumn(ctx context.Context, a models.Actor, id, from, to 
 		}
 		in.Segments[g.ID] = string(raw)
 	}
-	return s.store.RemapModel(ctx, a, m.ID, in)
+	m, err = s.store.RemapModel(ctx, a, m.ID, in)
+	return s.remapped(ctx, m, err)
 }
 
 // CurrentColumns reads the model's columns as the warehouse has them now (to offer new

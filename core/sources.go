@@ -87,7 +87,8 @@ func (s *Service) DeleteSource(ctx context.Context, a models.Actor, id string) e
 }
 
 // ValidateSource runs the five checks on a saved source, its models' lineage included,
-// and records the outcome (connected or broken).
+// and records the outcome (connected or broken) and its issues; a broken source pauses
+// the activations reading it, one that validates again resumes them.
 func (s *Service) ValidateSource(ctx context.Context, workspaceID, id string) (*models.Source, error) {
 	src, err := s.store.SourceByID(ctx, workspaceID, id)
 	if err != nil {
@@ -109,7 +110,14 @@ func (s *Service) ValidateSource(ctx context.Context, workspaceID, id string) (*
 		defer conn.Close()
 		checks = conn.Validate(ctx, refs)
 	}
-	return s.store.RecordSourceValidation(ctx, workspaceID, id, checks)
+	src, err = s.store.RecordSourceValidation(ctx, workspaceID, id, checks)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.afterSourceValidation(ctx, src); err != nil {
+		return nil, err
+	}
+	return src, nil
 }
 
 // Tables lists the tables and views of a source's schemas, for the model picker.
