@@ -65,15 +65,20 @@ func waitText(selector, want string) chromedp.Action[chromedp.Void] {
 	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
 		deadline := time.Now().Add(15 * time.Second)
 		last := ""
+		var lastErr error
 		for time.Now().Before(deadline) {
+			// An evaluation can fail while the page navigates (a form's redirect): the
+			// next try reads the new page.
 			got, err := chromedp.Evaluate[string](fmt.Sprintf(`(document.querySelector(%q) || {}).textContent || ""`, selector))(ctx, t)
-			if err != nil {
-				return chromedp.Void{}, err
-			}
-			if last = strings.TrimSpace(got); last == want {
-				return chromedp.Void{}, nil
+			if lastErr = err; err == nil {
+				if last = strings.TrimSpace(got); last == want {
+					return chromedp.Void{}, nil
+				}
 			}
 			time.Sleep(100 * time.Millisecond)
+		}
+		if lastErr != nil {
+			return chromedp.Void{}, fmt.Errorf("%s: %w", selector, lastErr)
 		}
 		return chromedp.Void{}, fmt.Errorf("%s: text is %q, want %q", selector, last, want)
 	}
