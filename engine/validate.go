@@ -57,6 +57,16 @@ func (r *run) validate(vals []any) ([]nval, *Issue) {
 			report(f, problem{CodeMissingRequired, fmt.Sprintf("The required field %s is empty (column %s).", f.to, f.from)})
 			continue
 		}
+		if v.isNil() && !f.identifier {
+			// An empty e-mail or phone is not one: sent, it would be null where the
+			// destination expects an address (the seed withholds them like invalid
+			// ones). One of several fields that identify a record may be empty when
+			// another has a value: that is checked below, for the row.
+			if pr := emptyContact(f); pr != nil {
+				report(f, *pr)
+				continue
+			}
+		}
 		if !v.isNil() && f.identifier {
 			hasID = true
 		}
@@ -73,6 +83,18 @@ func (r *run) validate(vals []any) ([]nval, *Issue) {
 		return nil, first
 	}
 	return norm, nil
+}
+
+// emptyContact is the problem of an empty field mapped as an e-mail or a phone, nil for
+// other kinds (an empty text or number is sent as null).
+func emptyContact(f *field) *problem {
+	switch f.kind {
+	case connectors.KindEmail:
+		return &problem{CodeInvalidEmail, fmt.Sprintf("The e-mail address is empty (column %s), so it cannot be sent as %s.", f.from, f.to)}
+	case connectors.KindPhone:
+		return &problem{CodeInvalidPhone, fmt.Sprintf("The phone number is empty (column %s), so it cannot be sent as %s.", f.from, f.to)}
+	}
+	return nil
 }
 
 // normalize checks one value against the kind the destination expects and returns it in
