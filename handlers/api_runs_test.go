@@ -153,24 +153,36 @@ func TestAPIRunErrorsLinkToTheirFix(t *testing.T) {
 	s := newDLSetup(t)
 	act := s.activation(t, "Newsletter")
 	const base = "http://localhost:8080" // config.Default's base URL
+	settings := base + "/settings/platforms/" + s.platform.ID + "#platform-settings"
 	tests := []struct {
-		category, label, fixLabel, fixURL string
+		side, category, label, fixLabel, fixURL string
 	}{
-		{"credentials", "Bad Credentials/Insufficient permissions", "Re-authorize", base + "/settings/platforms/" + s.platform.ID + "/reauthorize"},
-		{"connection", "Connection Error", "Open source settings", base + "/sources/" + s.source.ID},
-		{"configuration", "Configuration Errors", "Edit mapping", base + "/activations/" + act.ID + "/edit?step=mappings"},
-		{"not_found", "Resource Not Found", "Check the platform", base + "/settings/platforms/" + s.platform.ID},
-		{"rate_limit", "Rate Limit", "View run history", base + "/activations/" + act.ID + "?tab=runs"},
-		{"timeout", "Timeouts", "View run history", base + "/activations/" + act.ID + "?tab=runs"},
+		// Each end and category has its own page, where the fix can be made.
+		{"destination", "credentials", "Bad Credentials/Insufficient permissions", "Re-authorize", base + "/settings/platforms/" + s.platform.ID + "/reauthorize"},
+		{"destination", "rate_limit", "Rate Limit", "Adjust the platform's rate", settings},
+		{"destination", "not_found", "Resource Not Found", "Check the platform settings", settings},
+		{"destination", "connection", "Connection Error", "Check the platform settings", settings},
+		{"destination", "timeout", "Timeouts", "Check the platform settings", settings},
+		{"destination", "configuration", "Configuration Errors", "Edit mapping", base + "/activations/" + act.ID + "/edit?step=mappings"},
+		{"source", "credentials", "Bad Credentials/Insufficient permissions", "Fix the source's permissions", base + "/sources/" + s.source.ID},
+		{"source", "connection", "Connection Error", "Open source settings", base + "/sources/" + s.source.ID},
+		{"source", "not_found", "Resource Not Found", "Open source settings", base + "/sources/" + s.source.ID},
+		{"source", "configuration", "Configuration Errors", "Check the model", base + "/models/" + s.model.ID},
+		{"activation", "configuration", "Configuration Errors", "Edit mapping", base + "/activations/" + act.ID + "/edit?step=mappings"},
+		// Runs stored before the side was kept.
+		{"", "credentials", "Bad Credentials/Insufficient permissions", "Re-authorize", base + "/settings/platforms/" + s.platform.ID + "/reauthorize"},
+		{"", "connection", "Connection Error", "Open source settings", base + "/sources/" + s.source.ID},
+		{"", "configuration", "Configuration Errors", "Edit mapping", base + "/activations/" + act.ID + "/edit?step=mappings"},
+		{"", "not_found", "Resource Not Found", "Check the platform settings", settings},
 	}
 	for _, tc := range tests {
-		queued := finishRun(t, s, act.ID, models.RunOutcome{Status: models.RunFailed, ErrorCategory: tc.category, ErrorMessage: "It broke: " + tc.category,
+		queued := finishRun(t, s, act.ID, models.RunOutcome{Status: models.RunFailed, ErrorCategory: tc.category, ErrorSide: tc.side, ErrorMessage: "It broke: " + tc.category,
 			ErrorDetail: "raw detail", Counts: models.RunCounts{Queried: 3, Added: 3, Sent: 1, Unsent: 2}})
 		got := into[runBody](t, s.admin.get("/runs/"+queued.ID).want(t, http.StatusOK))
 		want := runErrorBody{Category: tc.category, CategoryLabel: tc.label, Message: "It broke: " + tc.category, Fix: fixBody{tc.fixLabel, tc.fixURL}}
 		if got.Status != models.RunFailed || got.Error == nil || *got.Error != want || got.StartedAt == nil || got.FinishedAt == nil ||
 			got.Counts != (models.RunCounts{Queried: 3, Added: 3, Sent: 1, Unsent: 2}) || got.Stage == nil {
-			t.Errorf("%s: run %+v error %+v, want %+v", tc.category, got, got.Error, want)
+			t.Errorf("%s/%s: run %+v error %+v, want %+v", tc.side, tc.category, got, got.Error, want)
 		}
 	}
 

@@ -79,7 +79,9 @@ func (h *PlatformHandler) Show(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return h.render(c, http.StatusOK, platforms.ShowPage(platforms.ShowProps{Platform: p, Spec: spec, Activations: acts}), nil)
+	props := platforms.ShowProps{Platform: p, Spec: spec, Activations: acts,
+		Settings: &platforms.FormProps{Specs: []connectors.DestinationSpec{spec}, Kind: p.Kind, Name: p.Name, Values: p.PublicConfig(), Saved: p}}
+	return h.render(c, http.StatusOK, platforms.ShowPage(props), nil)
 }
 
 // Reauthorize shows the settings form of a saved platform, secrets left empty.
@@ -119,7 +121,7 @@ func (h *PlatformHandler) Update(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("update platform: %w", err)
 	}
-	return h.afterCheck(c, p, "re-authorized")
+	return h.afterCheck(c, p, "saved")
 }
 
 // Delete removes a platform no activation uses.
