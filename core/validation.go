@@ -272,3 +272,9 @@ func (s *Service) remapped(ctx context.Context, m *models.DataModel, err error) 
 	}
 	return m, nil
 }
+
+// ResumeAutomatically lifts an activation's automatic pause of this cause, as Sluice,
+// once validation found the cause gone; any other pause stays.
+func (s *Service) ResumeAutomatically(ctx context.Context, workspaceID, id, cause string) (*models.Activation, error) {
+	return s.store.Resume(ctx, systemActor(workspaceID), id, cause)
+}

@@ -46,6 +46,8 @@ type sampler struct {
 	records  []connectors.Record
 	withheld []Issue
 	past     int64 // rows read after the n-th record
+	// whole reads the segment to its end (CountSourceIssues), keeping nothing.
+	whole bool
 }
 
 // add takes a record the run would send.
@@ -58,7 +60,7 @@ func (s *sampler) add(rec connectors.Record) {
 // enough is asked after each settled group of rows: withheld is the run's source-issue
 // count so far (issues reach the sampler only when the run's buffer is flushed).
 func (s *sampler) enough(rows, withheld int64) bool {
-	if len(s.records) < s.n {
+	if s.whole || len(s.records) < s.n {
 		return false
 	}
 	s.past += rows

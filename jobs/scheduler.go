@@ -9,11 +9,13 @@ package jobs
 import (
 	"context"
 	"errors"
+	"hash/fnv"
 	"log/slog"
 	"time"
 
 	"github.com/robfig/cron/v3"
 
+	"sluice/connectors"
 	"sluice/models"
 )
 
@@ -24,18 +26,24 @@ type Scheduler struct {
 	runner    *Runner
 	log       *slog.Logger
 	retention time.Duration
+	// now is the scheduler's clock (UTC); tests step it.
+	now func() time.Time
 }
 
 // NewScheduler registers every job. Each is safe to run on several instances at once.
 func NewScheduler(store *models.Store, runner *Runner, log *slog.Logger, retentionDays int) (*Scheduler, error) {
-	s := &Scheduler{cron: cron.New(cron.WithLocation(time.UTC)), store: store, runner: runner, log: log, retention: time.Duration(retentionDays) * 24 * time.Hour}
-	for spec, job := range map[string]func(){"@every 1h": s.pruneHourly, "@every 6h": s.PruneRunDetails, "@every 15s": s.tick} {
+	s := &Scheduler{cron: cron.New(cron.WithLocation(time.UTC)), store: store, runner: runner, log: log, retention: time.Duration(retentionDays) * 24 * time.Hour,
+		now: func() time.Time { return time.Now().UTC() }}
+	for spec, job := range map[string]func(){"@every 1h": s.pruneHourly, "@every 6h": s.PruneRunDetails, "@every 15s": s.tick, "@every 1m": s.dailyValidation} {
 		if _, err := s.cron.AddFunc(spec, job); err != nil {
 			return nil, err
 		}
 	}
 	return s, nil
 }
+
+// SetClock makes the scheduler read the time from now (tests drive it with a fake clock).
+func (s *Scheduler) SetClock(now func() time.Time) { s.now = now }
 
 // Start runs the jobs in the background.
 func (s *Scheduler) Start() { s.cron.Start() }
@@ -82,7 +90,7 @@ func (s *Scheduler) pruneThrottles() {
 func (s *Scheduler) tick() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := s.Tick(ctx, time.Now().UTC()); err != nil {
+	if _, err := s.Tick(ctx, s.now()); err != nil {
 		s.log.Error("schedule tick", slog.Any("error", err))
 	}
 }
@@ -126,7 +134,98 @@ func (s *Scheduler) Tick(ctx context.Context, now time.Time) (int, error) {
 	if queued > 0 {
 		s.runner.Wake()
 	}
-	return queued, nil
+	return queued, s.skipPausedTicks(ctx, now)
+}
+
+// skipPausedTicks records the due ticks of paused activations as skipped runs with the
+// pause's reason, so Run History shows the gap. The same unique (activation, tick) key
+// as queued runs makes several instances record each tick once.
+func (s *Scheduler) skipPausedTicks(ctx context.Context, now time.Time) error {
+	acts, err := s.store.PausedScheduledActivations(ctx)
+	if err != nil {
+		return err
+	}
+	for _, a := range acts {
+		last, err := s.store.LastScheduledFor(ctx, a.ID)
+		if err != nil {
+			return err
+		}
+		from := a.CreatedAt
+		if last != nil {
+			from = *last
+		}
+		due, err := a.Schedule().LatestDue(from, now)
+		if err != nil || due.IsZero() {
+			continue
+		}
+		_, err = s.store.RecordSkippedTick(ctx, a.WorkspaceID, a.ID, due, string(connectors.CategoryConfiguration), "The activation is paused: "+a.PauseReason)
+		if err != nil && !errors.Is(err, models.ErrConflict) {
+			return err
+		}
+	}
+	return nil
+}
+
+// The daily validation's window: every workspace starts at its own offset from 00:00
+// UTC, early enough in the window that a late cron still starts it before 02:00.
+const (
+	validationWindow = 2 * time.Hour
+	validationSpread = 110 * time.Minute
+)
+
+// ValidationOffset is when, after 00:00 UTC, a workspace's daily validation starts:
+// stable per workspace (a hash of its id), so workspaces spread over the window.
+func ValidationOffset(workspaceID string) time.Duration {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(workspaceID))
+	return time.Duration(h.Sum32()%uint32(validationSpread/time.Second)) * time.Second
+}
+
+func (s *Scheduler) dailyValidation() {
+	ctx, cancel := context.WithTimeout(context.Background(), validationWindow)
+	defer cancel()
+	if _, err := s.DailyValidation(ctx, s.now()); err != nil {
+		s.log.Error("daily validation", slog.Any("error", err))
+	}
+}
+
+// DailyValidation validates, at now, each workspace whose start time has come and that
+// no instance has validated today: every source (the five checks), every model (schema
+// against its snapshot, duplicate keys), then the automatic pauses and resumes, threshold
+// pauses included. The workspace's day is claimed in the database first, so it runs once
+// a day whatever the number of instances. It answers how many workspaces it validated.
+func (s *Scheduler) DailyValidation(ctx context.Context, now time.Time) (int, error) {
+	now = now.UTC()
+	day := now.Truncate(24 * time.Hour)
+	if now.Sub(day) >= validationWindow {
+		return 0, nil
+	}
+	wss, err := s.store.ListWorkspaces(ctx)
+	if err != nil {
+		return 0, err
+	}
+	done := 0
+	for _, ws := range wss {
+		if now.Before(day.Add(ValidationOffset(ws.ID))) {
+			continue
+		}
+		claimed, err := s.store.ClaimValidationDay(ctx, ws.ID, now)
+		if err != nil {
+			return done, err
+		}
+		if !claimed {
+			continue
+		}
+		done++
+		log := s.log.With(slog.String("workspace_id", ws.ID))
+		if err := s.runner.core.ValidateWorkspace(ctx, ws.ID); err != nil {
+			log.Warn("daily validation: some objects could not be validated", slog.Any("error", err))
+		}
+		if err := s.runner.RecheckThresholds(ctx, ws.ID); err != nil {
+			log.Warn("daily validation: threshold pauses could not be checked", slog.Any("error", err))
+		}
+	}
+	return done, nil
 }
 
 // PruneRunDetails enforces the retention of run logs, issues, change logs and samples.

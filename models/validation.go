@@ -149,11 +149,12 @@ type validationDay struct {
 
 func (validationDay) TableName() string { return "validation_days" }
 
-// ClaimValidationDay takes a workspace's daily validation for day (YYYY-MM-DD, UTC):
-// true for the one caller, of any instance, that claimed it first; false for the others.
-func (s *Store) ClaimValidationDay(ctx context.Context, workspaceID, day string) (bool, error) {
+// ClaimValidationDay takes a workspace's daily validation for the UTC day of at: true for
+// the one caller, of any instance, that claimed it first; false for the others.
+func (s *Store) ClaimValidationDay(ctx context.Context, workspaceID string, at time.Time) (bool, error) {
+	at = at.UTC()
 	res := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).
-		Create(&validationDay{WorkspaceID: workspaceID, Day: day, ClaimedAt: s.now()})
+		Create(&validationDay{WorkspaceID: workspaceID, Day: at.Format(time.DateOnly), ClaimedAt: at})
 	if res.Error != nil {
 		return false, translate(res.Error)
 	}

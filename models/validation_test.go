@@ -115,13 +115,14 @@ func TestClaimValidationDayOnce(t *testing.T) {
 	testutil.EachStore(t, func(t *testing.T, s *models.Store) {
 		ctx := t.Context()
 		_, a := testutil.Admin(t, s)
+		day := time.Date(2025, 3, 1, 0, 40, 0, 0, time.UTC)
 		for i, want := range []bool{true, false, false} {
-			ok, err := s.ClaimValidationDay(ctx, a.WorkspaceID, "2025-03-01")
+			ok, err := s.ClaimValidationDay(ctx, a.WorkspaceID, day.Add(time.Duration(i)*time.Minute))
 			if err != nil || ok != want {
 				t.Errorf("claim %d = %v, %v; want %v", i, ok, err, want)
 			}
 		}
-		if ok, err := s.ClaimValidationDay(ctx, a.WorkspaceID, "2025-03-02"); err != nil || !ok {
+		if ok, err := s.ClaimValidationDay(ctx, a.WorkspaceID, day.Add(24*time.Hour)); err != nil || !ok {
 			t.Errorf("next day = %v, %v", ok, err)
 		}
 	})
