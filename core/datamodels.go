@@ -292,9 +292,9 @@ func SchemaIssues(snapshot, current []connectors.Column, primaryKey string) []mo
 }
 
 // RemapColumn associates a new column with an old one (a column renamed in the
-// warehouse): `to` must exist now; the model takes the current snapshot, its key follows
-// if it was `from`, and every segment using `from` uses `to`. (Activations' mappings will
-// follow the same way.)
+// warehouse): `to` must exist now; the model takes the current snapshot, and its key,
+// every segment condition and every activation mapping using `from` use `to`, in one
+// transaction.
 func (s *Service) RemapColumn(ctx context.Context, a models.Actor, id, from, to string) (*models.DataModel, error) {
 	m, err := s.store.ModelByID(ctx, a.WorkspaceID, id)
 	if err != nil {
@@ -348,8 +348,39 @@ func (s *Service) RemapColumn(ctx context.Context, a models.Actor, id, from, to 
 		}
 		in.Segments[g.ID] = string(raw)
 	}
+	if in.Mappings, err = s.remapMappings(ctx, a.WorkspaceID, m.ID, from, to); err != nil {
+		return nil, err
+	}
 	m, err = s.store.RemapModel(ctx, a, m.ID, in)
 	return s.remapped(ctx, m, err)
+}
+
+// remapMappings is the mappings of the model's activations that read `from`, rewritten to
+// read `to` (activation id → mappings JSON).
+func (s *Service) remapMappings(ctx context.Context, workspaceID, modelID, from, to string) (map[string]string, error) {
+	acts, err := s.store.ActivationsOnModels(ctx, workspaceID, []string{modelID})
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, am := range acts {
+		mappings := am.Activation.Mappings()
+		changed := false
+		for i := range mappings {
+			if mappings[i].From == from {
+				mappings[i].From, changed = to, true
+			}
+		}
+		if !changed {
+			continue
+		}
+		raw, err := json.Marshal(mappings)
+		if err != nil {
+			return nil, err
+		}
+		out[am.Activation.ID] = string(raw)
+	}
+	return out, nil
 }
 
 // CurrentColumns reads the model's columns as the warehouse has them now (to offer new

@@ -198,6 +198,15 @@ func (h *ModelHandler) Show(c echo.Context) error {
 			used[col] = append(used[col], "Segment "+g.Name)
 		}
 	}
+	acts, err := h.store.ActivationsOnModels(ctx, workspaceID(c), []string{m.ID})
+	if err != nil {
+		return err
+	}
+	for _, am := range acts {
+		for _, mp := range am.Activation.Mappings() {
+			used[mp.From] = append(used[mp.From], "Mapping of "+am.Activation.Name+" → "+mp.To)
+		}
+	}
 	props := datamodels.ShowProps{Model: m, Source: src, UsedBy: used}
 	if len(m.Issues()) > 0 {
 		// Offer the columns that are new in the warehouse, to associate with lost ones.

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/PuerkitoBio/goquery"
+
 	"sluice/internal/testutil"
 	"sluice/models"
 )
@@ -72,5 +74,23 @@ func TestPlatformSettingsAreEditableOnItsPage(t *testing.T) {
 	read := viewer.get(page).want(t, http.StatusOK)
 	if read.Count(t, "#platform-settings form") != 0 || !strings.Contains(read.Text(t, "#platform-settings"), "/v2") {
 		t.Errorf("a viewer's settings card: %q", read.Text(t, "#platform-settings"))
+	}
+}
+
+// The model page's "Used by" counts the activations' mappings, not only segments: a
+// column an activation sends is not free to drop.
+func TestModelPageUsedByCountsMappings(t *testing.T) {
+	t.Parallel()
+	f := newRunFixture(t, testutil.SQLiteURL(t))
+	doc := f.browser.get("/models/"+f.model.ID).want(t, http.StatusOK).Doc(t)
+	found := false
+	doc.Find("[data-testid=column-row]").Each(func(_ int, row *goquery.Selection) {
+		if strings.HasPrefix(strings.TrimSpace(row.Find("td").First().Text()), "email") &&
+			strings.Contains(row.Find("td").Last().Text(), "Mapping of Newsletter → email") {
+			found = true
+		}
+	})
+	if !found {
+		t.Errorf("the email column is not used by the Newsletter mapping: %q", doc.Find("[data-testid=columns-table]").Text())
 	}
 }

@@ -136,3 +136,67 @@ func TestRevokedGrantBreaksTheSourceNotThePlatform(t *testing.T) {
 		t.Fatalf("the source is still %s", src.Status)
 	}
 }
+
+// A column renamed in the warehouse: the run fails on the source's side with the
+// warehouse's words, the model is validated at once (Altered on that column, no
+// "Validate now"), and associating the new column updates the activation's mapping too,
+// so the next run goes through.
+func TestRenamedColumnValidatesTheModelAndRemapFollowsMappings(t *testing.T) {
+	w := newWorld(t)
+	if r, _ := w.run(); r.Status != models.RunWarnings {
+		t.Fatalf("first run: %s %q", r.Status, r.ErrorMessage)
+	}
+	w.exec(`ALTER TABLE customers RENAME COLUMN phone TO mobile`)
+	r, _ := w.run()
+	if r.Status != models.RunFailed || r.ErrorSide != models.RunSideSource || r.ErrorCategory != "configuration" || !strings.Contains(r.ErrorMessage, "phone") {
+		t.Fatalf("after the rename: %s %s/%s %q", r.Status, r.ErrorSide, r.ErrorCategory, r.ErrorMessage)
+	}
+	m := w.model()
+	altered := false
+	for _, i := range m.Issues() {
+		altered = altered || (i.Column == "phone" && i.Kind == models.IssueAltered)
+	}
+	if m.Status != models.ModelBroken || !altered {
+		t.Fatalf("the model was not validated by the failed run: %s %+v", m.Status, m.Issues())
+	}
+	if p, _ := w.store.PlatformByID(w.ctx, w.admin.WorkspaceID, w.platform.ID); p.Status != models.PlatformConnected {
+		t.Fatalf("the platform was blamed: %s", p.Status)
+	}
+
+	if _, err := w.core.RemapColumn(w.ctx, w.admin, m.ID, "phone", "mobile"); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := w.store.ActivationByID(w.ctx, w.admin.WorkspaceID, w.act.ID)
+	froms := []string{}
+	for _, mp := range a.Mappings() {
+		froms = append(froms, mp.From)
+	}
+	if strings.Join(froms, ",") != "email,mobile,name" {
+		t.Fatalf("mappings after the remap read %v", froms)
+	}
+	w.resumeIfPaused()
+	w.exec(`UPDATE customers SET mobile = '06 99 99 99 01' WHERE id = 1`)
+	r, _ = w.run()
+	if rec, _ := w.rc.record("1"); r.Status != models.RunWarnings || r.Changed != 1 || rec["phone"] != "+33699999901" {
+		t.Fatalf("after the remap: %s %q %+v %v", r.Status, r.ErrorMessage, r.RunCounts, rec)
+	}
+}
+
+// A run that withheld every row it read delivered nothing because of the data: it is
+// failed, says why in plain words, and its fix opens its withheld rows.
+func TestRunWithholdingEveryRowFails(t *testing.T) {
+	w := newWorld(t)
+	w.exec(`UPDATE customers SET email = 'broken'`)
+	r, _ := w.run()
+	if r.Status != models.RunFailed || r.ErrorCategory != "configuration" || r.ErrorSide != models.RunSideData || r.Sent != 0 || r.SourceIssues != r.Queried ||
+		!strings.Contains(r.ErrorMessage, "all 44 rows") || !strings.Contains(r.ErrorMessage, "invalid e-mail") {
+		t.Fatalf("every row withheld: %s %s/%s %q %+v", r.Status, r.ErrorSide, r.ErrorCategory, r.ErrorMessage, r.RunCounts)
+	}
+	if p, _ := w.store.PlatformByID(w.ctx, w.admin.WorkspaceID, w.platform.ID); p.Status != models.PlatformConnected {
+		t.Fatalf("the platform was blamed: %s", p.Status)
+	}
+	failed, err := w.store.ListActivations(w.ctx, w.admin.WorkspaceID, models.ActivationFilter{Status: models.HealthFailed})
+	if err != nil || len(failed) != 1 {
+		t.Fatalf("the Failed filter lists %d activations (%v)", len(failed), err)
+	}
+}

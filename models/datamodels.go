@@ -316,6 +316,9 @@ type RemapInput struct {
 	PrimaryKey string
 	Columns    []connectors.Column
 	Segments   map[string]string // segment id → new conditions JSON
+	// Mappings is each activation's field mappings with the new column (activation id →
+	// mappings JSON).
+	Mappings map[string]string
 }
 
 // RemapModel applies a column association in one transaction: the model takes the
@@ -346,17 +349,33 @@ func (s *Store) RemapModel(ctx context.Context, a Actor, id string, in RemapInpu
 				return translate(res.Error)
 			}
 		}
+		for actID, mappings := range in.Mappings {
+			res := tx.Model(&Activation{}).Where("workspace_id = ? AND id = ?", a.WorkspaceID, actID).
+				Updates(map[string]any{"mappings_json": mappings, "updated_at": now})
+			if res.Error != nil {
+				return translate(res.Error)
+			}
+		}
 		type remap struct {
-			From     string   `json:"from"`
-			To       string   `json:"to"`
-			Segments []string `json:"segments_updated"`
+			From       string   `json:"from"`
+			To         string   `json:"to"`
+			PrimaryKey string   `json:"primary_key,omitempty"`
+			Segments   []string `json:"segments_updated"`
+			Mappings   []string `json:"activations_updated,omitempty"`
 		}
-		ids := make([]string, 0, len(in.Segments))
-		for id := range in.Segments {
-			ids = append(ids, id)
+		keys := func(m map[string]string) []string {
+			ids := make([]string, 0, len(m))
+			for id := range m {
+				ids = append(ids, id)
+			}
+			sort.Strings(ids)
+			return ids
 		}
-		sort.Strings(ids)
-		return s.record(tx, a, change{"model.remap", "model", m.ID, m.Name, nil, remap{in.From, in.To, ids}})
+		pk := ""
+		if in.PrimaryKey == in.To && in.To != in.From {
+			pk = in.To
+		}
+		return s.record(tx, a, change{"model.remap", "model", m.ID, m.Name, nil, remap{in.From, in.To, pk, keys(in.Segments), keys(in.Mappings)}})
 	})
 	if err != nil {
 		return nil, err
