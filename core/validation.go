@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"sluice/connectors"
 	"sluice/models"
@@ -95,7 +96,7 @@ func sourceIssues(src *models.Source, checks []connectors.Check) []models.IssueI
 func modelIssueInputs(m *models.DataModel, issues []models.ModelIssue, dups *models.DuplicateReport) []models.IssueInput {
 	var out []models.IssueInput
 	for _, i := range issues {
-		out = append(out, models.IssueInput{Column: i.Column, Kind: i.Kind, Message: schemaProblem(m, i) + "."})
+		out = append(out, models.IssueInput{Column: i.Column, Kind: i.Kind, Message: upperFirst(schemaProblem(m, i)) + "."})
 	}
 	if dups != nil && dups.DuplicateRows+dups.NullKeys > 0 {
 		out = append(out, models.IssueInput{Column: m.PrimaryKey, Kind: models.IssueDuplicateKeys,
@@ -103,6 +104,14 @@ func modelIssueInputs(m *models.DataModel, issues []models.ModelIssue, dups *mod
 				m.Name, dups.Percent(), dups.DuplicateRows+dups.NullKeys, dups.Rows, m.PrimaryKey)})
 	}
 	return out
+}
+
+// upperFirst starts a sentence.
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 // schemaProblem says what is wrong, naming the model and the column.

@@ -42,6 +42,9 @@ type apiModelJSON struct {
 	ValidatedAt *time.Time          `json:"validated_at"`
 	CreatedAt   time.Time           `json:"created_at"`
 	UpdatedAt   time.Time           `json:"updated_at"`
+	// OpenIssues are the model's validation issues kept over time (GET /issues' shape),
+	// on answers about one model.
+	OpenIssues []apiValidationIssueJSON `json:"open_issues,omitempty"`
 }
 
 // apiDuplicatesJSON is the last duplicate-key count of a model.
@@ -161,6 +164,9 @@ func (in apiModelInput) apply(req *core.ModelRequest) error {
 func (h *ModelAPI) answer(c echo.Context, status int, m *models.DataModel) error {
 	body, err := apiModel(m)
 	if err != nil {
+		return err
+	}
+	if body.OpenIssues, err = openIssuesOf(c, h.store, m.ID); err != nil {
 		return err
 	}
 	return c.JSON(status, body)

@@ -38,6 +38,9 @@ type apiSourceJSON struct {
 	ValidatedAt *time.Time         `json:"validated_at"`
 	CreatedAt   time.Time          `json:"created_at"`
 	UpdatedAt   time.Time          `json:"updated_at"`
+	// OpenIssues are the source's failing stages kept over time (GET /issues' shape), on
+	// answers about one source.
+	OpenIssues []apiValidationIssueJSON `json:"open_issues,omitempty"`
 }
 
 // apiSourceValidationJSON is the answer of POST /sources/{id}/validate.
@@ -113,6 +116,9 @@ func (h *SourceAPI) Show(c echo.Context) error {
 func (h *SourceAPI) answer(c echo.Context, status int, src *models.Source) error {
 	body, err := h.toJSON(src)
 	if err != nil {
+		return err
+	}
+	if body.OpenIssues, err = openIssuesOf(c, h.store, src.ID); err != nil {
 		return err
 	}
 	return c.JSON(status, body)

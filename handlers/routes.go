@@ -55,6 +55,7 @@ func (s *Server) routes(e *echo.Echo, m *metrics, reg *prometheus.Registry) {
 	api.POST("/models/:id/validate", apiModels.Validate, editorOnly)
 	api.POST("/models/:id/duplicates", apiModels.DetectDuplicates, editorOnly)
 	api.POST("/models/:id/remap", apiModels.Remap, editorOnly)
+	api.GET("/issues", (&IssueAPI{s}).Index)
 	apiSegments := &SegmentAPI{s}
 	api.GET("/segments", apiSegments.Index)
 	api.POST("/segments", apiSegments.Create, editorOnly)
