@@ -42,7 +42,7 @@ func TestKillHelper(t *testing.T) {
 func TestSIGKILLMidRun(t *testing.T) {
 	w := newWorld(t)
 	w.exec(`DELETE FROM customers`)
-	w.exec(`INSERT INTO customers SELECT i, 'k' || i || '@example.com', NULL, 'Customer ' || i FROM generate_series(1, 3000) AS i`)
+	w.exec(`INSERT INTO customers SELECT i, 'k' || i || '@example.com', '+33612345678', 'Customer ' || i FROM generate_series(1, 3000) AS i`)
 	// Batches of 100, each answered slowly, so the kill lands mid-run.
 	if _, err := w.store.UpdatePlatform(w.ctx, w.admin, w.platform.ID, mustSpec(t, w), models.PlatformInput{Config: connectors.Config{"batch_size": "100"}}); err != nil {
 		t.Fatal(err)
