@@ -76,7 +76,11 @@ func (h *ActivationHandler) Show(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	props := activationsview.ShowProps{Activation: a, Segment: seg.Name, Platform: p, Runs: runs,
+	events, err := h.store.ActivationEvents(ctx, ws, a.ID, 50)
+	if err != nil {
+		return err
+	}
+	props := activationsview.ShowProps{Activation: a, Segment: seg.Name, Platform: p, Runs: runs, Events: events,
 		Tab: tabOr(c.QueryParam("tab")), Schedule: a.Schedule().Describe(), NextRun: a.NextRun(time.Now())}
 	for i := range runs {
 		if runs[i].Finished() {
