@@ -82,6 +82,9 @@ func (h *ActivationHandler) Show(c echo.Context) error {
 	}
 	props := activationsview.ShowProps{Activation: a, Segment: seg.Name, Platform: p, Runs: runs, Events: events,
 		Tab: tabOr(c.QueryParam("tab")), Schedule: a.Schedule().Describe(), NextRun: a.NextRun(time.Now())}
+	if props.Warnings, err = h.dependencyWarnings(c, seg.ModelID, seg.ID, a.ID); err != nil {
+		return fmt.Errorf("activation %s: warnings: %w", a.ID, err)
+	}
 	for i := range runs {
 		if runs[i].Finished() {
 			if runs[i].ErrorMessage != "" && (runs[i].Status == models.RunFailed || runs[i].Status == models.RunInterrupted) {

@@ -63,7 +63,15 @@ func (h *ModelHandler) Index(c echo.Context) error {
 	for _, s := range srcs {
 		names[s.ID] = s.Name
 	}
-	return h.render(c, http.StatusOK, datamodels.IndexPage(datamodels.IndexProps{Models: list, Sources: names}), nil)
+	ids := make([]string, len(list))
+	for i, m := range list {
+		ids[i] = m.ID
+	}
+	issues, err := h.store.OpenIssuesByObject(ctx, workspaceID(c), ids)
+	if err != nil {
+		return fmt.Errorf("list models: open issues: %w", err)
+	}
+	return h.render(c, http.StatusOK, datamodels.IndexPage(datamodels.IndexProps{Models: list, Sources: names, Issues: issues}), nil)
 }
 
 // formProps fills the editor: the sources, and the tables of the chosen one.
@@ -207,7 +215,11 @@ func (h *ModelHandler) Show(c echo.Context) error {
 			used[mp.From] = append(used[mp.From], "Mapping of "+am.Activation.Name+" → "+mp.To)
 		}
 	}
-	props := datamodels.ShowProps{Model: m, Source: src, UsedBy: used}
+	open, err := h.store.OpenIssues(ctx, workspaceID(c), models.IssueFilterOf(m.ID, ""))
+	if err != nil {
+		return err
+	}
+	props := datamodels.ShowProps{Model: m, Source: src, UsedBy: used, Issues: open}
 	if len(m.Issues()) > 0 {
 		// Offer the columns that are new in the warehouse, to associate with lost ones.
 		if current, err := h.core.CurrentColumns(ctx, workspaceID(c), m); err == nil {

@@ -124,6 +124,9 @@ func (h *SegmentHandler) Show(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if p.Warnings, err = h.dependencyWarnings(c, g.ModelID, g.ID, ""); err != nil {
+		return fmt.Errorf("segment %s: warnings: %w", g.ID, err)
+	}
 	return h.render(c, http.StatusOK, segmentsview.BuilderPage(p), nil)
 }
 

@@ -38,7 +38,15 @@ func (h *SourceHandler) Index(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("list sources: %w", err)
 	}
-	return h.render(c, http.StatusOK, sources.IndexPage(sources.IndexProps{Sources: list}), nil)
+	ids := make([]string, len(list))
+	for i, s := range list {
+		ids[i] = s.ID
+	}
+	issues, err := h.store.OpenIssuesByObject(c.Request().Context(), workspaceID(c), ids)
+	if err != nil {
+		return fmt.Errorf("list sources: open issues: %w", err)
+	}
+	return h.render(c, http.StatusOK, sources.IndexPage(sources.IndexProps{Sources: list, Issues: issues}), nil)
 }
 
 // New shows the form; ?kind= switches the fields (the kind picker reloads the form).
