@@ -296,91 +296,200 @@ func SchemaIssues(snapshot, current []connectors.Column, primaryKey string) []mo
 // every segment condition and every activation mapping using `from` use `to`, in one
 // transaction.
 func (s *Service) RemapColumn(ctx context.Context, a models.Actor, id, from, to string) (*models.DataModel, error) {
-	m, err := s.store.ModelByID(ctx, a.WorkspaceID, id)
+	r, err := s.Remap(ctx, a, id, from, to)
 	if err != nil {
 		return nil, err
+	}
+	return r.Model, nil
+}
+
+// RemapPlan is what associating column To with the old column From changes: the
+// segments whose conditions read From, the activations whose mappings read it, and the
+// primary key. RemapPlan (the dry run) and Remap (the change) both compute it with
+// planRemap, so what the wizard shows is what is applied.
+type RemapPlan struct {
+	From, To string
+	// PrimaryKey is true when the model's primary key moves from From to To.
+	PrimaryKey  bool
+	Segments    []RemapSegment
+	Activations []RemapActivation
+	// Input is exactly what the store writes.
+	Input models.RemapInput
+}
+
+// RemapSegment is a segment whose conditions read the old column.
+type RemapSegment struct{ ID, Name string }
+
+// RemapActivation is an activation whose mappings read the old column, with the
+// destination fields those mappings feed.
+type RemapActivation struct {
+	ID, Name string
+	Fields   []string
+}
+
+// RemapResult is a remap done: the model, the plan applied, and the activations that
+// were paused automatically for the model's schema and resumed.
+type RemapResult struct {
+	Model   *models.DataModel
+	Plan    *RemapPlan
+	Resumed []RemapActivation
+}
+
+// RemapPlan is the dry run of RemapColumn: it checks the same things and lists what
+// would change, writing nothing.
+func (s *Service) RemapPlan(ctx context.Context, workspaceID, id, from, to string) (*RemapPlan, error) {
+	_, plan, err := s.planRemap(ctx, workspaceID, id, from, to)
+	return plan, err
+}
+
+// Remap applies the plan in one transaction, validates the model again, and says which
+// automatically paused activations resumed.
+func (s *Service) Remap(ctx context.Context, a models.Actor, id, from, to string) (*RemapResult, error) {
+	m, plan, err := s.planRemap(ctx, a.WorkspaceID, id, from, to)
+	if err != nil {
+		return nil, err
+	}
+	acts, err := s.store.ActivationsOnModels(ctx, a.WorkspaceID, []string{m.ID})
+	if err != nil {
+		return nil, err
+	}
+	var paused []models.Activation
+	for _, am := range acts {
+		if am.Activation.Status == models.ActivationPaused && am.Activation.PauseAutomatic && am.Activation.PauseCause == models.PauseCauseSchema {
+			paused = append(paused, am.Activation)
+		}
+	}
+	m, err = s.store.RemapModel(ctx, a, m.ID, plan.Input)
+	if m, err = s.remapped(ctx, m, err); err != nil {
+		return nil, err
+	}
+	r := &RemapResult{Model: m, Plan: plan}
+	for _, p := range paused {
+		now, err := s.store.ActivationByID(ctx, a.WorkspaceID, p.ID)
+		if err != nil {
+			return nil, err
+		}
+		if now.Status != models.ActivationPaused {
+			r.Resumed = append(r.Resumed, RemapActivation{ID: p.ID, Name: p.Name})
+		}
+	}
+	return r, nil
+}
+
+// planRemap checks an association and works out every change it makes.
+func (s *Service) planRemap(ctx context.Context, workspaceID, id, from, to string) (*models.DataModel, *RemapPlan, error) {
+	m, err := s.store.ModelByID(ctx, workspaceID, id)
+	if err != nil {
+		return nil, nil, err
 	}
 	if from == "" {
-		return nil, &models.FieldError{Field: "from", Message: "Name the old column."}
+		return nil, nil, &models.FieldError{Field: "from", Message: "Name the old column."}
 	}
 	if _, ok := m.Column(from); !ok {
-		return nil, &models.FieldError{Field: "from", Message: fmt.Sprintf("The model has no column %q in its snapshot.", from)}
+		return nil, nil, &models.FieldError{Field: "from", Message: fmt.Sprintf("The model has no column %q in its snapshot.", from)}
 	}
-	_, conn, err := s.openByID(ctx, a.WorkspaceID, m.SourceID)
+	_, conn, err := s.openByID(ctx, workspaceID, m.SourceID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer conn.Close()
 	current, err := conn.Columns(ctx, m.Relation())
 	if err != nil {
-		return nil, relationError(m.Relation(), err)
+		return nil, nil, relationError(m.Relation(), err)
 	}
-	found := false
-	for _, c := range current {
-		found = found || c.Name == to
+	var target *connectors.Column
+	for i := range current {
+		if current[i].Name == to {
+			target = &current[i]
+		}
 	}
-	if !found {
-		return nil, &models.FieldError{Field: "to", Message: fmt.Sprintf("Column %q is not in the model's table or query.", to)}
+	if target == nil {
+		return nil, nil, &models.FieldError{Field: "to", Message: fmt.Sprintf("Column %q is not in the model's table or query.", to)}
 	}
-	in := models.RemapInput{From: from, To: to, PrimaryKey: m.PrimaryKey, Columns: current, Segments: map[string]string{}}
+	plan := &RemapPlan{From: from, To: to}
+	in := models.RemapInput{From: from, To: to, PrimaryKey: m.PrimaryKey, Columns: remappedSnapshot(m.Columns(), from, *target), Segments: map[string]string{}}
 	if in.PrimaryKey == from {
-		in.PrimaryKey = to
+		in.PrimaryKey, plan.PrimaryKey = to, from != to
 	}
-	segs, err := s.store.ListSegments(ctx, a.WorkspaceID, m.ID)
+	segs, err := s.store.ListSegments(ctx, workspaceID, m.ID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, g := range segs {
 		cond, err := segments.Parse(g.ConditionsJSON)
 		if err != nil {
-			return nil, fmt.Errorf("core: segment %s: %w", g.ID, err)
+			return nil, nil, fmt.Errorf("core: segment %s: %w", g.ID, err)
 		}
 		if !slices.Contains(cond.Columns(), from) {
 			continue
 		}
 		renamed := cond.RenameColumn(from, to)
 		if err := segments.Validate(renamed, current); err != nil {
-			return nil, &models.FieldError{Field: "to", Message: fmt.Sprintf("Segment %q cannot use %q: %s", g.Name, to, errorText(err))}
+			return nil, nil, &models.FieldError{Field: "to", Message: fmt.Sprintf("Segment %q cannot use %q: %s", g.Name, to, errorText(err))}
 		}
 		raw, err := json.Marshal(renamed)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		in.Segments[g.ID] = string(raw)
+		plan.Segments = append(plan.Segments, RemapSegment{ID: g.ID, Name: g.Name})
 	}
-	if in.Mappings, err = s.remapMappings(ctx, a.WorkspaceID, m.ID, from, to); err != nil {
-		return nil, err
+	if in.Mappings, plan.Activations, err = s.remapMappings(ctx, workspaceID, m.ID, from, to); err != nil {
+		return nil, nil, err
 	}
-	m, err = s.store.RemapModel(ctx, a, m.ID, in)
-	return s.remapped(ctx, m, err)
+	slices.SortFunc(plan.Segments, func(a, b RemapSegment) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(plan.Activations, func(a, b RemapActivation) int { return strings.Compare(a.Name, b.Name) })
+	plan.Input = in
+	return m, plan, nil
+}
+
+// remappedSnapshot is the model's snapshot with the old column replaced by the new one,
+// and nothing else changed: another column still lost or retyped stays an issue for the
+// validation that follows, and other new columns stay candidates for its remap.
+func remappedSnapshot(snapshot []connectors.Column, from string, to connectors.Column) []connectors.Column {
+	out := make([]connectors.Column, 0, len(snapshot))
+	for _, c := range snapshot {
+		switch c.Name {
+		case from:
+			out = append(out, to)
+		case to.Name:
+			// already known under the new name: it takes the old column's place
+		default:
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // remapMappings is the mappings of the model's activations that read `from`, rewritten to
-// read `to` (activation id → mappings JSON).
-func (s *Service) remapMappings(ctx context.Context, workspaceID, modelID, from, to string) (map[string]string, error) {
+// read `to` (activation id → mappings JSON), and those activations with the fields fed.
+func (s *Service) remapMappings(ctx context.Context, workspaceID, modelID, from, to string) (map[string]string, []RemapActivation, error) {
 	acts, err := s.store.ActivationsOnModels(ctx, workspaceID, []string{modelID})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	out := map[string]string{}
+	var changes []RemapActivation
 	for _, am := range acts {
 		mappings := am.Activation.Mappings()
-		changed := false
+		var fields []string
 		for i := range mappings {
 			if mappings[i].From == from {
-				mappings[i].From, changed = to, true
+				mappings[i].From = to
+				fields = append(fields, mappings[i].To)
 			}
 		}
-		if !changed {
+		if len(fields) == 0 {
 			continue
 		}
 		raw, err := json.Marshal(mappings)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		out[am.Activation.ID] = string(raw)
+		changes = append(changes, RemapActivation{ID: am.Activation.ID, Name: am.Activation.Name, Fields: fields})
 	}
-	return out, nil
+	return out, changes, nil
 }
 
 // CurrentColumns reads the model's columns as the warehouse has them now (to offer new

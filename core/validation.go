@@ -270,16 +270,14 @@ func (s *Service) ValidateWorkspace(ctx context.Context, workspaceID string) err
 	return first
 }
 
-// remapped follows a column association: the model took the warehouse's current columns,
-// so its schema issues are resolved and what they paused resumes.
+// remapped follows a column association by validating the model again against the
+// warehouse: what the remap fixed resumes, while a column still lost or retyped keeps its
+// issue and its pauses (several columns renamed at once are remapped one by one).
 func (s *Service) remapped(ctx context.Context, m *models.DataModel, err error) (*models.DataModel, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.afterModelValidation(ctx, m, nil); err != nil {
-		return nil, err
-	}
-	return m, nil
+	return s.ValidateModel(ctx, m.WorkspaceID, m.ID)
 }
 
 // ResumeAutomatically lifts an activation's automatic pause of this cause, as Sluice,

@@ -236,7 +236,7 @@ func (h *ModelHandler) Show(c echo.Context) error {
 // Remap associates a new column with an old one (a column renamed in the warehouse).
 func (h *ModelHandler) Remap(c echo.Context) error {
 	from, to := c.FormValue("from"), c.FormValue("to")
-	m, err := h.core.RemapColumn(c.Request().Context(), actor(c), c.Param("id"), from, to)
+	r, err := h.core.Remap(c.Request().Context(), actor(c), c.Param("id"), from, to)
 	var fe *models.FieldError
 	if asFieldErr(err, &fe) {
 		if ferr := flash(c, "error", fe.Message); ferr != nil {
@@ -245,12 +245,12 @@ func (h *ModelHandler) Remap(c echo.Context) error {
 		return redirect(c, c.Echo().Reverse("models.show", c.Param("id")))
 	}
 	if err != nil {
+		return fmt.Errorf("remap column: %w", err)
+	}
+	if err := flash(c, "success", remapMessage(r)); err != nil {
 		return err
 	}
-	if err := flash(c, "success", fmt.Sprintf("%s is now associated with %s; segments using it were updated.", to, from)); err != nil {
-		return err
-	}
-	return redirect(c, c.Echo().Reverse("models.show", m.ID))
+	return redirect(c, c.Echo().Reverse("models.show", r.Model.ID))
 }
 
 // Validate compares the model with the warehouse now.

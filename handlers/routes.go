@@ -129,6 +129,7 @@ func (s *Server) routes(e *echo.Echo, m *metrics, reg *prometheus.Registry) {
 	app.GET("/models/:id", dms.Show).Name = "models.show"
 	app.POST("/models/:id/validate", dms.Validate, editorOnly).Name = "models.validate"
 	app.POST("/models/:id/duplicates", dms.Duplicates, editorOnly).Name = "models.duplicates"
+	app.GET("/models/:id/remap", dms.RemapWizard, editorOnly).Name = "models.remap.wizard"
 	app.POST("/models/:id/remap", dms.Remap, editorOnly).Name = "models.remap"
 	app.DELETE("/models/:id", dms.Delete, editorOnly).Name = "models.delete"
 	srcs := &SourceHandler{s}
