@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -649,9 +650,40 @@ func TestTroubleshooting(t *testing.T) {
 			}
 		}},
 	}
+	var rows []string
+	for _, tc := range cases {
+		rows = append(rows, tc.row)
+	}
+	if doc := troubleshootingDocRows(t); strings.Join(doc, "|") != strings.Join(rows, "|") {
+		t.Errorf("docs/troubleshooting.md lists %q, the cases are %q", doc, rows)
+	}
 	for _, tc := range cases {
 		t.Run(tc.row, func(t *testing.T) {
 			tc.fn(t, newTSWorld(t))
 		})
 	}
+}
+
+// troubleshootingDocRows are the failures of docs/troubleshooting.md's table, in its
+// order; each row must name its case of TestTroubleshooting as its test.
+func troubleshootingDocRows(t *testing.T) []string {
+	t.Helper()
+	b, err := os.ReadFile("../docs/troubleshooting.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []string
+	for _, line := range strings.Split(string(b), "\n") {
+		cells := strings.Split(line, " | ")
+		if !strings.HasPrefix(line, "| ") || len(cells) < 7 || strings.HasPrefix(line, "| failure") || strings.HasPrefix(line, "| ---") {
+			continue
+		}
+		row := strings.TrimPrefix(cells[0], "| ")
+		test := "`TestTroubleshooting/" + strings.ReplaceAll(row, " ", "_") + "` |"
+		if last := cells[len(cells)-1]; last != test {
+			t.Errorf("docs/troubleshooting.md row %q names %q, want %q", row, last, test)
+		}
+		rows = append(rows, row)
+	}
+	return rows
 }
