@@ -137,6 +137,7 @@ func (s *Runner) ended(ctx context.Context, run *models.Run, act *models.Activat
 		return
 	}
 	s.blame(ctx, run, act, o)
+	s.flagDuplicates(ctx, run, act, o)
 	threshold := act.Settings().SourceIssueThreshold
 	if threshold > 0 && o.Counts.Queried > 0 {
 		share := 100 * float64(o.Counts.SourceIssues) / float64(o.Counts.Queried)
@@ -147,6 +148,7 @@ func (s *Runner) ended(ctx context.Context, run *models.Run, act *models.Activat
 			}
 		}
 	}
+	s.recordWarnings(ctx, run, act, o)
 }
 
 // blame applies a failed run's error to the end it came from: bad credentials at the

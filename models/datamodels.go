@@ -42,6 +42,9 @@ type DuplicateReport struct {
 	DuplicateRows int64     `json:"duplicate_rows"`
 	NullKeys      int64     `json:"null_keys"`
 	Samples       []string  `json:"samples"`
+	// RunID is the run that found these duplicates while reading its segment, "" when a
+	// validation counted them over the whole model.
+	RunID string `json:"run_id,omitempty"`
 }
 
 // Percent is the share of rows whose key is not unique (or is null).
