@@ -91,6 +91,9 @@ func (h *ActivationHandler) Show(c echo.Context) error {
 				props.LastError = &runs[i]
 				props.Fix = h.fixFor(c, &runs[i], a)
 			}
+			if props.LastRunWarnings, err = h.syncWarnings(ctx, c, ws, runs[i].ID); err != nil {
+				return fmt.Errorf("activation %s: run warnings: %w", a.ID, err)
+			}
 			break
 		}
 	}

@@ -107,3 +107,42 @@ func TestIssueWarningsWhereTheyMatter(t *testing.T) {
 		}
 	})
 }
+
+// A run's sync warnings show on the run page and, for the latest run, on the activation's
+// page, each with the page where to look; the run stays a success.
+func TestSyncWarningsOnRunAndActivation(t *testing.T) {
+	eachRunFixture(t, func(t *testing.T, f *runFixture) {
+		r := f.startRun(t)
+		f.finish(t, r, models.RunOutcome{Status: models.RunSucceeded, Counts: models.RunCounts{Queried: 20, Added: 20, Sent: 20}})
+		if n := f.browser.get("/runs/"+r.ID).want(t, 200).Count(t, `[data-testid=sync-warning]`); n != 0 {
+			t.Errorf("a run without warnings shows %d", n)
+		}
+		if err := f.app.store.AddRunWarnings(t.Context(), []models.RunWarning{
+			{WorkspaceID: models.DefaultWorkspaceID, RunID: r.ID, Kind: models.WarnAudienceDrop, Message: "The audience dropped from 42 rows to 20 rows since the last run (52% fewer).",
+				ObjectType: models.WarnObjectSegment, ObjectID: f.segment.ID},
+			{WorkspaceID: models.DefaultWorkspaceID, RunID: r.ID, Kind: models.WarnDuplicateKeys, Message: "2 rows of model Customers shared their primary key id with another row.",
+				ObjectType: models.WarnObjectModel, ObjectID: f.model.ID},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		for _, page := range []string{"/runs/" + r.ID, "/activations/" + f.act.ID} {
+			doc := f.browser.get(page).want(t, 200).Doc(t)
+			got := map[string]string{}
+			doc.Find(`[data-testid=sync-warning]`).Each(func(_ int, s *goquery.Selection) {
+				got[s.AttrOr("data-kind", "")] = s.Find(`[data-testid=sync-warning-link]`).AttrOr("href", "") + " " + strings.Join(strings.Fields(s.Text()), " ")
+			})
+			if w := got[models.WarnAudienceDrop]; !strings.HasPrefix(w, "/segments/"+f.segment.ID+" ") || !strings.Contains(w, "Audience dropped. The audience dropped from 42 rows to 20 rows") {
+				t.Errorf("%s: audience warning %q", page, w)
+			}
+			if w := got[models.WarnDuplicateKeys]; !strings.HasPrefix(w, "/models/"+f.model.ID+" ") {
+				t.Errorf("%s: duplicate keys warning %q", page, w)
+			}
+			if len(got) != 2 {
+				t.Errorf("%s: warnings %v", page, got)
+			}
+		}
+		if s := f.browser.get("/runs/"+r.ID).want(t, 200).Text(t, `[data-testid=run-status]`); s != "Succeeded" {
+			t.Errorf("run status %q", s)
+		}
+	})
+}

@@ -82,6 +82,9 @@ func (h *RunHandler) Show(c echo.Context) error {
 		return fmt.Errorf("run samples: %w", err)
 	}
 	p.Samples = samplesOf(samples)
+	if p.Warnings, err = h.syncWarnings(ctx, c, ws, r.ID); err != nil {
+		return fmt.Errorf("run warnings: %w", err)
+	}
 	if !r.Finished() {
 		if p.Progress, err = h.progress(ctx, ws, r); err != nil {
 			return err
