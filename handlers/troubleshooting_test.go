@@ -597,7 +597,7 @@ func TestTroubleshooting(t *testing.T) {
 		{"429 Too Many Requests", func(t *testing.T, w *tsWorld) {
 			w.rc.set(func(rc *tsReceiver) { rc.status = http.StatusTooManyRequests })
 			r := w.run()
-			w.wantFailed(r, "rate_limit", "The webhook answered 429 Too Many Requests: it limits how fast Sluice may send. Sluice waits and tries again. Sluice tried 5 times, then stopped. What was not delivered is sent again next run.", "Adjust the platform's rate", platformSettings(w))
+			w.wantFailed(r, "rate_limit", "The webhook answered 429 Too Many Requests: it limits how fast Sluice may send. Sluice tried 5 times, then stopped. What was not delivered is sent again next run.", "Adjust the platform's rate", platformSettings(w))
 			w.wantActive("after a 429")
 			w.rc.set(func(rc *tsReceiver) { rc.status = 0 })
 			w.wantDelivers("next run")
@@ -626,13 +626,13 @@ func TestTroubleshooting(t *testing.T) {
 		{"500 Internal Server Error", func(t *testing.T, w *tsWorld) {
 			w.rc.set(func(rc *tsReceiver) { rc.status = http.StatusInternalServerError })
 			r := w.run()
-			w.wantFailed(r, "connection", "The webhook answered 500 Internal Server Error: it failed on its side. Sluice tries again. Sluice tried 5 times, then stopped.", "Check the platform settings", platformSettings(w))
+			w.wantFailed(r, "connection", "The webhook answered 500 Internal Server Error: it failed on its side. Sluice tried 5 times, then stopped.", "Check the platform settings", platformSettings(w))
 			w.wantActive("after a 500")
 		}},
 		{"Timeout", func(t *testing.T, w *tsWorld) {
 			w.rc.set(func(rc *tsReceiver) { rc.delay = time.Second })
 			r := w.run()
-			w.wantFailed(r, "timeout", "The webhook did not answer in time. Sluice tries again. Sluice tried 5 times, then stopped.", "Check the platform settings", platformSettings(w))
+			w.wantFailed(r, "timeout", "The webhook did not answer in time. Sluice tried 5 times, then stopped.", "Check the platform settings", platformSettings(w))
 			w.wantActive("after a timeout")
 		}},
 		{"Paused by hand", func(t *testing.T, w *tsWorld) {

@@ -32,6 +32,8 @@ func (c *Client) StatusError(resp *Response) *connectors.Error {
 	status := statusLabel(code)
 	e := &connectors.Error{Exchange: resp.Exchange, Detail: detail(status, resp.Body)}
 	answered := fmt.Sprintf("%s answered %s", c.name, status)
+	// Whether Sluice tries again is the engine's to say (Retryable); the message says
+	// only what the destination did.
 	switch {
 	case code == http.StatusUnauthorized || code == http.StatusForbidden:
 		e.Category = connectors.CategoryCredentials
@@ -42,14 +44,14 @@ func (c *Client) StatusError(resp *Response) *connectors.Error {
 	case code == http.StatusTooManyRequests:
 		e.Category, e.Retryable = connectors.CategoryRateLimit, true
 		e.RetryAfter = RetryAfter(resp.Header, time.Now())
-		e.Message = answered + ": it limits how fast Sluice may send. Sluice waits and tries again."
+		e.Message = answered + ": it limits how fast Sluice may send."
 	case code == http.StatusRequestTimeout:
 		e.Category, e.Retryable = connectors.CategoryTimeout, true
-		e.Message = answered + ": it did not receive the request in time. Sluice tries again."
+		e.Message = answered + ": it did not receive the request in time."
 	case code >= 500 && code <= 599:
 		e.Category, e.Retryable = connectors.CategoryConnection, true
 		e.RetryAfter = RetryAfter(resp.Header, time.Now())
-		e.Message = answered + ": it failed on its side. Sluice tries again."
+		e.Message = answered + ": it failed on its side."
 	case code >= 300 && code <= 399:
 		e.Category = connectors.CategoryConfiguration
 		to := ""
@@ -148,7 +150,7 @@ func (c *Client) TransportError(err error) *connectors.Error {
 		e.Message = c.name + " did not answer before the request was cancelled."
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
 		e.Category, e.Retryable = connectors.CategoryTimeout, true
-		e.Message = c.name + " did not answer in time. Sluice tries again."
+		e.Message = c.name + " did not answer in time."
 	case errors.As(err, &dnsErr):
 		e.Retryable = !dnsErr.IsNotFound
 		e.Message = fmt.Sprintf("%s could not be reached: the host name %q does not resolve. Check the URL.", c.name, dnsErr.Name)
@@ -160,16 +162,16 @@ func (c *Client) TransportError(err error) *connectors.Error {
 		e.Message = c.name + " does not speak HTTPS at this address. Check the URL (http or https, and the port)."
 	case errors.Is(err, syscall.ECONNREFUSED):
 		e.Retryable = true
-		e.Message = c.name + " refused the connection: check the URL and that the endpoint is up. Sluice tries again."
+		e.Message = c.name + " refused the connection: check the URL and that the endpoint is up."
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		e.Retryable = true
-		e.Message = c.name + " closed the connection before answering. Sluice tries again."
+		e.Message = c.name + " closed the connection before answering."
 	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
 		e.Retryable = true
-		e.Message = c.name + " could not be reached: there is no network route to it. Sluice tries again."
+		e.Message = c.name + " could not be reached: there is no network route to it."
 	default:
 		e.Retryable = true
-		e.Message = c.name + " could not be reached. Sluice tries again."
+		e.Message = c.name + " could not be reached."
 	}
 	return e
 }
