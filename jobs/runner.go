@@ -142,7 +142,7 @@ func (s *Runner) ended(ctx context.Context, run *models.Run, act *models.Activat
 	if threshold > 0 && o.Counts.Queried > 0 {
 		share := 100 * float64(o.Counts.SourceIssues) / float64(o.Counts.Queried)
 		if share > threshold {
-			reason := fmt.Sprintf("paused automatically: %.1f%% of rows had source issues in the last run (threshold %.1f%%). Fix the data, then resume.", share, threshold)
+			reason := fmt.Sprintf("paused automatically: %.1f%% of rows had source issues in the last run (threshold %.1f%%). Fix the data: Sluice resumes it once a check finds the share under the threshold.", share, threshold)
 			if _, err := s.core.PauseAutomatically(ctx, run.WorkspaceID, act.ID, models.PauseCauseThreshold, reason); err != nil {
 				s.log.Error("pause activation", slog.Any("error", err))
 			}
