@@ -255,6 +255,7 @@ func (h *ModelAPI) Validate(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("validate model: %w", err)
 	}
+	h.recheckThresholds(c, []string{m.ID})
 	return h.answer(c, http.StatusOK, m)
 }
 

@@ -220,5 +220,6 @@ func (h *SourceAPI) Validate(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("validate source: %w", err)
 	}
+	h.recheckSourceThresholds(c, src.ID)
 	return c.JSON(http.StatusOK, apiSourceValidationJSON{Status: src.Status, Checks: apiChecks(src), ValidatedAt: apiTimeOrNull(src.ValidatedAt)})
 }

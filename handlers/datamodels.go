@@ -263,6 +263,9 @@ func (h *ModelHandler) Validate(c echo.Context) error {
 	if n := len(m.Issues()); n > 0 {
 		msg, kind = fmt.Sprintf("Validation found %d schema issue(s).", n), "error"
 	}
+	if resumed := h.recheckThresholds(c, []string{m.ID}); len(resumed) > 0 {
+		msg += " Back under their source-issue threshold and resumed: " + strings.Join(resumed, ", ") + "."
+	}
 	if err := flash(c, kind, msg); err != nil {
 		return err
 	}

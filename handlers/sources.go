@@ -178,6 +178,7 @@ func (h *SourceHandler) Validate(c echo.Context) error {
 	if _, err := h.core.ValidateSource(c.Request().Context(), workspaceID(c), c.Param("id")); err != nil {
 		return err
 	}
+	h.recheckSourceThresholds(c, c.Param("id"))
 	return h.show(c, http.StatusOK, nil)
 }
 

@@ -20,9 +20,37 @@ func (s *Runner) RecheckThresholds(ctx context.Context, workspaceID string) erro
 	if err != nil {
 		return err
 	}
+	_, err = s.recheck(ctx, workspaceID, acts)
+	return err
+}
+
+// RecheckThresholdsOnModels is RecheckThresholds for the activations reading these
+// models, after "Validate now" on a model or its source: it answers the activations it
+// resumed and logs those it could not check, which stay paused.
+func (s *Runner) RecheckThresholdsOnModels(ctx context.Context, workspaceID string, modelIDs []string) []models.Activation {
+	onModels, err := s.store.ActivationsOnModels(ctx, workspaceID, modelIDs)
+	if err != nil {
+		s.log.Error("recheck thresholds: list activations", slog.Any("error", err))
+		return nil
+	}
+	acts := make([]models.Activation, len(onModels))
+	for i, am := range onModels {
+		acts[i] = am.Activation
+	}
+	resumed, err := s.recheck(ctx, workspaceID, acts)
+	if err != nil {
+		s.log.Error("recheck thresholds", slog.Any("error", err))
+	}
+	return resumed
+}
+
+// recheck resumes those of acts paused for their threshold that are back under it,
+// carrying on past one's failure and answering the first.
+func (s *Runner) recheck(ctx context.Context, workspaceID string, acts []models.Activation) ([]models.Activation, error) {
 	var first error
+	var resumed []models.Activation
 	for _, a := range acts {
-		if !a.PauseAutomatic || a.PauseCause != models.PauseCauseThreshold {
+		if a.Status != models.ActivationPaused || !a.PauseAutomatic || a.PauseCause != models.PauseCauseThreshold {
 			continue
 		}
 		under, err := s.underThreshold(ctx, &a)
@@ -35,11 +63,15 @@ func (s *Runner) RecheckThresholds(ctx context.Context, workspaceID string) erro
 		if !under {
 			continue
 		}
-		if _, err := s.core.ResumeAutomatically(ctx, workspaceID, a.ID, models.PauseCauseThreshold); err != nil && first == nil {
-			first = err
+		if _, err := s.core.ResumeAutomatically(ctx, workspaceID, a.ID, models.PauseCauseThreshold); err != nil {
+			if first == nil {
+				first = err
+			}
+			continue
 		}
+		resumed = append(resumed, a)
 	}
-	return first
+	return resumed, first
 }
 
 // underThreshold counts the activation's source issues over its whole segment.
