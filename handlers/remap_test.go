@@ -67,6 +67,18 @@ func TestRemapWizard(t *testing.T) {
 				t.Errorf("Remap button leads to %q", href)
 			}
 
+			// "Edit mapping" marks the mapped column the warehouse lost and leads to the wizard.
+			edit := browser.get("/activations/"+act.ID+"/edit?step=mappings").want(t, http.StatusOK)
+			if got := edit.Text(t, "[data-testid=map-from-lost]"); !strings.Contains(got, "email is no longer in the warehouse") {
+				t.Errorf("mapping step marks %q, want email lost", got)
+			}
+			if link, _ := edit.Doc(t).Find("[data-testid=map-from-remap]").Attr("href"); link != "/models/"+m.ID+"/remap?column=email" {
+				t.Errorf("mapping step's remap link %q", link)
+			}
+			if n := edit.Count(t, "[data-testid=lost-columns] a"); n != 2 {
+				t.Errorf("mapping step offers %d remaps, want 2 (id and email)", n)
+			}
+
 			wiz := browser.get("/models/"+m.ID+"/remap?column=email").want(t, http.StatusOK)
 			doc := wiz.Doc(t)
 			if first, _ := doc.Find("[data-testid=remap-candidate]").First().Attr("data-column"); first != "email_address" {
@@ -133,6 +145,10 @@ func TestRemapWizard(t *testing.T) {
 			}
 			if got := status().Mappings()[0].From; got != "email_address" {
 				t.Errorf("the mapping reads %q, want email_address", got)
+			}
+			edit = browser.get("/activations/"+act.ID+"/edit?step=mappings").want(t, http.StatusOK)
+			if n := edit.Count(t, "[data-testid=map-from-lost]") + edit.Count(t, "[data-testid=lost-columns]"); n != 0 {
+				t.Errorf("after the remaps the mapping step still marks lost columns:\n%s", edit.Text(t, "[data-testid=mappings]"))
 			}
 		})
 	}
