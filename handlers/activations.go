@@ -97,16 +97,21 @@ func (h *ActivationHandler) Show(c echo.Context) error {
 			break
 		}
 	}
+	props.PauseFix = fixButton(c, pauseFix(ctx, h.store, a))
 	return h.render(c, http.StatusOK, activationsview.ShowPage(props), nil)
 }
 
 // fixFor is the place where a run's error is fixed, as a button.
 func (h *ActivationHandler) fixFor(c echo.Context, r *models.Run, a *models.Activation) *runsview.Fix {
-	fix := runFix(c.Request().Context(), h.store, r, a)
-	if fix == nil {
+	return fixButton(c, runFix(c.Request().Context(), h.store, r, a))
+}
+
+// fixButton reverses a fix's route into the button that opens it; nil stays nil.
+func fixButton(c echo.Context, f *fix) *runsview.Fix {
+	if f == nil {
 		return nil
 	}
-	return &runsview.Fix{Label: fix.Label, URL: c.Echo().Reverse(fix.Route, fix.Param) + fix.Query}
+	return &runsview.Fix{Label: f.Label, URL: c.Echo().Reverse(f.Route, f.Param) + f.Query}
 }
 
 // Duplicate copies an activation (paused, so the copy does not send until reviewed) and

@@ -86,6 +86,12 @@ func runFix(ctx context.Context, store *models.Store, r *models.Run, a *models.A
 	if !ok {
 		return nil
 	}
+	return place.resolve(ctx, store, a, r.ID)
+}
+
+// resolve fills in the fix page's parameter: the activation's platform, itself, the run
+// runID, or its model's source or model. nil when the model cannot be read.
+func (place fixPlace) resolve(ctx context.Context, store *models.Store, a *models.Activation, runID string) *fix {
 	f := &fix{Label: place.label, Route: place.route, Query: place.query}
 	switch place.on {
 	case onPlatform:
@@ -93,7 +99,7 @@ func runFix(ctx context.Context, store *models.Store, r *models.Run, a *models.A
 	case onActivation:
 		f.Param = a.ID
 	case onRun:
-		f.Param = r.ID
+		f.Param = runID
 	case onSource, onModel:
 		seg, err := store.SegmentByID(ctx, a.WorkspaceID, a.SegmentID)
 		if err != nil {
@@ -109,4 +115,23 @@ func runFix(ctx context.Context, store *models.Store, r *models.Run, a *models.A
 		}
 	}
 	return f
+}
+
+// pauseFixes is where each automatic pause's cause is fixed; Sluice then resumes the
+// activation by itself.
+var pauseFixes = map[string]fixPlace{
+	models.PauseCausePlatform:  {"Re-authorize", "platforms.reauthorize", onPlatform, ""},
+	models.PauseCauseSource:    {"Fix the source", "sources.show", onSource, ""},
+	models.PauseCauseSchema:    {"Fix the model's columns", "models.show", onModel, ""},
+	models.PauseCauseThreshold: {"See the source issues", "runs.show", onRun, "#source-issues-card"},
+}
+
+// pauseFix is the page that fixes an automatic pause's cause; nil for a manual pause
+// (resuming it is the fix) or a threshold pause with no run to show.
+func pauseFix(ctx context.Context, store *models.Store, a *models.Activation) *fix {
+	place, ok := pauseFixes[a.PauseCause]
+	if !ok || !a.PauseAutomatic || (place.on == onRun && a.LastRunID == "") {
+		return nil
+	}
+	return place.resolve(ctx, store, a, a.LastRunID)
 }

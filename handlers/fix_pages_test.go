@@ -94,3 +94,45 @@ func TestModelPageUsedByCountsMappings(t *testing.T) {
 		t.Errorf("the email column is not used by the Newsletter mapping: %q", doc.Find("[data-testid=columns-table]").Text())
 	}
 }
+
+// A paused activation's page offers the page that fixes the pause's cause; Sluice then
+// resumes it by itself. A manual pause offers none: resuming it is the fix.
+func TestPauseReasonLeadsToItsFix(t *testing.T) {
+	t.Parallel()
+	eachRunFixture(t, func(t *testing.T, f *runFixture) {
+		r := f.startRun(t)
+		f.finish(t, r, models.RunOutcome{Status: models.RunWarnings, Counts: models.RunCounts{Queried: 10, Unchanged: 5, SourceIssues: 5}})
+		// As the runner does when a run ends: the activation's last run is this one.
+		if err := f.app.store.SetActivationHealth(t.Context(), models.DefaultWorkspaceID, f.act.ID, r.ID, models.HealthWarning); err != nil {
+			t.Fatal(err)
+		}
+		sys := models.Actor{WorkspaceID: models.DefaultWorkspaceID, Type: models.ActorSystem, Name: "Sluice", Role: models.RoleAdmin}
+		person := models.Actor{WorkspaceID: models.DefaultWorkspaceID, Type: models.ActorUser, ID: "someone", Name: "someone@example.com", Role: models.RoleAdmin}
+		for _, tc := range []struct {
+			cause, label, href string
+		}{
+			{models.PauseCausePlatform, "Re-authorize", "/settings/platforms/" + f.platform.ID + "/reauthorize"},
+			{models.PauseCauseSource, "Fix the source", "/sources/" + f.source.ID},
+			{models.PauseCauseSchema, "Fix the model's columns", "/models/" + f.model.ID},
+			{models.PauseCauseThreshold, "See the source issues", "/runs/" + r.ID + "#source-issues-card"},
+			{"", "", ""}, // by hand
+		} {
+			actor := sys
+			if tc.cause == "" {
+				actor = person
+			}
+			if _, err := f.app.store.Pause(t.Context(), actor, f.act.ID, tc.cause, "paused for the test"); err != nil {
+				t.Fatal(err)
+			}
+			doc := f.browser.get("/activations/" + f.act.ID).want(t, http.StatusOK).Doc(t)
+			btn := doc.Find("[data-testid=pause-reason] [data-testid=pause-fix]")
+			href, _ := btn.Attr("href")
+			if strings.TrimSpace(btn.Text()) != tc.label || href != tc.href {
+				t.Errorf("pause cause %q: fix %q → %q, want %q → %q", tc.cause, strings.TrimSpace(btn.Text()), href, tc.label, tc.href)
+			}
+			if _, err := f.app.store.Resume(t.Context(), actor, f.act.ID, tc.cause); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}
