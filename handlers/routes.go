@@ -85,6 +85,9 @@ func (s *Server) routes(e *echo.Echo, m *metrics, reg *prometheus.Registry) {
 	api.GET("/runs/:id/logs", apiRuns.Logs)
 	api.GET("/runs/:id/samples", apiRuns.Samples)
 	api.POST("/runs/:id/cancel", apiRuns.Cancel, operatorOnly)
+	apiAlerts := &AlertAPI{s}
+	api.GET("/alerts", apiAlerts.Show)
+	api.PUT("/alerts", apiAlerts.Update, adminOnly)
 
 	web := e.Group("", s.loadSession, refuseNUL, s.checkCSRF)
 	web.GET("/setup", s.SetupForm).Name = "auth.setup"
