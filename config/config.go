@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/mail"
 	"net/netip"
 	"net/url"
 	"os"
@@ -28,10 +29,12 @@ type Config struct {
 	Demo                 *bool  `yaml:"demo"`
 	AllowPrivateNetworks bool   `yaml:"allow_private_networks"`
 	SMTPURL              string `yaml:"smtp_url"`
-	RetentionDays        int    `yaml:"retention_days"`
-	GCPercent            int    `yaml:"gc_percent"`
-	LogLevel             string `yaml:"log_level"`
-	LogFormat            string `yaml:"log_format"`
+	// SMTPFrom is the sender of alert e-mails; MailFrom says what is used when it is empty.
+	SMTPFrom      string `yaml:"smtp_from"`
+	RetentionDays int    `yaml:"retention_days"`
+	GCPercent     int    `yaml:"gc_percent"`
+	LogLevel      string `yaml:"log_level"`
+	LogFormat     string `yaml:"log_format"`
 	// TrustedProxies are the addresses (IPs or CIDRs) of the reverse proxies in front of
 	// Sluice: only a request arriving from one of them has its X-Forwarded-For read for
 	// the client's address. Empty: the connection's address is the client's.
@@ -84,6 +87,7 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 		"SLUICE_SECRET_KEY":      &c.SecretKey,
 		"SLUICE_BOOTSTRAP_TOKEN": &c.BootstrapToken,
 		"SLUICE_SMTP_URL":        &c.SMTPURL,
+		"SLUICE_SMTP_FROM":       &c.SMTPFrom,
 		"SLUICE_LOG_LEVEL":       &c.LogLevel,
 		"SLUICE_LOG_FORMAT":      &c.LogFormat,
 		"SLUICE_METRICS_LISTEN":  &c.MetricsListen,
@@ -140,6 +144,16 @@ func (c *Config) validate() error {
 	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
 	if c.DatabaseURL == "" {
 		c.DatabaseURL = "sqlite://" + filepath.Join(c.DataDir, "sluice.db")
+	}
+	if c.SMTPFrom != "" {
+		if _, err := mail.ParseAddress(c.SMTPFrom); err != nil {
+			return fmt.Errorf("config: smtp_from %q is not an e-mail address", c.SMTPFrom)
+		}
+	}
+	if c.SMTPURL != "" {
+		if u, err := url.Parse(c.SMTPURL); err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" {
+			return errors.New("config: smtp_url must look like smtp://user:pass@host:port or smtps://…")
+		}
 	}
 	if c.RetentionDays < 1 {
 		return errors.New("config: retention_days must be at least 1")
@@ -206,6 +220,25 @@ func (c Config) TrustedProxyRanges() ([]*net.IPNet, error) {
 		out = append(out, &net.IPNet{IP: prefix.Addr().AsSlice(), Mask: net.CIDRMask(prefix.Bits(), prefix.Addr().BitLen())})
 	}
 	return out, nil
+}
+
+// MailFrom is the sender of alert e-mails: smtp_from, else the SMTP URL's ?from=, else
+// sluice@ the base URL's host.
+func (c Config) MailFrom() string {
+	if c.SMTPFrom != "" {
+		return c.SMTPFrom
+	}
+	if u, err := url.Parse(c.SMTPURL); err == nil && u.Query().Get("from") != "" {
+		return u.Query().Get("from")
+	}
+	host := "localhost"
+	if u, err := url.Parse(c.BaseURL); err == nil && u.Hostname() != "" && !strings.Contains(u.Hostname(), ":") {
+		host = strings.TrimSuffix(u.Hostname(), ".")
+	}
+	if !strings.Contains(host, ".") {
+		host += ".localdomain" // most servers want a dotted domain
+	}
+	return "sluice@" + host
 }
 
 // SecureCookies is true when Sluice is served over TLS.

@@ -51,6 +51,8 @@ func TestLoadRefuses(t *testing.T) {
 		"relative base url":             {"SLUICE_BASE_URL": "localhost:8080"},
 		"bad demo flag":                 {"SLUICE_DEMO": "maybe"},
 		"bad private networks flag":     {"SLUICE_ALLOW_PRIVATE_NETWORKS": "sometimes"},
+		"bad smtp from":                 {"SLUICE_SMTP_FROM": "not an address"},
+		"bad smtp url":                  {"SLUICE_SMTP_URL": "mail.example.com:25"},
 	}
 	for name, vars := range cases {
 		if _, err := Load("", env(vars)); err == nil {
@@ -92,5 +94,25 @@ func TestApplyGC(t *testing.T) {
 	ApplyGC(400, func(k string) string { return map[string]string{"GOGC": "50"}[k] }) // GOGC wins
 	if got := debug.SetGCPercent(100); got != 100 {
 		t.Fatalf("GC percent %d; GOGC is set, so ApplyGC must leave it", got)
+	}
+}
+
+func TestMailFrom(t *testing.T) {
+	for _, c := range []struct {
+		vars map[string]string
+		want string
+	}{
+		{map[string]string{"SLUICE_BASE_URL": "https://sluice.example.com:8443"}, "sluice@sluice.example.com"},
+		{map[string]string{}, "sluice@localhost.localdomain"},
+		{map[string]string{"SLUICE_SMTP_URL": "smtp://u:p@mail.example.com?from=alerts@example.com"}, "alerts@example.com"},
+		{map[string]string{"SLUICE_SMTP_URL": "smtp://mail.example.com?from=a@example.com", "SLUICE_SMTP_FROM": "Sluice <b@example.com>"}, "Sluice <b@example.com>"},
+	} {
+		cfg, err := Load("", env(c.vars))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := cfg.MailFrom(); got != c.want {
+			t.Errorf("%v: MailFrom() = %q, want %q", c.vars, got, c.want)
+		}
 	}
 }

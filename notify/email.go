@@ -32,9 +32,10 @@ type MailerOptions struct {
 }
 
 // NewMailer reads an SMTP URL: smtp://user:pass@host:port uses STARTTLS when the server
-// offers it (port 587 when none is given), smtps:// implicit TLS (port 465). With user
-// info, Sluice authenticates with the best mechanism the server offers; without, it
-// sends unauthenticated.
+// offers it (port 587 when none is given; ?tls=required refuses to send without it),
+// smtps:// implicit TLS (port 465). With user info, Sluice authenticates with the best
+// mechanism the server offers; without, it sends unauthenticated. ?from= is the sender
+// when MailerOptions.From is empty.
 func NewMailer(smtpURL string, o MailerOptions) (*Mailer, error) {
 	u, err := url.Parse(smtpURL)
 	if err != nil {
@@ -42,6 +43,9 @@ func NewMailer(smtpURL string, o MailerOptions) (*Mailer, error) {
 	}
 	if u.Hostname() == "" {
 		return nil, errors.New("notify: SMTP URL has no host")
+	}
+	if o.From == "" {
+		o.From = u.Query().Get("from")
 	}
 	if o.From == "" {
 		return nil, errors.New("notify: no From address for e-mail")
@@ -72,7 +76,11 @@ func NewMailer(smtpURL string, o MailerOptions) (*Mailer, error) {
 		if port == 0 {
 			port = 587
 		}
-		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSOpportunistic))
+		policy := gomail.TLSOpportunistic
+		if u.Query().Get("tls") == "required" {
+			policy = gomail.TLSMandatory
+		}
+		opts = append(opts, gomail.WithTLSPolicy(policy))
 	case "smtps":
 		if port == 0 {
 			port = 465

@@ -172,6 +172,14 @@ func TestMailerFailures(t *testing.T) {
 	if len(srv.Mails()) != 0 {
 		t.Error("a refused message was recorded")
 	}
+	strict, err := notify.NewMailer(srv.URL("", "")+"?tls=required&from=x@example.com", notify.MailerOptions{Timeout: 5 * time.Second})
+	if err != nil || strict.From() != "x@example.com" {
+		t.Fatalf("?from: %v", err)
+	}
+	srv.FailWith(0)
+	if err := strict.Send(context.Background(), "ops@example.com", sample(t)); err == nil || len(srv.Mails()) != 0 {
+		t.Errorf("?tls=required sent without STARTTLS: %v", err)
+	}
 }
 
 func TestNewMailer(t *testing.T) {
