@@ -220,16 +220,6 @@ func (h *ModelHandler) Show(c echo.Context) error {
 		return err
 	}
 	props := datamodels.ShowProps{Model: m, Source: src, UsedBy: used, Issues: open}
-	if len(m.Issues()) > 0 {
-		// Offer the columns that are new in the warehouse, to associate with lost ones.
-		if current, err := h.core.CurrentColumns(ctx, workspaceID(c), m); err == nil {
-			for _, col := range current {
-				if _, known := m.Column(col.Name); !known {
-					props.NewColumns = append(props.NewColumns, col)
-				}
-			}
-		}
-	}
 	return h.render(c, http.StatusOK, datamodels.ShowPage(props), nil)
 }
 
