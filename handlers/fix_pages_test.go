@@ -124,7 +124,7 @@ func TestPauseReasonLeadsToItsFix(t *testing.T) {
 			if _, err := f.app.store.Pause(t.Context(), actor, f.act.ID, tc.cause, "paused for the test"); err != nil {
 				t.Fatal(err)
 			}
-			doc := f.browser.get("/activations/" + f.act.ID).want(t, http.StatusOK).Doc(t)
+			doc := f.browser.get("/activations/"+f.act.ID).want(t, http.StatusOK).Doc(t)
 			btn := doc.Find("[data-testid=pause-reason] [data-testid=pause-fix]")
 			href, _ := btn.Attr("href")
 			if strings.TrimSpace(btn.Text()) != tc.label || href != tc.href {
