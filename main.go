@@ -214,6 +214,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
 	workers := runner.Start(workCtx)
+	alerts, err := jobs.StartAlerts(workCtx, cfg, store, log)
+	if err != nil {
+		return err
+	}
 
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -251,6 +255,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	// acknowledged, and the reaper of a live instance marks it interrupted.
 	stopWork()
 	workers.Wait()
+	alerts.Wait()
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}

@@ -102,6 +102,10 @@ func NewClient(o Options) *Client {
 	}
 }
 
+// HTTPClient is the client's *http.Client, for code that posts through a library of its
+// own (Slack alerts): the same address check at connect time, no redirects, no proxy.
+func (c *Client) HTTPClient() *http.Client { return c.http }
+
 // Close drops the client's idle connections.
 func (c *Client) Close() { c.transport.CloseIdleConnections() }
 
