@@ -154,7 +154,11 @@ func (s *Server) routes(e *echo.Echo, m *metrics, reg *prometheus.Registry) {
 	app.GET("/settings/platforms/:id/reauthorize", plats.Reauthorize, adminOnly).Name = "platforms.reauthorize"
 	app.POST("/settings/platforms/:id", plats.Update, adminOnly).Name = "platforms.update"
 	app.DELETE("/settings/platforms/:id", plats.Delete, adminOnly).Name = "platforms.delete"
-	app.GET("/settings/alerts", s.Alerts).Name = "alerts.index"
+	alerts := &AlertHandler{s}
+	app.GET("/settings/alerts", alerts.Index).Name = "alerts.index"
+	app.POST("/settings/alerts", alerts.Update, adminOnly).Name = "alerts.update"
+	app.POST("/settings/alerts/test", alerts.SendTest, adminOnly).Name = "alerts.test"
+	app.POST("/settings/alerts/activations/:id", alerts.UpdateOverride, adminOnly).Name = "alerts.override"
 
 	admin := app.Group("/settings", adminOnly)
 	users := &UserHandler{s}
