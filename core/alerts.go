@@ -2,14 +2,17 @@ package core
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/url"
 	"slices"
+	"strings"
 
 	"sluice/destinations/httpdest"
 	"sluice/models"
+	"sluice/notify"
 )
 
 // AlertSettingsInput is a change of the workspace's alert settings. Slack URLs may be
@@ -86,29 +89,107 @@ const (
 	ChannelSlack = "slack"
 )
 
+// TestAlertInput is a "Send test alert": the channel, and the absolute URL of Settings →
+// Alerts (SLUICE_BASE_URL and the route), which the test message links to.
+type TestAlertInput struct {
+	Channel     string
+	SettingsURL string
+}
+
 // TestAlertResult says what a "Send test alert" did, in words for the user.
 type TestAlertResult struct {
 	// Sent is true when a test alert was queued for delivery.
 	Sent    bool
 	Message string
+	// Queued are the outbox messages stored, one per target.
+	Queued []models.OutboxMessage
 }
 
-// SendTestAlert is the "Send test alert" of a channel. Alert delivery (package notify and
-// its outbox) is not part of Sluice yet, so it queues nothing and says so; once delivery
-// exists this is where a test alert is handed to it.
-func (s *Service) SendTestAlert(ctx context.Context, a models.Actor, channel string) (TestAlertResult, error) {
-	if channel != ChannelEmail && channel != ChannelSlack {
+// SendTestAlert is the "Send test alert" of a channel: a test message to every e-mail
+// recipient (users of the workspace resolved to their addresses), or to every Slack
+// webhook, stored in the outbox in one transaction. The dispatcher sends it as it sends
+// any alert, so a test that arrives proves the whole path, and one that fails shows
+// among the failed deliveries.
+func (s *Service) SendTestAlert(ctx context.Context, a models.Actor, in TestAlertInput) (TestAlertResult, error) {
+	if in.Channel != ChannelEmail && in.Channel != ChannelSlack {
 		return TestAlertResult{}, &models.FieldError{Field: "channel", Message: "Choose e-mail or Slack."}
 	}
 	set, err := s.store.AlertSettings(ctx, a.WorkspaceID)
 	if err != nil {
 		return TestAlertResult{}, err
 	}
-	switch {
-	case channel == ChannelEmail && len(set.Recipients) == 0:
-		return TestAlertResult{Message: "Add an e-mail recipient and save first."}, nil
-	case channel == ChannelSlack && len(set.SlackWebhookURLs) == 0:
+	targets := set.SlackWebhookURLs
+	if in.Channel == ChannelEmail {
+		if targets, err = s.recipientAddresses(ctx, a.WorkspaceID, set.Recipients); err != nil {
+			return TestAlertResult{}, err
+		}
+	}
+	if len(targets) == 0 {
+		if in.Channel == ChannelEmail {
+			return TestAlertResult{Message: "Add an e-mail recipient and save first."}, nil
+		}
 		return TestAlertResult{Message: "Add a Slack webhook URL and save first."}, nil
 	}
-	return TestAlertResult{Message: "Test alerts are sent once delivery is set up."}, nil
+	ws, err := s.store.WorkspaceByID(ctx, a.WorkspaceID)
+	if err != nil {
+		return TestAlertResult{}, err
+	}
+	msg := notify.Message{
+		Kind:       notify.KindTest,
+		Title:      "Alerts of " + ws.Name + " reach you",
+		Workspace:  ws.Name,
+		Reason:     "This is a test sent from Settings → Alerts. When a run fails, an alert like this one says what failed, why, and links straight to the run and to the fix.",
+		OccurredAt: s.now(),
+	}
+	if in.SettingsURL != "" {
+		msg.Buttons = []notify.Button{{Label: "Open alert settings", URL: in.SettingsURL}}
+	}
+	if err := msg.Validate(); err != nil {
+		return TestAlertResult{}, err
+	}
+	payload, err := json.Marshal(msg)
+	if err != nil {
+		return TestAlertResult{}, err
+	}
+	alerts := make([]models.NewAlert, 0, len(targets))
+	for _, t := range targets {
+		alerts = append(alerts, models.NewAlert{WorkspaceID: a.WorkspaceID, Channel: in.Channel, Target: t, Payload: payload})
+	}
+	queued, err := s.store.EnqueueAlerts(ctx, alerts...)
+	if err != nil {
+		return TestAlertResult{}, fmt.Errorf("core: queue test alert: %w", err)
+	}
+	var labels []string
+	for _, m := range queued {
+		if !slices.Contains(labels, m.TargetLabel) {
+			labels = append(labels, m.TargetLabel)
+		}
+	}
+	return TestAlertResult{Sent: true, Queued: queued, Message: "A test alert is on its way to " + strings.Join(labels, ", ") + "."}, nil
+}
+
+// recipientAddresses turns recipients (user ids of the workspace, or addresses) into
+// addresses, each once; a user removed since the settings were saved is skipped.
+func (s *Service) recipientAddresses(ctx context.Context, workspaceID string, recipients []string) ([]string, error) {
+	users, err := s.store.ListUsers(ctx, workspaceID)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]string, len(users))
+	for _, u := range users {
+		byID[u.ID] = strings.ToLower(u.Email)
+	}
+	var out []string
+	for _, r := range recipients {
+		addr := r
+		if !strings.Contains(r, "@") {
+			if addr = byID[r]; addr == "" {
+				continue
+			}
+		}
+		if !slices.Contains(out, addr) {
+			out = append(out, addr)
+		}
+	}
+	return out, nil
 }

@@ -269,11 +269,14 @@ func (h *AlertHandler) UpdateOverride(c echo.Context) error {
 	return h.render(c, http.StatusOK, settings.AlertOverrideRow(*o, ""), nil)
 }
 
-// SendTest is "Send test alert" on one channel; its answer shows beside the button.
+// SendTest is "Send test alert" on one channel: it queues a test message to every
+// target of the channel, which the alert dispatcher sends; its answer shows beside the
+// button.
 func (h *AlertHandler) SendTest(c echo.Context) error {
-	res, err := h.core.SendTestAlert(c.Request().Context(), actor(c), c.FormValue("channel"))
+	res, err := h.core.SendTestAlert(c.Request().Context(), actor(c), core.TestAlertInput{
+		Channel: c.FormValue("channel"), SettingsURL: h.cfg.BaseURL + c.Echo().Reverse("alerts.index")})
 	if err != nil {
-		return err
+		return fmt.Errorf("send test alert: %w", err)
 	}
 	set, err := h.store.AlertSettings(c.Request().Context(), workspaceID(c))
 	if err != nil {

@@ -66,9 +66,10 @@ func TestAlertsPage(t *testing.T) {
 			t.Errorf("private Slack URL error = %q", msg)
 		}
 
-		// "Send test alert" answers in plain words and queues nothing yet.
+		// "Send test alert" answers in plain words, naming the target without its secret
+		// (delivery itself: TestSendTestAlertDelivers).
 		r = c.post("/settings/alerts/test", url.Values{"_csrf": {token}, "channel": {"slack"}}).want(t, http.StatusOK)
-		if msg := r.Text(t, "[data-testid=test-result-slack]"); msg != "Test alerts are sent once delivery is set up." {
+		if msg := r.Text(t, "[data-testid=test-result-slack]"); msg != "A test alert is on its way to Slack webhook on 1.1.1.1." {
 			t.Errorf("test alert answer = %q", msg)
 		}
 
