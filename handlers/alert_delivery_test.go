@@ -102,6 +102,28 @@ func TestSendTestAlertDelivers(t *testing.T) {
 			if sent, err := d.DispatchDue(t.Context()); err != nil || sent != 0 {
 				t.Errorf("second pass sent %d, %v", sent, err)
 			}
+
+			// Nothing failed yet, and the page says so.
+			page := c.get("/settings/alerts").want(t, http.StatusOK)
+			if page.Count(t, "[data-testid=failed-alert]") != 0 {
+				t.Error("failed deliveries listed before any failed")
+			}
+
+			// A webhook Slack no longer knows: the delivery fails for good and is listed,
+			// in plain words, by its label, never its URL.
+			slack.AnswerWith(http.StatusNotFound)
+			c.post("/settings/alerts/test", url.Values{"_csrf": {token}, "channel": {"slack"}}).want(t, http.StatusOK)
+			if _, err := d.DispatchDue(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			page = c.get("/settings/alerts").want(t, http.StatusOK)
+			if n := page.Count(t, "[data-testid=failed-alert]"); n != 1 {
+				t.Fatalf("%d failed deliveries listed, want 1", n)
+			}
+			row := page.Text(t, "[data-testid=failed-alert]")
+			if !strings.Contains(row, "Slack no longer knows this webhook") || !strings.Contains(row, "Slack webhook on 127.0.0.1") || strings.Contains(page.Body, "B000/secret") {
+				t.Errorf("failed delivery row = %q (or the page shows the webhook URL)", row)
+			}
 		})
 	}
 }

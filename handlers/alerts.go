@@ -40,8 +40,72 @@ func (h *AlertHandler) page(c echo.Context, status int, form settings.AlertFormP
 	if err != nil {
 		return err
 	}
-	p := settings.AlertsProps{Form: form, Overrides: overrides, Test: test}
+	failed, err := h.failedAlerts(c)
+	if err != nil {
+		return err
+	}
+	p := settings.AlertsProps{Form: form, Overrides: overrides, Test: test, Failed: failed}
 	return h.render(c, status, settings.AlertsPage(p), settings.AlertForm(form, test))
+}
+
+// failedAlertsShown is how many failed deliveries the page lists: the most recent.
+const failedAlertsShown = 20
+
+// failedAlerts are the most recent deliveries the outbox gave up on, each reason in
+// plain words beside the error as it was recorded (which holds no secret).
+func (h *AlertHandler) failedAlerts(c echo.Context) ([]settings.FailedAlertRow, error) {
+	msgs, err := h.store.FailedAlerts(c.Request().Context(), workspaceID(c), failedAlertsShown)
+	if err != nil {
+		return nil, fmt.Errorf("failed alerts: %w", err)
+	}
+	rows := make([]settings.FailedAlertRow, 0, len(msgs))
+	for _, m := range msgs {
+		at := m.CreatedAt
+		if !m.NextAttemptAt.IsZero() {
+			at = m.NextAttemptAt // when it was given up on
+		}
+		reason, detail := plainAlertError(m.Channel, m.LastError)
+		rows = append(rows, settings.FailedAlertRow{At: at, Channel: m.Channel, Target: m.TargetLabel, Reason: reason, Detail: detail, Attempts: m.Attempts})
+	}
+	return rows, nil
+}
+
+// plainAlertError says why a delivery failed in words an admin acts on, and returns
+// the recorded error (without its package prefix) as the detail.
+func plainAlertError(channel, lastError string) (reason, detail string) {
+	detail = strings.ReplaceAll(lastError, "notify: ", "")
+	e := strings.ToLower(lastError)
+	status := func(codes ...string) bool {
+		for _, code := range codes {
+			if strings.Contains(e, "answered "+code) {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case strings.Contains(e, "no smtp server is configured"):
+		return "No mail server is set up: set SLUICE_SMTP_URL, restart Sluice, then send a test alert.", ""
+	case channel == models.ChannelSlack && status("404", "410"):
+		return "Slack no longer knows this webhook: it was removed or its app uninstalled. Create a new incoming webhook and save its URL.", detail
+	case channel == models.ChannelSlack && status("403"):
+		return "Slack refused this webhook: the channel may be archived or the app not allowed to post there.", detail
+	case channel == models.ChannelSlack && status("400"):
+		return "Slack refused the message as invalid.", detail
+	case channel == models.ChannelSlack && (status("429") || status("5")):
+		return "Slack was unavailable or busy each time Sluice tried.", detail
+	case channel == models.ChannelSlack && (strings.Contains(e, "not a public") || strings.Contains(e, "private") || strings.Contains(e, "loopback")):
+		return "The webhook's host is not on the internet, and Sluice does not post alerts to private addresses.", detail
+	case channel == models.ChannelSlack:
+		return "Sluice could not reach Slack.", detail
+	case strings.Contains(e, "recipient"):
+		return "The mail server refused this address.", detail
+	case strings.Contains(e, "auth"):
+		return "The mail server refused Sluice's user name or password (SLUICE_SMTP_URL).", detail
+	case lastError == "":
+		return "It could not be delivered.", ""
+	}
+	return "Sluice could not send the e-mail through the mail server.", detail
 }
 
 // formOf fills the form from stored settings.
@@ -227,7 +291,11 @@ func (h *AlertHandler) pageWithRowError(c echo.Context, activationID, msg string
 		return err
 	}
 	overrides.RowError = map[string]string{activationID: msg}
-	p := settings.AlertsProps{Form: form, Overrides: overrides}
+	failed, err := h.failedAlerts(c)
+	if err != nil {
+		return err
+	}
+	p := settings.AlertsProps{Form: form, Overrides: overrides, Failed: failed}
 	return h.render(c, http.StatusUnprocessableEntity, settings.AlertsPage(p), nil)
 }
 
