@@ -189,6 +189,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	}
 	reg := registry(cfg)
 	writes := core.New(store, reg)
+	writes.SetAlerts(cfg.BaseURL, log)
 	runner := jobs.NewRunner(store, writes, log, jobs.Options{})
 	// Earlier versions kept the demo warehouse at the data dir's root, where SQLite
 	// sources may no longer read.

@@ -7,6 +7,7 @@ package core
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"sluice/connectors"
@@ -18,6 +19,9 @@ type Service struct {
 	store    *models.Store
 	registry *connectors.Registry
 	now      func() time.Time
+	// baseURL and log serve incidents' alerts (SetAlerts).
+	baseURL string
+	log     *slog.Logger
 }
 
 // New returns the write door.

@@ -133,6 +133,7 @@ func (s *Runner) ended(ctx context.Context, run *models.Run, act *models.Activat
 	if err := s.store.SetActivationHealth(ctx, run.WorkspaceID, run.ActivationID, run.ID, health); err != nil {
 		s.log.Error("set activation health", slog.Any("error", err))
 	}
+	s.core.RunEnded(ctx, run, act, o) // opens or resolves the run's incident, with its alerts
 	if act == nil {
 		return
 	}
