@@ -34,7 +34,7 @@ type Scheduler struct {
 func NewScheduler(store *models.Store, runner *Runner, log *slog.Logger, retentionDays int) (*Scheduler, error) {
 	s := &Scheduler{cron: cron.New(cron.WithLocation(time.UTC)), store: store, runner: runner, log: log, retention: time.Duration(retentionDays) * 24 * time.Hour,
 		now: func() time.Time { return time.Now().UTC() }}
-	for spec, job := range map[string]func(){"@every 1h": s.pruneHourly, "@every 6h": s.PruneRunDetails, "@every 15s": s.tick, "@every 1m": s.dailyValidation} {
+	for spec, job := range map[string]func(){"@every 1h": s.pruneHourly, "@every 6h": s.PruneRunDetails, "@every 6h5m": s.PruneSentAlerts, "@every 15s": s.tick, "@every 1m": s.dailyValidation} {
 		if _, err := s.cron.AddFunc(spec, job); err != nil {
 			return nil, err
 		}
@@ -226,6 +226,18 @@ func (s *Scheduler) DailyValidation(ctx context.Context, now time.Time) (int, er
 		}
 	}
 	return done, nil
+}
+
+// PruneSentAlerts enforces the retention of delivered alerts in the outbox.
+func (s *Scheduler) PruneSentAlerts() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	n, err := s.store.PruneSentAlerts(ctx, s.now().Add(-s.retention))
+	if err != nil {
+		s.log.Error("prune sent alerts", slog.Any("error", err))
+		return
+	}
+	s.log.Info("pruned sent alerts past retention", slog.Int64("rows", n))
 }
 
 // PruneRunDetails enforces the retention of run logs, issues, change logs and samples.

@@ -233,3 +233,11 @@ func (s *Store) FailedAlerts(ctx context.Context, workspaceID string, limit int)
 func (s *Store) AlertByID(ctx context.Context, workspaceID, id string) (*OutboxMessage, error) {
 	return byID[OutboxMessage](ctx, s, workspaceID, id)
 }
+
+// PruneSentAlerts deletes delivered messages sent before cutoff (the retention): their
+// payload only mattered until it was sent. Pending messages stay whatever their age, and
+// failed ones stay for Settings → Alerts, which shows the most recent.
+func (s *Store) PruneSentAlerts(ctx context.Context, cutoff time.Time) (int64, error) {
+	res := s.db.WithContext(ctx).Where("status = ? AND sent_at < ?", OutboxSent, cutoff.UTC()).Delete(&OutboxMessage{})
+	return res.RowsAffected, translate(res.Error)
+}
