@@ -180,7 +180,7 @@ func (s *Service) Resume(ctx context.Context, a models.Actor, id string) (*model
 // PauseAutomatically pauses an activation as Sluice, for a cause that lifts by itself
 // once gone (a broken platform, too many source issues).
 func (s *Service) PauseAutomatically(ctx context.Context, workspaceID, id, cause, reason string) (*models.Activation, error) {
-	return s.store.Pause(ctx, systemActor(workspaceID), id, cause, reason)
+	return s.pauseAuto(ctx, workspaceID, id, cause, reason)
 }
 
 // DeleteActivation removes an activation, its runs and its sync state.

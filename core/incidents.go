@@ -122,7 +122,11 @@ func (s *Service) ResolveIncidents(ctx context.Context, workspaceID, objectType,
 			continue
 		}
 		done[inc.Category] = true
-		to, err := s.alertRecipients(ctx, workspaceID, event, inc.Category, act)
+		alertEvent := event
+		if event == models.EventActivationPaused {
+			alertEvent = models.EventActivationResumed // the resolved notice says it runs again
+		}
+		to, err := s.alertRecipients(ctx, workspaceID, alertEvent, inc.Category, act)
 		if err != nil {
 			s.logger().Error("alert recipients", slog.Any("error", err))
 			continue
@@ -321,4 +325,78 @@ func (s *Service) renderIncident(ctx context.Context, in Incident) models.Incide
 		}
 		return json.Marshal(m)
 	}
+}
+
+// sourceChecked opens the source's incident when validation found it broken (the check
+// that failed, its message) and resolves it when it validates again.
+func (s *Service) sourceChecked(ctx context.Context, src *models.Source) {
+	failed := src.FailedCheck()
+	if failed == nil {
+		s.ResolveIncidents(ctx, src.WorkspaceID, models.IncidentSource, src.ID, models.EventSourceBroken, nil)
+		return
+	}
+	fix := models.FixPlace{Label: "Fix the source", Path: "/sources/:id"}
+	s.OpenIncident(ctx, Incident{Fix: &fix, FixID: src.ID, Event: models.IncidentEvent{WorkspaceID: src.WorkspaceID,
+		ObjectType: models.IncidentSource, ObjectID: src.ID, ObjectName: src.Name, Event: models.EventSourceBroken,
+		Message: failed.Message}})
+}
+
+// platformChecked opens the platform's incident when its credentials were refused, and
+// resolves it when it works again.
+func (s *Service) platformChecked(ctx context.Context, p *models.Platform, broken bool, message string) {
+	if !broken {
+		s.ResolveIncidents(ctx, p.WorkspaceID, models.IncidentPlatform, p.ID, models.EventPlatformBroken, nil)
+		return
+	}
+	fix, _ := models.RunFixPlace(models.RunSideDestination, string(connectors.CategoryCredentials))
+	s.OpenIncident(ctx, Incident{Fix: &fix, FixID: p.ID, Event: models.IncidentEvent{WorkspaceID: p.WorkspaceID,
+		ObjectType: models.IncidentPlatform, ObjectID: p.ID, ObjectName: p.Name, Event: models.EventPlatformBroken,
+		Category: string(connectors.CategoryCredentials), Message: message}})
+}
+
+// schemaChecked opens the model's incident when validation found schema issues (a
+// table, primary key or column missing, renamed or retyped) and resolves it when none
+// is left.
+func (s *Service) schemaChecked(ctx context.Context, m *models.DataModel, issues []models.ModelIssue) {
+	var problems []string
+	for _, i := range issues {
+		if slices.Contains(schemaKinds, i.Kind) {
+			problems = append(problems, schemaProblem(m, i))
+		}
+	}
+	if len(problems) == 0 {
+		s.ResolveIncidents(ctx, m.WorkspaceID, models.IncidentModel, m.ID, models.EventSchemaIssues, nil)
+		return
+	}
+	fix, _ := models.PauseFixPlace(models.PauseCauseSchema)
+	s.OpenIncident(ctx, Incident{Fix: &fix, FixID: m.ID, Event: models.IncidentEvent{WorkspaceID: m.WorkspaceID,
+		ObjectType: models.IncidentModel, ObjectID: m.ID, ObjectName: m.Name, Event: models.EventSchemaIssues,
+		Category: string(connectors.CategoryConfiguration), Message: upperFirst(strings.Join(problems, "; ")) + "."}})
+}
+
+// pauseAuto pauses an activation as Sluice for cause, opening its "paused
+// automatically" incident when the pause took.
+func (s *Service) pauseAuto(ctx context.Context, workspaceID, id, cause, reason string) (*models.Activation, error) {
+	act, err := s.store.Pause(ctx, systemActor(workspaceID), id, cause, reason)
+	if err != nil || !act.PauseAutomatic || act.PauseCause != cause {
+		return act, err
+	}
+	in := Incident{Activation: act, Event: models.IncidentEvent{WorkspaceID: workspaceID, ObjectType: models.IncidentActivation,
+		ObjectID: act.ID, ObjectName: act.Name, Event: models.EventActivationPaused, Category: cause, Message: upperFirst(reason)}}
+	if place, ok := models.PauseFixPlace(cause); ok && (place.On != models.FixOnRun || act.LastRunID != "") {
+		in.Fix, in.FixID = &place, s.fixObject(ctx, place.On, act, act.LastRunID)
+	}
+	s.OpenIncident(ctx, in)
+	return act, nil
+}
+
+// resumeAuto lifts an activation's automatic pause of cause, as Sluice, resolving its
+// "paused automatically" incident (the resolved notice says it runs again).
+func (s *Service) resumeAuto(ctx context.Context, workspaceID, id, cause string) (*models.Activation, error) {
+	act, err := s.store.Resume(ctx, systemActor(workspaceID), id, cause)
+	if err != nil || act.Status == models.ActivationPaused {
+		return act, err
+	}
+	s.ResolveIncidents(ctx, workspaceID, models.IncidentActivation, act.ID, models.EventActivationPaused, act)
+	return act, nil
 }

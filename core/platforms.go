@@ -111,9 +111,10 @@ func (s *Service) PlatformBroken(ctx context.Context, p *models.Platform, messag
 	if err != nil {
 		return nil, err
 	}
+	s.platformChecked(ctx, p, true, message) // the platform's incident
 	reason := fmt.Sprintf("paused automatically: platform %s is broken (%s). Re-authorize it in Settings → Platforms.", p.Name, message)
 	for _, act := range acts {
-		if _, err := s.store.Pause(ctx, sys, act.ID, models.PauseCausePlatform, reason); err != nil {
+		if _, err := s.pauseAuto(ctx, p.WorkspaceID, act.ID, models.PauseCausePlatform, reason); err != nil {
 			return nil, err
 		}
 	}
@@ -130,8 +131,9 @@ func (s *Service) platformRecovered(ctx context.Context, p *models.Platform) (*m
 	if err != nil {
 		return nil, err
 	}
+	s.platformChecked(ctx, p, false, "") // resolves the platform's incident
 	for _, act := range acts {
-		if _, err := s.store.Resume(ctx, sys, act.ID, models.PauseCausePlatform); err != nil {
+		if _, err := s.resumeAuto(ctx, p.WorkspaceID, act.ID, models.PauseCausePlatform); err != nil {
 			return nil, err
 		}
 	}

@@ -136,6 +136,7 @@ func schemaProblem(m *models.DataModel, i models.ModelIssue) string {
 // validates.
 func (s *Service) afterSourceValidation(ctx context.Context, src *models.Source) error {
 	checks := src.Checks()
+	s.sourceChecked(ctx, src) // the source's incident, opened or resolved
 	if _, err := s.store.RecordIssues(ctx, src.WorkspaceID, models.IssueObjectSource, src.ID, sourceIssues(src, checks), nil); err != nil {
 		return err
 	}
@@ -155,13 +156,13 @@ func (s *Service) afterSourceValidation(ctx context.Context, src *models.Source)
 	failed := src.FailedCheck()
 	for _, am := range acts {
 		if failed == nil {
-			if _, err := s.store.Resume(ctx, sys, am.Activation.ID, models.PauseCauseSource); err != nil {
+			if _, err := s.resumeAuto(ctx, sys.WorkspaceID, am.Activation.ID, models.PauseCauseSource); err != nil {
 				return err
 			}
 			continue
 		}
 		reason := fmt.Sprintf("paused automatically: source %s is broken (%s). Fix it in Sources → %s.", src.Name, failed.Message, src.Name)
-		if _, err := s.store.Pause(ctx, sys, am.Activation.ID, models.PauseCauseSource, reason); err != nil {
+		if _, err := s.pauseAuto(ctx, sys.WorkspaceID, am.Activation.ID, models.PauseCauseSource, reason); err != nil {
 			return err
 		}
 	}
@@ -184,6 +185,7 @@ func (s *Service) afterModelValidation(ctx context.Context, m *models.DataModel,
 	if _, err := s.store.RecordIssues(ctx, m.WorkspaceID, models.IssueObjectModel, m.ID, modelIssueInputs(m, issues, dups), checked); err != nil {
 		return err
 	}
+	s.schemaChecked(ctx, m, issues) // the model's schema incident, opened or resolved
 	return s.applySchemaPauses(ctx, m, issues)
 }
 
@@ -220,12 +222,12 @@ func (s *Service) applySchemaPauses(ctx context.Context, m *models.DataModel, is
 		}
 		done[u.ActivationID] = true
 		if reason, ok := reasons[u.ActivationID]; ok {
-			if _, err := s.store.Pause(ctx, sys, u.ActivationID, models.PauseCauseSchema, reason); err != nil {
+			if _, err := s.pauseAuto(ctx, sys.WorkspaceID, u.ActivationID, models.PauseCauseSchema, reason); err != nil {
 				return err
 			}
 			continue
 		}
-		if _, err := s.store.Resume(ctx, sys, u.ActivationID, models.PauseCauseSchema); err != nil {
+		if _, err := s.resumeAuto(ctx, sys.WorkspaceID, u.ActivationID, models.PauseCauseSchema); err != nil {
 			return err
 		}
 	}
@@ -283,5 +285,5 @@ func (s *Service) remapped(ctx context.Context, m *models.DataModel, err error) 
 // ResumeAutomatically lifts an activation's automatic pause of this cause, as Sluice,
 // once validation found the cause gone; any other pause stays.
 func (s *Service) ResumeAutomatically(ctx context.Context, workspaceID, id, cause string) (*models.Activation, error) {
-	return s.store.Resume(ctx, systemActor(workspaceID), id, cause)
+	return s.resumeAuto(ctx, workspaceID, id, cause)
 }
