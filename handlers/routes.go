@@ -85,6 +85,7 @@ func (s *Server) routes(e *echo.Echo, m *metrics, reg *prometheus.Registry) {
 	api.GET("/runs/:id/logs", apiRuns.Logs)
 	api.GET("/runs/:id/samples", apiRuns.Samples)
 	api.POST("/runs/:id/cancel", apiRuns.Cancel, operatorOnly)
+	api.GET("/incidents", (&IncidentAPI{s}).List)
 	apiAlerts := &AlertAPI{s}
 	api.GET("/alerts", apiAlerts.Show)
 	api.PUT("/alerts", apiAlerts.Update, adminOnly)
