@@ -98,6 +98,9 @@ func (h *ActivationHandler) Show(c echo.Context) error {
 		}
 	}
 	props.PauseFix = fixButton(c, pauseFix(ctx, h.store, a))
+	if props.Incident, err = h.store.OpenIncidentOn(ctx, ws, models.IncidentActivation, a.ID); err != nil {
+		return fmt.Errorf("activation %s: open incident: %w", a.ID, err)
+	}
 	return h.render(c, http.StatusOK, activationsview.ShowPage(props), nil)
 }
 

@@ -160,6 +160,8 @@ func (s *Server) routes(e *echo.Echo, m *metrics, reg *prometheus.Registry) {
 	app.POST("/settings/alerts", alerts.Update, adminOnly).Name = "alerts.update"
 	app.POST("/settings/alerts/test", alerts.SendTest, adminOnly).Name = "alerts.test"
 	app.POST("/settings/alerts/activations/:id", alerts.UpdateOverride, adminOnly).Name = "alerts.override"
+	incidents := &IncidentHandler{s}
+	app.GET("/incidents", incidents.Index).Name = "incidents.index"
 
 	admin := app.Group("/settings", adminOnly)
 	users := &UserHandler{s}

@@ -261,3 +261,15 @@ func (s *Store) ActivationCreator(ctx context.Context, workspaceID, activationID
 	}
 	return ids[0], nil
 }
+
+// OpenIncidentOn is the oldest incident still open on an object, nil when none is: one
+// query, for the object's page.
+func (s *Store) OpenIncidentOn(ctx context.Context, workspaceID, objectType, objectID string) (*Incident, error) {
+	var out []Incident
+	err := s.db.WithContext(ctx).Where("workspace_id = ? AND object_type = ? AND object_id = ? AND resolved_at IS NULL",
+		workspaceID, objectType, objectID).Order("opened_at, id").Limit(1).Find(&out).Error
+	if err != nil || len(out) == 0 {
+		return nil, translate(err)
+	}
+	return &out[0], nil
+}
