@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"sluice/core"
 	"sluice/models"
 )
 
@@ -32,8 +33,10 @@ func (s *Runner) recordWarnings(ctx context.Context, run *models.Run, act *model
 	if o.Status != models.RunSucceeded && o.Status != models.RunWarnings {
 		return
 	}
-	ws, err := s.syncWarnings(ctx, run, act, o)
+	var m core.RunMeasures
+	ws, err := s.syncWarnings(ctx, run, act, o, &m)
 	if err == nil {
+		s.core.ThresholdsChecked(ctx, run, act, &o.Counts, m) // opens or resolves the threshold incident
 		err = s.store.AddRunWarnings(ctx, ws)
 	}
 	if err != nil {
@@ -43,9 +46,14 @@ func (s *Runner) recordWarnings(ctx context.Context, run *models.Run, act *model
 
 // syncWarnings are the seed's sync warnings of a run: source issues under the threshold,
 // a column whose type changed without failing the run, duplicate keys under 5%, a run much
-// slower than usual, an audience that dropped by more than half since the last run.
-func (s *Runner) syncWarnings(ctx context.Context, run *models.Run, act *models.Activation, o models.RunOutcome) ([]models.RunWarning, error) {
+// slower than usual, an audience that dropped by more than half since the last run. It
+// fills meas with what the alert thresholds are checked against.
+func (s *Runner) syncWarnings(ctx context.Context, run *models.Run, act *models.Activation, o models.RunOutcome, meas *core.RunMeasures) ([]models.RunWarning, error) {
 	c := o.Counts
+	meas.Audience = c.Queried
+	if c.Queried > 0 {
+		meas.IssueShare = 100 * float64(c.SourceIssues+c.Rejected) / float64(c.Queried)
+	}
 	var out []models.RunWarning
 	add := func(kind, objectType, objectID, msg string) {
 		out = append(out, models.RunWarning{WorkspaceID: run.WorkspaceID, RunID: run.ID, Kind: kind, Message: msg,
@@ -87,6 +95,9 @@ func (s *Runner) syncWarnings(ctx context.Context, run *models.Run, act *models.
 	if err != nil {
 		return nil, err
 	}
+	if len(past) > 0 {
+		meas.PrevAudience = past[0].Queried
+	}
 	if len(past) > 0 && past[0].Queried > 0 && c.Queried*2 < past[0].Queried {
 		seg := act.SegmentID
 		add(models.WarnAudienceDrop, models.WarnObjectSegment, seg, fmt.Sprintf(
@@ -100,6 +111,9 @@ func (s *Runner) syncWarnings(ctx context.Context, run *models.Run, act *models.
 		}
 		if stored.StartedAt != nil && stored.FinishedAt != nil {
 			took, usual := stored.FinishedAt.Sub(*stored.StartedAt), medianDuration(past)
+			if took >= slowFloor {
+				meas.Took, meas.Usual = took, usual
+			}
 			if took >= slowFloor && took > slowFactor*usual {
 				add(models.WarnSlowRun, models.WarnObjectRun, run.ID, fmt.Sprintf(
 					"This run took %s, more than %d times the usual %s (the median of the last %d successful runs). See the stages of this run for where the time went.",
