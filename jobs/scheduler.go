@@ -34,12 +34,39 @@ type Scheduler struct {
 func NewScheduler(store *models.Store, runner *Runner, log *slog.Logger, retentionDays int) (*Scheduler, error) {
 	s := &Scheduler{cron: cron.New(cron.WithLocation(time.UTC)), store: store, runner: runner, log: log, retention: time.Duration(retentionDays) * 24 * time.Hour,
 		now: func() time.Time { return time.Now().UTC() }}
-	for spec, job := range map[string]func(){"@every 1h": s.pruneHourly, "@every 6h": s.PruneRunDetails, "@every 6h5m": s.PruneSentAlerts, "@every 15s": s.tick, "@every 1m": s.dailyValidation} {
+	for spec, job := range map[string]func(){"@every 1h": s.pruneHourly, "@every 6h": s.PruneRunDetails, "@every 6h5m": s.PruneSentAlerts, "@every 15s": s.tick, "@every 1m": s.everyMinute} {
 		if _, err := s.cron.AddFunc(spec, job); err != nil {
 			return nil, err
 		}
 	}
 	return s, nil
+}
+
+// everyMinute starts the day's validation when it is due and records the incidents of
+// runs whose end was stored without one.
+func (s *Scheduler) everyMinute() {
+	s.dailyValidation()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := s.AlertMissedRuns(ctx); err != nil {
+		s.log.Error("alert missed runs", slog.Any("error", err))
+	}
+}
+
+// AlertMissedRuns records the incident, with its alerts, of each failed or interrupted
+// run of the last day whose end was stored without one: the process died between the
+// two. A minute's grace leaves the runner time to do it itself. It answers how many it
+// recorded.
+func (s *Scheduler) AlertMissedRuns(ctx context.Context) (int, error) {
+	now := s.now()
+	runs, err := s.store.UnalertedRuns(ctx, now.Add(-24*time.Hour), now.Add(-time.Minute), 100)
+	if err != nil {
+		return 0, err
+	}
+	for i := range runs {
+		s.runner.core.RunEnded(ctx, &runs[i], nil, runs[i].Outcome())
+	}
+	return len(runs), nil
 }
 
 // SetClock makes the scheduler read the time from now (tests drive it with a fake clock).

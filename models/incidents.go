@@ -144,6 +144,12 @@ func (s *Store) openIncident(ctx context.Context, ev IncidentEvent, to []AlertRe
 			}
 		}
 		out.Incident = inc
+		if ev.RunID != "" {
+			// The run's failure is alerted in this transaction: the sweep leaves it alone.
+			if err := tx.Model(&Run{}).Where("id = ?", ev.RunID).Update("alerted_at", now).Error; err != nil {
+				return translate(err)
+			}
+		}
 		return s.enqueueNotice(tx, out, to, render)
 	})
 	if err != nil {

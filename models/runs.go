@@ -73,6 +73,25 @@ type Run struct {
 	StagesJSON *string
 	// ErrorSide is which end the error came from (RunSide…), empty when not known.
 	ErrorSide string
+	// AlertedAt is when a failed or interrupted run's incident was recorded; nil until
+	// then (see UnalertedRuns).
+	AlertedAt *time.Time
+}
+
+// Outcome is the stored outcome of a finished run, as the runner had it.
+func (r *Run) Outcome() RunOutcome {
+	return RunOutcome{Status: r.Status, Counts: r.RunCounts, ErrorCategory: r.ErrorCategory, ErrorSide: r.ErrorSide,
+		ErrorMessage: r.ErrorMessage, ErrorDetail: r.ErrorDetail}
+}
+
+// UnalertedRuns are failed or interrupted runs that finished between since and before
+// and whose incident was never recorded: the process stopped between storing the run's
+// end and recording its incident. Oldest first, at most limit.
+func (s *Store) UnalertedRuns(ctx context.Context, since, before time.Time, limit int) ([]Run, error) {
+	var runs []Run
+	err := s.db.WithContext(ctx).Where("alerted_at IS NULL AND status IN ? AND finished_at > ? AND finished_at < ?",
+		[]string{RunFailed, RunInterrupted}, since, before).Order("finished_at").Limit(limit).Find(&runs).Error
+	return runs, translate(err)
 }
 
 // RunStage is one stage of a run as it went: the run page's timing.
