@@ -136,9 +136,20 @@ func (s *Store) EnqueueRun(ctx context.Context, workspaceID, activationID, trigg
 	r := Run{ID: newID(), WorkspaceID: workspaceID, ActivationID: activationID, Status: RunQueued, Trigger: trigger,
 		ScheduledFor: scheduledFor, FullResync: fullResync, CreatedAt: s.now()}
 	if scheduledFor != nil {
-		t := scheduledFor.UTC().Truncate(time.Second)
-		r.ScheduledFor = &t
+		r.ScheduledFor = tickTime(*scheduledFor)
 	}
+	return s.insertRunOnce(ctx, r)
+}
+
+// tickTime is a schedule tick as the runs' unique (activation, scheduled_for) key holds it.
+func tickTime(t time.Time) *time.Time {
+	t = t.UTC().Truncate(time.Second)
+	return &t
+}
+
+// insertRunOnce stores r unless a run of the same (activation, tick) exists: then it
+// inserts nothing and answers ErrConflict.
+func (s *Store) insertRunOnce(ctx context.Context, r Run) (*Run, error) {
 	res := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&r)
 	if res.Error != nil {
 		return nil, translate(res.Error)

@@ -253,17 +253,8 @@ func (s *Store) ActivationEvents(ctx context.Context, workspaceID, activationID 
 // (activation, tick): a second instance's insert answers ErrConflict.
 func (s *Store) RecordSkippedTick(ctx context.Context, workspaceID, activationID string, scheduledFor time.Time, category, message string) (*Run, error) {
 	now := s.now()
-	t := scheduledFor.UTC().Truncate(time.Second)
-	r := Run{ID: newID(), WorkspaceID: workspaceID, ActivationID: activationID, Status: RunSkipped, Trigger: TriggerSchedule,
-		ScheduledFor: &t, ErrorCategory: category, ErrorMessage: message, CreatedAt: now, FinishedAt: &now}
-	res := s.db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&r)
-	if res.Error != nil {
-		return nil, translate(res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return nil, ErrConflict
-	}
-	return &r, nil
+	return s.insertRunOnce(ctx, Run{ID: newID(), WorkspaceID: workspaceID, ActivationID: activationID, Status: RunSkipped, Trigger: TriggerSchedule,
+		ScheduledFor: tickTime(scheduledFor), ErrorCategory: category, ErrorMessage: message, CreatedAt: now, FinishedAt: &now})
 }
 
 // PausedScheduledActivations lists the paused activations, of every workspace, that have

@@ -301,9 +301,9 @@ func IndexPage(p IndexProps) templ.Component {
 							return templ_7745c5c3_Err
 						}
 						var templ_7745c5c3_Var16 string
-						templ_7745c5c3_Var16, templ_7745c5c3_Err = templ.JoinStringErrs(issueLabel(i.Kind))
+						templ_7745c5c3_Var16, templ_7745c5c3_Err = templ.JoinStringErrs(components.IssueKindLabel(i.Kind))
 						if templ_7745c5c3_Err != nil {
-							return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/datamodels/datamodels.templ`, Line: 57, Col: 59}
+							return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/datamodels/datamodels.templ`, Line: 57, Col: 74}
 						}
 						_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var16))
 						if templ_7745c5c3_Err != nil {
@@ -316,7 +316,7 @@ func IndexPage(p IndexProps) templ.Component {
 						var templ_7745c5c3_Var17 string
 						templ_7745c5c3_Var17, templ_7745c5c3_Err = templ.JoinStringErrs(orModel(i.Column))
 						if templ_7745c5c3_Err != nil {
-							return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/datamodels/datamodels.templ`, Line: 57, Col: 82}
+							return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/datamodels/datamodels.templ`, Line: 57, Col: 97}
 						}
 						_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var17))
 						if templ_7745c5c3_Err != nil {
@@ -1468,9 +1468,9 @@ func ShowPage(p ShowProps) templ.Component {
 							return templ_7745c5c3_Err
 						}
 						var templ_7745c5c3_Var70 string
-						templ_7745c5c3_Var70, templ_7745c5c3_Err = templ.JoinStringErrs(issueLabel(i.Kind))
+						templ_7745c5c3_Var70, templ_7745c5c3_Err = templ.JoinStringErrs(components.IssueKindLabel(i.Kind))
 						if templ_7745c5c3_Err != nil {
-							return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/datamodels/datamodels.templ`, Line: 268, Col: 108}
+							return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/datamodels/datamodels.templ`, Line: 268, Col: 123}
 						}
 						_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var70))
 						if templ_7745c5c3_Err != nil {
@@ -1567,9 +1567,9 @@ func ShowPage(p ShowProps) templ.Component {
 						return templ_7745c5c3_Err
 					}
 					var templ_7745c5c3_Var74 string
-					templ_7745c5c3_Var74, templ_7745c5c3_Err = templ.JoinStringErrs(issueLabel(i.Kind))
+					templ_7745c5c3_Var74, templ_7745c5c3_Err = templ.JoinStringErrs(components.IssueKindLabel(i.Kind))
 					if templ_7745c5c3_Err != nil {
-						return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/datamodels/datamodels.templ`, Line: 294, Col: 81}
+						return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/datamodels/datamodels.templ`, Line: 294, Col: 96}
 					}
 					_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var74))
 					if templ_7745c5c3_Err != nil {
@@ -1582,7 +1582,7 @@ func ShowPage(p ShowProps) templ.Component {
 					var templ_7745c5c3_Var75 string
 					templ_7745c5c3_Var75, templ_7745c5c3_Err = templ.JoinStringErrs(i.Message)
 					if templ_7745c5c3_Err != nil {
-						return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/datamodels/datamodels.templ`, Line: 294, Col: 96}
+						return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/datamodels/datamodels.templ`, Line: 294, Col: 111}
 					}
 					_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var75))
 					if templ_7745c5c3_Err != nil {

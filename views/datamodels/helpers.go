@@ -7,18 +7,6 @@ import (
 	"sluice/models"
 )
 
-func issueLabel(kind string) string {
-	switch kind {
-	case models.IssueMissing:
-		return "Missing"
-	case models.IssueAltered:
-		return "Altered"
-	case models.IssueWrongType:
-		return "Wrong Type"
-	}
-	return kind
-}
-
 func orModel(column string) string {
 	if column == "" {
 		return "the model's table or query"
