@@ -188,15 +188,15 @@ func (r *Registry) DestinationSpec(kind string) (DestinationSpec, error) {
 	return c.Spec(), nil
 }
 
-// OpenDestination opens a platform of a kind with its config (secrets decrypted). An
-// unknown kind is a configuration error on the field "kind"; anything else is the
-// connector's Open's answer.
-func (r *Registry) OpenDestination(ctx context.Context, kind string, cfg Config) (Destination, error) {
+// OpenDestination opens a platform of a kind with its config (secrets decrypted) and,
+// for an OAuth kind, its tokens. An unknown kind is a configuration error on the field
+// "kind"; anything else is the connector's Open's answer.
+func (r *Registry) OpenDestination(ctx context.Context, kind string, cfg Config, tokens Tokens) (Destination, error) {
 	c, ok := r.destinations[kind]
 	if !ok {
 		return nil, unknownKind("platform", kind)
 	}
-	return c.Open(ctx, cfg)
+	return c.Open(ctx, cfg, tokens)
 }
 
 // DestinationSpecs lists every destination kind, by label.

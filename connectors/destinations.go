@@ -57,8 +57,12 @@ type DestinationSpec struct {
 	Auth    AuthKind
 	Config  []FieldSpec // settings (some secret: credentials)
 	Actions []Action
-	// RequestsPerSecond and Burst are the documented rate limit, shared by every
-	// activation of one platform.
+	// OAuth is how platforms of an AuthOAuth kind are authorized (nil for other kinds).
+	OAuth *OAuthSpec
+	// RequestsPerSecond and Burst pace requests under the documented rate limit, shared
+	// by every activation of one platform and every instance of Sluice: chosen so that no
+	// window the platform counts in ever sees more than its limit (a token bucket lets
+	// Burst + RequestsPerSecond·W requests through in any window of W seconds).
 	RequestsPerSecond float64
 	Burst             int
 }
@@ -128,5 +132,8 @@ type Destination interface {
 // DestinationConnector opens platforms of one kind.
 type DestinationConnector interface {
 	Spec() DestinationSpec
-	Open(ctx context.Context, cfg Config) (Destination, error)
+	// Open opens a platform with its config (secrets decrypted). tokens is the platform's
+	// access token for an AuthOAuth kind, asked for before each request (it changes when
+	// refreshed), and nil for other kinds.
+	Open(ctx context.Context, cfg Config, tokens Tokens) (Destination, error)
 }

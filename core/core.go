@@ -64,7 +64,7 @@ func (s *Service) OpenPlatform(ctx context.Context, p *models.Platform) (connect
 	if err != nil {
 		return nil, spec, err
 	}
-	d, err := s.registry.OpenDestination(ctx, p.Kind, cfg)
+	d, err := s.registry.OpenDestination(ctx, p.Kind, cfg, nil)
 	return d, spec, err
 }
 

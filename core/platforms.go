@@ -17,7 +17,7 @@ func (s *Service) CreatePlatform(ctx context.Context, a models.Actor, kind strin
 	}
 	if in.Config != nil {
 		// Open refuses bad settings (e.g. a webhook URL on a private network) before saving.
-		d, err := s.registry.OpenDestination(ctx, kind, withDefaults(spec, in.Config))
+		d, err := s.registry.OpenDestination(ctx, kind, withDefaults(spec, in.Config), nil)
 		if err != nil {
 			return nil, asFieldError(err)
 		}
@@ -62,7 +62,7 @@ func (s *Service) UpdatePlatform(ctx context.Context, a models.Actor, id string,
 		if err != nil {
 			return nil, err
 		}
-		d, err := s.registry.OpenDestination(ctx, p.Kind, withDefaults(spec, patched))
+		d, err := s.registry.OpenDestination(ctx, p.Kind, withDefaults(spec, patched), nil)
 		if err != nil {
 			return nil, asFieldError(err)
 		}

@@ -8,8 +8,6 @@ import (
 	"context"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"sluice/connectors"
 	"sluice/segments"
 )
@@ -46,8 +44,16 @@ type Job struct {
 	Action      connectors.Action
 	Mappings    []Mapping
 	Settings    Settings
-	// Limiter is the platform's, shared by all its activations.
-	Limiter *rate.Limiter
+	// Limiter is the platform's, shared by all its activations (nil: unpaced).
+	Limiter Limiter
+}
+
+// Limiter paces a platform's requests (connectors.Limiter).
+type Limiter interface {
+	// Wait blocks until one request may go, or ctx ends.
+	Wait(ctx context.Context) error
+	// Backoff holds every request to the platform for d: it answered 429 and asked to wait.
+	Backoff(d time.Duration)
 }
 
 // KeyHash is a record's key and the hash of the payload the destination acknowledged.

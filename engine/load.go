@@ -160,6 +160,9 @@ func (r *run) write(ctx context.Context, d *delivery, label string, recs []plann
 			}
 			wait = ce.RetryAfter
 		}
+		if ce.Category == connectors.CategoryRateLimit && r.job.Limiter != nil {
+			r.job.Limiter.Backoff(wait) // the platform's other senders wait too
+		}
 		d.logf(r, "warn", "Batch %s %s; retrying in %s (attempt %d of %d).", label, answer(ce), seconds(wait), attempt+1, r.opts.MaxAttempts)
 		if err := r.opts.Sleep(ctx, wait); err != nil {
 			return nil, stopError(err)

@@ -32,7 +32,7 @@ func (crm) Spec() connectors.DestinationSpec {
 		}}}}
 }
 
-func (crm) Open(context.Context, connectors.Config) (connectors.Destination, error) {
+func (crm) Open(context.Context, connectors.Config, connectors.Tokens) (connectors.Destination, error) {
 	return crmDest{}, nil
 }
 

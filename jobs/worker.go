@@ -9,8 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"sluice/connectors"
 	"sluice/core"
 	"sluice/engine"
@@ -41,7 +39,7 @@ type Runner struct {
 	owner string
 
 	mu       sync.Mutex
-	limiters map[string]*rate.Limiter // per platform, shared by its activations
+	limiters map[string]*connectors.Limiter // per platform, shared by its activations
 	slots    map[string]chan struct{} // per platform: runs sending to it at once
 	wake     chan struct{}
 }
@@ -63,24 +61,24 @@ func NewRunner(store *models.Store, c *core.Service, log *slog.Logger, opts Opti
 	host, _ := os.Hostname()
 	return &Runner{store: store, core: c, log: log, opts: opts,
 		owner:    fmt.Sprintf("%s/%d/%d", host, os.Getpid(), time.Now().UnixNano()),
-		limiters: map[string]*rate.Limiter{}, slots: map[string]chan struct{}{}, wake: make(chan struct{}, 1)}
+		limiters: map[string]*connectors.Limiter{}, slots: map[string]chan struct{}{}, wake: make(chan struct{}, 1)}
 }
 
 // limiter is the platform's rate limiter, shared by its activations on this instance.
 // The platform's configured rate outranks its kind's documented one
 // (connectors.RateLimitOf); a changed rate replaces the limiter.
-func (s *Runner) limiter(platformID string, spec connectors.DestinationSpec, dest connectors.Destination) *rate.Limiter {
-	limit, burst := rate.Inf, 1
-	if perSecond, b := connectors.RateLimitOf(spec, dest); perSecond > 0 {
-		limit, burst = rate.Limit(perSecond), b
-	}
+func (s *Runner) limiter(platformID string, spec connectors.DestinationSpec, dest connectors.Destination) *connectors.Limiter {
+	perSecond, burst := connectors.RateLimitOf(spec, dest)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	l, ok := s.limiters[platformID]
-	if !ok || l.Limit() != limit || l.Burst() != burst {
-		l = rate.NewLimiter(limit, burst)
-		s.limiters[platformID] = l
+	if ok {
+		if ps, b := l.Limit(); ps == perSecond && b == burst {
+			return l
+		}
 	}
+	l = connectors.NewLimiter(perSecond, burst)
+	s.limiters[platformID] = l
 	return l
 }
 

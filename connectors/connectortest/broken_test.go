@@ -146,8 +146,8 @@ func (s foldingSource) Query(ctx context.Context, sql string, args []any, fn fun
 // unsplitPlatforms send any batch as one request, whatever its size.
 type unsplitPlatforms struct{ examplePlatforms }
 
-func (c unsplitPlatforms) Open(ctx context.Context, cfg connectors.Config) (connectors.Destination, error) {
-	d, err := c.examplePlatforms.Open(ctx, cfg)
+func (c unsplitPlatforms) Open(ctx context.Context, cfg connectors.Config, tokens connectors.Tokens) (connectors.Destination, error) {
+	d, err := c.examplePlatforms.Open(ctx, cfg, tokens)
 	if err != nil {
 		return nil, err
 	}
@@ -177,8 +177,8 @@ func (c plainPlatforms) Spec() connectors.DestinationSpec {
 // rawErrorPlatforms answer a refused key with a bare error.
 type rawErrorPlatforms struct{ examplePlatforms }
 
-func (c rawErrorPlatforms) Open(ctx context.Context, cfg connectors.Config) (connectors.Destination, error) {
-	d, err := c.examplePlatforms.Open(ctx, cfg)
+func (c rawErrorPlatforms) Open(ctx context.Context, cfg connectors.Config, tokens connectors.Tokens) (connectors.Destination, error) {
+	d, err := c.examplePlatforms.Open(ctx, cfg, tokens)
 	if err != nil {
 		return nil, err
 	}

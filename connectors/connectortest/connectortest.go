@@ -150,6 +150,7 @@ func destinationSpecProblems(spec connectors.DestinationSpec) []string {
 		out = append(out, fmt.Sprintf("unknown auth kind %q", spec.Auth))
 	}
 	out = append(out, fieldProblems(spec.Config)...)
+	out = append(out, oauthProblems(spec)...)
 	if spec.RequestsPerSecond < 0 || spec.Burst < 0 {
 		out = append(out, fmt.Sprintf("the rate limit %v/s, burst %d, is negative", spec.RequestsPerSecond, spec.Burst))
 	}
@@ -166,6 +167,34 @@ func destinationSpecProblems(spec connectors.DestinationSpec) []string {
 			out = append(out, fmt.Sprintf("action %s is declared twice", a.Name))
 		}
 		names[a.Name] = true
+	}
+	return out
+}
+
+// oauthProblems lists what is wrong with how an OAuth kind says it is authorized.
+func oauthProblems(spec connectors.DestinationSpec) []string {
+	o := spec.OAuth
+	switch {
+	case spec.Auth != connectors.AuthOAuth && o != nil:
+		return []string{fmt.Sprintf("auth is %q but the spec describes OAuth", spec.Auth)}
+	case spec.Auth != connectors.AuthOAuth:
+		return nil
+	case o == nil:
+		return []string{"an OAuth kind says how it is authorized (OAuth)"}
+	}
+	var out []string
+	if !namePattern.MatchString(o.Provider) {
+		out = append(out, fmt.Sprintf("OAuth provider %q: the name must be lower-case letters, digits and _", o.Provider))
+	}
+	for _, u := range []struct{ name, url string }{{"AuthURL", o.AuthURL}, {"TokenURL", o.TokenURL}} {
+		if !strings.HasPrefix(u.url, "https://") {
+			out = append(out, fmt.Sprintf("OAuth %s %q is not an https URL", u.name, u.url))
+		}
+	}
+	for _, f := range spec.Config {
+		if f.Name == "access_token" || f.Name == "refresh_token" {
+			out = append(out, "config field "+f.Name+": an OAuth kind's tokens come from consent, never from its form")
+		}
 	}
 	return out
 }

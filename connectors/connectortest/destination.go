@@ -27,6 +27,9 @@ type DestinationEnv struct {
 	// oldest first: how many records each carried and its body's size. Required: the
 	// batch limits are checked on what reaches the backend.
 	Received func() []Request
+	// Tokens is the access token the Config backend accepts, for an OAuth kind (nil for
+	// others). Failing is opened with the same Tokens: its backend refuses them.
+	Tokens connectors.Tokens
 	// Fields are the mapped fields of the i-th record of a batch for an action (nil: the
 	// kit writes a value of each field's kind, and an e-mail and a name for an action
 	// that takes custom fields only).
@@ -54,7 +57,7 @@ func Destination(t *testing.T, c connectors.DestinationConnector, env Destinatio
 		for _, p := range destinationSpecProblems(spec) {
 			t.Errorf("spec of %s: %s", spec.Kind, p)
 		}
-		dest := openDestination(t, c, env.Config)
+		dest := openDestination(t, c, env, env.Config)
 		if ca, ok := dest.(connectors.ConfiguredActions); ok {
 			for _, a := range spec.Actions {
 				got, ok := ca.Action(a.Name)
@@ -78,13 +81,13 @@ func Destination(t *testing.T, c connectors.DestinationConnector, env Destinatio
 	})
 	t.Run("errors", func(t *testing.T) {
 		for _, bad := range append(badConfigs(spec.Config, env.Config), env.Invalid...) {
-			dest, err := openWith(c, bad.Config)
+			dest, err := openWith(c, bad.Config, env.Tokens)
 			if err == nil {
 				dest.Close()
 			}
 			checkRefused(t, bad, err)
 		}
-		dest := openDestination(t, c, env.Config)
+		dest := openDestination(t, c, env, env.Config)
 		ctx, cancel := context.WithTimeout(context.Background(), Timeout)
 		defer cancel()
 		if err := dest.Check(ctx); err != nil {
@@ -107,7 +110,7 @@ func Destination(t *testing.T, c connectors.DestinationConnector, env Destinatio
 			t.Log("the environment gives no failing config: the errors of a failing backend are not checked")
 			return
 		}
-		failing, err := openWith(c, env.Failing)
+		failing, err := openWith(c, env.Failing, env.Tokens)
 		if err != nil {
 			for _, p := range errorProblems(err) {
 				t.Errorf("Open of the failing config: %s", p)
@@ -123,6 +126,55 @@ func Destination(t *testing.T, c connectors.DestinationConnector, env Destinatio
 			for _, p := range errorProblems(err) {
 				t.Errorf("Write for %s with the failing config: %s", name, p)
 			}
+		}
+	})
+	t.Run("oauth", func(t *testing.T) {
+		if spec.Auth != connectors.AuthOAuth {
+			t.Skip("not an OAuth kind")
+		}
+		if env.Tokens == nil {
+			t.Fatal("the environment gives an OAuth kind no Tokens")
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), Timeout)
+		defer cancel()
+		// The token is asked for as requests go, never kept from Open: it is refreshed.
+		counted := &countingTokens{Tokens: env.Tokens}
+		dest, err := openWith(c, env.Config, counted)
+		if err != nil {
+			t.Fatalf("the working config does not open: %v", err)
+		}
+		defer dest.Close()
+		for _, name := range actionNames(spec) {
+			before := counted.n
+			if _, err := dest.Write(ctx, batch(name, 1, spec, dest, fields)); err != nil {
+				t.Errorf("Write for %s: %v", name, err)
+			}
+			if counted.n == before {
+				t.Errorf("Write for %s did not ask Tokens for the access token: one kept since Open expires", name)
+			}
+		}
+		drain(env)
+		// A dead grant is final: the credentials error comes back as it is, and nothing is sent.
+		dead := deadGrant{}
+		gone, err := openWith(c, env.Config, dead)
+		if err != nil {
+			if ce, ok := connectors.AsError(err); !ok || ce.Category != connectors.CategoryCredentials {
+				t.Errorf("Open with a dead grant gave %v, want nil or its credentials error", err)
+			}
+			return
+		}
+		defer gone.Close()
+		if ce, ok := connectors.AsError(gone.Check(ctx)); !ok || ce.Category != connectors.CategoryCredentials || ce.Retryable {
+			t.Errorf("Check with a dead grant gave %v, want the grant's credentials error, not retryable", ce)
+		}
+		for _, name := range actionNames(spec) {
+			_, err := gone.Write(ctx, batch(name, 1, spec, gone, fields))
+			if ce, ok := connectors.AsError(err); !ok || ce.Category != connectors.CategoryCredentials || ce.Retryable {
+				t.Errorf("Write for %s with a dead grant gave %v, want the grant's credentials error, not retryable", name, err)
+			}
+		}
+		if sent := drain(env); sent > 0 {
+			t.Errorf("with a dead grant, %d records reached the backend", sent)
 		}
 	})
 	t.Run("secrets", func(t *testing.T) {
@@ -143,7 +195,7 @@ func Destination(t *testing.T, c connectors.DestinationConnector, env Destinatio
 				if env.Secret != nil {
 					value = env.Secret(name, secret)
 				}
-				for _, where := range destinationLeaks(c, with(base.cfg, name, value), secret, fields) {
+				for _, where := range destinationLeaks(c, with(base.cfg, name, value), env.Tokens, secret, fields) {
 					t.Errorf("the %s config with a secret in %s: it shows in %s", base.what, name, where)
 				}
 			}
@@ -154,7 +206,7 @@ func Destination(t *testing.T, c connectors.DestinationConnector, env Destinatio
 		if env.Received == nil {
 			t.Fatal("the environment does not say what the backend received")
 		}
-		dest := openDestination(t, c, env.Config)
+		dest := openDestination(t, c, env, env.Config)
 		ctx, cancel := context.WithTimeout(context.Background(), Timeout)
 		defer cancel()
 		for _, name := range actionNames(spec) {
@@ -198,16 +250,16 @@ func Destination(t *testing.T, c connectors.DestinationConnector, env Destinatio
 	})
 }
 
-func openWith(c connectors.DestinationConnector, cfg connectors.Config) (connectors.Destination, error) {
+func openWith(c connectors.DestinationConnector, cfg connectors.Config, tokens connectors.Tokens) (connectors.Destination, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
 	defer cancel()
-	return c.Open(ctx, cfg)
+	return c.Open(ctx, cfg, tokens)
 }
 
 // openDestination opens cfg, which must work, and closes it when the test ends.
-func openDestination(t *testing.T, c connectors.DestinationConnector, cfg connectors.Config) connectors.Destination {
+func openDestination(t *testing.T, c connectors.DestinationConnector, env DestinationEnv, cfg connectors.Config) connectors.Destination {
 	t.Helper()
-	dest, err := openWith(c, cfg)
+	dest, err := openWith(c, cfg, env.Tokens)
 	if err != nil {
 		t.Fatalf("the working config does not open: %v", err)
 	}
@@ -295,7 +347,7 @@ func drain(env DestinationEnv) int {
 
 // destinationLeaks opens cfg, checks it and writes one record of each action, listing
 // where secret shows in the errors and request samples.
-func destinationLeaks(c connectors.DestinationConnector, cfg connectors.Config, secret string, fields func(connectors.Action, int) map[string]any) []string {
+func destinationLeaks(c connectors.DestinationConnector, cfg connectors.Config, tokens connectors.Tokens, secret string, fields func(connectors.Action, int) map[string]any) []string {
 	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
 	defer cancel()
 	var out []string
@@ -305,7 +357,7 @@ func destinationLeaks(c connectors.DestinationConnector, cfg connectors.Config, 
 		}
 	}
 	spec := c.Spec()
-	dest, err := c.Open(ctx, cfg)
+	dest, err := c.Open(ctx, cfg, tokens)
 	note("Open", leaks(err, secret))
 	if err != nil {
 		return out
@@ -325,4 +377,23 @@ func destinationLeaks(c connectors.DestinationConnector, cfg connectors.Config, 
 		}
 	}
 	return out
+}
+
+// countingTokens counts the access tokens asked for.
+type countingTokens struct {
+	connectors.Tokens
+	n int
+}
+
+func (c *countingTokens) AccessToken(ctx context.Context) (string, error) {
+	c.n++
+	return c.Tokens.AccessToken(ctx)
+}
+
+// deadGrant is the Tokens of a platform whose refresh token was revoked.
+type deadGrant struct{}
+
+func (deadGrant) AccessToken(context.Context) (string, error) {
+	return "", &connectors.Error{Category: connectors.CategoryCredentials,
+		Message: "The authorization was revoked: re-authorize the platform."}
 }

@@ -76,7 +76,7 @@ func TestRegistryOpensByKind(t *testing.T) {
 	if src.Dialect().Name() != "example" {
 		t.Errorf("opened a %s source, want example", src.Dialect().Name())
 	}
-	dest, err := r.OpenDestination(ctx, "example", connectors.Config{"api_key": goodAPIKey})
+	dest, err := r.OpenDestination(ctx, "example", connectors.Config{"api_key": goodAPIKey}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func TestRegistryOpensByKind(t *testing.T) {
 	}
 
 	_, srcErr := r.OpenSource(ctx, "snowflake", connectors.Config{})
-	_, destErr := r.OpenDestination(ctx, "braze", connectors.Config{})
+	_, destErr := r.OpenDestination(ctx, "braze", connectors.Config{}, nil)
 	_, specErr := r.SourceSpec("snowflake")
 	_, destSpecErr := r.DestinationSpec("braze")
 	for _, err := range []error{srcErr, destErr, specErr, destSpecErr} {
@@ -286,7 +286,7 @@ func contacts(batchSize int) connectors.Action {
 	}}
 }
 
-func (c examplePlatforms) Open(_ context.Context, cfg connectors.Config) (connectors.Destination, error) {
+func (c examplePlatforms) Open(_ context.Context, cfg connectors.Config, _ connectors.Tokens) (connectors.Destination, error) {
 	if err := cfg.Validate(c.Spec().Config); err != nil {
 		return nil, err
 	}

@@ -125,7 +125,7 @@ type settings struct {
 
 // Open checks the config and that the URL's host is a public address; it sends nothing
 // (Check does).
-func (c *connector) Open(ctx context.Context, cfg connectors.Config) (connectors.Destination, error) {
+func (c *connector) Open(ctx context.Context, cfg connectors.Config, _ connectors.Tokens) (connectors.Destination, error) {
 	set, u, err := c.parse(cfg)
 	if err != nil {
 		return nil, err

@@ -84,7 +84,7 @@ func openWith(t *testing.T, c connectors.DestinationConnector, url string, extra
 	for k, v := range extra {
 		cfg[k] = v
 	}
-	d, err := c.Open(context.Background(), cfg)
+	d, err := c.Open(context.Background(), cfg, nil)
 	if err != nil {
 		t.Fatalf("Open(%v): %v", cfg, err)
 	}
@@ -497,7 +497,7 @@ func TestPrivateAddressesRefusedAtOpen(t *testing.T) {
 		"http://0.0.0.0/hook",
 	}
 	for _, u := range urls {
-		d, err := c.Open(context.Background(), connectors.Config{"url": u})
+		d, err := c.Open(context.Background(), connectors.Config{"url": u}, nil)
 		if d != nil {
 			d.Close()
 		}
@@ -515,7 +515,7 @@ func TestPrivateAddressesRefusedAtOpen(t *testing.T) {
 	}
 
 	// A public address is accepted by Open, which sends nothing: no connection is tried.
-	d, err := c.Open(context.Background(), connectors.Config{"url": "https://93.184.216.34/hook"})
+	d, err := c.Open(context.Background(), connectors.Config{"url": "https://93.184.216.34/hook"}, nil)
 	if err != nil {
 		t.Fatalf("Open of a public address: %v", err)
 	}
@@ -598,7 +598,7 @@ func TestOpenConfigErrors(t *testing.T) {
 		if len(tc.cfg) == 0 {
 			delete(cfg, "url")
 		}
-		d, err := c.Open(context.Background(), cfg)
+		d, err := c.Open(context.Background(), cfg, nil)
 		if d != nil {
 			d.Close()
 		}
@@ -613,7 +613,7 @@ func TestOpenConfigErrors(t *testing.T) {
 		{"url": " http://hooks.example:8080/in#frag ", "batch_size": "10000", "send_removals": "false"},
 		{"url": "https://user:pw@hooks.example/in", "headers": "Authorization: Basic dTpw:x\n\n"},
 	} {
-		d, err := c.Open(context.Background(), cfg)
+		d, err := c.Open(context.Background(), cfg, nil)
 		if err != nil {
 			t.Errorf("Open(%v): %v", cfg, err)
 			continue
@@ -739,7 +739,7 @@ func TestExchangeRedactsSecrets(t *testing.T) {
 
 func TestOpenDoesNotChangeTheConfig(t *testing.T) {
 	cfg := connectors.Config{"url": " https://hooks.example/in "}
-	d, err := webhook.New(true).Open(context.Background(), cfg)
+	d, err := webhook.New(true).Open(context.Background(), cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -761,7 +761,7 @@ func TestCancelledContext(t *testing.T) {
 
 func TestRateLimitFromConfig(t *testing.T) {
 	c := webhook.New(true)
-	d, err := c.Open(context.Background(), connectors.Config{"url": "http://127.0.0.1:1/hook", "requests_per_second": "250"})
+	d, err := c.Open(context.Background(), connectors.Config{"url": "http://127.0.0.1:1/hook", "requests_per_second": "250"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -773,7 +773,7 @@ func TestRateLimitFromConfig(t *testing.T) {
 		t.Fatalf("RateLimit = %v, %d; want 250, 250", perSecond, burst)
 	}
 	for _, bad := range []string{"0", "10001", "fast"} {
-		if _, err := c.Open(context.Background(), connectors.Config{"url": "http://127.0.0.1:1/hook", "requests_per_second": bad}); err == nil {
+		if _, err := c.Open(context.Background(), connectors.Config{"url": "http://127.0.0.1:1/hook", "requests_per_second": bad}, nil); err == nil {
 			t.Errorf("requests_per_second %q accepted", bad)
 		}
 	}
