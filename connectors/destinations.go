@@ -48,6 +48,25 @@ type Action struct {
 	BatchSize     int  `json:"batch_size"`
 	MaxBatchBytes int  `json:"max_batch_bytes"`
 	Removals      bool `json:"removals"`
+	// Settings are what each activation chooses for this action, beyond its mappings:
+	// the list, audience or conversion action at the platform, what records are matched
+	// by. Their values reach Write in Batch.Settings. A Write error about one of them
+	// names it in Error.Field: the activation's settings are then what to fix.
+	Settings []FieldSpec `json:"settings,omitempty"`
+}
+
+// Option is one choice of an action setting.
+type Option struct {
+	Value string `json:"value"`
+	Label string `json:"label"`
+}
+
+// OptionLister is an optional Destination method: the choices of an action setting
+// that names something at the platform (its lists, audiences, conversion actions), for
+// the activation's form. ok is false for a setting without a list of choices; an error
+// is a *Error, as Check's.
+type OptionLister interface {
+	Options(ctx context.Context, action, setting string) (options []Option, ok bool, err error)
 }
 
 // DestinationSpec describes a destination kind.
@@ -89,7 +108,9 @@ type Batch struct {
 	ActivationID string
 	RunID        string
 	Action       string
-	Records      []Record
+	// Settings are the activation's values of the action's Settings.
+	Settings map[string]string
+	Records  []Record
 }
 
 // Rejection is a record the destination refused, in its own words.

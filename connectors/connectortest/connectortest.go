@@ -210,6 +210,7 @@ func actionProblems(a connectors.Action) []string {
 	if strings.TrimSpace(a.Label) == "" {
 		out = append(out, at+": the label is empty")
 	}
+	out = append(out, fieldProblems(a.Settings)...)
 	if a.BatchSize < 1 {
 		out = append(out, fmt.Sprintf("%s: the batch size is %d; declare the most records one Write takes", at, a.BatchSize))
 	}

@@ -27,6 +27,9 @@ type DestinationEnv struct {
 	// oldest first: how many records each carried and its body's size. Required: the
 	// batch limits are checked on what reaches the backend.
 	Received func() []Request
+	// Settings are the values of each action's settings (by action name) that the Config
+	// backend knows: its lists, audiences, conversion actions.
+	Settings map[string]map[string]string
 	// Tokens is the access token the Config backend accepts, for an OAuth kind (nil for
 	// others). Failing is opened with the same Tokens: its backend refuses them.
 	Tokens connectors.Tokens
@@ -49,10 +52,6 @@ const noSuchAction = "kit_no_such_action"
 func Destination(t *testing.T, c connectors.DestinationConnector, env DestinationEnv) {
 	t.Helper()
 	spec := c.Spec()
-	fields := env.Fields
-	if fields == nil {
-		fields = recordFields
-	}
 	t.Run("spec", func(t *testing.T) {
 		for _, p := range destinationSpecProblems(spec) {
 			t.Errorf("spec of %s: %s", spec.Kind, p)
@@ -94,17 +93,43 @@ func Destination(t *testing.T, c connectors.DestinationConnector, env Destinatio
 			t.Errorf("Check with the working config: %v", err)
 		}
 		for _, name := range actionNames(spec) {
-			if _, err := dest.Write(ctx, batch(name, 1, spec, dest, fields)); err != nil {
+			if _, err := dest.Write(ctx, env.batch(name, 1, spec, dest)); err != nil {
 				t.Errorf("Write of one record for %s with the working config: %v", name, err)
 			}
 		}
 		drain(env)
-		_, err := dest.Write(ctx, batch(noSuchAction, 1, spec, dest, fields))
+		_, err := dest.Write(ctx, env.batch(noSuchAction, 1, spec, dest))
 		if ce, ok := connectors.AsError(err); !ok || ce.Category != connectors.CategoryConfiguration {
 			t.Errorf("Write for an action the platform does not have gave %v, want a configuration error", err)
 		}
 		if sent := drain(env); sent > 0 {
 			t.Errorf("Write for an action the platform does not have sent %d records", sent)
+		}
+		// A required setting left empty is the activation's to fix, before anything is sent.
+		for _, a := range spec.Actions {
+			for _, f := range a.Settings {
+				if !f.Required {
+					continue
+				}
+				b := env.batch(a.Name, 1, spec, dest)
+				b.Settings = with(connectors.Config(b.Settings), f.Name, "")
+				_, err := dest.Write(ctx, b)
+				if ce, ok := connectors.AsError(err); !ok || ce.Category != connectors.CategoryConfiguration || ce.Field != f.Name {
+					t.Errorf("Write for %s without its setting %s gave %v, want a configuration error on that field", a.Name, f.Name, err)
+				}
+				if sent := drain(env); sent > 0 {
+					t.Errorf("Write for %s without its setting %s sent %d records", a.Name, f.Name, sent)
+				}
+			}
+		}
+		if ol, ok := dest.(connectors.OptionLister); ok {
+			for _, a := range spec.Actions {
+				for _, f := range a.Settings {
+					if _, _, err := ol.Options(ctx, a.Name, f.Name); err != nil {
+						t.Errorf("Options of %s's setting %s with the working config: %v", a.Name, f.Name, err)
+					}
+				}
+			}
 		}
 		if env.Failing == nil {
 			t.Log("the environment gives no failing config: the errors of a failing backend are not checked")
@@ -122,7 +147,7 @@ func Destination(t *testing.T, c connectors.DestinationConnector, env Destinatio
 			t.Errorf("Check with the failing config: %s", p)
 		}
 		for _, name := range actionNames(spec) {
-			_, err := failing.Write(ctx, batch(name, 1, spec, failing, fields))
+			_, err := failing.Write(ctx, env.batch(name, 1, spec, failing))
 			for _, p := range errorProblems(err) {
 				t.Errorf("Write for %s with the failing config: %s", name, p)
 			}
@@ -146,7 +171,7 @@ func Destination(t *testing.T, c connectors.DestinationConnector, env Destinatio
 		defer dest.Close()
 		for _, name := range actionNames(spec) {
 			before := counted.n
-			if _, err := dest.Write(ctx, batch(name, 1, spec, dest, fields)); err != nil {
+			if _, err := dest.Write(ctx, env.batch(name, 1, spec, dest)); err != nil {
 				t.Errorf("Write for %s: %v", name, err)
 			}
 			if counted.n == before {
@@ -168,7 +193,7 @@ func Destination(t *testing.T, c connectors.DestinationConnector, env Destinatio
 			t.Errorf("Check with a dead grant gave %v, want the grant's credentials error, not retryable", ce)
 		}
 		for _, name := range actionNames(spec) {
-			_, err := gone.Write(ctx, batch(name, 1, spec, gone, fields))
+			_, err := gone.Write(ctx, env.batch(name, 1, spec, gone))
 			if ce, ok := connectors.AsError(err); !ok || ce.Category != connectors.CategoryCredentials || ce.Retryable {
 				t.Errorf("Write for %s with a dead grant gave %v, want the grant's credentials error, not retryable", name, err)
 			}
@@ -195,7 +220,7 @@ func Destination(t *testing.T, c connectors.DestinationConnector, env Destinatio
 				if env.Secret != nil {
 					value = env.Secret(name, secret)
 				}
-				for _, where := range destinationLeaks(c, with(base.cfg, name, value), env.Tokens, secret, fields) {
+				for _, where := range destinationLeaks(c, env, with(base.cfg, name, value), secret) {
 					t.Errorf("the %s config with a secret in %s: it shows in %s", base.what, name, where)
 				}
 			}
@@ -217,7 +242,7 @@ func Destination(t *testing.T, c connectors.DestinationConnector, env Destinatio
 			}
 			drain(env)
 			// A full batch goes through, unless a byte limit makes it too big.
-			_, err := dest.Write(ctx, batch(name, a.BatchSize, spec, dest, fields))
+			_, err := dest.Write(ctx, env.batch(name, a.BatchSize, spec, dest))
 			reqs := env.Received()
 			checkRequests(t, a, reqs)
 			switch ce, _ := connectors.AsError(err); {
@@ -231,7 +256,7 @@ func Destination(t *testing.T, c connectors.DestinationConnector, env Destinatio
 			}
 			// One record more is split into requests within the limit, or refused whole.
 			n := a.BatchSize + 1
-			_, err = dest.Write(ctx, batch(name, n, spec, dest, fields))
+			_, err = dest.Write(ctx, env.batch(name, n, spec, dest))
 			reqs = env.Received()
 			checkRequests(t, a, reqs)
 			if err == nil {
@@ -276,13 +301,17 @@ func actionNames(spec connectors.DestinationSpec) []string {
 }
 
 // batch is n upserts for the action called name.
-func batch(name string, n int, spec connectors.DestinationSpec, dest connectors.Destination, fields func(connectors.Action, int) map[string]any) connectors.Batch {
+func (env DestinationEnv) batch(name string, n int, spec connectors.DestinationSpec, dest connectors.Destination) connectors.Batch {
+	fields := env.Fields
+	if fields == nil {
+		fields = recordFields
+	}
 	a, ok := connectors.ActionOf(spec, dest, name)
 	if !ok && len(spec.Actions) > 0 {
 		a = spec.Actions[0]
 		a.Name = name
 	}
-	b := connectors.Batch{ActivationID: "kit_activation", RunID: "kit_run", Action: name, Records: make([]connectors.Record, n)}
+	b := connectors.Batch{ActivationID: "kit_activation", RunID: "kit_run", Action: name, Settings: env.Settings[name], Records: make([]connectors.Record, n)}
 	for i := range b.Records {
 		b.Records[i] = connectors.Record{Key: fmt.Sprintf("kit-%05d", i), Op: connectors.OpUpsert, Fields: fields(a, i)}
 	}
@@ -347,7 +376,7 @@ func drain(env DestinationEnv) int {
 
 // destinationLeaks opens cfg, checks it and writes one record of each action, listing
 // where secret shows in the errors and request samples.
-func destinationLeaks(c connectors.DestinationConnector, cfg connectors.Config, tokens connectors.Tokens, secret string, fields func(connectors.Action, int) map[string]any) []string {
+func destinationLeaks(c connectors.DestinationConnector, env DestinationEnv, cfg connectors.Config, secret string) []string {
 	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
 	defer cancel()
 	var out []string
@@ -357,7 +386,7 @@ func destinationLeaks(c connectors.DestinationConnector, cfg connectors.Config, 
 		}
 	}
 	spec := c.Spec()
-	dest, err := c.Open(ctx, cfg, tokens)
+	dest, err := c.Open(ctx, cfg, env.Tokens)
 	note("Open", leaks(err, secret))
 	if err != nil {
 		return out
@@ -365,7 +394,7 @@ func destinationLeaks(c connectors.DestinationConnector, cfg connectors.Config, 
 	defer dest.Close()
 	note("Check", leaks(dest.Check(ctx), secret))
 	for _, name := range actionNames(spec) {
-		res, err := dest.Write(ctx, batch(name, 1, spec, dest, fields))
+		res, err := dest.Write(ctx, env.batch(name, 1, spec, dest))
 		note("Write", leaks(err, secret))
 		if res != nil {
 			note("Write", exchangeLeaks(res.Exchange, secret))
