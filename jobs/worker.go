@@ -40,7 +40,7 @@ type Runner struct {
 
 	mu       sync.Mutex
 	limiters map[string]*connectors.Limiter // per platform, shared by its activations
-	slots    map[string]chan struct{} // per platform: runs sending to it at once
+	slots    map[string]chan struct{}       // per platform: runs sending to it at once
 	wake     chan struct{}
 }
 
