@@ -21,13 +21,20 @@ type Limiter struct {
 	last   time.Time
 	until  time.Time // no request before: the platform asked to wait
 	now    func() time.Time
+	// timer fires after d; tests step a fake clock through it.
+	timer func(d time.Duration) (fired <-chan time.Time, stop func() bool)
+}
+
+func realTimer(d time.Duration) (<-chan time.Time, func() bool) {
+	t := time.NewTimer(d)
+	return t.C, t.Stop
 }
 
 // NewLimiter paces perSecond requests with bursts of burst (at least 1); perSecond 0 or
 // less paces nothing but still waits out Backoff.
 func NewLimiter(perSecond float64, burst int) *Limiter {
 	burst = max(burst, 1)
-	return &Limiter{rate: max(perSecond, 0), burst: burst, share: 1, tokens: float64(burst), now: time.Now}
+	return &Limiter{rate: max(perSecond, 0), burst: burst, share: 1, tokens: float64(burst), now: time.Now, timer: realTimer}
 }
 
 // Limit is the platform's rate and burst the limiter was made with.
@@ -53,8 +60,9 @@ func (l *Limiter) Share() float64 {
 	return l.share
 }
 
-// Backoff holds every request for d: the platform asked to wait (429, Retry-After).
-// Tokens saved up meanwhile are dropped, so sending resumes at the paced rate.
+// Backoff holds every request for d, those already waiting too: the platform asked to
+// wait (429, Retry-After). Tokens saved up before and none accrue meanwhile, so sending
+// resumes at the paced rate rather than with a burst the platform would refuse again.
 func (l *Limiter) Backoff(d time.Duration) {
 	if d <= 0 {
 		return
@@ -62,15 +70,18 @@ func (l *Limiter) Backoff(d time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
+	l.refill(now)
 	if until := now.Add(d); until.After(l.until) {
 		l.until = until
 	}
-	l.refill(now)
 	l.tokens = math.Min(l.tokens, 0)
 }
 
-// Wait blocks until one request may go, or ctx ends.
+// Wait blocks until one request may go, or ctx ends; an ended ctx lets none go.
 func (l *Limiter) Wait(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	for {
 		l.mu.Lock()
 		now := l.now()
@@ -91,28 +102,33 @@ func (l *Limiter) Wait(ctx context.Context) error {
 		if !at.After(now) {
 			return nil
 		}
-		t := time.NewTimer(at.Sub(now))
+		fired, stop := l.timer(at.Sub(now))
 		select {
 		case <-ctx.Done():
-			t.Stop()
+			stop()
 			if reserved {
-				l.mu.Lock()
-				l.tokens++
-				l.mu.Unlock()
+				l.giveBack()
 			}
 			return ctx.Err()
-		case <-t.C:
+		case <-fired:
 		}
-		if reserved && !l.held() {
+		if !reserved {
+			continue // the hold is over: reserve now
+		}
+		if !l.held() {
 			return nil
 		}
-		// Held by a Backoff meanwhile, or waiting for one to end: reserve again after it.
-		if reserved {
-			l.mu.Lock()
-			l.tokens++
-			l.mu.Unlock()
-		}
+		// Held by a Backoff meanwhile: give the token back and reserve again after it.
+		l.giveBack()
 	}
+}
+
+// giveBack returns the token of a request that did not go.
+func (l *Limiter) giveBack() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.refill(l.now())
+	l.tokens = math.Min(l.tokens+1, l.capacity())
 }
 
 func (l *Limiter) held() bool {
@@ -127,9 +143,17 @@ func (l *Limiter) perSecond() float64 { return l.rate * l.share }
 // least one request.
 func (l *Limiter) capacity() float64 { return math.Max(1, math.Floor(float64(l.burst)*l.share)) }
 
+// refill adds the tokens accrued since the last refill, none for the time held by a
+// Backoff.
 func (l *Limiter) refill(now time.Time) {
-	if !l.last.IsZero() && l.rate > 0 {
-		l.tokens = math.Min(l.capacity(), l.tokens+now.Sub(l.last).Seconds()*l.perSecond())
+	from := l.last
+	if l.until.After(from) {
+		from = l.until
 	}
-	l.last = now
+	if !l.last.IsZero() && l.rate > 0 && now.After(from) {
+		l.tokens = math.Min(l.capacity(), l.tokens+now.Sub(from).Seconds()*l.perSecond())
+	}
+	if now.After(l.last) {
+		l.last = now
+	}
 }
