@@ -1,0 +1,3 @@
+package braze_test
+
+const testKey = "braze-rest-key-5f0c2a"
