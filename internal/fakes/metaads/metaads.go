@@ -9,7 +9,13 @@
 //     invalid_entry_samples};
 //   - GET /v25.0/act_{ad_account_id}/customaudiences (fields, limit, after cursor) and
 //     GET /v25.0/act_{ad_account_id} ("Ad Account Customaudiences", "Ad Account");
-//   - GET /v25.0/me/permissions;
+//   - GET /v25.0/me/permissions, and GET /v25.0/{custom_audience_id} (name, subtype,
+//     account_id);
+//   - Facebook Login ("Manually Build a Login Flow"): the dialog at /v25.0/dialog/oauth
+//     (app id and exact redirect URI checked, consent skipped, code and state sent back)
+//     and /v25.0/oauth/access_token (code once only, same redirect URI, app secret;
+//     fb_exchange_token for a long-lived token), answering {access_token, token_type,
+//     expires_in} and no refresh token;
 //   - errors as the Graph API error object {"error": {message, type, code,
 //     error_subcode, fbtrace_id}} ("Handling Errors",
 //     https://developers.facebook.com/docs/graph-api/guides/error-handling): 190 for an
@@ -22,7 +28,7 @@
 //     over 300 seconds; an account over it is blocked for 60 seconds and answered with the
 //     X-Business-Use-Case-Usage header and its estimated_time_to_regain_access (minutes).
 //
-// Tests switch it (RevokeToken, DeleteAudience, SetDown, FailNext, MarkInvalid) and read
+// Tests switch it (RevokeToken, DeleteAudience, SetDown, FailNext, MarkInvalid, SetLimit) and read
 // what it stored (Users) and received (Received, Counts).
 package metaads
 
@@ -113,6 +119,8 @@ type Server struct {
 	invalid   map[string]string // hash -> reason
 	down      bool
 	failNext  []int
+	clients   map[string]oauthClient
+	codes     map[string]grant // authorization code -> what it grants, until used
 	received  []Received
 	requests  int
 	throttled int
@@ -127,6 +135,8 @@ func New() *Server {
 		audiences: map[string]*audience{},
 		tokens:    map[string]*token{},
 		invalid:   map[string]string{},
+		clients:   map[string]oauthClient{},
+		codes:     map[string]grant{},
 		now:       time.Now,
 	}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
@@ -245,6 +255,96 @@ func (s *Server) Counts() (requests, throttled int) {
 	return s.requests, s.throttled
 }
 
+type oauthClient struct{ secret, redirectURI string }
+
+type grant struct {
+	client, redirectURI string
+	scopes              []string
+}
+
+// AddClient registers a Facebook app for the login flow: its id, secret and the one
+// redirect URI it accepts (Meta matches it exactly).
+func (s *Server) AddClient(id, secret, redirectURI string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.clients[id] = oauthClient{secret: secret, redirectURI: redirectURI}
+}
+
+// dialog is the Login dialog (www.facebook.com/v25.0/dialog/oauth) with consent
+// skipped: it checks the app and the exact redirect URI, then redirects there with a
+// code and the state.
+func (s *Server) dialog(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	c, ok := s.clients[q.Get("client_id")]
+	if !ok {
+		http.Error(w, "Invalid App ID: The provided app ID does not look like a valid app ID.", http.StatusBadRequest)
+		return
+	}
+	if q.Get("redirect_uri") != c.redirectURI {
+		http.Error(w, "URL blocked: This redirect failed because the redirect URI is not whitelisted in the app's Client OAuth Settings.", http.StatusBadRequest)
+		return
+	}
+	if q.Get("response_type") != "" && q.Get("response_type") != "code" {
+		http.Error(w, "Unsupported response_type", http.StatusBadRequest)
+		return
+	}
+	code := "AQ" + hex.EncodeToString([]byte(traceID()))
+	scopes := strings.FieldsFunc(q.Get("scope"), func(r rune) bool { return r == ',' || r == ' ' })
+	s.codes[code] = grant{client: q.Get("client_id"), redirectURI: c.redirectURI, scopes: scopes}
+	to, _ := url.Parse(c.redirectURI)
+	v := to.Query()
+	v.Set("code", code)
+	v.Set("state", q.Get("state"))
+	to.RawQuery = v.Encode()
+	http.Redirect(w, r, to.String()+"#_=_", http.StatusFound)
+}
+
+// accessToken is GET/POST /v25.0/oauth/access_token: a code (once only, with the same
+// redirect URI and the app's secret) becomes a user access token; fb_exchange_token
+// turns one into a long-lived token of about 60 days.
+func (s *Server) accessToken(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		writeError(w, http.StatusBadRequest, invalidParam("Could not read the request"))
+		return
+	}
+	c, ok := s.clients[r.Form.Get("client_id")]
+	if !ok || r.Form.Get("client_secret") != c.secret {
+		writeError(w, http.StatusBadRequest, graphError{Message: "Error validating client secret.", Type: "OAuthException", Code: 1})
+		return
+	}
+	var scopes []string
+	switch {
+	case r.Form.Get("grant_type") == "fb_exchange_token":
+		t, ok := s.tokens[r.Form.Get("fb_exchange_token")]
+		if !ok || t.revoked {
+			writeError(w, http.StatusBadRequest, errTokenInvalid)
+			return
+		}
+		for sc := range t.scopes {
+			scopes = append(scopes, sc)
+		}
+	default:
+		g, ok := s.codes[r.Form.Get("code")]
+		if !ok {
+			writeError(w, http.StatusBadRequest, graphError{Message: "This authorization code has been used.", Type: "OAuthException", Code: 100, ErrorSubcode: 36009})
+			return
+		}
+		if g.client != r.Form.Get("client_id") || g.redirectURI != r.Form.Get("redirect_uri") {
+			writeError(w, http.StatusBadRequest, graphError{Message: "Error validating verification code. Please make sure your redirect_uri is identical to the one you used in the OAuth dialog request", Type: "OAuthException", Code: 100, ErrorSubcode: 36008})
+			return
+		}
+		delete(s.codes, r.Form.Get("code"))
+		scopes = g.scopes
+	}
+	tok := "EAAG" + hex.EncodeToString([]byte(traceID()))
+	t := &token{scopes: map[string]bool{}}
+	for _, sc := range scopes {
+		t.scopes[sc] = true
+	}
+	s.tokens[tok] = t
+	writeJSON(w, http.StatusOK, map[string]any{"access_token": tok, "token_type": "bearer", "expires_in": 5183944})
+}
+
 // graphError is the Graph API error object.
 type graphError struct {
 	Message      string `json:"message"`
@@ -311,6 +411,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	path, ok := strings.CutPrefix(r.URL.Path, "/"+Version+"/")
 	if !ok {
 		writeError(w, http.StatusBadRequest, graphError{Message: "Unknown path components: " + r.URL.Path, Type: "OAuthException", Code: 2500})
+		return
+	}
+	switch path {
+	case "dialog/oauth":
+		s.dialog(w, r)
+		return
+	case "oauth/access_token":
+		s.accessToken(w, r)
 		return
 	}
 	tok, terr := s.authorize(r)

@@ -256,3 +256,41 @@ func TestListAudiencesPaging(t *testing.T) {
 		t.Errorf("second page %v", a.body)
 	}
 }
+
+// Facebook Login: the dialog checks the app and the exact redirect URI and sends back a
+// code with the state; the code becomes a token once, granted the scopes asked for.
+func TestLoginFlow(t *testing.T) {
+	s := newServer(t)
+	s.AddClient("app1", "appsecret", "https://sluice.example/oauth/callback")
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	dialog := func(redirect string) *http.Response {
+		q := url.Values{"client_id": {"app1"}, "redirect_uri": {redirect}, "state": {"st8"}, "scope": {"ads_management"}, "response_type": {"code"}}
+		resp, err := noRedirect.Get(s.URL + "/v25.0/dialog/oauth?" + q.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if resp := dialog("https://sluice.example/oauth/callback/other"); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("a redirect URI not registered: %d", resp.StatusCode)
+	}
+	resp := dialog("https://sluice.example/oauth/callback")
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusFound || err != nil || loc.Query().Get("state") != "st8" || loc.Query().Get("code") == "" {
+		t.Fatalf("dialog answered %d, Location %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	exchange := url.Values{"client_id": {"app1"}, "client_secret": {"appsecret"}, "redirect_uri": {"https://sluice.example/oauth/callback"}, "code": {loc.Query().Get("code")}}
+	a := do(t, s, http.MethodGet, "/v25.0/oauth/access_token?"+exchange.Encode(), "", nil)
+	token, _ := a.body["access_token"].(string)
+	if a.status != 200 || token == "" || a.body["token_type"] != "bearer" || a.body["expires_in"] == nil {
+		t.Fatalf("token answer %d %v", a.status, a.body)
+	}
+	wantGraphError(t, do(t, s, http.MethodGet, "/v25.0/oauth/access_token?"+exchange.Encode(), "", nil), 400, 100, 36009)
+	body := usersForm([]string{"EMAIL"}, []string{strings.Repeat("a", 64)})
+	if a := do(t, s, http.MethodPost, "/v25.0/"+aud+"/users", token, body); a.status != 200 {
+		t.Errorf("the new token was refused: %d %v", a.status, a.body)
+	}
+	exchange.Set("client_secret", "wrong")
+	wantGraphError(t, do(t, s, http.MethodGet, "/v25.0/oauth/access_token?"+exchange.Encode(), "", nil), 400, 1, 0)
+}
