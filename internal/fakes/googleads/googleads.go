@@ -242,7 +242,11 @@ func (s *Server) Down(down bool) { s.mu.Lock(); s.down = down; s.mu.Unlock() }
 
 // FailNext makes the next request fail with status (429 RESOURCE_EXHAUSTED with a
 // retry delay of 30 s, 401, 403, 500, 503…), each call one more request.
-func (s *Server) FailNext(status int) { s.mu.Lock(); s.failNext = append(s.failNext, status); s.mu.Unlock() }
+func (s *Server) FailNext(status int) {
+	s.mu.Lock()
+	s.failNext = append(s.failNext, status)
+	s.mu.Unlock()
+}
 
 // Members is the hashed identifiers a user list holds, sorted.
 func (s *Server) Members(customerID, userListID string) []string {
