@@ -143,7 +143,7 @@ func (c *connector) Spec() connectors.DestinationSpec {
 				BatchSize: MaxInputs,
 				Settings: []connectors.FieldSpec{{Name: SettingIDProperty, Label: "Match companies by", Type: connectors.FieldString,
 					Required: true,
-					Help: "A company property with unique values (created in HubSpot with \"Require unique values\"). Its value comes from the field mapped to it, or else the record's key."}},
+					Help:     "A company property with unique values (created in HubSpot with \"Require unique values\"). Its value comes from the field mapped to it, or else the record's key."}},
 			},
 		},
 		RequestsPerSecond: RequestsPerSecond,
