@@ -27,7 +27,7 @@ type destination struct {
 	client  *httpdest.Client
 
 	mu        sync.Mutex
-	audiences map[string]bool // audience ids already found to be this account's customer lists
+	audiences map[string]string // customer lists of this account already checked: id -> name
 }
 
 // Close releases idle connections.
@@ -326,7 +326,7 @@ func (d *destination) Write(ctx context.Context, b connectors.Batch) (*connector
 // saying so beats Meta's generic refusal.
 func (d *destination) checkAudience(ctx context.Context, id string) error {
 	d.mu.Lock()
-	known := d.audiences[id]
+	_, known := d.audiences[id]
 	d.mu.Unlock()
 	if known {
 		return nil
@@ -354,9 +354,20 @@ func (d *destination) checkAudience(ctx context.Context, id string) error {
 			Message: fmt.Sprintf("%s is a %s audience, and only customer list audiences take records: choose another in the activation's settings.", named, strings.ToLower(a.Subtype))}
 	}
 	d.mu.Lock()
-	d.audiences[id] = true
+	d.audiences[id] = a.Name
 	d.mu.Unlock()
 	return nil
+}
+
+// audienceName names an audience for a message, by its name when a check read it.
+func (d *destination) audienceName(id string) string {
+	d.mu.Lock()
+	name := d.audiences[id]
+	d.mu.Unlock()
+	if name == "" {
+		return "The custom audience " + id
+	}
+	return fmt.Sprintf("The custom audience “%s” (id %s)", name, id)
 }
 
 // usersAnswer is the /users edge's answer.
@@ -377,7 +388,7 @@ func (d *destination) send(ctx context.Context, method, audience string, schema 
 	if err != nil {
 		return nil, nil, &connectors.Error{Category: connectors.CategoryConfiguration, Message: "The batch could not be written as JSON.", Err: err}
 	}
-	at := fault{field: SettingAudience, what: "The custom audience " + audience}
+	at := fault{field: SettingAudience, what: d.audienceName(audience)}
 	resp, err := d.call(ctx, method, audience+"/users", nil, url.Values{"payload": {string(body)}}, at)
 	if err != nil {
 		return nil, nil, err

@@ -161,7 +161,7 @@ func (c *connector) Open(_ context.Context, in connectors.Config, tokens connect
 		return nil, &connectors.Error{Category: connectors.CategoryConfiguration, Message: "The Graph API address is not a valid URL.", Err: err}
 	}
 	client := httpdest.NewClient(httpdest.Options{Name: "Meta", AllowPrivate: c.opts.AllowPrivate})
-	return &destination{base: c.opts.BaseURL, account: account, tokens: tokens, client: client, audiences: map[string]bool{}}, nil
+	return &destination{base: c.opts.BaseURL, account: account, tokens: tokens, client: client, audiences: map[string]string{}}, nil
 }
 
 // parseAccountID takes "act_123" or "123" and returns "123".

@@ -289,7 +289,9 @@ func TestNotFound(t *testing.T) {
 	}
 	f.DeleteAudience(audienceID)
 	_, err = dest.Write(context.Background(), batch(upsert("ann", map[string]any{"email": "ann@example.com"})))
-	wantError(t, err, connectors.CategoryNotFound, false, metaads.SettingAudience)
+	if ce := wantError(t, err, connectors.CategoryNotFound, false, metaads.SettingAudience); !strings.Contains(ce.Message, "“VIP customers” (id "+audienceID+")") {
+		t.Errorf("message %q does not name the audience by its name", ce.Message)
+	}
 
 	gone := open(t, f, "act_424242", connectors.StaticToken(userToken))
 	if ce := wantError(t, gone.Check(context.Background()), connectors.CategoryNotFound, false, "ad_account_id"); !strings.Contains(ce.Message, "act_424242") {
