@@ -319,11 +319,11 @@ func (d *destination) statusError(resp *httpdest.Response, perm string) *connect
 			"Copy the REST endpoint from Braze (Settings > APIs and Identifiers) into the platform's settings."
 	case code == http.StatusTooManyRequests:
 		ce.RetryAfter = retryAfter(resp.Header, time.Now())
-		ce.Message = "Braze limits how fast Sluice may send to this workspace" + said + ": its requests are paced, and this batch is sent again after " + ce.RetryAfter.String() + "."
+		ce.Message = "Braze limits how fast Sluice may send to this workspace" + said + ": it asked to wait " + ce.RetryAfter.String() + ", after which Sluice tries again."
 	case code == http.StatusBadRequest:
 		ce.Message = "Braze refused the request as sent" + said + ": check the activation's field mappings; Braze's answer is in the run log."
 	case code >= 500:
-		ce.Message = "Braze failed on its side (" + strconv.Itoa(code) + ")" + said + ": the batch is sent again later."
+		ce.Message = "Braze failed on its side (" + strconv.Itoa(code) + ")" + said + ": Sluice tries again later; if it lasts, see status.braze.com."
 	default:
 		ce.Message += said
 	}

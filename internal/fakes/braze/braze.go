@@ -147,6 +147,9 @@ func New(t interface{ Cleanup(func()) }, key string) *Server {
 		now:        time.Now,
 	}
 	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	// Braze serves HTTP/2 ("Rate limits": headers come back in lower case, as HTTP/2
+	// mandates), so a client's concurrent requests share one connection.
+	s.EnableHTTP2 = true
 	s.StartTLS()
 	t.Cleanup(s.Close)
 	return s
