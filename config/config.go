@@ -42,6 +42,45 @@ type Config struct {
 	// MetricsListen, when set, is a second address serving only /metrics, without a
 	// token, for a Prometheus on a private network.
 	MetricsListen string `yaml:"metrics_listen"`
+	// OAuth holds this installation's OAuth clients by provider (hubspot, google, meta):
+	// what platforms connected with OAuth authorize. Read them with OAuthClient.
+	OAuth map[string]OAuthClient `yaml:"oauth"`
+	// APIURLs replace platform kinds' documented API addresses, by kind (a provider's
+	// sandbox, or a local fake for tests and demos). Read them with APIURL.
+	APIURLs map[string]string `yaml:"api_urls"`
+}
+
+// APIURL is where a platform kind's API is reached when not at its documented address:
+// config.yaml's api_urls.<kind>, or SLUICE_API_URL_<KIND>; "" for the documented one.
+func (c Config) APIURL(kind string, getenv func(string) string) string {
+	if v := getenv("SLUICE_API_URL_" + strings.ToUpper(kind)); v != "" {
+		return v
+	}
+	return c.APIURLs[kind]
+}
+
+// OAuthClient is an OAuth client registered at a provider, with <base_url>/oauth/callback
+// as its redirect URL. AuthURL and TokenURL replace the provider's documented endpoints
+// (a local authorization server); leave them empty otherwise.
+type OAuthClient struct {
+	ClientID     string `yaml:"client_id"`
+	ClientSecret string `yaml:"client_secret"`
+	AuthURL      string `yaml:"auth_url"`
+	TokenURL     string `yaml:"token_url"`
+}
+
+// OAuthClient is the client of a provider: config.yaml's oauth.<provider>, each value
+// replaced by SLUICE_OAUTH_<PROVIDER>_CLIENT_ID, _CLIENT_SECRET, _AUTH_URL or _TOKEN_URL
+// when set.
+func (c Config) OAuthClient(provider string, getenv func(string) string) OAuthClient {
+	out := c.OAuth[provider]
+	prefix := "SLUICE_OAUTH_" + strings.ToUpper(provider) + "_"
+	for suffix, dst := range map[string]*string{"CLIENT_ID": &out.ClientID, "CLIENT_SECRET": &out.ClientSecret, "AUTH_URL": &out.AuthURL, "TOKEN_URL": &out.TokenURL} {
+		if v := getenv(prefix + suffix); v != "" {
+			*dst = v
+		}
+	}
+	return out
 }
 
 // Default returns the settings used when neither the file nor the environment says otherwise.

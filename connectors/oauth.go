@@ -22,9 +22,9 @@ type OAuthSpec struct {
 	PKCE bool
 	// AuthParams are extra parameters of the consent URL (Google's access_type=offline).
 	AuthParams map[string]string
-	// RefreshMargin is how long before an access token's expiry it is refreshed (0: a
-	// tenth of its lifetime, at least a minute). Tokens are refreshed ahead of expires_in,
-	// never on a 401: a 401 means the grant is gone.
+	// RefreshMargin is how long before an access token's expiry it is refreshed (0: five
+	// minutes). Tokens are refreshed ahead of expires_in, never on a 401: a 401 means the
+	// grant is gone.
 	RefreshMargin time.Duration
 }
 

@@ -22,6 +22,9 @@ type Service struct {
 	// baseURL and log serve incidents' alerts (SetAlerts).
 	baseURL string
 	log     *slog.Logger
+	// oauthBase and oauthClients serve OAuth platforms (SetOAuth).
+	oauthBase    string
+	oauthClients map[string]OAuthClient
 }
 
 // New returns the write door.
@@ -64,7 +67,7 @@ func (s *Service) OpenPlatform(ctx context.Context, p *models.Platform) (connect
 	if err != nil {
 		return nil, spec, err
 	}
-	d, err := s.registry.OpenDestination(ctx, p.Kind, cfg, nil)
+	d, err := s.registry.OpenDestination(ctx, p.Kind, cfg, s.tokensOf(p, spec))
 	return d, spec, err
 }
 

@@ -15,9 +15,12 @@ func (s *Service) CreatePlatform(ctx context.Context, a models.Actor, kind strin
 	if err != nil {
 		return nil, err
 	}
+	if spec.Auth == connectors.AuthOAuth && in.Grant == nil {
+		return nil, &models.FieldError{Field: "kind", Message: spec.Label + " is connected through its consent page: use “Continue to " + spec.Label + "”."}
+	}
 	if in.Config != nil {
 		// Open refuses bad settings (e.g. a webhook URL on a private network) before saving.
-		d, err := s.registry.OpenDestination(ctx, kind, withDefaults(spec, in.Config), nil)
+		d, err := s.registry.OpenDestination(ctx, kind, withDefaults(spec, in.Config), staticGrant(in.Grant))
 		if err != nil {
 			return nil, asFieldError(err)
 		}
@@ -62,7 +65,7 @@ func (s *Service) UpdatePlatform(ctx context.Context, a models.Actor, id string,
 		if err != nil {
 			return nil, err
 		}
-		d, err := s.registry.OpenDestination(ctx, p.Kind, withDefaults(spec, patched), nil)
+		d, err := s.registry.OpenDestination(ctx, p.Kind, withDefaults(spec, patched), s.tokensOf(p, spec))
 		if err != nil {
 			return nil, asFieldError(err)
 		}

@@ -51,6 +51,9 @@ func (s *Scheduler) everyMinute() {
 	if _, err := s.AlertMissedRuns(ctx); err != nil {
 		s.log.Error("alert missed runs", slog.Any("error", err))
 	}
+	if err := s.runner.core.CheckGrantEndings(ctx); err != nil {
+		s.log.Error("check the authorizations about to end", slog.Any("error", err))
+	}
 }
 
 // AlertMissedRuns records the incident, with its alerts, of each failed or interrupted

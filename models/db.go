@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/glebarez/sqlite"
@@ -36,6 +37,9 @@ type Store struct {
 	dialect migrations.Dialect
 	secrets *secrets.Box
 	now     func() time.Time
+	// grantLocks serialise the refreshes of one platform's grant within this store
+	// (RefreshGrant), by platform id.
+	grantLocks sync.Map
 }
 
 // Open connects to the database a URL names: postgres://… or sqlite:///path. Every

@@ -30,8 +30,18 @@ type Platform struct {
 	Status        string
 	StatusMessage string
 	CheckedAt     *time.Time
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// BrokenAt is since when the platform is broken.
+	BrokenAt *time.Time
+	// OAuth platforms: the grant sealed (Grant), when the access token and the grant
+	// expire where known, the scopes granted, and who connected it when.
+	OAuthSealed    string `gorm:"column:oauth_sealed"`
+	TokenExpiresAt *time.Time
+	GrantExpiresAt *time.Time
+	Scopes         string
+	ConnectedBy    string
+	ConnectedAt    *time.Time
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }
 
 // PublicConfig is the settings that may be shown back: never a secret.
@@ -49,17 +59,25 @@ type platformAudit struct {
 	Config  map[string]string `json:"config"`
 	Secrets []string          `json:"secrets_set,omitempty"`
 	Status  string            `json:"status"`
+	// Scopes granted, for OAuth platforms (never the tokens).
+	Scopes string `json:"scopes,omitempty"`
 }
 
 func (p *Platform) audit(secretNames []string) platformAudit {
-	return platformAudit{Name: p.Name, Kind: p.Kind, Config: p.PublicConfig(), Secrets: secretNames, Status: p.Status}
+	return platformAudit{Name: p.Name, Kind: p.Kind, Config: p.PublicConfig(), Secrets: secretNames, Status: p.Status, Scopes: p.Scopes}
 }
 
 // PlatformInput creates or changes a platform; on update an empty secret keeps the old one.
 type PlatformInput struct {
 	Name   string
 	Config connectors.Config
+	// Grant is a new OAuth grant from consent (nil: the grant is kept): the actor is
+	// recorded as who connected the platform.
+	Grant *Grant
 }
+
+// connectedBy is how a platform's page names who connected it.
+func (a Actor) connectedBy() string { return a.Name }
 
 func (s *Store) fillPlatformConfig(p *Platform, fields []connectors.FieldSpec, cfg connectors.Config) ([]string, error) {
 	public, secret := splitConfig(fields, cfg)
@@ -91,6 +109,12 @@ func (s *Store) CreatePlatform(ctx context.Context, a Actor, spec connectors.Des
 	names, err := s.fillPlatformConfig(&p, spec.Config, in.Config)
 	if err != nil {
 		return nil, err
+	}
+	p.ConnectedBy, p.ConnectedAt = a.connectedBy(), &now
+	if in.Grant != nil {
+		if err := s.fillGrant(&p, in.Grant); err != nil {
+			return nil, err
+		}
 	}
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := translate(tx.Create(&p).Error); err != nil {
@@ -135,6 +159,12 @@ func (s *Store) UpdatePlatform(ctx context.Context, a Actor, id string, spec con
 			}
 		}
 		p.UpdatedAt = s.now()
+		if in.Grant != nil {
+			if err := s.fillGrant(&p, in.Grant); err != nil {
+				return err
+			}
+			p.ConnectedBy, p.ConnectedAt = a.connectedBy(), &p.UpdatedAt
+		}
 		if err := translate(tx.Save(&p).Error); err != nil {
 			if errors.Is(err, ErrConflict) {
 				return invalid("name", "Another platform already has this name.")
@@ -180,7 +210,14 @@ func (s *Store) SetPlatformStatus(ctx context.Context, a Actor, id, status, mess
 			return translate(err)
 		}
 		now := s.now()
-		if err := tx.Model(&p).Updates(map[string]any{"status": status, "status_message": message, "checked_at": now}).Error; err != nil {
+		updates := map[string]any{"status": status, "status_message": message, "checked_at": now}
+		if p.Status != status {
+			updates["broken_at"] = nil
+			if status == PlatformBroken {
+				updates["broken_at"] = now
+			}
+		}
+		if err := tx.Model(&p).Updates(updates).Error; err != nil {
 			return translate(err)
 		}
 		if p.Status == status {
@@ -212,4 +249,23 @@ func (s *Store) DeletePlatform(ctx context.Context, a Actor, id string) error {
 		func(p *Platform) change {
 			return change{"platform.delete", "platform", p.ID, p.Name, p.audit(nil), nil}
 		})
+}
+
+// ActivationCountsByPlatform is how many activations send to each platform of a
+// workspace, in one query.
+func (s *Store) ActivationCountsByPlatform(ctx context.Context, workspaceID string) (map[string]int, error) {
+	var rows []struct {
+		PlatformID string
+		N          int
+	}
+	err := s.db.WithContext(ctx).Model(&Activation{}).Select("platform_id, COUNT(*) AS n").
+		Where("workspace_id = ?", workspaceID).Group("platform_id").Scan(&rows).Error
+	if err != nil {
+		return nil, translate(err)
+	}
+	out := make(map[string]int, len(rows))
+	for _, r := range rows {
+		out[r.PlatformID] = r.N
+	}
+	return out, nil
 }
