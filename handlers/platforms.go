@@ -3,6 +3,7 @@ package handlers
 import (
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -25,7 +26,15 @@ func (h *PlatformHandler) Index(c echo.Context) error {
 	for _, s := range h.core.Registry().DestinationSpecs() {
 		labels[s.Kind] = s.Label
 	}
-	return h.render(c, http.StatusOK, platforms.IndexPage(platforms.IndexProps{Platforms: list, Labels: labels}), nil)
+	counts, err := h.store.ActivationCountsByPlatform(c.Request().Context(), workspaceID(c))
+	if err != nil {
+		return fmt.Errorf("count activations by platform: %w", err)
+	}
+	ending := map[string]bool{}
+	for i := range list {
+		ending[list[i].ID] = h.core.GrantEndsSoon(&list[i])
+	}
+	return h.render(c, http.StatusOK, platforms.IndexPage(platforms.IndexProps{Platforms: list, Labels: labels, Activations: counts, EndingSoon: ending}), nil)
 }
 
 // New shows the form; ?kind= switches the fields.
@@ -52,16 +61,21 @@ func (h *PlatformHandler) Create(c echo.Context) error {
 }
 
 func (h *PlatformHandler) afterCheck(c echo.Context, p *models.Platform, verb string) error {
+	if err := h.afterCheckFlash(c, p, verb); err != nil {
+		return err
+	}
+	return redirect(c, c.Echo().Reverse("platforms.show", p.ID))
+}
+
+// afterCheckFlash says how the check after saving went.
+func (h *PlatformHandler) afterCheckFlash(c echo.Context, p *models.Platform, verb string) error {
 	kind, msg := "success", fmt.Sprintf("%s %s: the check passed.", p.Name, verb)
 	if p.Status == models.PlatformBroken {
 		kind, msg = "error", fmt.Sprintf("%s is broken: %s", p.Name, p.StatusMessage)
 	} else if p.StatusMessage != "" {
 		kind, msg = "warning", fmt.Sprintf("%s saved, but the check could not finish: %s", p.Name, p.StatusMessage)
 	}
-	if err := flash(c, kind, msg); err != nil {
-		return err
-	}
-	return redirect(c, c.Echo().Reverse("platforms.show", p.ID))
+	return flash(c, kind, msg)
 }
 
 // Show is one platform with the activations that send to it.
@@ -79,8 +93,18 @@ func (h *PlatformHandler) Show(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	props := platforms.ShowProps{Platform: p, Spec: spec, Activations: acts,
+	props := platforms.ShowProps{Platform: p, Spec: spec, Activations: acts, EndingSoon: h.core.GrantEndsSoon(p),
 		Settings: &platforms.FormProps{Specs: []connectors.DestinationSpec{spec}, Kind: p.Kind, Name: p.Name, Values: p.PublicConfig(), Saved: p}}
+	// After a re-authorization: the activations it resumed, still active, for a catch-up run.
+	resumed := map[string]bool{}
+	for _, id := range strings.Split(c.QueryParam("resumed"), ",") {
+		resumed[id] = true
+	}
+	for _, a := range acts {
+		if resumed[a.ID] && a.Status == models.ActivationActive {
+			props.Resumed = append(props.Resumed, a)
+		}
+	}
 	return h.render(c, http.StatusOK, platforms.ShowPage(props), nil)
 }
 
@@ -95,7 +119,35 @@ func (h *PlatformHandler) Reauthorize(c echo.Context) error {
 		return err
 	}
 	form := platforms.FormProps{Specs: []connectors.DestinationSpec{spec}, Kind: p.Kind, Name: p.Name, Values: p.PublicConfig(), Saved: p}
-	return h.render(c, http.StatusOK, platforms.ReauthorizePage(form), nil)
+	return h.renderReauthorize(c, http.StatusOK, form)
+}
+
+// renderReauthorize shows the Re-authorize page: what the platform holds up, then the form.
+func (h *PlatformHandler) renderReauthorize(c echo.Context, status int, form platforms.FormProps) error {
+	ctx := c.Request().Context()
+	paused, err := h.core.PausedByPlatform(ctx, workspaceID(c), form.Saved.ID)
+	if err != nil {
+		return err
+	}
+	ids := make([]string, 0, len(paused))
+	for _, a := range paused {
+		if a.LastRunID != "" {
+			ids = append(ids, a.LastRunID)
+		}
+	}
+	last, err := h.store.RunsByID(ctx, workspaceID(c), ids)
+	if err != nil {
+		return err
+	}
+	props := platforms.ReauthorizeProps{Form: form}
+	for _, a := range paused {
+		w := platforms.Waiting{Activation: a, Records: -1}
+		if r, ok := last[a.LastRunID]; ok {
+			w.Records = r.Unsent
+		}
+		props.Paused = append(props.Paused, w)
+	}
+	return h.render(c, status, platforms.ReauthorizePage(props), nil)
 }
 
 // Update saves new settings or credentials and checks again; when the check passes,
@@ -116,7 +168,7 @@ func (h *PlatformHandler) Update(c echo.Context) error {
 			return serr
 		}
 		form := platforms.FormProps{Specs: []connectors.DestinationSpec{spec}, Kind: saved.Kind, Name: name, Values: cfg, Errors: errs, Saved: saved}
-		return h.render(c, http.StatusUnprocessableEntity, platforms.ReauthorizePage(form), nil)
+		return h.renderReauthorize(c, http.StatusUnprocessableEntity, form)
 	}
 	if err != nil {
 		return fmt.Errorf("update platform: %w", err)

@@ -151,6 +151,11 @@ func (s *Server) routes(e *echo.Echo, m *metrics, reg *prometheus.Registry) {
 	app.GET("/settings/platforms", plats.Index).Name = "platforms.index"
 	app.GET("/settings/platforms/new", plats.New, adminOnly).Name = "platforms.new"
 	app.POST("/settings/platforms", plats.Create, adminOnly).Name = "platforms.create"
+	app.POST("/settings/platforms/oauth", plats.ConnectOAuth, adminOnly).Name = "platforms.oauth"
+	app.POST("/settings/platforms/:id/oauth", plats.ReauthorizeOAuth, adminOnly).Name = "platforms.oauth.reauthorize"
+	app.POST("/settings/platforms/:id/catch-up", plats.CatchUp, adminOnly).Name = "platforms.catchup"
+	// Providers send the user back here after consent (the redirect URL registered with them).
+	app.GET("/oauth/callback", plats.OAuthCallback, adminOnly).Name = "oauth.callback"
 	app.GET("/settings/platforms/:id", plats.Show).Name = "platforms.show"
 	app.GET("/settings/platforms/:id/reauthorize", plats.Reauthorize, adminOnly).Name = "platforms.reauthorize"
 	app.POST("/settings/platforms/:id", plats.Update, adminOnly).Name = "platforms.update"
