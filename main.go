@@ -25,6 +25,11 @@ import (
 	"sluice/connectors"
 	"sluice/core"
 	"sluice/demo"
+	"sluice/destinations/braze"
+	"sluice/destinations/googleads"
+	"sluice/destinations/hubspot"
+	"sluice/destinations/klaviyo"
+	"sluice/destinations/metaads"
 	"sluice/destinations/webhook"
 	"sluice/handlers"
 	"sluice/jobs"
@@ -190,6 +195,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	reg := registry(cfg)
 	writes := core.New(store, reg)
 	writes.SetAlerts(cfg.BaseURL, log)
+	writes.SetOAuth(cfg.BaseURL, oauthClients(cfg, reg, os.Getenv))
 	runner := jobs.NewRunner(store, writes, log, jobs.Options{})
 	// Earlier versions kept the demo warehouse at the data dir's root, where SQLite
 	// sources may no longer read.
@@ -279,7 +285,26 @@ func registry(cfg config.Config) *connectors.Registry {
 	r.RegisterSource(redshift.New())
 	r.RegisterSource(sqlite.New(sqlite.Dir(cfg.DataDir), ownDatabase(cfg)...))
 	r.RegisterDestination(webhook.New(cfg.AllowPrivateNetworks))
+	r.RegisterDestination(hubspot.New(hubspot.Options{BaseURL: cfg.APIURL("hubspot", os.Getenv), AllowPrivate: cfg.AllowPrivateNetworks}))
+	r.RegisterDestination(klaviyo.New(klaviyo.Options{BaseURL: cfg.APIURL("klaviyo", os.Getenv), AllowPrivate: cfg.AllowPrivateNetworks}))
+	r.RegisterDestination(braze.New(braze.Options{AllowPrivate: cfg.AllowPrivateNetworks}))
+	r.RegisterDestination(googleads.New(googleads.Options{BaseURL: cfg.APIURL("googleads", os.Getenv), AllowPrivate: cfg.AllowPrivateNetworks}))
+	r.RegisterDestination(metaads.New(metaads.Options{BaseURL: cfg.APIURL("metaads", os.Getenv), AllowPrivate: cfg.AllowPrivateNetworks}))
 	return r
+}
+
+// oauthClients are the installation's OAuth clients of every provider a registered kind
+// authorizes with.
+func oauthClients(cfg config.Config, reg *connectors.Registry, getenv func(string) string) map[string]core.OAuthClient {
+	out := map[string]core.OAuthClient{}
+	for _, spec := range reg.DestinationSpecs() {
+		if spec.OAuth == nil {
+			continue
+		}
+		c := cfg.OAuthClient(spec.OAuth.Provider, getenv)
+		out[spec.OAuth.Provider] = core.OAuthClient{ClientID: c.ClientID, ClientSecret: c.ClientSecret, AuthURL: c.AuthURL, TokenURL: c.TokenURL}
+	}
+	return out
 }
 
 // ownDatabase is Sluice's own database file when it is SQLite: the SQLite source kind
