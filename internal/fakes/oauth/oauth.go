@@ -141,6 +141,8 @@ type Handler struct {
 	refreshes int
 	delay     time.Duration
 	fail      []int
+	// issued counts tokens minted, to prune the dead ones now and then.
+	issued int
 }
 
 type grant struct {
@@ -392,6 +394,28 @@ func (h *Handler) newRefreshLocked(g *grant) string {
 	}
 	h.tokens[refresh] = t
 	return refresh
+}
+
+// pruneLocked forgets expired access tokens, codes and consent requests, so a demo
+// that runs for weeks does not grow without bound. Refresh tokens stay: a rotated-out
+// one must still be recognized for ReuseRevokes. h.mu is held.
+func (h *Handler) pruneLocked() {
+	now := h.o.Now()
+	for k, t := range h.tokens {
+		if !t.refresh && !now.Before(t.expires) {
+			delete(h.tokens, k)
+		}
+	}
+	for k, c := range h.codes {
+		if !now.Before(c.expires) {
+			delete(h.codes, k)
+		}
+	}
+	for k, c := range h.consents {
+		if !now.Before(c.expires) {
+			delete(h.consents, k)
+		}
+	}
 }
 
 // randomString is prefix and n random bytes, base64url: unguessable, and the prefix

@@ -299,6 +299,9 @@ func (h *Handler) exchangeLongLived(form url.Values) (tokenAnswer, *tokenError) 
 // answer issues an access token (and a refresh token: keep when it stays the same, a
 // new one otherwise, none with NoRefresh). h.mu is held.
 func (h *Handler) answer(g *grant, scopes []string, keep string) tokenAnswer {
+	if h.issued++; h.issued%1024 == 0 {
+		h.pruneLocked()
+	}
 	now := h.o.Now()
 	access := randomString("at_", 24)
 	expiry := now.Add(h.o.AccessTTL)
