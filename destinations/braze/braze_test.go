@@ -254,7 +254,8 @@ func TestRateLimited(t *testing.T) {
 	ctx := context.Background()
 	b := connectors.Batch{Action: braze.ActionSyncUsers, Records: []connectors.Record{upsert("c-1", map[string]any{"external_id": "u-1"})}}
 	var err error
-	for range 3 {
+	for range 6 { // two windows at most, should the requests straddle a window's end
+
 		if _, err = d.Write(ctx, b); err != nil {
 			break
 		}

@@ -143,6 +143,8 @@ func (d *destination) plan(b connectors.Batch) (plan, error) {
 				if msg := attributeNameProblem(name); msg != "" {
 					return p, configError("", "The mapped field “"+name+"” "+msg+" Change the activation's field mappings.")
 				}
+				// A nil value goes as null, which Braze documents as removing the attribute:
+				// an emptied column empties the profile's attribute too.
 				if name == "dob" {
 					v = dateOfBirth(v)
 				}
