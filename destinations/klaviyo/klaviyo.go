@@ -5,7 +5,7 @@
 // It is coded from Klaviyo's public documentation:
 //
 //   - "API overview" (authentication, revision header, JSON:API, filtering, cursor
-//     pagination), https://developers.klaviyo.com/en/reference/api_overview
+//     pagination), https://developers.klaviyo.com/en/v2026-07-15/reference/api-overview
 //   - "Rate limits, status codes, and errors" (fixed windows of one second and one minute
 //     per account, 429 with Retry-After, the XS/S/M/L/XL tiers),
 //     https://developers.klaviyo.com/en/docs/rate_limits_and_error_handling
