@@ -187,9 +187,13 @@ func (s *Service) FinishOAuth(ctx context.Context, a models.Actor, userID, state
 	if err != nil {
 		return nil, err
 	}
-	tok, err := conf.Exchange(tokenContext(ctx), code, oauth2.VerifierOption(st.Verifier))
+	var opts []oauth2.AuthCodeOption
+	if spec.OAuth.PKCE {
+		opts = append(opts, oauth2.VerifierOption(st.Verifier))
+	}
+	tok, err := conf.Exchange(tokenContext(ctx), code, opts...)
 	if err != nil {
-		return nil, tokenError(spec, err, "exchange the authorization code")
+		return nil, tokenError(spec, err, "accept the authorization", "Start again from Settings → Platforms.")
 	}
 	grant := grantOf(tok, nil, s.now())
 	if st.PlatformID == "" {
@@ -293,7 +297,7 @@ func extraSeconds(tok *oauth2.Token, name string) int64 {
 // an administrator to fix (configuration); any other refusal means the grant is dead
 // (invalid_grant, HubSpot's BAD_REFRESH_TOKEN…): credentials, final, re-authorize; no
 // answer or a 5xx is worth trying again.
-func tokenError(spec connectors.DestinationSpec, err error, doing string) *connectors.Error {
+func tokenError(spec connectors.DestinationSpec, err error, doing, fix string) *connectors.Error {
 	var re *oauth2.RetrieveError
 	if !errors.As(err, &re) || re.Response == nil {
 		return &connectors.Error{Category: connectors.CategoryConnection, Retryable: true, Err: err, Detail: connectors.MaskURLs(err.Error()),
@@ -313,7 +317,7 @@ func tokenError(spec connectors.DestinationSpec, err error, doing string) *conne
 			Message: fmt.Sprintf("%s refused Sluice's OAuth client (%s): an administrator must check oauth.%s.client_id and client_secret.", spec.Label, orStatus(code, re), spec.OAuth.Provider)}
 	}
 	return &connectors.Error{Category: connectors.CategoryCredentials, Err: err, Detail: detail,
-		Message: fmt.Sprintf("%s refused to %s (%s): the authorization was revoked or has expired. Re-authorize the platform.", spec.Label, doing, orStatus(code, re))}
+		Message: fmt.Sprintf("%s refused to %s (%s). %s", spec.Label, doing, orStatus(code, re), fix)}
 }
 
 func orStatus(code string, re *oauth2.RetrieveError) string {
@@ -388,7 +392,7 @@ func (t *platformTokens) AccessToken(ctx context.Context) (string, error) {
 		}
 		tok, err := conf.TokenSource(tokenContext(ctx), &oauth2.Token{RefreshToken: old.RefreshToken}).Token()
 		if err != nil {
-			return nil, tokenError(t.spec, err, "renew Sluice's access")
+			return nil, tokenError(t.spec, err, "renew Sluice's access", "The authorization was revoked or has expired: re-authorize the platform.")
 		}
 		return grantOf(tok, old, t.s.now()), nil
 	})

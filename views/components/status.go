@@ -29,6 +29,12 @@ func StatusLabel(status string) string {
 		return "Valid"
 	case "warning":
 		return "Warning"
+	case "healthy":
+		return "Healthy"
+	case "failed":
+		return "Failed"
+	case "never_run":
+		return "Never run"
 	}
 	return status
 }
