@@ -109,6 +109,11 @@ func (s *Service) check(ctx context.Context, workspaceID string, in *models.Acti
 	if err := in.Schedule.Check(); err != nil {
 		return err
 	}
+	// Checked last, in the order of the wizard's steps: the settings step comes last,
+	// and an error there must not hide one of an earlier step.
+	if in.Settings.Action, err = models.CheckActionSettings(action.Settings, in.Settings.Action, action.Label+" on "+spec.Label); err != nil {
+		return err
+	}
 	return in.Settings.Check()
 }
 
@@ -206,4 +211,59 @@ func (s *Service) Actions(ctx context.Context, workspaceID, platformID string) (
 		out[i], _ = connectors.ActionOf(spec, dest, a.Name)
 	}
 	return out, nil
+}
+
+// ActionSettingChoices are the choices of an action's settings at one platform, for its
+// form: by setting name, the options the platform listed, or the plain message saying
+// why it could not list them (the form then takes the value as text). A setting
+// without a list of choices is in neither.
+type ActionSettingChoices struct {
+	Options map[string][]connectors.Option
+	Errors  map[string]string
+}
+
+// ActionSettingChoices opens the platform and asks it for the choices of each setting
+// of action, when it implements connectors.OptionLister. A platform that cannot be
+// opened says so on every setting.
+func (s *Service) ActionSettingChoices(ctx context.Context, workspaceID, platformID string, action connectors.Action) (ActionSettingChoices, error) {
+	out := ActionSettingChoices{Options: map[string][]connectors.Option{}, Errors: map[string]string{}}
+	if len(action.Settings) == 0 {
+		return out, nil
+	}
+	p, err := s.store.PlatformByID(ctx, workspaceID, platformID)
+	if err != nil {
+		return out, err
+	}
+	dest, _, err := s.OpenPlatform(ctx, p)
+	if err != nil {
+		msg := "Sluice could not open the platform " + p.Name + " to list the choices: " +
+			connectors.UserMessage(err, "its settings could not be read.") + " Type the value instead."
+		for _, f := range action.Settings {
+			out.Errors[f.Name] = msg
+		}
+		return out, nil
+	}
+	defer dest.Close()
+	lister, ok := dest.(connectors.OptionLister)
+	if !ok {
+		return out, nil
+	}
+	for _, f := range action.Settings {
+		opts, ok, err := lister.Options(ctx, action.Name, f.Name)
+		switch {
+		case err != nil:
+			out.Errors[f.Name] = p.Name + " did not list the choices of " + valueOr(f.Label, f.Name) + ": " +
+				connectors.UserMessage(err, "it gave no answer Sluice could read.") + " Type the value instead."
+		case ok:
+			out.Options[f.Name] = opts
+		}
+	}
+	return out, nil
+}
+
+func valueOr(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
 }

@@ -27,6 +27,8 @@ type Settings struct {
 	SendRemovals bool
 	// FullResync ignores the stored state: every record is sent again.
 	FullResync bool
+	// Action is the activation's values of Job.Action's Settings, passed in every Batch.
+	Action map[string]string
 }
 
 // Job is everything one run needs, opened and resolved by the caller.
@@ -240,7 +242,9 @@ const (
 	SideSource = "source"
 	// SideDestination is the platform: a request failed for good.
 	SideDestination = "destination"
-	// SideActivation is the activation's own settings: its mapping or segment.
+	// SideActivation is the activation's own settings: its mapping, its segment, or a
+	// setting of its action that the platform refused (a Write error whose Field names
+	// one of Job.Action's Settings).
 	SideActivation = "activation"
 	// SideSluice is Sluice itself: its own database, its lease, its accounting.
 	SideSluice = "sluice"

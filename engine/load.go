@@ -81,7 +81,9 @@ func (r *run) deliver(ctx context.Context, d *delivery, label string, recs []pla
 		d.answer(piece{label: label, recs: recs, res: res})
 		return nil
 	}
-	if ce.Category != connectors.CategoryConfiguration || ce.Retryable {
+	if ce.Category != connectors.CategoryConfiguration || ce.Retryable || r.sideOf(ce) == SideActivation {
+		// A refused setting of the activation is no record's fault: splitting would
+		// only send it again and again.
 		return ce
 	}
 	if len(recs) > 1 {
@@ -110,7 +112,8 @@ func (r *run) write(ctx context.Context, d *delivery, label string, recs []plann
 	for i := range recs {
 		records[i] = recs[i].rec
 	}
-	batch := connectors.Batch{ActivationID: r.job.ActivationID, RunID: r.job.RunID, Action: r.job.Action.Name, Records: records}
+	batch := connectors.Batch{ActivationID: r.job.ActivationID, RunID: r.job.RunID, Action: r.job.Action.Name,
+		Settings: r.job.Settings.Action, Records: records}
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return nil, stopError(err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -394,10 +395,15 @@ func (r *run) internalStateError(ctx context.Context, what string, err error) *c
 		Detail:  err.Error(), Retryable: true, Err: err})
 }
 
-// blame notes that ce came from side, and answers ce.
+// blame notes that ce came from side, and answers ce. An error of the platform that
+// names one of the action's settings in its Field is the activation's to fix: the
+// setting is chosen there (this is the one place that rule lives).
 func (r *run) blame(side string, ce *connectors.Error) *connectors.Error {
 	if ce == nil {
 		return nil
+	}
+	if side == SideDestination && ce.Field != "" && slices.ContainsFunc(r.job.Action.Settings, func(f connectors.FieldSpec) bool { return f.Name == ce.Field }) {
+		side = SideActivation
 	}
 	r.sideMu.Lock()
 	defer r.sideMu.Unlock()

@@ -97,6 +97,16 @@ func (h *ActivationHandler) Show(c echo.Context) error {
 			break
 		}
 	}
+	if spec, err := h.core.DestinationSpec(p.Kind); err == nil {
+		for _, act := range spec.Actions {
+			if act.Name != a.Action {
+				continue
+			}
+			for _, f := range act.Settings {
+				props.ActionSettings = append(props.ActionSettings, activationsview.SettingField{Spec: f, Value: a.Settings().Action[f.Name]})
+			}
+		}
+	}
 	props.PauseFix = fixButton(c, pauseFix(ctx, h.store, a))
 	if props.Incident, err = h.store.OpenIncidentOn(ctx, ws, models.IncidentActivation, a.ID); err != nil {
 		return fmt.Errorf("activation %s: open incident: %w", a.ID, err)

@@ -16,14 +16,19 @@ import (
 // silent:
 //
 //   - An activation is {id, name, status, health, pause, last_run, segment_id,
-//     platform_id, action, mappings, schedule, settings, created_at, updated_at}. pause is
+//     platform_id, action, action_settings, mappings, schedule, settings, created_at,
+//     updated_at}. action_settings are the values of the action's settings (the list,
+//     audience or conversion action at the platform), by name, {} when none. pause is
 //     {automatic, cause, reason, since} or null; cause is "" for a manual pause, else
 //     platform, source, schema or source_issues. last_run is the run that set the health
 //     (the last one to finish; cancelled runs do not count), or null. settings always
 //     carries its three keys.
-//   - PATCH /activations/{id}: each field given replaces the stored one (mappings and
-//     schedule whole), the others are kept; settings merge key by key. The result is
-//     checked again as a whole against the segment's model and the platform.
+//   - PATCH /activations/{id}: each field given replaces the stored one (mappings,
+//     schedule and action_settings whole), the others are kept; settings merge key by
+//     key. A new action without action_settings starts with none (the old action's do
+//     not apply to it). The result is checked again as a whole against the segment's
+//     model and the platform; a setting missing, unknown or not one of its options is a
+//     422 on "action_settings.<name>".
 //   - POST /activations/{id}/pause takes an optional {"reason": "…"}; without one the
 //     reason says who paused it. A manual pause replaces an automatic one (so it is no
 //     longer lifted automatically). Pausing a paused or resuming an active activation
@@ -40,21 +45,23 @@ type ActivationAPI struct{ *Server }
 
 // apiActivationJSON is API.md's activation.
 type apiActivationJSON struct {
-	ID         string                `json:"id"`
-	Name       string                `json:"name"`
-	Status     string                `json:"status"`
-	Health     string                `json:"health"`
-	Pause      *apiPauseJSON         `json:"pause"`
-	LastRun    *apiRunJSON           `json:"last_run"`
-	SegmentID  string                `json:"segment_id"`
-	PlatformID string                `json:"platform_id"`
-	Action     string                `json:"action"`
-	Mappings   []models.Mapping      `json:"mappings"`
-	Schedule   models.Schedule       `json:"schedule"`
-	NextRunAt  *time.Time            `json:"next_run_at"`
-	Settings   apiActivationSettings `json:"settings"`
-	CreatedAt  time.Time             `json:"created_at"`
-	UpdatedAt  time.Time             `json:"updated_at"`
+	ID         string        `json:"id"`
+	Name       string        `json:"name"`
+	Status     string        `json:"status"`
+	Health     string        `json:"health"`
+	Pause      *apiPauseJSON `json:"pause"`
+	LastRun    *apiRunJSON   `json:"last_run"`
+	SegmentID  string        `json:"segment_id"`
+	PlatformID string        `json:"platform_id"`
+	Action     string        `json:"action"`
+	// ActionSettings are the action's settings, by name; always an object.
+	ActionSettings map[string]string     `json:"action_settings"`
+	Mappings       []models.Mapping      `json:"mappings"`
+	Schedule       models.Schedule       `json:"schedule"`
+	NextRunAt      *time.Time            `json:"next_run_at"`
+	Settings       apiActivationSettings `json:"settings"`
+	CreatedAt      time.Time             `json:"created_at"`
+	UpdatedAt      time.Time             `json:"updated_at"`
 }
 
 // apiPauseJSON says why and since when an activation is paused.
@@ -74,13 +81,15 @@ type apiActivationSettings struct {
 
 // apiActivationInput is the body of POST and PATCH /activations.
 type apiActivationInput struct {
-	Name       *string                  `json:"name"`
-	SegmentID  *string                  `json:"segment_id"`
-	PlatformID *string                  `json:"platform_id"`
-	Action     *string                  `json:"action"`
-	Mappings   *[]models.Mapping        `json:"mappings"`
-	Schedule   *models.Schedule         `json:"schedule"`
-	Settings   *apiActivationSettingsIn `json:"settings"`
+	Name       *string `json:"name"`
+	SegmentID  *string `json:"segment_id"`
+	PlatformID *string `json:"platform_id"`
+	Action     *string `json:"action"`
+	// ActionSettings replace the stored ones whole when given.
+	ActionSettings *map[string]string       `json:"action_settings"`
+	Mappings       *[]models.Mapping        `json:"mappings"`
+	Schedule       *models.Schedule         `json:"schedule"`
+	Settings       *apiActivationSettingsIn `json:"settings"`
 }
 
 // apiActivationSettingsIn is settings on input: keys left out keep their value.
@@ -100,7 +109,13 @@ func (in apiActivationInput) apply(req *models.ActivationInput) {
 	set(&req.Name, in.Name)
 	set(&req.SegmentID, in.SegmentID)
 	set(&req.PlatformID, in.PlatformID)
+	if in.Action != nil && *in.Action != req.Action {
+		req.Settings.Action = nil // another action's settings do not apply
+	}
 	set(&req.Action, in.Action)
+	if in.ActionSettings != nil {
+		req.Settings.Action = *in.ActionSettings
+	}
 	if in.Mappings != nil {
 		req.Mappings = *in.Mappings
 	}
@@ -133,6 +148,10 @@ func (s *Server) apiActivation(ctx context.Context, rv *runView, a *models.Activ
 	}
 	if j.Mappings == nil {
 		j.Mappings = []models.Mapping{}
+	}
+	j.ActionSettings = st.Action
+	if j.ActionSettings == nil {
+		j.ActionSettings = map[string]string{}
 	}
 	if a.Status == models.ActivationPaused {
 		j.Pause = &apiPauseJSON{Automatic: a.PauseAutomatic, Cause: a.PauseCause, Reason: a.PauseReason, Since: apiTimeOrNull(a.PausedAt)}

@@ -42,7 +42,8 @@ func (h *ActivationHandler) New(c echo.Context) error {
 }
 
 // Edit opens the wizard on a saved activation, every step reachable; ?step= opens one
-// step (the "Edit mapping" fix opens the mappings).
+// step (the "Edit mapping" fix opens the mappings, the fix of a refused action setting
+// the settings), unless the activation fails today's checks: then the step at fault.
 func (h *ActivationHandler) Edit(c echo.Context) error {
 	a, err := h.store.ActivationByID(c.Request().Context(), workspaceID(c), c.Param("id"))
 	if err != nil {
@@ -54,7 +55,8 @@ func (h *ActivationHandler) Edit(c echo.Context) error {
 		ScheduleKind: sc.Kind, EveryN: "30", EveryUnit: "m", At: valueOr(sc.At, "06:00"), Weekday: valueOr(sc.Weekday, "monday"),
 		Timezone: valueOr(sc.Timezone, "UTC"), Expr: sc.Expr, Region: set.DefaultPhoneRegion,
 		Threshold: strconv.FormatFloat(set.SourceIssueThreshold, 'f', -1, 64), Removals: set.SendRemovals,
-		Reached: len(activationsview.WizardSteps) - 1, Step: activationsview.StepSegment,
+		ActionSettings: set.Action,
+		Reached:        len(activationsview.WizardSteps) - 1, Step: activationsview.StepSegment,
 	}
 	if d, err := time.ParseDuration(sc.Every); err == nil && d > 0 {
 		if d%time.Hour == 0 {
@@ -66,7 +68,19 @@ func (h *ActivationHandler) Edit(c echo.Context) error {
 	if step := c.QueryParam("step"); activationsview.StepIndex(step) >= 0 && step != "" {
 		st.Step = step
 	}
-	p, err := h.wizardProps(c, &st, "", nil)
+	// A saved activation that fails today's checks (a mapped column gone from the model,
+	// a setting its action now requires) opens on the step at fault, the error beside
+	// the field: the fix buttons of a run's errors lead here.
+	in, _ := wizardInput(st)
+	var fe *models.FieldError
+	if err := h.core.CheckActivation(c.Request().Context(), workspaceID(c), &in); !asFieldErr(err, &fe) && err != nil {
+		return fmt.Errorf("edit activation %s: %w", a.ID, err)
+	}
+	var errs components.FormErrors
+	if fe != nil {
+		st.Step, errs = stepOf(fe.Field), components.FormErrors{fe.Field: fe.Message}
+	}
+	p, err := h.wizardProps(c, &st, "", errs)
 	if err != nil {
 		return err
 	}
@@ -203,7 +217,7 @@ func stepOf(field string) string {
 		return activationsview.StepMappings
 	case strings.HasPrefix(field, "schedule"):
 		return activationsview.StepSchedule
-	case strings.HasPrefix(field, "settings"):
+	case strings.HasPrefix(field, "settings"), strings.HasPrefix(field, "action_settings"):
 		return activationsview.StepSettings
 	}
 	return activationsview.StepReview
@@ -221,6 +235,14 @@ func parseWizard(form url.Values) activationsview.WizardState {
 		Removals: form.Get("send_removals") == "true", FullResync: form.Get("full_resync") == "true",
 	}
 	st.Reached, _ = strconv.Atoi(form.Get("reached"))
+	for key, vals := range form {
+		if name, ok := strings.CutPrefix(key, "as."); ok && name != "" && len(vals) > 0 {
+			if st.ActionSettings == nil {
+				st.ActionSettings = map[string]string{}
+			}
+			st.ActionSettings[name] = strings.TrimSpace(vals[0])
+		}
+	}
 	rows := map[int]*models.Mapping{}
 	for key, vals := range form {
 		rest, ok := strings.CutPrefix(key, "m.")
@@ -288,6 +310,14 @@ func wizardInput(st activationsview.WizardState) (models.ActivationInput, *model
 		Name: strings.TrimSpace(st.Name), SegmentID: st.SegmentID, PlatformID: st.PlatformID, Action: st.Action,
 		Mappings: slices.Clone(st.Mappings), Schedule: wizardSchedule(st),
 		Settings: models.ActivationSettings{DefaultPhoneRegion: st.Region, SendRemovals: st.Removals},
+	}
+	for name, v := range st.ActionSettings {
+		if v != "" {
+			if in.Settings.Action == nil {
+				in.Settings.Action = map[string]string{}
+			}
+			in.Settings.Action[name] = v
+		}
 	}
 	if st.Threshold != "" {
 		t, err := strconv.ParseFloat(st.Threshold, 64)
@@ -364,6 +394,9 @@ func (h *ActivationHandler) wizardProps(c echo.Context, st *activationsview.Wiza
 			p.Action = &p.Actions[i]
 		}
 	}
+	if err := h.actionSettings(c, st, &p); err != nil {
+		return p, err
+	}
 
 	if p.Model != nil && p.Action != nil {
 		cols := p.Model.Columns()
@@ -405,6 +438,41 @@ func (h *ActivationHandler) wizardProps(c echo.Context, st *activationsview.Wiza
 	}
 	p.State = *st
 	return p, nil
+}
+
+// actionSettings keeps the values of the chosen action's settings only (those of an
+// action chosen before are dropped), and on the steps that show them lists the choices
+// the platform offers, through core, which opens it.
+func (h *ActivationHandler) actionSettings(c echo.Context, st *activationsview.WizardState, p *activationsview.WizardProps) error {
+	if p.Action == nil || len(p.Action.Settings) == 0 {
+		st.ActionSettings = nil
+		return nil
+	}
+	kept := map[string]string{}
+	for _, f := range p.Action.Settings {
+		if v, ok := st.ActionSettings[f.Name]; ok {
+			kept[f.Name] = v
+		}
+	}
+	st.ActionSettings = kept
+	if st.Step != activationsview.StepSettings && st.Step != activationsview.StepReview {
+		for _, f := range p.Action.Settings {
+			p.Settings = append(p.Settings, activationsview.SettingField{Spec: f, Value: kept[f.Name]})
+		}
+		return nil
+	}
+	choices, err := h.core.ActionSettingChoices(c.Request().Context(), workspaceID(c), p.Platform.ID, *p.Action)
+	if err != nil {
+		return fmt.Errorf("list the choices of %s: %w", p.Action.Name, err)
+	}
+	for _, f := range p.Action.Settings {
+		value, ok := kept[f.Name]
+		if !ok {
+			value = f.Default
+		}
+		p.Settings = append(p.Settings, activationsview.SettingField{Spec: f, Value: value, Options: choices.Options[f.Name], ListErr: choices.Errors[f.Name]})
+	}
+	return nil
 }
 
 // review samples what the first run sends. A draft the checks refuse goes back to the

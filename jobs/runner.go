@@ -359,12 +359,22 @@ func (s *Runner) buildJob(ctx context.Context, in jobInput) (*engine.Job, func()
 	if !ok {
 		return nil, closeAll, &preflightError{category: connectors.CategoryConfiguration, side: models.RunSideActivation, message: "The platform has no action " + in.action + "."}
 	}
+	// Saved before the platform's action gained a required setting, or changed since:
+	// refused here rather than by the platform, batch after batch.
+	actionSettings, err := models.CheckActionSettings(action.Settings, in.settings.Action, action.Label+" on "+p.Name)
+	if fe := (*models.FieldError)(nil); errors.As(err, &fe) {
+		return nil, closeAll, &preflightError{category: connectors.CategoryConfiguration, side: models.RunSideActivation,
+			message: fe.Message + " Edit the activation's settings."}
+	} else if err != nil {
+		return nil, closeAll, err
+	}
 	job := &engine.Job{
 		RunID: in.runID, ActivationID: in.activationID,
 		Source: conn, Relation: m.Relation(), Columns: m.Columns(), PrimaryKey: m.PrimaryKey, Condition: cond,
 		Destination: dest, Action: action,
-		Settings: engine.Settings{DefaultRegion: in.settings.DefaultPhoneRegion, SendRemovals: in.settings.SendRemovals, FullResync: in.fullResync},
-		Limiter:  s.limiter(p.ID, spec, dest),
+		Settings: engine.Settings{DefaultRegion: in.settings.DefaultPhoneRegion, SendRemovals: in.settings.SendRemovals, FullResync: in.fullResync,
+			Action: actionSettings},
+		Limiter: s.limiter(p.ID, spec, dest),
 	}
 	for _, mp := range in.mappings {
 		job.Mappings = append(job.Mappings, engine.Mapping{From: mp.From, To: mp.To, Kind: connectors.FieldKind(mp.Type)})

@@ -4,10 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"gorm.io/gorm"
+
+	"sluice/connectors"
 )
 
 // Activation statuses and healths (API.md).
@@ -46,7 +51,66 @@ type ActivationSettings struct {
 	// exceed this share of queried rows, in percent (0: never).
 	SourceIssueThreshold float64 `json:"source_issue_threshold,omitempty"`
 	SendRemovals         bool    `json:"send_removals"`
+	// Action holds the activation's values of its action's settings
+	// (connectors.Action.Settings: the list, audience or conversion action at the
+	// platform), by setting name; every Batch of its runs carries them.
+	Action map[string]string `json:"action,omitempty"`
 }
+
+// CheckActionSettings checks an activation's values of its action's settings against
+// their specs and answers them normalized: trimmed, defaults filled in, empty values
+// dropped. Every problem is a *FieldError on "action_settings.<name>" naming the
+// setting: a name the action does not have, a required setting left empty, a value
+// that is not one of a select's options or not a whole number. what names the action
+// and its platform in the messages ("Add to list on Klaviyo").
+func CheckActionSettings(specs []connectors.FieldSpec, values map[string]string, what string) (map[string]string, error) {
+	known := map[string]bool{}
+	for _, f := range specs {
+		known[f.Name] = true
+	}
+	names := make([]string, 0, len(values))
+	for name := range values {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		if !known[name] {
+			return nil, &FieldError{Field: ActionSettingField(name), Message: fmt.Sprintf("%s has no setting %q: leave it out.", what, name)}
+		}
+	}
+	out := map[string]string{}
+	for _, f := range specs {
+		v := strings.TrimSpace(values[f.Name])
+		if v == "" {
+			v = f.Default
+		}
+		label := f.Label
+		if label == "" {
+			label = f.Name
+		}
+		switch {
+		case v == "" && f.Required:
+			return nil, &FieldError{Field: ActionSettingField(f.Name), Message: fmt.Sprintf("%s is required: choose one for %s.", label, what)}
+		case v == "":
+			continue
+		case f.Type == connectors.FieldSelect && len(f.Options) > 0 && !slices.Contains(f.Options, v):
+			return nil, &FieldError{Field: ActionSettingField(f.Name), Message: fmt.Sprintf("%s must be one of %s.", label, strings.Join(f.Options, ", "))}
+		case f.Type == connectors.FieldInt:
+			if n, err := strconv.Atoi(v); err != nil || strconv.Itoa(n) != v {
+				return nil, &FieldError{Field: ActionSettingField(f.Name), Message: fmt.Sprintf("%s must be a whole number.", label)}
+			}
+		}
+		out[f.Name] = v
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
+}
+
+// ActionSettingField is the input name of an action setting in field errors and in the
+// JSON API: "action_settings.list_id".
+func ActionSettingField(name string) string { return "action_settings." + name }
 
 // Activation sends one segment to one platform with one action.
 type Activation struct {
