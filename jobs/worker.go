@@ -42,6 +42,8 @@ type Runner struct {
 	limiters map[string]*connectors.Limiter // per platform, shared by its activations
 	slots    map[string]chan struct{}       // per platform: runs sending to it at once
 	wake     chan struct{}
+	// pace is this instance's share of each platform's rate, counted with the others.
+	pace sharedPace
 }
 
 // NewRunner returns the run queue and its workers, not started.
@@ -66,7 +68,9 @@ func NewRunner(store *models.Store, c *core.Service, log *slog.Logger, opts Opti
 
 // limiter is the platform's rate limiter, shared by its activations on this instance.
 // The platform's configured rate outranks its kind's documented one
-// (connectors.RateLimitOf); a changed rate replaces the limiter.
+// (connectors.RateLimitOf); a changed rate replaces the limiter. It paces this
+// instance's share of the rate, counted with the other instances sending to the
+// platform (sending).
 func (s *Runner) limiter(platformID string, spec connectors.DestinationSpec, dest connectors.Destination) *connectors.Limiter {
 	perSecond, burst := connectors.RateLimitOf(spec, dest)
 	s.mu.Lock()
@@ -78,13 +82,15 @@ func (s *Runner) limiter(platformID string, spec connectors.DestinationSpec, des
 		}
 	}
 	l = connectors.NewLimiter(perSecond, burst)
+	l.SetShare(s.pace.share(platformID))
 	s.limiters[platformID] = l
 	return l
 }
 
 // platformSlot takes one of the platform's run slots, waiting while all are in use and
-// calling beat meanwhile (the run's lease must not expire while it waits); the answer
-// gives the slot back.
+// calling beat meanwhile (the run's lease must not expire while it waits), and counts
+// the run among the instance's senders to the platform (sending); the answer gives
+// both back.
 func (s *Runner) platformSlot(ctx context.Context, platformID string, beat func() error) (func(), error) {
 	s.mu.Lock()
 	slot, ok := s.slots[platformID]
@@ -98,7 +104,8 @@ func (s *Runner) platformSlot(ctx context.Context, platformID string, beat func(
 	for {
 		select {
 		case slot <- struct{}{}:
-			return func() { <-slot }, nil
+			done := s.sending(platformID)
+			return func() { done(); <-slot }, nil
 		case <-tick.C:
 			if err := beat(); err != nil {
 				return nil, err
