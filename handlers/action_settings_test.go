@@ -328,3 +328,38 @@ func TestWizardShowsActionSettingsFromThePlatform(t *testing.T) {
 		t.Errorf("a list that cannot be listed should be typed:\n%s", failed.Body)
 	}
 }
+
+// An activation saved without a setting its action requires (saved before the platform
+// gained it) fails before sending anything, as the activation's configuration error;
+// its fix opens the edit page, which checks the saved activation and shows the error
+// beside the setting, whatever step was asked for.
+func TestActivationWithoutARequiredSettingFailsBeforeSending(t *testing.T) {
+	t.Parallel()
+	s := newListsSetup(t, testutil.SQLiteURL(t))
+	ctx := t.Context()
+	admin := testutil.ActorOf(mustUser(t, s.app.store, "admin@example.com"))
+	// Straight through the store: core would refuse it.
+	act, err := s.app.store.CreateActivation(ctx, admin, models.ActivationInput{Name: "Old", SegmentID: s.everyone.ID, PlatformID: s.platform.ID,
+		Action: "add_to_list", Mappings: []models.Mapping{{From: "email", To: "email", Type: "email"}}, Schedule: models.Schedule{Kind: "manual"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := into[runBody](t, s.admin.post("/activations/"+act.ID+"/runs", nil).want(t, http.StatusAccepted))
+	if !s.app.runner.RunOne(ctx) {
+		t.Fatal("no queued run was claimed")
+	}
+	got := into[runBody](t, s.admin.get("/runs/"+r.ID).want(t, http.StatusOK))
+	if got.Status != models.RunFailed || got.Error == nil || got.Error.Category != "configuration" || !strings.Contains(got.Error.Message, "List is required") {
+		t.Fatalf("run %s error %+v", got.Status, got.Error)
+	}
+	if n := len(s.lists.rec.written()); n != 0 {
+		t.Errorf("%d batches sent without the list", n)
+	}
+	if got.Error.Fix.URL != "http://localhost:8080/activations/"+act.ID+"/edit?step=settings" {
+		t.Errorf("fix %+v", got.Error.Fix)
+	}
+	edit := s.browser.get("/activations/"+act.ID+"/edit?step=mappings").want(t, http.StatusOK)
+	if edit.Count(t, "[data-step=settings]") != 1 || !strings.Contains(edit.Text(t, `[data-testid="error-action_settings.list_id"]`), "List is required") {
+		t.Fatalf("the edit page should open on the missing setting:\n%s", edit.Body)
+	}
+}
