@@ -183,8 +183,8 @@ func TestAPIActionSettingsAreCheckedOnSave(t *testing.T) {
 // Every batch of a run carries the activation's action settings to Write. A Write
 // error naming one of them in its Field fails the run as the activation's (not the
 // platform's, which stays connected), is not split record by record, and its fix opens
-// the activation's settings, where the wizard shows the list the platform no longer
-// offers.
+// the activation's settings: a deleted list the Settings tab, an invalid one the
+// wizard's settings step, both showing the list the platform no longer offers.
 func TestActionSettingsReachWriteAndTheirErrorsAreTheActivations(t *testing.T) {
 	t.Parallel()
 	s := newListsSetup(t, testutil.SQLiteURL(t))
@@ -210,9 +210,9 @@ func TestActionSettingsReachWriteAndTheirErrorsAreTheActivations(t *testing.T) {
 		}
 	}
 
-	for _, tc := range []struct{ list, category, label string }{
-		{"l-gone", "not_found", "Choose the activation's settings"},
-		{"l-bad", "configuration", "Edit the activation"},
+	for _, tc := range []struct{ list, category, label, fix string }{
+		{"l-gone", "not_found", "Choose the activation's settings", "/activations/" + act.ID + "?tab=settings#action-settings"},
+		{"l-bad", "configuration", "Edit the activation", "/activations/" + act.ID + "/edit?step=settings"},
 	} {
 		s.admin.as(s.editor).patch("/activations/"+act.ID, map[string]any{"action_settings": map[string]any{"list_id": tc.list}}).want(t, http.StatusOK)
 		before := len(s.lists.rec.written())
@@ -236,12 +236,22 @@ func TestActionSettingsReachWriteAndTheirErrorsAreTheActivations(t *testing.T) {
 			t.Errorf("%s: error side %q, want the activation", tc.list, stored.ErrorSide)
 		}
 		const base = "http://localhost:8080"
-		if want := (fixBody{tc.label, base + "/activations/" + act.ID + "/edit?step=settings"}); got.Error.Fix != want {
+		if want := (fixBody{tc.label, base + tc.fix}); got.Error.Fix != want {
 			t.Errorf("%s: API fix %+v, want %+v", tc.list, got.Error.Fix, want)
 		}
 		btn := s.browser.get("/activations/"+act.ID).want(t, http.StatusOK).Doc(t).Find("[data-testid=fix-button]").First()
-		if href, _ := btn.Attr("href"); href != "/activations/"+act.ID+"/edit?step=settings" || strings.TrimSpace(btn.Text()) != tc.label {
+		if href, _ := btn.Attr("href"); href != tc.fix || strings.TrimSpace(btn.Text()) != tc.label {
 			t.Errorf("%s: fix button %q → %q", tc.list, strings.TrimSpace(btn.Text()), href)
+		}
+		// Where the fix leads, the list is chosen: still selected, marked as no longer
+		// offered, beside the lists the platform offers.
+		fix := s.browser.get(tc.fix).want(t, http.StatusOK)
+		sel := fix.Doc(t).Find("[data-testid=setting-list_id] select option[selected]")
+		if v, _ := sel.Attr("value"); v != tc.list || !strings.Contains(sel.Text(), "not offered") {
+			t.Errorf("%s: the fix page selects %q %q, want it marked as not offered", tc.list, v, sel.Text())
+		}
+		if n := fix.Count(t, `[data-testid=setting-list_id] select option[value="l-vip"]`); n != 1 {
+			t.Errorf("%s: the fix page offers l-vip %d times", tc.list, n)
 		}
 	}
 	p := into[platformBody](t, s.admin.get("/platforms/"+s.platform.ID).want(t, http.StatusOK))
@@ -249,19 +259,28 @@ func TestActionSettingsReachWriteAndTheirErrorsAreTheActivations(t *testing.T) {
 		t.Errorf("a refused list broke the platform: %s", p.StatusMessage)
 	}
 
-	// The fix opens the settings step: the list the platform no longer offers is still
-	// selected, marked, beside the lists it offers.
-	edit := s.browser.get("/activations/"+act.ID+"/edit?step=settings").want(t, http.StatusOK)
-	if edit.Count(t, "[data-step=settings]") != 1 {
-		t.Fatalf("the fix should open the settings step:\n%s", edit.Body)
+	// The Settings tab saves the list alone; an empty one is refused beside it.
+	token := s.browser.csrf("/activations/" + act.ID + "?tab=settings")
+	refused := s.browser.post("/activations/"+act.ID+"/settings", url.Values{"_csrf": {token}, "as.list_id": {""}, "as.match_by": {"email"}}).want(t, http.StatusUnprocessableEntity)
+	if !strings.Contains(refused.Text(t, `[data-testid="error-action_settings.list_id"]`), "List is required") {
+		t.Fatalf("an empty list should be refused beside it:\n%s", refused.Body)
 	}
-	sel := edit.Doc(t).Find("[data-testid=setting-list_id] select option[selected]")
-	if v, _ := sel.Attr("value"); v != "l-bad" || !strings.Contains(sel.Text(), "not offered") {
-		t.Errorf("selected list %q %q, want l-bad marked as not offered", v, sel.Text())
+	s.browser.post("/activations/"+act.ID+"/settings", url.Values{"_csrf": {token}, "as.list_id": {"l-news"}, "as.match_by": {"phone"}}).want(t, http.StatusSeeOther)
+	if got := into[activationWithSettings](t, s.admin.get("/activations/"+act.ID).want(t, http.StatusOK)); !reflect.DeepEqual(got.ActionSettings, map[string]string{"list_id": "l-news", "match_by": "phone"}) {
+		t.Errorf("saved from the Settings tab: %v", got.ActionSettings)
 	}
-	if got := s.browser.get("/activations/"+act.ID+"?tab=settings").want(t, http.StatusOK).Text(t, "[data-testid=setting-value-list_id]"); got != "l-bad" {
-		t.Errorf("the Settings tab shows the list as %q", got)
+	// A viewer reads the list by its value and cannot change it.
+	admin := testutil.ActorOf(mustUser(t, s.app.store, "admin@example.com"))
+	if _, err := s.app.store.CreateUser(t.Context(), admin, models.NewUser{Email: "viewer@example.com", Password: testutil.Password, Role: models.RoleViewer}); err != nil {
+		t.Fatal(err)
 	}
+	viewer := s.app.client(t)
+	viewer.signIn("viewer@example.com", testutil.Password)
+	tab := viewer.get("/activations/"+act.ID+"?tab=settings").want(t, http.StatusOK)
+	if tab.Text(t, "[data-testid=setting-value-list_id]") != "Newsletter (l-news)" || tab.Count(t, "[data-testid=action-settings-form]") != 0 {
+		t.Errorf("a viewer should read the list, without a form:\n%s", tab.Body)
+	}
+	viewer.post("/activations/"+act.ID+"/settings", url.Values{"_csrf": {viewer.csrf("/activations/" + act.ID)}, "as.list_id": {"l-vip"}}).want(t, http.StatusForbidden)
 }
 
 // The wizard's settings step shows the action's settings: a select of the lists the

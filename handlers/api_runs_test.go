@@ -169,7 +169,7 @@ func TestAPIRunErrorsLinkToTheirFix(t *testing.T) {
 		{"source", "not_found", "Resource Not Found", "Open source settings", base + "/sources/" + s.source.ID},
 		{"source", "configuration", "Configuration Errors", "Check the model", base + "/models/" + s.model.ID},
 		{"activation", "configuration", "Configuration Errors", "Edit the activation", base + "/activations/" + act.ID + "/edit?step=settings"},
-		{"activation", "not_found", "Resource Not Found", "Choose the activation's settings", base + "/activations/" + act.ID + "/edit?step=settings"},
+		{"activation", "not_found", "Resource Not Found", "Choose the activation's settings", base + "/activations/" + act.ID + "?tab=settings#action-settings"},
 		// Runs stored before the side was kept.
 		{"", "credentials", "Bad Credentials/Insufficient permissions", "Re-authorize", base + "/settings/platforms/" + s.platform.ID + "/reauthorize"},
 		{"", "connection", "Connection Error", "Open source settings", base + "/sources/" + s.source.ID},

@@ -30,8 +30,8 @@ func TestRunFixButtonOpensTheFailingEnd(t *testing.T) {
 		{models.RunSideDestination, "not_found", "Check the platform settings", platformSettings},
 		{models.RunSideDestination, "timeout", "Check the platform settings", platformSettings},
 		{models.RunSideActivation, "configuration", "Edit the activation", "/activations/" + f.act.ID + "/edit?step=settings"},
-		{models.RunSideActivation, "not_found", "Choose the activation's settings", "/activations/" + f.act.ID + "/edit?step=settings"},
-		{models.RunSideActivation, "credentials", "Choose the activation's settings", "/activations/" + f.act.ID + "/edit?step=settings"},
+		{models.RunSideActivation, "not_found", "Choose the activation's settings", "/activations/" + f.act.ID + "?tab=settings#action-settings"},
+		{models.RunSideActivation, "credentials", "Choose the activation's settings", "/activations/" + f.act.ID + "?tab=settings#action-settings"},
 	} {
 		r := f.startRun(t)
 		f.finish(t, r, models.RunOutcome{Status: models.RunFailed, ErrorCategory: tc.category, ErrorSide: tc.side, ErrorMessage: "It broke."})

@@ -109,6 +109,7 @@ func (s *Server) routes(e *echo.Echo, m *metrics, reg *prometheus.Registry) {
 	app.POST("/activations/:id/resume", acts.Resume, operatorOnly).Name = "activations.resume"
 	app.POST("/activations/:id/duplicate", acts.Duplicate, editorOnly).Name = "activations.duplicate"
 	app.GET("/activations/:id/edit", acts.Edit, editorOnly).Name = "activations.edit"
+	app.POST("/activations/:id/settings", acts.UpdateSettings, editorOnly).Name = "activations.settings"
 	app.DELETE("/activations/:id", acts.Delete, editorOnly).Name = "activations.delete"
 	runs := &RunHandler{s}
 	app.GET("/runs/:id", runs.Show).Name = "runs.show"

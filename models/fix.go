@@ -57,13 +57,14 @@ var fixTable = map[fixKey]FixPlace{
 	{RunSideDestination, connectors.CategoryConnection}:    {"Check the platform settings", "platforms.show", "/settings/platforms/:id", FixOnPlatform, "#platform-settings"},
 	{RunSideDestination, connectors.CategoryConfiguration}: {"Edit mapping", "activations.edit", "/activations/:id/edit", FixOnActivation, "?step=mappings"},
 
-	// The activation's own errors: a mapping or an action no longer valid (the wizard
-	// opens the step that fails its checks today, with the error beside the field), or a
-	// setting of its action the platform refused (the list was deleted, the account may
-	// not write to it), chosen on the settings step.
+	// The activation's own errors: a mapping or an action no longer valid, or a setting of
+	// its action the platform refused as invalid (the wizard opens the step that fails
+	// its checks today, with the error beside the field, else its settings); a list that
+	// was deleted or that the account may not write to is chosen again on the Settings
+	// tab, among the lists the platform offers.
 	{RunSideActivation, connectors.CategoryConfiguration}: {"Edit the activation", "activations.edit", "/activations/:id/edit", FixOnActivation, "?step=settings"},
-	{RunSideActivation, connectors.CategoryNotFound}:      {"Choose the activation's settings", "activations.edit", "/activations/:id/edit", FixOnActivation, "?step=settings"},
-	{RunSideActivation, connectors.CategoryCredentials}:   {"Choose the activation's settings", "activations.edit", "/activations/:id/edit", FixOnActivation, "?step=settings"},
+	{RunSideActivation, connectors.CategoryNotFound}:      {"Choose the activation's settings", "activations.show", "/activations/:id", FixOnActivation, "?tab=settings#action-settings"},
+	{RunSideActivation, connectors.CategoryCredentials}:   {"Choose the activation's settings", "activations.show", "/activations/:id", FixOnActivation, "?tab=settings#action-settings"},
 
 	{RunSideData, connectors.CategoryConfiguration}: {"See the withheld rows", "runs.show", "/runs/:id", FixOnRun, "#source-issues-card"},
 }
