@@ -77,7 +77,9 @@ func (h *ActivationHandler) Edit(c echo.Context) error {
 		return fmt.Errorf("edit activation %s: %w", a.ID, err)
 	}
 	var errs components.FormErrors
-	if fe != nil {
+	if fe != nil && stepOf(fe.Field) != activationsview.StepReview {
+		// The review shows only the name's errors; others (a kind this build lacks) are
+		// said by the run and the platform's page.
 		st.Step, errs = stepOf(fe.Field), components.FormErrors{fe.Field: fe.Message}
 	}
 	p, err := h.wizardProps(c, &st, "", errs)
