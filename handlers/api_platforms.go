@@ -49,8 +49,18 @@ type apiPlatformJSON struct {
 	StatusMessage string            `json:"status_message"`
 	Config        map[string]string `json:"config"`
 	CheckedAt     *time.Time        `json:"checked_at"`
-	CreatedAt     time.Time         `json:"created_at"`
-	UpdatedAt     time.Time         `json:"updated_at"`
+	// BrokenSince is when the platform broke (null while connected).
+	BrokenSince *time.Time `json:"broken_since"`
+	// ConnectedBy and ConnectedAt say who gave Sluice its credentials or consent, when.
+	ConnectedBy string     `json:"connected_by"`
+	ConnectedAt *time.Time `json:"connected_at"`
+	// OAuth platforms: the scopes granted, when the access token ends (renewed
+	// automatically) and when the authorization itself ends (null when it does not).
+	Scopes         []string   `json:"scopes,omitempty"`
+	TokenExpiresAt *time.Time `json:"token_expires_at,omitempty"`
+	GrantExpiresAt *time.Time `json:"grant_expires_at,omitempty"`
+	CreatedAt      time.Time  `json:"created_at"`
+	UpdatedAt      time.Time  `json:"updated_at"`
 }
 
 // apiPlatformInput is the body of POST and PATCH /platforms.
@@ -71,7 +81,10 @@ func (h *PlatformAPI) toJSON(p *models.Platform) (apiPlatformJSON, error) {
 	maskSecrets(cfg, full)
 	return apiPlatformJSON{
 		ID: p.ID, Name: p.Name, Kind: p.Kind, Status: p.Status, StatusMessage: p.StatusMessage, Config: cfg,
-		CheckedAt: apiTimeOrNull(p.CheckedAt), CreatedAt: apiTime(p.CreatedAt), UpdatedAt: apiTime(p.UpdatedAt),
+		CheckedAt: apiTimeOrNull(p.CheckedAt), BrokenSince: apiTimeOrNull(p.BrokenAt),
+		ConnectedBy: p.ConnectedBy, ConnectedAt: apiTimeOrNull(p.ConnectedAt),
+		Scopes: p.ScopeList(), TokenExpiresAt: apiTimeOrNull(p.TokenExpiresAt), GrantExpiresAt: apiTimeOrNull(p.GrantExpiresAt),
+		CreatedAt: apiTime(p.CreatedAt), UpdatedAt: apiTime(p.UpdatedAt),
 	}, nil
 }
 
