@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -48,6 +49,17 @@ func TestHubSpotReauthorizeAfterRevocation(t *testing.T) {
 	platformID := strings.TrimPrefix(platformPath, "/settings/platforms/")
 	if access := read(t, ctx, "read the access", chromedp.Text(chromedp.CSS(`[data-testid=platform-connection]`))); !strings.Contains(access, "ada@acme.example") || !strings.Contains(access, "crm.objects.contacts.write") {
 		t.Fatalf("the platform page does not say who connected it or its scopes: %q", access)
+	}
+
+	var shown struct {
+		ConnectedBy    string   `json:"connected_by"`
+		Scopes         []string `json:"scopes"`
+		TokenExpiresAt string   `json:"token_expires_at"`
+		Config         map[string]string
+	}
+	api(t, base, "GET", "/platforms/"+platformID, nil, &shown)
+	if shown.ConnectedBy != "ada@acme.example" || !slices.Contains(shown.Scopes, "crm.objects.contacts.write") || shown.TokenExpiresAt == "" {
+		t.Fatalf("the API shows the platform as %+v", shown)
 	}
 
 	var segs struct {
