@@ -22,6 +22,11 @@ type OAuthSpec struct {
 	PKCE bool
 	// AuthParams are extra parameters of the consent URL (Google's access_type=offline).
 	AuthParams map[string]string
+	// LongLivedGrant, when set, is the grant_type of a second request to TokenURL that
+	// trades the short-lived token consent gives for a long-lived one (Meta's
+	// "fb_exchange_token": hours become about 60 days). The token goes in a parameter of
+	// the same name, with the client's id and secret, as Meta documents.
+	LongLivedGrant string
 	// RefreshMargin is how long before an access token's expiry it is refreshed (0: five
 	// minutes). Tokens are refreshed ahead of expires_in, never on a 401: a 401 means the
 	// grant is gone.

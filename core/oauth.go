@@ -4,9 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -196,6 +199,16 @@ func (s *Service) FinishOAuth(ctx context.Context, a models.Actor, userID, state
 		return nil, tokenError(spec, err, "accept the authorization", "Start again from Settings → Platforms.")
 	}
 	grant := grantOf(tok, nil, s.now())
+	if len(grant.Scopes) == 0 {
+		grant.Scopes = spec.OAuth.Scopes // an answer without scope granted those asked (RFC 6749 §5.1)
+	}
+	if spec.OAuth.LongLivedGrant != "" {
+		long, err := longLived(ctx, conf, spec, tok.AccessToken)
+		if err != nil {
+			return nil, err
+		}
+		grant = grantOf(long, grant, s.now()) // the scopes consent granted stay
+	}
 	if st.PlatformID == "" {
 		// The settings must open with the new token before anything is saved.
 		d, err := s.registry.OpenDestination(ctx, st.Kind, withDefaults(spec, st.Config), connectors.StaticToken(grant.AccessToken))
@@ -456,4 +469,35 @@ func (s *Service) grantChecked(ctx context.Context, p *models.Platform) {
 		Category: string(connectors.CategoryCredentials),
 		Message: fmt.Sprintf("The authorization of %s ends on %s. Re-authorize it before then, or its activations will pause.",
 			p.Name, p.GrantExpiresAt.UTC().Format("2 January 2006, 15:04 MST"))}})
+}
+
+// longLived trades a short-lived token for a long-lived one (OAuthSpec.LongLivedGrant):
+// GET TokenURL?grant_type=<grant>&client_id=…&client_secret=…&<grant>=<token>, answered
+// like a token endpoint.
+func longLived(ctx context.Context, conf *oauth2.Config, spec connectors.DestinationSpec, short string) (*oauth2.Token, error) {
+	grant := spec.OAuth.LongLivedGrant
+	q := url.Values{"grant_type": {grant}, "client_id": {conf.ClientID}, "client_secret": {conf.ClientSecret}, grant: {short}}
+	ctx, cancel := context.WithTimeout(ctx, tokenEndpointTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, conf.Endpoint.TokenURL+"?"+q.Encode(), nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, tokenError(spec, err, "extend the authorization", "Try again from Settings → Platforms.")
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	var ans struct {
+		AccessToken string `json:"access_token"`
+		TokenType   string `json:"token_type"`
+		ExpiresIn   int64  `json:"expires_in"`
+	}
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &ans) != nil || ans.AccessToken == "" {
+		re := &oauth2.RetrieveError{Response: resp, Body: body}
+		return nil, tokenError(spec, re, "extend the authorization", "Start again from Settings → Platforms.")
+	}
+	tok := &oauth2.Token{AccessToken: ans.AccessToken, TokenType: ans.TokenType}
+	return tok.WithExtra(map[string]any{"expires_in": float64(ans.ExpiresIn)}), nil
 }

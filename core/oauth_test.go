@@ -19,11 +19,15 @@ import (
 
 // crmKind is a platform kind connected with OAuth whose every call asks its Tokens for
 // the access token and shows it to the authorization server, as a real API would.
-type crmKind struct{ as *oauthfake.Server }
+type crmKind struct {
+	as *oauthfake.Server
+	// longLived is the spec's LongLivedGrant (Meta's way).
+	longLived string
+}
 
-func (crmKind) Spec() connectors.DestinationSpec {
+func (k crmKind) Spec() connectors.DestinationSpec {
 	return connectors.DestinationSpec{Kind: "crm", Label: "CRM", Auth: connectors.AuthOAuth,
-		OAuth: &connectors.OAuthSpec{Provider: "crm", AuthURL: "https://crm.example/authorize", TokenURL: "https://crm.example/token", Scopes: []string{"contacts"}, PKCE: true},
+		OAuth: &connectors.OAuthSpec{Provider: "crm", AuthURL: "https://crm.example/authorize", TokenURL: "https://crm.example/token", Scopes: []string{"contacts"}, PKCE: true, LongLivedGrant: k.longLived},
 		Actions: []connectors.Action{{Name: "sync", Label: "Sync", BatchSize: 10,
 			Fields: []connectors.ActionField{{Name: "email", Label: "E-mail", Kind: connectors.KindEmail, Identifier: true}}}}}
 }
@@ -64,12 +68,13 @@ func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return 
 func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 type oauthWorld struct {
-	as    *oauthfake.Server
-	clock *clock
-	store *models.Store
-	svc   *core.Service
-	user  *models.User
-	actor models.Actor
+	as        *oauthfake.Server
+	longLived string
+	clock     *clock
+	store     *models.Store
+	svc       *core.Service
+	user      *models.User
+	actor     models.Actor
 }
 
 func newOAuthWorld(t *testing.T, store *models.Store, o oauthfake.Options) *oauthWorld {
@@ -86,7 +91,7 @@ func newOAuthWorld(t *testing.T, store *models.Store, o oauthfake.Options) *oaut
 // service is one instance of Sluice on store.
 func (w *oauthWorld) service(store *models.Store) *core.Service {
 	reg := connectors.NewRegistry()
-	reg.RegisterDestination(crmKind{as: w.as})
+	reg.RegisterDestination(crmKind{as: w.as, longLived: w.longLived})
 	svc := core.New(store, reg)
 	core.SetClock(svc, w.clock.Now)
 	svc.SetOAuth("http://sluice.test", map[string]core.OAuthClient{"crm": {ClientID: "sluice-client", ClientSecret: "sluice-secret", AuthURL: w.as.AuthURL(), TokenURL: w.as.TokenURL()}})
@@ -323,4 +328,26 @@ func TestOAuthGrantEndingIsAnnounced(t *testing.T) {
 			t.Fatalf("an ended grant gave %v", err)
 		}
 	})
+}
+
+// Meta's consent gives a token of hours, traded at once for one of about 60 days.
+func TestOAuthShortLivedTokenIsTradedForALongLivedOne(t *testing.T) {
+	store := testutil.Store(t, testutil.SQLiteURL(t))
+	w := newOAuthWorld(t, store, oauthfake.Options{NoRefresh: true, AccessTTL: 2 * time.Hour, Style: oauthfake.StyleMeta})
+	w.longLived = "fb_exchange_token"
+	w.svc = w.service(store)
+	p := w.connect(t)
+	if n := w.as.Refreshes(); n != 1 {
+		t.Fatalf("%d token trades after consent, want 1", n)
+	}
+	tok, err := accessToken(t, w.svc, store, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := w.as.Valid(tok); !ok {
+		t.Fatal("the traded token does not work")
+	}
+	if p.Scopes != "contacts" || p.GrantExpiresAt == nil {
+		t.Fatalf("the traded grant lost its scopes (%q) or its end (%v)", p.Scopes, p.GrantExpiresAt)
+	}
 }

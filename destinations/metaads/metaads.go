@@ -109,6 +109,9 @@ func (c *connector) Spec() connectors.DestinationSpec {
 			AuthURL:  "https://www.facebook.com/" + APIVersion + "/dialog/oauth",
 			TokenURL: "https://graph.facebook.com/" + APIVersion + "/oauth/access_token",
 			Scopes:   []string{"ads_management"},
+			// Facebook Login's code gives a token that lasts hours; this trade gives one of
+			// about 60 days ("Long-Lived Access Tokens", Facebook Login guides).
+			LongLivedGrant: "fb_exchange_token",
 		},
 		Config: []connectors.FieldSpec{
 			{Name: "ad_account_id", Label: "Ad account ID", Type: connectors.FieldString, Required: true,
