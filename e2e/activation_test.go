@@ -35,6 +35,7 @@ func TestActivationRunsToAWebhook(t *testing.T) {
 	run(t, ctx, "connect a webhook platform",
 		chromedp.Navigate(base+"/settings/platforms"),
 		chromedp.Click(chromedp.CSS(`[data-testid=new-platform]`)),
+		choose("#f-kind", "webhook"),
 		chromedp.WaitVisible(chromedp.CSS(`[name="config.url"]`)),
 		chromedp.SendKeys(chromedp.CSS(`#f-name`), "CRM webhook"),
 		chromedp.SendKeys(chromedp.CSS(`[name="config.url"]`), hook.URL),

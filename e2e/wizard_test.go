@@ -44,6 +44,7 @@ func TestWizardBuildsAnActivation(t *testing.T) {
 	run(t, ctx, "set up", chromedp.Navigate(base+"/setup"), createAdmin("ada@acme.example", "correct horse battery"))
 	run(t, ctx, "connect a webhook platform",
 		chromedp.Navigate(base+"/settings/platforms/new"),
+		choose("#f-kind", "webhook"),
 		chromedp.WaitVisible(chromedp.CSS(`[name="config.url"]`)),
 		chromedp.SendKeys(chromedp.CSS(`#f-name`), "CRM webhook"),
 		chromedp.SendKeys(chromedp.CSS(`[name="config.url"]`), hook.URL),
