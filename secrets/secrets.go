@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"unicode"
 
 	"golang.org/x/crypto/hkdf"
 )
@@ -29,17 +30,53 @@ const version = "v1:"
 // sealed under another key.
 var ErrDecrypt = errors.New("secrets: cannot decrypt (wrong key, wrong owner or corrupted value)")
 
-// Box seals and opens values under one master key.
+// Box seals and opens values under one master key. While the key is being changed it
+// also holds the keys it replaces: they still open the values sealed before (by this
+// instance or by another not restarted yet), but nothing is sealed with them.
 type Box struct {
-	aead cipher.AEAD
-	key  []byte
+	aead     cipher.AEAD
+	previous []cipher.AEAD
+	key      []byte
 }
 
-// New returns a Box for a 32-byte key.
+// New returns a Box for a 32-byte key, or for a key ring as ParseKey reads "new,old":
+// the first KeySize bytes are the key that seals, each next KeySize bytes a previous key
+// that only opens.
 func New(key []byte) (*Box, error) {
-	if len(key) != KeySize {
+	if len(key) == 0 || len(key)%KeySize != 0 {
 		return nil, fmt.Errorf("secrets: key must be %d bytes, got %d", KeySize, len(key))
 	}
+	aead, err := newAEAD(key[:KeySize])
+	if err != nil {
+		return nil, err
+	}
+	b := &Box{aead: aead, key: append([]byte(nil), key[:KeySize]...)}
+	return b, b.addPrevious(key[KeySize:])
+}
+
+// WithPrevious returns a Box that seals as b does and also opens what the keys of ring
+// (one key, or several as New takes them) sealed: how a rotation reads the values it
+// re-seals. b itself is unchanged.
+func (b *Box) WithPrevious(ring []byte) (*Box, error) {
+	if len(ring) == 0 || len(ring)%KeySize != 0 {
+		return nil, fmt.Errorf("secrets: previous key must be %d bytes, got %d", KeySize, len(ring))
+	}
+	out := &Box{aead: b.aead, previous: append([]cipher.AEAD(nil), b.previous...), key: b.key}
+	return out, out.addPrevious(ring)
+}
+
+func (b *Box) addPrevious(ring []byte) error {
+	for ; len(ring) >= KeySize; ring = ring[KeySize:] {
+		aead, err := newAEAD(ring[:KeySize])
+		if err != nil {
+			return err
+		}
+		b.previous = append(b.previous, aead)
+	}
+	return nil
+}
+
+func newAEAD(key []byte) (cipher.AEAD, error) {
 	block, err := aes.NewCipher(key)
 	if err != nil {
 		return nil, fmt.Errorf("secrets: %w", err)
@@ -48,11 +85,12 @@ func New(key []byte) (*Box, error) {
 	if err != nil {
 		return nil, fmt.Errorf("secrets: %w", err)
 	}
-	return &Box{aead: aead, key: append([]byte(nil), key...)}, nil
+	return aead, nil
 }
 
-// Seal encrypts plaintext with a fresh random nonce. owner (e.g. "source:<id>") is bound
-// as additional data, so a ciphertext copied onto another row will not open there.
+// Seal encrypts plaintext with a fresh random nonce, under the current key. owner (e.g.
+// "source:<id>") is bound as additional data, so a ciphertext copied onto another row
+// will not open there.
 func (b *Box) Seal(plaintext []byte, owner string) (string, error) {
 	nonce := make([]byte, b.aead.NonceSize())
 	if _, err := io.ReadFull(rand.Reader, nonce); err != nil {
@@ -62,26 +100,56 @@ func (b *Box) Seal(plaintext []byte, owner string) (string, error) {
 	return version + base64.RawStdEncoding.EncodeToString(out), nil
 }
 
-// Open decrypts a value made by Seal for the same owner.
+// Open decrypts a value made by Seal for the same owner, under the current key or a
+// previous one.
 func (b *Box) Open(sealed, owner string) ([]byte, error) {
+	pt, _, err := b.open(sealed, owner)
+	return pt, err
+}
+
+// Current reports whether sealed opens under the current key; false means it opens only
+// under a previous one. ErrDecrypt means no key of the box opens it.
+func (b *Box) Current(sealed, owner string) (bool, error) {
+	_, current, err := b.open(sealed, owner)
+	return current, err
+}
+
+// Reseal returns sealed as the current key seals it: unchanged (and false) when it is
+// already, a new seal of the same plaintext for the same owner (and true) when only a
+// previous key opens it.
+func (b *Box) Reseal(sealed, owner string) (string, bool, error) {
+	pt, current, err := b.open(sealed, owner)
+	if err != nil || current {
+		return sealed, false, err
+	}
+	out, err := b.Seal(pt, owner)
+	return out, err == nil, err
+}
+
+// open tries the current key, then each previous one in order.
+func (b *Box) open(sealed, owner string) (pt []byte, current bool, err error) {
 	rest, ok := strings.CutPrefix(sealed, version)
 	if !ok {
-		return nil, ErrDecrypt
+		return nil, false, ErrDecrypt
 	}
 	raw, err := base64.RawStdEncoding.DecodeString(rest)
 	if err != nil || len(raw) < b.aead.NonceSize() {
-		return nil, ErrDecrypt
+		return nil, false, ErrDecrypt
 	}
 	nonce, ct := raw[:b.aead.NonceSize()], raw[b.aead.NonceSize():]
-	pt, err := b.aead.Open(nil, nonce, ct, []byte(owner))
-	if err != nil {
-		return nil, ErrDecrypt
+	if pt, err := b.aead.Open(nil, nonce, ct, []byte(owner)); err == nil {
+		return pt, true, nil
 	}
-	return pt, nil
+	for _, aead := range b.previous {
+		if pt, err := aead.Open(nil, nonce, ct, []byte(owner)); err == nil {
+			return pt, false, nil
+		}
+	}
+	return nil, false, ErrDecrypt
 }
 
 // DeriveKey returns a sub-key for another purpose (e.g. cookie signing), so the master
-// key itself is only ever used for sealing.
+// key itself is only ever used for sealing. Only the current key derives.
 func (b *Box) DeriveKey(purpose string, size int) []byte {
 	out := make([]byte, size)
 	r := hkdf.New(sha256.New, b.key, nil, []byte("sluice "+purpose))
@@ -91,9 +159,28 @@ func (b *Box) DeriveKey(purpose string, size int) []byte {
 	return out
 }
 
-// ParseKey accepts 32 bytes written as base64 (standard or URL, padded or not) or hex.
+// ParseKey accepts 32 bytes written as base64 (standard or URL, padded or not) or hex;
+// or, while the key is changed, a key ring: the new key, then the ones it replaces,
+// separated by commas or white space ("NEW,OLD"), returned one after the other for New.
 func ParseKey(s string) ([]byte, error) {
-	s = strings.TrimSpace(s)
+	parts := strings.FieldsFunc(s, func(r rune) bool { return r == ',' || unicode.IsSpace(r) })
+	if len(parts) == 0 {
+		return nil, errKeyFormat
+	}
+	var ring []byte
+	for _, p := range parts {
+		k, err := parseOne(p)
+		if err != nil {
+			return nil, err
+		}
+		ring = append(ring, k...)
+	}
+	return ring, nil
+}
+
+var errKeyFormat = errors.New("secrets: key must be 32 bytes written as base64 or hex (try: openssl rand -base64 32)")
+
+func parseOne(s string) ([]byte, error) {
 	if k, err := hex.DecodeString(s); err == nil && len(k) == KeySize {
 		return k, nil
 	}
@@ -102,7 +189,7 @@ func ParseKey(s string) ([]byte, error) {
 			return k, nil
 		}
 	}
-	return nil, errors.New("secrets: key must be 32 bytes written as base64 or hex (try: openssl rand -base64 32)")
+	return nil, errKeyFormat
 }
 
 // LoadOrCreateKeyFile reads the key stored at path, or generates one there (mode 0600)
