@@ -37,6 +37,7 @@ type Box struct {
 	aead     cipher.AEAD
 	previous []cipher.AEAD
 	key      []byte
+	oldKeys  [][]byte // the previous keys, in the order of previous
 }
 
 // New returns a Box for a 32-byte key, or for a key ring as ParseKey reads "new,old":
@@ -61,7 +62,8 @@ func (b *Box) WithPrevious(ring []byte) (*Box, error) {
 	if len(ring) == 0 || len(ring)%KeySize != 0 {
 		return nil, fmt.Errorf("secrets: previous key must be %d bytes, got %d", KeySize, len(ring))
 	}
-	out := &Box{aead: b.aead, previous: append([]cipher.AEAD(nil), b.previous...), key: b.key}
+	out := &Box{aead: b.aead, previous: append([]cipher.AEAD(nil), b.previous...), key: b.key,
+		oldKeys: append([][]byte(nil), b.oldKeys...)}
 	return out, out.addPrevious(ring)
 }
 
@@ -72,6 +74,7 @@ func (b *Box) addPrevious(ring []byte) error {
 			return err
 		}
 		b.previous = append(b.previous, aead)
+		b.oldKeys = append(b.oldKeys, append([]byte(nil), ring[:KeySize]...))
 	}
 	return nil
 }
@@ -155,6 +158,17 @@ func (b *Box) DeriveKey(purpose string, size int) []byte {
 	r := hkdf.New(sha256.New, b.key, nil, []byte("sluice "+purpose))
 	if _, err := io.ReadFull(r, out); err != nil {
 		panic("secrets: hkdf: " + err.Error()) // cannot happen for sizes below 255*32
+	}
+	return out
+}
+
+// DeriveKeys returns the sub-key for purpose of the current key, then of each previous
+// one: what a consumer that can verify under several keys (signed cookies) takes, so
+// that what was signed before the key changed stays valid while the old key is kept.
+func (b *Box) DeriveKeys(purpose string, size int) [][]byte {
+	out := [][]byte{b.DeriveKey(purpose, size)}
+	for _, k := range b.oldKeys {
+		out = append(out, (&Box{key: k}).DeriveKey(purpose, size))
 	}
 	return out
 }

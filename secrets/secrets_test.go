@@ -122,6 +122,11 @@ func TestPreviousKeysOpenButNeverSeal(t *testing.T) {
 		t.Fatal("a ring derives from another key than its current one")
 	}
 
+	derived := ring.DeriveKeys("session-hash", 64)
+	if len(derived) != 2 || !bytes.Equal(derived[0], newBox.DeriveKey("session-hash", 64)) || !bytes.Equal(derived[1], oldBox.DeriveKey("session-hash", 64)) {
+		t.Fatal("DeriveKeys does not give the current key's sub-key, then the previous one's")
+	}
+
 	withPrev, err := newBox.WithPrevious(oldKey)
 	if err != nil {
 		t.Fatal(err)
