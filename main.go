@@ -51,6 +51,7 @@ Commands:
   token create --role R      create an API token (admin|editor|operator|viewer) and print it
   user create --email E --password P --role R
                              create a user in the first workspace
+  keys rotate|check          re-seal stored secrets under a new SLUICE_SECRET_KEY (docs/operations.md)
   version                    print the version
 
 Settings come from config.yaml, overridden by SLUICE_* environment variables.
@@ -103,6 +104,8 @@ func run(ctx context.Context, args []string, stdout io.Writer, getenv func(strin
 		return tokenCommand(ctx, cfg, args, stdout)
 	case "user":
 		return userCommand(ctx, cfg, args, stdout)
+	case "keys":
+		return keysCommand(ctx, cfg, args, stdout, getenv)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
