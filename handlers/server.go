@@ -45,7 +45,14 @@ type Server struct {
 func New(d Deps) *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	store := sessions.NewCookieStore(d.Secrets.DeriveKey("session-hash", 64), d.Secrets.DeriveKey("session-block", 32))
+	// Cookies are signed with the current key and still read under the keys it replaces,
+	// so changing SLUICE_SECRET_KEY (a key ring "NEW,OLD") signs nobody out.
+	hashKeys, blockKeys := d.Secrets.DeriveKeys("session-hash", 64), d.Secrets.DeriveKeys("session-block", 32)
+	var pairs [][]byte
+	for i := range hashKeys {
+		pairs = append(pairs, hashKeys[i], blockKeys[i])
+	}
+	store := sessions.NewCookieStore(pairs...)
 	store.Options = &sessions.Options{
 		Path:     "/",
 		MaxAge:   int(sessionMaxAge.Seconds()),
