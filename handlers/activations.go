@@ -18,12 +18,19 @@ import (
 // ActivationHandler serves the activation and run pages.
 type ActivationHandler struct{ *Server }
 
-// Index lists activations, filtered by health or paused.
+// activationsPerPage is how many activations one page of the list shows.
+const activationsPerPage = 100
+
+// Index lists activations, filtered by health or paused, a keyset page at a time
+// (?after= the last name of the previous page); every row's last run is read in one
+// query, so the page costs the same few queries whatever the workspace's size.
 func (h *ActivationHandler) Index(c echo.Context) error {
 	ctx := c.Request().Context()
 	ws := workspaceID(c)
 	filter := c.QueryParam("status")
-	acts, err := h.store.ListActivations(ctx, ws, models.ActivationFilter{Status: filter, Search: c.QueryParam("q")})
+	after := c.QueryParam("after")
+	acts, err := h.store.ListActivations(ctx, ws, models.ActivationFilter{Status: filter, Search: c.QueryParam("q"),
+		After: after, Limit: activationsPerPage + 1})
 	if err != nil {
 		return fmt.Errorf("list activations: %w", err)
 	}
@@ -35,13 +42,29 @@ func (h *ActivationHandler) Index(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p := activationsview.IndexProps{Activations: acts, Filter: filter, Search: c.QueryParam("q"), Segments: map[string]string{}, Platforms: map[string]string{},
-		LastRuns: map[string]models.Run{}, Schedules: map[string]string{}, NextRuns: map[string]time.Time{}, CanCreate: len(segs) > 0 && len(plats) > 0}
+	p := activationsview.IndexProps{Filter: filter, Search: c.QueryParam("q"), Segments: map[string]string{}, Platforms: map[string]string{},
+		LastRuns: map[string]models.Run{}, Schedules: map[string]string{}, NextRuns: map[string]time.Time{}, CanCreate: len(segs) > 0 && len(plats) > 0,
+		Paged: after != ""}
+	if len(acts) > activationsPerPage {
+		acts = acts[:activationsPerPage]
+		p.NextAfter = acts[len(acts)-1].Name
+	}
+	p.Activations = acts
 	for _, g := range segs {
 		p.Segments[g.ID] = g.Name
 	}
 	for _, pl := range plats {
 		p.Platforms[pl.ID] = pl.Name
+	}
+	ids := make([]string, 0, len(acts))
+	for _, a := range acts {
+		if a.LastRunID != "" {
+			ids = append(ids, a.LastRunID)
+		}
+	}
+	last, err := h.store.RunsByIDs(ctx, ws, ids)
+	if err != nil {
+		return fmt.Errorf("list activations: last runs: %w", err)
 	}
 	now := time.Now()
 	for _, a := range acts {
@@ -49,10 +72,7 @@ func (h *ActivationHandler) Index(c echo.Context) error {
 		if next := a.NextRun(now); next != nil {
 			p.NextRuns[a.ID] = *next
 		}
-		if a.LastRunID == "" {
-			continue
-		}
-		if r, err := h.store.RunByID(ctx, ws, a.LastRunID); err == nil {
+		if r, ok := last[a.LastRunID]; ok {
 			p.LastRuns[a.ID] = *r
 		}
 	}

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"strings"
@@ -157,7 +158,7 @@ func (s *Server) apiActivation(ctx context.Context, rv *runView, a *models.Activ
 		j.Pause = &apiPauseJSON{Automatic: a.PauseAutomatic, Cause: a.PauseCause, Reason: a.PauseReason, Since: apiTimeOrNull(a.PausedAt)}
 	}
 	if a.LastRunID != "" {
-		r, err := s.store.RunByID(ctx, a.WorkspaceID, a.LastRunID)
+		r, err := rv.lastRun(ctx, a)
 		switch {
 		case err == nil:
 			rv.known(a)
@@ -189,15 +190,34 @@ func (h *ActivationAPI) Index(c echo.Context) error {
 		return &models.FieldError{Field: "status", Message: "status must be one of healthy, warning, failed, paused, never_run"}
 	}
 	ctx, ws := c.Request().Context(), workspaceID(c)
-	list, err := h.store.ListActivations(ctx, ws, models.ActivationFilter{Status: status, Search: strings.TrimSpace(c.QueryParam("q"))})
-	if err != nil {
-		return fmt.Errorf("list activations: %w", err)
-	}
-	page, next, err := apiPage(c, list, func(a models.Activation) (string, string) { return a.ID, a.Name })
+	limit, err := apiLimit(c)
 	if err != nil {
 		return err
 	}
+	// A keyset page by name: the cursor is the last activation's id and name (names are
+	// unique), and the page goes on with the next name even when that one is gone.
+	f := models.ActivationFilter{Status: status, Search: strings.TrimSpace(c.QueryParam("q")), Limit: limit + 1}
+	if cur := c.QueryParam("cursor"); cur != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(cur)
+		lastID, lastName, ok := strings.Cut(string(raw), "\n")
+		if err != nil || !ok || lastID == "" {
+			return apiBadCursor()
+		}
+		f.After = lastName
+	}
+	page, err := h.store.ListActivations(ctx, ws, f)
+	if err != nil {
+		return fmt.Errorf("list activations: %w", err)
+	}
+	next := ""
+	if len(page) > limit {
+		page = page[:limit]
+		next = base64.RawURLEncoding.EncodeToString([]byte(page[limit-1].ID + "\n" + page[limit-1].Name))
+	}
 	rv := h.runView(ws)
+	if err := rv.preloadLastRuns(ctx, page); err != nil {
+		return fmt.Errorf("list activations: %w", err)
+	}
 	items, err := apiMapList(page, func(a *models.Activation) (apiActivationJSON, error) { return h.apiActivation(ctx, rv, a) })
 	if err != nil {
 		return err
@@ -323,15 +343,27 @@ func (h *ActivationAPI) Runs(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("list runs: %w", err)
 	}
-	runs, err := h.store.ListRuns(ctx, ws, act.ID, apiMaxLimit)
+	limit, err := apiLimit(c)
+	if err != nil {
+		return err
+	}
+	// Newest first, by keyset: the page goes on with what sorts before the cursor's run,
+	// read from the index however long the history is.
+	var cursor *models.RunCursor
+	if v := c.QueryParam("cursor"); v != "" {
+		if cursor = apiRunCursor(v); cursor == nil {
+			return apiBadCursor()
+		}
+	}
+	page, err := h.store.ListRunsBefore(ctx, ws, act.ID, cursor, limit+1)
 	if err != nil {
 		return fmt.Errorf("list runs: %w", err)
 	}
-	// Newest first: the page goes on with what sorts before the cursor's run.
-	page, next, err := apiSeekPage(c, runs, func(r models.Run) string { return apiSortKey(r.CreatedAt, r.ID) },
-		func(key, cursor string) bool { return key < cursor })
-	if err != nil {
-		return err
+	next := ""
+	if len(page) > limit {
+		page = page[:limit]
+		last := page[limit-1]
+		next = base64.RawURLEncoding.EncodeToString([]byte(apiSortKey(last.CreatedAt, last.ID)))
 	}
 	rv := h.runView(ws)
 	rv.known(act)
@@ -340,4 +372,18 @@ func (h *ActivationAPI) Runs(c echo.Context) error {
 		items[i] = rv.run(ctx, &page[i])
 	}
 	return c.JSON(http.StatusOK, listAnswer[apiRunJSON]{Items: items, NextCursor: next})
+}
+
+// apiRunCursor reads a cursor of apiSortKey (time|id); nil when it is not one.
+func apiRunCursor(v string) *models.RunCursor {
+	raw, err := base64.RawURLEncoding.DecodeString(v)
+	if err != nil {
+		return nil
+	}
+	at, id, ok := strings.Cut(string(raw), "|")
+	t, err := time.Parse(time.RFC3339Nano, at)
+	if !ok || err != nil || id == "" {
+		return nil
+	}
+	return &models.RunCursor{CreatedAt: t, ID: id}
 }

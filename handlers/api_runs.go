@@ -85,10 +85,40 @@ type runView struct {
 	s    *Server
 	ws   string
 	acts map[string]*models.Activation
+	// runs holds the last runs of a list's activations, read in one query
+	// (preloadLastRuns), so a list does not cost a query per row.
+	runs map[string]*models.Run
 }
 
 func (s *Server) runView(workspaceID string) *runView {
 	return &runView{s: s, ws: workspaceID, acts: map[string]*models.Activation{}}
+}
+
+// preloadLastRuns reads the last runs of acts in one query.
+func (rv *runView) preloadLastRuns(ctx context.Context, acts []models.Activation) error {
+	ids := make([]string, 0, len(acts))
+	for _, a := range acts {
+		if a.LastRunID != "" {
+			ids = append(ids, a.LastRunID)
+		}
+	}
+	runs, err := rv.s.store.RunsByIDs(ctx, rv.ws, ids)
+	if err != nil {
+		return err
+	}
+	rv.runs = runs
+	return nil
+}
+
+// lastRun is a's last run: preloaded when the list read it, else read now.
+func (rv *runView) lastRun(ctx context.Context, a *models.Activation) (*models.Run, error) {
+	if rv.runs != nil {
+		if r, ok := rv.runs[a.LastRunID]; ok {
+			return r, nil
+		}
+		return nil, models.ErrNotFound
+	}
+	return rv.s.store.RunByID(ctx, a.WorkspaceID, a.LastRunID)
 }
 
 // known tells the view an activation it already has.

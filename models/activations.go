@@ -264,9 +264,15 @@ func (s *Store) ActivationByID(ctx context.Context, workspaceID, id string) (*Ac
 type ActivationFilter struct {
 	Status string
 	Search string
+	// After starts the list after the activation of this name (names are unique in a
+	// workspace): a keyset page.
+	After string
+	// Limit is the most activations answered, 0 for all.
+	Limit int
 }
 
-// ListActivations returns a workspace's activations by name.
+// ListActivations returns a workspace's activations by name, all of them or a keyset
+// page (After, Limit).
 func (s *Store) ListActivations(ctx context.Context, workspaceID string, f ActivationFilter) ([]Activation, error) {
 	q := s.db.WithContext(ctx).Where("workspace_id = ?", workspaceID)
 	switch f.Status {
@@ -280,6 +286,12 @@ func (s *Store) ListActivations(ctx context.Context, workspaceID string, f Activ
 	}
 	if f.Search != "" {
 		q = q.Where("LOWER(name) LIKE ?", "%"+strings.ToLower(f.Search)+"%")
+	}
+	if f.After != "" {
+		q = q.Where("name > ?", f.After)
+	}
+	if f.Limit > 0 {
+		q = q.Limit(f.Limit)
 	}
 	var out []Activation
 	err := q.Order("name").Find(&out).Error

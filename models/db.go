@@ -78,6 +78,17 @@ func Open(databaseURL string, box *secrets.Box) (*Store, error) {
 		}
 		// WAL readers run in parallel; writers queue on the immediate lock and busy_timeout.
 		sqlDB.SetMaxOpenConns(4)
+	} else {
+		sqlDB, err := db.DB()
+		if err != nil {
+			return nil, err
+		}
+		// database/sql keeps 2 idle connections by default: under concurrent requests
+		// every other query would open a connection (a PostgreSQL backend) and close it,
+		// which cost more than the queries themselves (docs/benchmarks.md, "Pages and API
+		// under load").
+		sqlDB.SetMaxIdleConns(32)
+		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	}
 	return &Store{db: db, dialect: d, secrets: box, now: func() time.Time { return time.Now().UTC() }}, nil
 }

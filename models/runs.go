@@ -342,6 +342,45 @@ func (s *Store) ListRuns(ctx context.Context, workspaceID, activationID string, 
 	return out, translate(err)
 }
 
+// RunCursor is where a page of an activation's runs (newest first) ended: the last
+// run shown. The next page starts with the run that sorts right after it, even when that
+// run is gone.
+type RunCursor struct {
+	CreatedAt time.Time
+	ID        string
+}
+
+// ListRunsBefore returns up to limit of an activation's runs that sort after the cursor
+// (newest first), read by keyset from the (activation_id, created_at, id) index, so a
+// page costs the same on the first and the thousandth page of a long history. A nil
+// cursor starts from the newest run.
+func (s *Store) ListRunsBefore(ctx context.Context, workspaceID, activationID string, cursor *RunCursor, limit int) ([]Run, error) {
+	q := s.db.WithContext(ctx).Where("workspace_id = ? AND activation_id = ?", workspaceID, activationID)
+	if cursor != nil {
+		q = q.Where("created_at < ? OR (created_at = ? AND id < ?)", cursor.CreatedAt, cursor.CreatedAt, cursor.ID)
+	}
+	var out []Run
+	err := q.Order("created_at DESC, id DESC").Limit(max(1, min(limit, 1000))).Find(&out).Error
+	return out, translate(err)
+}
+
+// RunsByIDs loads the runs of a workspace with these ids in one query, by id; ids not
+// found are left out. The activations list reads every row's last run this way.
+func (s *Store) RunsByIDs(ctx context.Context, workspaceID string, ids []string) (map[string]*Run, error) {
+	out := make(map[string]*Run, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var runs []Run
+	if err := s.db.WithContext(ctx).Where("workspace_id = ? AND id IN ?", workspaceID, ids).Find(&runs).Error; err != nil {
+		return nil, translate(err)
+	}
+	for i := range runs {
+		out[runs[i].ID] = &runs[i]
+	}
+	return out, nil
+}
+
 // RunIssue is one record of a run that was not delivered.
 type RunIssue struct {
 	ID         string

@@ -28,6 +28,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"time"
 
@@ -73,7 +74,7 @@ func main() {
 	flag.IntVar(&o.conns, "c", 32, "concurrent connections")
 	flag.DurationVar(&o.duration, "d", 4*time.Second, "measured time per endpoint")
 	flag.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured time per endpoint before")
-	flag.StringVar(&o.only, "only", "", "measure only the endpoints whose name contains this")
+	flag.StringVar(&o.only, "only", "", "measure only the endpoint of this name, or those whose name contains this")
 	flag.StringVar(&o.markdown, "markdown", "", "also write the results as a markdown table to this file")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured time to this file")
 	flag.BoolVar(&o.keep, "keep", false, "keep the database afterwards")
@@ -187,8 +188,9 @@ func run(ctx context.Context, o options) error {
 	fmt.Printf("%d connections, %s per endpoint (after %s of warm-up), GOMAXPROCS %d\n\n", o.conns, o.duration, o.warmup, runtime.GOMAXPROCS(0))
 	fmt.Printf("%-36s %10s %9s %9s %9s %7s\n", "endpoint", "req/s", "p50", "p99", "max", "errors")
 	var results []result
+	exact := slices.ContainsFunc(endpoints, func(ep endpoint) bool { return ep.name == o.only })
 	for _, ep := range endpoints {
-		if o.only != "" && !strings.Contains(ep.name, o.only) {
+		if o.only != "" && (exact && ep.name != o.only || !strings.Contains(ep.name, o.only)) {
 			continue
 		}
 		if err := ep.check(ctx, base); err != nil {

@@ -4,6 +4,7 @@ package activationsview
 
 import (
 	"fmt"
+	"net/url"
 	"strings"
 
 	"sluice/models"
@@ -51,6 +52,25 @@ func filterQuery(status string) string {
 		return ""
 	}
 	return "?status=" + status
+}
+
+// pageQuery is the query of a page of the list: the filter and search kept, after the
+// name the page starts after ("" for the first page).
+func pageQuery(status, search, after string) string {
+	q := url.Values{}
+	if status != "" {
+		q.Set("status", status)
+	}
+	if search != "" {
+		q.Set("q", search)
+	}
+	if after != "" {
+		q.Set("after", after)
+	}
+	if len(q) == 0 {
+		return ""
+	}
+	return "?" + q.Encode()
 }
 
 // pauseTitle is why an activation is paused, as a sentence (also its icon's hover text).
