@@ -22,6 +22,11 @@ var errTooOften = errors.New("models: schedule fires more often than once a minu
 // day-of-month month weekday) or a descriptor (@hourly, @every 30m), never firing twice
 // less than MinGap apart.
 func parseCron(expr string) (cron.Schedule, error) {
+	// The parser slices a TZ= or CRON_TZ= prefix up to the first space and panics when
+	// there is none: a time zone alone is no schedule.
+	if (strings.HasPrefix(expr, "TZ=") || strings.HasPrefix(expr, "CRON_TZ=")) && !strings.Contains(expr, " ") {
+		return nil, errors.New("models: a cron time zone without an expression")
+	}
 	spec, err := cron.ParseStandard(expr)
 	if err != nil {
 		return nil, err
@@ -189,12 +194,17 @@ func (sc Schedule) Check() error {
 			}
 		}
 	case "cron":
-		_, err := parseCron(sc.Expr)
+		spec, err := parseCron(sc.Expr)
 		switch {
 		case errors.Is(err, errTooOften):
 			return bad("expr", "This cron expression runs more often than once a minute, which Sluice does not allow. Give @every a duration of at least 1m, like @every 30m.")
 		case err != nil:
 			return bad("expr", "This is not a cron expression. Give five fields (minute hour day-of-month month weekday), like 0 6 * * *, or a shortcut like @hourly or @every 30m.")
+		case spec.Next(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)).IsZero():
+			// The parser takes days no month has (0 0 30 2 *): such a schedule would be
+			// saved and never run. The library looks five years ahead, and the five
+			// from 2000 hold every day of every month, February 29 included.
+			return bad("expr", "This cron expression never runs: no month it names has that day (like February 30). Check its day-of-month and month fields.")
 		}
 	default:
 		return bad("kind", "Schedule kind must be manual, interval, daily, weekly or cron.")
