@@ -119,8 +119,13 @@ func (c Condition) RenameColumn(from, to string) Condition {
 }
 
 // MarshalJSON writes the API form. An empty group is written with an empty list (never
-// null), and a rule without a value (is_null, is_not_null) without "value".
+// null), and a rule without a value (is_null, is_not_null) without "value". The zero
+// Condition, which JSON null decodes to, is written as null: as a rule without a column
+// it would not decode again.
 func (c Condition) MarshalJSON() ([]byte, error) {
+	if c.IsLeaf() && c.Column == "" && c.Op == "" && c.Value == nil {
+		return []byte("null"), nil
+	}
 	if !c.IsLeaf() {
 		if c.Group != GroupAll && c.Group != GroupAny {
 			return nil, fmt.Errorf("segments: unknown group %q", c.Group)
