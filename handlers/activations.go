@@ -19,7 +19,7 @@ import (
 type ActivationHandler struct{ *Server }
 
 // activationsPerPage is how many activations one page of the list shows.
-const activationsPerPage = 100
+const activationsPerPage = 50
 
 // Index lists activations, filtered by health or paused, a keyset page at a time
 // (?after= the last name of the previous page); every row's last run is read in one

@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"slices"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -26,6 +29,11 @@ type result struct {
 	errors         int
 	requests       int
 	measuredPeriod time.Duration
+	// cpu is this process's CPU time (server and clients) per request, which other work
+	// on the machine slows less than it slows latency; load is the 1-minute load average
+	// when the endpoint was done.
+	cpu  time.Duration
+	load string
 }
 
 // check asks once and refuses anything but 200, so a broken page is never measured as
@@ -63,6 +71,9 @@ func drive(ctx context.Context, base string, ep endpoint, conns int, warmup, d t
 	lat := make([][]time.Duration, conns)
 	errs := make([]int, conns)
 	var wg sync.WaitGroup
+	var cpuFrom time.Duration
+	cpuTimer := time.AfterFunc(warmup, func() { cpuFrom = cpuTime() })
+	defer cpuTimer.Stop()
 	for i := range conns {
 		wg.Add(1)
 		go func() {
@@ -84,6 +95,7 @@ func drive(ctx context.Context, base string, ep endpoint, conns int, warmup, d t
 		}()
 	}
 	wg.Wait()
+	cpuSpent := cpuTime() - cpuFrom
 	var all []time.Duration
 	r := result{name: ep.name, measuredPeriod: d}
 	for i := range conns {
@@ -93,7 +105,9 @@ func drive(ctx context.Context, base string, ep endpoint, conns int, warmup, d t
 	slices.Sort(all)
 	r.requests = len(all)
 	r.rate = float64(len(all)) / d.Seconds()
+	r.load = loadAverage()
 	if len(all) > 0 {
+		r.cpu = cpuSpent / time.Duration(len(all))
 		r.p50 = all[len(all)*50/100]
 		r.p99 = all[min(len(all)-1, len(all)*99/100)]
 		r.max = all[len(all)-1]
@@ -115,4 +129,25 @@ func get(ctx context.Context, client *http.Client, url string, header http.Heade
 	_, _ = io.Copy(io.Discard, res.Body)
 	res.Body.Close()
 	return res.StatusCode == http.StatusOK
+}
+
+// cpuTime is the user and system CPU time this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// loadAverage is the machine's 1-minute load average, "?" where it cannot be read.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	if f := strings.Fields(string(b)); len(f) > 0 {
+		return f[0]
+	}
+	return "?"
 }

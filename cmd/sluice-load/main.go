@@ -186,7 +186,7 @@ func run(ctx context.Context, o options) error {
 		defer pprof.StopCPUProfile()
 	}
 	fmt.Printf("%d connections, %s per endpoint (after %s of warm-up), GOMAXPROCS %d\n\n", o.conns, o.duration, o.warmup, runtime.GOMAXPROCS(0))
-	fmt.Printf("%-36s %10s %9s %9s %9s %7s\n", "endpoint", "req/s", "p50", "p99", "max", "errors")
+	fmt.Printf("%-36s %8s %9s %9s %9s %9s %6s %5s\n", "endpoint", "req/s", "p50", "p99", "max", "CPU/req", "errors", "load")
 	var results []result
 	exact := slices.ContainsFunc(endpoints, func(ep endpoint) bool { return ep.name == o.only })
 	for _, ep := range endpoints {
@@ -198,7 +198,7 @@ func run(ctx context.Context, o options) error {
 		}
 		r := drive(ctx, base, ep, o.conns, o.warmup, o.duration)
 		results = append(results, r)
-		fmt.Printf("%-36s %10.0f %9s %9s %9s %7d\n", r.name, r.rate, ms(r.p50), ms(r.p99), ms(r.max), r.errors)
+		fmt.Printf("%-36s %8.0f %9s %9s %9s %9s %6d %5s\n", r.name, r.rate, ms(r.p50), ms(r.p99), ms(r.max), msf(r.cpu), r.errors, r.load)
 	}
 	fmt.Println()
 	missed := verdict(results)
@@ -239,11 +239,15 @@ func markdown(results []result, o options) string {
 	host, _ := os.Hostname()
 	fmt.Fprintf(&b, "%d activations, %d runs for one, %d connections, %s per endpoint, %d CPUs (%s), %s\n\n",
 		o.activations, o.history, o.conns, o.duration, runtime.NumCPU(), host, time.Now().UTC().Format("2006-01-02"))
-	b.WriteString("| endpoint | requests/s | p50 | p99 | max |\n| --- | ---: | ---: | ---: | ---: |\n")
+	b.WriteString("| endpoint | requests/s | p50 | p99 | max | CPU per request | load average |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, r := range results {
-		fmt.Fprintf(&b, "| `%s` | %.0f | %s | %s | %s |\n", r.name, r.rate, ms(r.p50), ms(r.p99), ms(r.max))
+		fmt.Fprintf(&b, "| `%s` | %.0f | %s | %s | %s | %s | %s |\n", r.name, r.rate, ms(r.p50), ms(r.p99), ms(r.max), msf(r.cpu), r.load)
 	}
 	return b.String()
+}
+
+func msf(d time.Duration) string {
+	return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000)
 }
 
 func ms(d time.Duration) string {
