@@ -13,10 +13,10 @@ import (
 	"sluice/sources/sqlite"
 )
 
-// Two Sluice processes on one PostgreSQL database, three activations on an every-minute
-// cron, for three minutes of real time: every minute's tick becomes exactly one run of
-// each activation, run once, whichever instance ticked or claimed it.
-func TestTwoInstancesRunEachTickOnce(t *testing.T) {
+// Three Sluice processes on one PostgreSQL database, three activations on an
+// every-minute cron, for three minutes of real time: every minute's tick becomes exactly
+// one run of each activation, run once, whichever instance ticked or claimed it.
+func TestThreeInstancesRunEachTickOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("takes three minutes")
 	}
@@ -24,13 +24,14 @@ func TestTwoInstancesRunEachTickOnce(t *testing.T) {
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte(`{}`)) }))
 	defer hook.Close()
 	dbURL := testutil.PostgresURL(t)
-	// One data dir for both: either instance may run a sync, and SQLite sources read
+	// One data dir for all: any instance may run a sync, and SQLite sources read
 	// only files in its warehouses directory.
 	data := t.TempDir()
 	env := []string{"SLUICE_DATABASE_URL=" + dbURL, "SLUICE_SECRET_KEY=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
 		"SLUICE_ALLOW_PRIVATE_NETWORKS=true", "SLUICE_BOOTSTRAP_TOKEN=" + bootstrapToken, "SLUICE_DATA_DIR=" + data}
 	first := startSluice(t, env...)
 	second := startSluice(t, env...)
+	third := startSluice(t, env...)
 
 	warehouse := filepath.Join(sqlite.Dir(data), "warehouse.db")
 	if err := demo.WriteWarehouse(context.Background(), warehouse, 300); err != nil {
@@ -39,7 +40,7 @@ func TestTwoInstancesRunEachTickOnce(t *testing.T) {
 	var src, model, seg, platform struct{ ID string }
 	api(t, first, "POST", "/sources", map[string]any{"name": "W", "kind": "sqlite", "config": map[string]any{"path": warehouse}}, &src)
 	api(t, second, "POST", "/models", map[string]any{"source_id": src.ID, "name": "Customers", "table": "customers", "primary_key": "id"}, &model)
-	api(t, first, "POST", "/segments", map[string]any{"model_id": model.ID, "name": "All", "conditions": map[string]any{"all": []any{}}}, &seg)
+	api(t, third, "POST", "/segments", map[string]any{"model_id": model.ID, "name": "All", "conditions": map[string]any{"all": []any{}}}, &seg)
 	api(t, second, "POST", "/platforms", map[string]any{"name": "Hook", "kind": "webhook", "config": map[string]any{"url": hook.URL}}, &platform)
 	var acts []string
 	for _, name := range []string{"A", "B", "C"} {
