@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"time"
 
@@ -74,7 +75,15 @@ func (r *recorder) Progress(ctx context.Context, stage string, processed int64) 
 		return nil
 	}
 	r.beat = time.Now()
-	return r.store.Heartbeat(ctx, r.run.ID, r.owner, r.lease, stage, processed)
+	err := r.store.Heartbeat(ctx, r.run.ID, r.owner, r.lease, stage, processed)
+	if err == nil || errors.Is(err, models.ErrLeaseLost) || errors.Is(err, models.ErrCancelled) || ctx.Err() != nil {
+		return err
+	}
+	// Sluice's own database failed (restarted, unreachable): say so in plain words; the
+	// driver's error is the detail.
+	return &connectors.Error{Category: connectors.CategoryConnection, Retryable: true,
+		Message: "Sluice lost its connection to its own database during the run. Records it had not recorded as sent are sent again by the next run.",
+		Detail:  err.Error(), Err: err}
 }
 
 // markStage notes the stage reported, and reports whether it is a new one: the stage

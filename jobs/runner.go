@@ -78,11 +78,27 @@ func (s *Runner) finish(ctx context.Context, run *models.Run, act *models.Activa
 		s.ended(ctx, run, act, o)
 		return
 	}
-	if err := s.store.FinishRun(ctx, run.ID, s.owner, o); err != nil {
+	if err := s.storeOutcome(ctx, run, o); err != nil {
 		log.Error("finish run", slog.Any("error", err))
 		return
 	}
 	s.ended(ctx, run, act, o)
+}
+
+// storeOutcome stores a run's end, trying again while the run's lease lasts: a
+// restarting database must not leave the run to the reaper, without its counts and
+// with a message that blames a process that did not stop.
+func (s *Runner) storeOutcome(ctx context.Context, run *models.Run, o models.RunOutcome) error {
+	deadline := time.Now().Add(s.opts.Lease / 2)
+	wait := 100 * time.Millisecond
+	for {
+		err := s.store.FinishRun(ctx, run.ID, s.owner, o)
+		if err == nil || errors.Is(err, models.ErrLeaseLost) || time.Now().Add(wait).After(deadline) {
+			return err
+		}
+		time.Sleep(wait)
+		wait = min(2*wait, 2*time.Second)
+	}
 }
 
 // outcomeOf is how the engine's result is stored; codes counts the run's source issues
