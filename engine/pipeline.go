@@ -326,7 +326,26 @@ func (r *run) commitLoop(ctx context.Context, pl *pipeline, sent <-chan struct{}
 		}
 	}
 	close(pl.toSend)
-	<-sent
+	// The last batches' answers are committed as they come, like the others': a crash
+	// while they are sent must not resend every batch answered since the extract ended.
+	for done := false; !done; {
+		select {
+		case <-sent:
+			done = true
+		case <-pl.ackReady:
+			if pl.stop.Load() {
+				continue // answers wait for the last commit
+			}
+			c := pl.takeAcks()
+			if len(c.Upserts)+len(c.Removed)+len(c.Settled) == 0 {
+				continue
+			}
+			if err := r.state.Commit(ctx, r.job.ActivationID, c); err != nil {
+				pl.stop.Store(true)
+				pl.addAcks(c) // tried again by the last commit
+			}
+		}
+	}
 	// The last commit: the answers to the last batches.
 	c := pl.takeAcks()
 	if len(c.Upserts)+len(c.Removed)+len(c.Settled) == 0 {
