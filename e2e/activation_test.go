@@ -35,6 +35,7 @@ func TestActivationRunsToAWebhook(t *testing.T) {
 	run(t, ctx, "connect a webhook platform",
 		chromedp.Navigate(base+"/settings/platforms"),
 		chromedp.Click(chromedp.CSS(`[data-testid=new-platform]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#f-kind`)), // the form's page, before choosing on it
 		choose("#f-kind", "webhook"),
 		chromedp.WaitVisible(chromedp.CSS(`[name="config.url"]`)),
 		chromedp.SendKeys(chromedp.CSS(`#f-name`), "CRM webhook"),

@@ -20,7 +20,8 @@ import (
 // step acts on is the one the server last answered (a person is never that fast).
 func settled(ctx context.Context, t *chromedp.Target) error {
 	for range 100 {
-		busy, err := chromedp.Evaluate[bool](`!!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')`)(ctx, t)
+		// Busy too: a page still loading, whose scripts (htmx) have not bound their listeners.
+		busy, err := chromedp.Evaluate[bool](`document.readyState !== 'complete' || !!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')`)(ctx, t)
 		if err != nil || !busy {
 			return err
 		}
