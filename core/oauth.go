@@ -2,8 +2,6 @@ package core
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +16,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"sluice/connectors"
+	"sluice/destinations/httpdest"
 	"sluice/models"
 )
 
@@ -113,7 +112,7 @@ func (s *Service) StartOAuth(ctx context.Context, a models.Actor, in OAuthReques
 	if err != nil {
 		return "", asFieldError(err)
 	}
-	state := randomToken()
+	state := models.RandomToken()
 	verifier := oauth2.GenerateVerifier()
 	err = s.store.SaveOAuthStart(ctx, state, models.OAuthStart{WorkspaceID: a.WorkspaceID, UserID: in.UserID,
 		PlatformID: in.PlatformID, Kind: in.Kind, Name: in.Name, Config: in.Config, Verifier: verifier})
@@ -128,14 +127,6 @@ func (s *Service) StartOAuth(ctx context.Context, a models.Actor, in OAuthReques
 		opts = append(opts, oauth2.SetAuthURLParam(k, v))
 	}
 	return conf.AuthCodeURL(state, opts...), nil
-}
-
-func randomToken() string {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		panic("core: crypto/rand failed: " + err.Error())
-	}
-	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // OAuthResult is what a finished consent did.
@@ -320,7 +311,7 @@ func tokenError(spec connectors.DestinationSpec, err error, doing, fix string) *
 	if code == "" {
 		code = providerCode(re.Body)
 	}
-	detail := fmt.Sprintf("HTTP %d: %s", re.Response.StatusCode, truncate(string(re.Body), 1024))
+	detail := fmt.Sprintf("HTTP %d: %s", re.Response.StatusCode, httpdest.Truncate(string(re.Body), httpdest.MaxDetail))
 	switch {
 	case re.Response.StatusCode >= 500:
 		return &connectors.Error{Category: connectors.CategoryConnection, Retryable: true, Err: err, Detail: detail,
@@ -352,13 +343,6 @@ func providerCode(body []byte) string {
 		}
 	}
 	return ""
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
 
 // platformTokens is an OAuth platform's connectors.Tokens: the stored access token while

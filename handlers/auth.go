@@ -140,7 +140,7 @@ func (s *Server) signIn(c echo.Context, u *models.User) error {
 	if err != nil {
 		return fmt.Errorf("sign in: %w", err)
 	}
-	sess.Values = map[any]any{sessID: token, sessCSRF: newCSRFToken()}
+	sess.Values = map[any]any{sessID: token, sessCSRF: models.RandomToken()}
 	return saveSession(c)
 }
 
@@ -152,7 +152,7 @@ func (s *Server) Logout(c echo.Context) error {
 			return fmt.Errorf("logout: %w", err)
 		}
 	}
-	session(c).Values = map[any]any{sessCSRF: newCSRFToken()}
+	session(c).Values = map[any]any{sessCSRF: models.RandomToken()}
 	if err := flash(c, "info", "You are signed out."); err != nil {
 		return err
 	}

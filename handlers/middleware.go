@@ -1,9 +1,7 @@
 package handlers
 
 import (
-	"crypto/rand"
 	"crypto/subtle"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -29,14 +27,6 @@ const (
 
 // ErrCSRF is answered 403: a state change arrived without the token of its session.
 var errCSRF = echo.NewHTTPError(http.StatusForbidden, "This form has expired or did not come from Sluice. Reload the page and try again.")
-
-func newCSRFToken() string {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		panic("handlers: crypto/rand failed: " + err.Error())
-	}
-	return base64.RawURLEncoding.EncodeToString(b)
-}
 
 // session returns the request's cookie session, loaded by loadSession.
 func session(c echo.Context) *sessions.Session {
@@ -65,7 +55,7 @@ func (s *Server) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		c.Set(keySession, sess)
 		if _, ok := sess.Values[sessCSRF].(string); !ok {
-			sess.Values[sessCSRF] = newCSRFToken()
+			sess.Values[sessCSRF] = models.RandomToken()
 			if err := saveSession(c); err != nil {
 				return err
 			}

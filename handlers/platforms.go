@@ -135,7 +135,7 @@ func (h *PlatformHandler) renderReauthorize(c echo.Context, status int, form pla
 			ids = append(ids, a.LastRunID)
 		}
 	}
-	last, err := h.store.RunsByID(ctx, workspaceID(c), ids)
+	last, err := h.store.RunsByIDs(ctx, workspaceID(c), ids)
 	if err != nil {
 		return err
 	}

@@ -72,7 +72,7 @@ func (h *SessionHandler) DeleteForUser(c echo.Context) error {
 
 // signedOut forgets this browser's ended session and sends it to sign in.
 func (h *SessionHandler) signedOut(c echo.Context) error {
-	session(c).Values = map[any]any{sessCSRF: newCSRFToken()}
+	session(c).Values = map[any]any{sessCSRF: models.RandomToken()}
 	if err := flash(c, "info", "Your session has ended. Sign in again to continue."); err != nil {
 		return err
 	}

@@ -787,20 +787,3 @@ func (s *Store) ActiveRun(ctx context.Context, activationID string) (*Run, error
 	}
 	return &r, nil
 }
-
-// RunsByID loads runs of a workspace by id, in one query: the last runs of a list of
-// activations.
-func (s *Store) RunsByID(ctx context.Context, workspaceID string, ids []string) (map[string]Run, error) {
-	out := map[string]Run{}
-	if len(ids) == 0 {
-		return out, nil
-	}
-	var runs []Run
-	if err := s.db.WithContext(ctx).Where("workspace_id = ? AND id IN ?", workspaceID, ids).Find(&runs).Error; err != nil {
-		return nil, translate(err)
-	}
-	for _, r := range runs {
-		out[r.ID] = r
-	}
-	return out, nil
-}

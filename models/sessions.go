@@ -56,8 +56,8 @@ func clip(s string, n int) string {
 	return s
 }
 
-// newSessionToken is 256 random bits, URL-safe.
-func newSessionToken() string {
+// RandomToken is 256 random bits, URL-safe: session tokens, CSRF tokens, OAuth states.
+func RandomToken() string {
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
 		panic("models: crypto/rand failed: " + err.Error())
@@ -69,7 +69,7 @@ func newSessionToken() string {
 // the cookie. replaces, when not empty, is the token of the browser's previous session,
 // which ends in the same transaction.
 func (s *Store) CreateSession(ctx context.Context, u *User, userAgent, ip, replaces string) (string, error) {
-	token := newSessionToken()
+	token := RandomToken()
 	now := s.now()
 	row := Session{ID: newID(), TokenHash: HashToken(token), UserID: u.ID, WorkspaceID: u.WorkspaceID,
 		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(SessionLifetime),
