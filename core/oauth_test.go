@@ -332,22 +332,23 @@ func TestOAuthGrantEndingIsAnnounced(t *testing.T) {
 
 // Meta's consent gives a token of hours, traded at once for one of about 60 days.
 func TestOAuthShortLivedTokenIsTradedForALongLivedOne(t *testing.T) {
-	store := testutil.Store(t, testutil.SQLiteURL(t))
-	w := newOAuthWorld(t, store, oauthfake.Options{NoRefresh: true, AccessTTL: 2 * time.Hour, Style: oauthfake.StyleMeta})
-	w.longLived = "fb_exchange_token"
-	w.svc = w.service(store)
-	p := w.connect(t)
-	if n := w.as.Refreshes(); n != 1 {
-		t.Fatalf("%d token trades after consent, want 1", n)
-	}
-	tok, err := accessToken(t, w.svc, store, p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := w.as.Valid(tok); !ok {
-		t.Fatal("the traded token does not work")
-	}
-	if p.Scopes != "contacts" || p.GrantExpiresAt == nil {
-		t.Fatalf("the traded grant lost its scopes (%q) or its end (%v)", p.Scopes, p.GrantExpiresAt)
-	}
+	testutil.EachStore(t, func(t *testing.T, store *models.Store) {
+		w := newOAuthWorld(t, store, oauthfake.Options{NoRefresh: true, AccessTTL: 2 * time.Hour, Style: oauthfake.StyleMeta})
+		w.longLived = "fb_exchange_token"
+		w.svc = w.service(store)
+		p := w.connect(t)
+		if n := w.as.Refreshes(); n != 1 {
+			t.Fatalf("%d token trades after consent, want 1", n)
+		}
+		tok, err := accessToken(t, w.svc, store, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := w.as.Valid(tok); !ok {
+			t.Fatal("the traded token does not work")
+		}
+		if p.Scopes != "contacts" || p.GrantExpiresAt == nil {
+			t.Fatalf("the traded grant lost its scopes (%q) or its end (%v)", p.Scopes, p.GrantExpiresAt)
+		}
+	})
 }

@@ -76,6 +76,11 @@ func serveWith(t *testing.T, s *models.Store, cfg config.Config, extra ...connec
 func handlersFor(s *models.Store, box *secrets.Box, cfg config.Config, reg *connectors.Registry) (http.Handler, *jobs.Runner) {
 	logger := slog.New(slog.DiscardHandler)
 	writes := core.New(s, reg)
+	clients := map[string]core.OAuthClient{} // cfg's OAuth clients, as main gives them
+	for provider, c := range cfg.OAuth {
+		clients[provider] = core.OAuthClient{ClientID: c.ClientID, ClientSecret: c.ClientSecret, AuthURL: c.AuthURL, TokenURL: c.TokenURL}
+	}
+	writes.SetOAuth(cfg.BaseURL, clients)
 	runner := jobs.NewRunner(s, writes, logger, jobs.Options{})
 	e := handlers.New(handlers.Deps{Config: cfg, Store: s, Secrets: box, Logger: logger,
 		Registry: prometheus.NewRegistry(), Core: writes, Runs: runner})

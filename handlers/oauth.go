@@ -32,7 +32,7 @@ func (h *PlatformHandler) ConnectOAuth(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("start OAuth: %w", err)
 	}
-	return redirectAway(c, to)
+	return redirect(c, to) // the provider's consent page
 }
 
 // ReauthorizeOAuth sends the browser to the provider's consent page for a saved platform.
@@ -48,16 +48,7 @@ func (h *PlatformHandler) ReauthorizeOAuth(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("start OAuth: %w", err)
 	}
-	return redirectAway(c, to)
-}
-
-// redirectAway sends the browser to another site (the provider's consent page).
-func redirectAway(c echo.Context, to string) error {
-	if isHTMX(c) {
-		c.Response().Header().Set("HX-Redirect", to)
-		return c.NoContent(http.StatusOK)
-	}
-	return c.Redirect(http.StatusSeeOther, to)
+	return redirect(c, to) // the provider's consent page
 }
 
 // OAuthCallback is where providers send the user back: the platform is connected or
