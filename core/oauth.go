@@ -389,7 +389,7 @@ func (t *platformTokens) AccessToken(ctx context.Context) (string, error) {
 		}
 		tok, err := conf.TokenSource(tokenContext(ctx), &oauth2.Token{RefreshToken: old.RefreshToken}).Token()
 		if err != nil {
-			return nil, tokenError(t.spec, err, "renew Sluice's access", "The authorization was revoked or has expired: re-authorize the platform.")
+			return nil, tokenError(t.spec, err, "renew Sluice's access", fmt.Sprintf("The authorization was revoked or has expired: re-authorize the platform %s.", t.name))
 		}
 		return grantOf(tok, old, t.s.now()), nil
 	})

@@ -269,7 +269,7 @@ func TestOAuthDeadRefreshTokenIsFinal(t *testing.T) {
 		_, err := accessToken(t, w.svc, store, p)
 		ce, ok := connectors.AsError(err)
 		if !ok || ce.Category != connectors.CategoryCredentials || ce.Retryable ||
-			!strings.Contains(ce.Message, "BAD_REFRESH_TOKEN") || !strings.Contains(ce.Message, "re-authorize the platform") {
+			!strings.Contains(ce.Message, "BAD_REFRESH_TOKEN") || !strings.Contains(ce.Message, "re-authorize the platform CRM.") {
 			t.Fatalf("a revoked refresh token gave %v", err)
 		}
 		if _, err := w.svc.PlatformBroken(t.Context(), p, ce.Message); err != nil {
