@@ -1,6 +1,9 @@
 package connectors
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // The optional capabilities. A connector implements those it needs: on its Dialect for
 // a source, on its opened Destination for a platform. Callers assert them by these names,
@@ -41,6 +44,32 @@ type LikeEscaper interface {
 // t itself.
 type TimeBinder interface {
 	BindTime(t time.Time, typ ColumnType) any
+}
+
+// CaseFolder is an optional Dialect method for warehouses whose SQL has no
+// case-insensitive LIKE (GoogleSQL has no ILIKE): the expression of expr folded to one
+// case (LOWER(expr)). With it, the segment compiler writes contains and starts_with as
+// FoldCase(column) LIKE FoldCase(pattern), CaseInsensitiveLike being plain LIKE.
+type CaseFolder interface {
+	FoldCase(expr string) string
+}
+
+// ColumnDaysAgo is an optional Dialect method: DaysAgo for one column, for warehouses
+// that do not compare their date and time types with one another (BigQuery compares a
+// TIMESTAMP with neither DATE nor DATETIME), so "now minus N days" must be written in
+// the column's type. col is the model's column; its Raw type is the warehouse's own
+// name when the snapshot has it. Without it, the segment compiler uses DaysAgo.
+type ColumnDaysAgo interface {
+	DaysAgoFor(ph string, col Column) string
+}
+
+// Estimator is an optional Source method: the bytes a query would scan, asked of the
+// warehouse without running it (BigQuery's dry run), for warehouses that bill by bytes
+// read, so a segment's cost can be shown before it is saved ("this segment scans 2.1
+// GB"). args are bound as Query binds them. The answer is the warehouse's estimate,
+// before caching and clustering; an error is a *connectors.Error like Query's.
+type Estimator interface {
+	EstimateBytes(ctx context.Context, sql string, args []any) (int64, error)
 }
 
 // RateLimiter is an optional Destination method: the request rate this platform was

@@ -29,14 +29,16 @@ const Alias = "m"
 //     drop them; every other comparison, contains and starts_with never match NULL.
 //   - an empty all is 1=1 (every row), an empty any 1=0 (none).
 //   - contains and starts_with ignore case (d.CaseInsensitiveLike: ILIKE, or SQLite's
-//     LIKE, which folds ASCII only); the value's %, _ and \ match themselves.
+//     LIKE, which folds ASCII only; LOWER on both sides of LIKE for a dialect that is a
+//     connectors.CaseFolder); the value's %, _ and \ match themselves.
 //   - on a timestamp column a bare date means the whole UTC day: "is 2024-03-01" is
 //     [03-01, 03-02), "after 2024-03-01" starts on 03-02, "between [03-01, 03-05]" ends
 //     with 03-05. A time (RFC 3339) is compared as the instant. Warehouses' timestamps
 //     without a time zone are read as UTC.
 //   - on a date column only the calendar day counts; a time given for it stands for the
 //     day it is written in ("2024-03-01T23:00:00-05:00" is March 1st).
-//   - within_last_days N is now − N days ≤ column ≤ now (d.DaysAgo), in the warehouse's
+//   - within_last_days N is now − N days ≤ column ≤ now (d.DaysAgo, or DaysAgoFor the
+//     column where the dialect is a connectors.ColumnDaysAgo), in the warehouse's
 //     clock: future dates are not "in the last N days". A date counts from its
 //     midnight, so with N = 7 the dates from six days ago through today match.
 //   - between includes both ends.
@@ -280,6 +282,10 @@ func (e *emitter) leaf(n node) {
 		if n.op == OpContains {
 			pattern = "%" + pattern
 		}
+		if cf, ok := e.d.(connectors.CaseFolder); ok {
+			e.w(cf.FoldCase(c), " ", e.d.CaseInsensitiveLike(), " ", cf.FoldCase(e.bind(pattern)), e.likeEscape())
+			return
+		}
 		e.w(c, " ", e.d.CaseInsensitiveLike(), " ", e.bind(pattern), e.likeEscape())
 	case OpBetween:
 		lo := e.operand(n.vals[0], typ)
@@ -289,8 +295,12 @@ func (e *emitter) leaf(n node) {
 		}
 		e.w("(", c, " >= ", lo, " AND ", c, " <= ", e.operand(n.vals[1], typ), ")")
 	case OpWithinLastDays:
-		from := e.d.DaysAgo(e.bind(n.vals[0]))
-		to := e.d.DaysAgo(e.bind(int64(0)))
+		daysAgo := e.d.DaysAgo
+		if cd, ok := e.d.(connectors.ColumnDaysAgo); ok {
+			daysAgo = func(ph string) string { return cd.DaysAgoFor(ph, n.col) }
+		}
+		from := daysAgo(e.bind(n.vals[0]))
+		to := daysAgo(e.bind(int64(0)))
 		e.w("(", c, " >= ", from, " AND ", c, " <= ", to, ")")
 	}
 }
