@@ -117,6 +117,13 @@ type State interface {
 	Scan(ctx context.Context, activationID string, fn func(KeyHash) error) error
 	// Commit applies c whole or not at all (one transaction).
 	Commit(ctx context.Context, activationID string, c Commit) error
+	// Answer stores a sent batch's answer beside its intents: the keys it acknowledged
+	// (upserts, with the pending marks of records whose fate is not known) and removed.
+	// The engine calls it before it sends the next batch, so it must be cheap (one small
+	// write); a later Commit settling the batch applies the same answer and drops it. A
+	// batch whose answer is stored and not settled (the process died) counts as
+	// answered: Scan yields what it acknowledged, not its pending marks.
+	Answer(ctx context.Context, activationID, batch string, upserts []KeyHash, removed []string) error
 	// Reset forgets everything (full resync).
 	Reset(ctx context.Context, activationID string) error
 }

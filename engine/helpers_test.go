@@ -140,6 +140,7 @@ type memState struct {
 	keys    []string
 	hashes  map[string]uint64
 	intents map[string][]KeyHash // by batch
+	answers map[string]memAnswer // by batch: answered, not yet settled
 	commits int
 	resets  int
 	// failCommit, when set, may refuse a commit (before applying it).
@@ -147,7 +148,13 @@ type memState struct {
 }
 
 func newMemState() *memState {
-	return &memState{hashes: map[string]uint64{}, intents: map[string][]KeyHash{}}
+	return &memState{hashes: map[string]uint64{}, intents: map[string][]KeyHash{}, answers: map[string]memAnswer{}}
+}
+
+// memAnswer is a batch's answer as Answer stores it.
+type memAnswer struct {
+	upserts []KeyHash
+	removed []string
 }
 
 func (s *memState) Scan(ctx context.Context, _ string, fn func(KeyHash) error) error {
@@ -191,6 +198,7 @@ func (s *memState) Commit(_ context.Context, _ string, c Commit) error {
 	s.commits++
 	for _, b := range c.Settled {
 		delete(s.intents, b)
+		delete(s.answers, b)
 	}
 	for _, in := range c.Intents {
 		s.intents[in.Batch] = slices.Clone(in.Keys)
@@ -199,11 +207,31 @@ func (s *memState) Commit(_ context.Context, _ string, c Commit) error {
 	return nil
 }
 
-// fold stores the intents never settled as pending marks, as a scan does.
+func (s *memState) Answer(_ context.Context, _ string, batch string, upserts []KeyHash, removed []string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failCommit != nil {
+		if err := s.failCommit(); err != nil {
+			return err
+		}
+	}
+	if _, ok := s.intents[batch]; ok {
+		s.answers[batch] = memAnswer{slices.Clone(upserts), slices.Clone(removed)}
+	}
+	return nil
+}
+
+// fold stores the batches never settled, as a scan does: an answered one as its
+// answer, another as the pending marks of its intents.
 func (s *memState) fold() {
 	for b, keys := range s.intents {
-		s.apply(keys, nil)
+		if a, ok := s.answers[b]; ok {
+			s.apply(a.upserts, a.removed)
+		} else {
+			s.apply(keys, nil)
+		}
 		delete(s.intents, b)
+		delete(s.answers, b)
 	}
 }
 
@@ -228,7 +256,7 @@ func (s *memState) Reset(context.Context, string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.resets++
-	s.keys, s.hashes, s.intents = nil, map[string]uint64{}, map[string][]KeyHash{}
+	s.keys, s.hashes, s.intents, s.answers = nil, map[string]uint64{}, map[string][]KeyHash{}, map[string]memAnswer{}
 	return nil
 }
 
@@ -237,7 +265,16 @@ func (s *memState) snapshot() map[string]uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := maps.Clone(s.hashes)
-	for _, keys := range s.intents {
+	for b, keys := range s.intents {
+		if a, ok := s.answers[b]; ok {
+			for _, kh := range a.upserts {
+				out[kh.Key] = kh.Hash
+			}
+			for _, k := range a.removed {
+				delete(out, k)
+			}
+			continue
+		}
 		for _, kh := range keys {
 			out[kh.Key] = kh.Hash
 		}

@@ -46,6 +46,8 @@ func (s *streamState) Commit(context.Context, string, Commit) error {
 	return nil
 }
 
+func (s *streamState) Answer(context.Context, string, string, []KeyHash, []string) error { return nil }
+
 func (s *streamState) Reset(context.Context, string) error { return nil }
 
 // quietRecorder drops what it is given, counting it.

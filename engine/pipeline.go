@@ -21,13 +21,15 @@ import (
 //     over and the acknowledgements of every batch answered since its last commit (a
 //     busy store thus commits several batches at once), then passes the batches on;
 //   - the sender writes each batch to the destination, in order, only once its intents
-//     are stored, and queues its acknowledgements for the committer.
+//     are stored; it stores each answer beside its batch's intents (State.Answer, one
+//     small write) before it sends the next batch, and queues the acknowledgements for
+//     the committer, which folds them into the state with its next commit.
 //
-// A crash between an answer and the commit of its acknowledgement leaves the batch's
-// intents stored: the next run reads its records as pending (PendingAdded) and sends
-// them again. When a batch fails, nothing after it is sent: the batches already planned
-// are counted unsent (their intents dropped), like the failed batch's records the
-// destination did not answer.
+// So a crash resends at most one batch: the one in flight, whose intents are stored and
+// whose answer is not. The next run reads its records as pending (PendingAdded) and
+// sends them again; a batch whose answer was stored counts as answered. When a batch
+// fails, nothing after it is sent: the batches already planned are counted unsent (their
+// intents dropped), like the failed batch's records the destination did not answer.
 type pipeline struct {
 	planned chan *delivery // run → committer
 	toSend  chan *delivery // committer → sender
@@ -389,6 +391,12 @@ func (r *run) sendLoop(ctx context.Context, pl *pipeline) {
 			pl.stop.Store(true)
 		}
 		upserts, removed := acknowledged(d)
+		if err := r.state.Answer(ctx, r.job.ActivationID, d.id, upserts, removed); err != nil {
+			pl.stop.Store(true) // the next batch would not be bounded: send nothing more
+			if d.ce == nil {
+				d.ce = r.internalStateError(ctx, "record", err)
+			}
+		}
 		pl.addAcks(Commit{Upserts: upserts, Removed: removed, Settled: []string{d.id}})
 		pl.results <- d
 	}

@@ -26,6 +26,10 @@ func (a stateAdapter) Commit(ctx context.Context, activationID string, c engine.
 	return a.store.CommitState(ctx, activationID, mc)
 }
 
+func (a stateAdapter) Answer(ctx context.Context, activationID, batch string, upserts []engine.KeyHash, removed []string) error {
+	return a.store.AnswerState(ctx, activationID, batch, stateEntries(upserts), removed)
+}
+
 func stateEntries(khs []engine.KeyHash) []models.StateEntry {
 	out := make([]models.StateEntry, len(khs))
 	for i, kh := range khs {

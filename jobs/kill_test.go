@@ -211,11 +211,9 @@ func TestSIGKILLAtRandomPoints(t *testing.T) {
 }
 
 // The same kills, held to the crash-safety bound: no record applied twice beyond one
-// batch per run (the batch answered and not yet committed when the process died).
+// batch per run (the run's one sender: the batch in flight when the process died, sent
+// and its answer not yet stored).
 func TestSIGKILLResendsAtMostOneBatch(t *testing.T) {
-	t.Skip("engine: the sender does not wait for a batch's acknowledgement to be committed before sending " +
-		"the next (the commit of batch N overlaps the send of N+1), so on a loaded machine a kill resends " +
-		"several batches; passes when the machine is idle. Enable once the engine bounds it")
 	const batch = 20
 	for i, tr := range killTrials(t, 200, batch, 20) {
 		if resent := tr.tl.resent(); len(resent) > batch {

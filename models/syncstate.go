@@ -68,28 +68,80 @@ func (s *Store) ScanState(ctx context.Context, activationID string, fn func(Stat
 	return translate(rows.Err())
 }
 
-// foldIntents commits the intents stored for an activation into its pages, and drops
-// them, in one transaction.
+// foldIntents commits the batches stored for an activation into its pages, and drops
+// them, in one transaction: a batch with its answer stored (AnswerState) as what the
+// platform acknowledged, one without as the pending marks of its intents.
 func (s *Store) foldIntents(ctx context.Context, activationID string) error {
-	var intents []struct {
+	var batches []struct {
 		BatchID string
 		Body    []byte
+		Answer  []byte
 	}
-	if err := s.db.WithContext(ctx).Raw(`SELECT batch_id, body FROM sync_state_intents WHERE activation_id = ? ORDER BY batch_id`, activationID).
-		Scan(&intents).Error; err != nil {
+	if err := s.db.WithContext(ctx).Raw(`SELECT batch_id, body, answer FROM sync_state_intents WHERE activation_id = ? ORDER BY batch_id`, activationID).
+		Scan(&batches).Error; err != nil {
 		return translate(err)
 	}
-	if len(intents) == 0 {
+	if len(batches) == 0 {
 		return nil
 	}
 	var c StateCommit
-	for _, in := range intents {
-		if err := decodePage(in.Body, func(e StateEntry) error { c.Upserts = append(c.Upserts, e); return nil }); err != nil {
+	for _, b := range batches {
+		var err error
+		if b.Answer != nil {
+			err = decodeAnswer(b.Answer, &c)
+		} else {
+			err = decodePage(b.Body, func(e StateEntry) error { c.Upserts = append(c.Upserts, e); return nil })
+		}
+		if err != nil {
 			return err
 		}
-		c.Settled = append(c.Settled, in.BatchID)
+		c.Settled = append(c.Settled, b.BatchID)
 	}
 	return s.CommitState(ctx, activationID, c)
+}
+
+// AnswerState stores a sent batch's answer beside its intents: the keys the platform
+// acknowledged (with their hashes, or the pending marks of records whose fate is not
+// known) and those it removed. It is one small row update, made before the next batch is
+// sent, so a crash resends at most the batch in flight; CommitState folds the answer
+// into the pages later (its Settled drops the row), or the next ScanState does.
+//
+// On PostgreSQL it does not wait for the write-ahead log to reach the disk: a crash of
+// PostgreSQL itself may lose the answer, and then the intents stored before the batch
+// was sent count, so its records are sent again, never lost.
+func (s *Store) AnswerState(ctx context.Context, activationID, batchID string, upserts []StateEntry, removed []string) error {
+	query := `UPDATE sync_state_intents SET answer = ? WHERE activation_id = ? AND batch_id = ?`
+	if s.dialect == migrations.Postgres {
+		// SET LOCAL in the statement's own transaction: one round trip, not four.
+		query += ` AND set_config('synchronous_commit', 'off', true) IS NOT NULL`
+	}
+	return translate(s.db.WithContext(ctx).Exec(query, encodeAnswer(upserts, removed), activationID, batchID).Error)
+}
+
+// encodeAnswer is a batch's answer: the length of the page of upserts (a uvarint), that
+// page, then the removed keys as a page (their hashes 0). It is never empty, so a stored
+// answer is told from none even when the platform refused every record.
+func encodeAnswer(upserts []StateEntry, removed []string) []byte {
+	up := encodePage(upserts)
+	gone := make([]StateEntry, len(removed))
+	for i, k := range removed {
+		gone[i].Key = k
+	}
+	buf := binary.AppendUvarint(make([]byte, 0, len(up)+len(removed)*8+binary.MaxVarintLen64), uint64(len(up)))
+	return append(append(buf, up...), encodePage(gone)...)
+}
+
+// decodeAnswer adds what encodeAnswer wrote to c.
+func decodeAnswer(answer []byte, c *StateCommit) error {
+	n, w := binary.Uvarint(answer)
+	if w <= 0 || n > uint64(len(answer)-w) {
+		return errBadEncoding
+	}
+	rest := answer[w:]
+	if err := decodePage(rest[:n], func(e StateEntry) error { c.Upserts = append(c.Upserts, e); return nil }); err != nil {
+		return err
+	}
+	return decodePage(rest[n:], func(e StateEntry) error { c.Removed = append(c.Removed, e.Key); return nil })
 }
 
 // StateCommit is one transaction on an activation's diff state.

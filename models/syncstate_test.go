@@ -485,3 +485,42 @@ func TestSyncStateIntents(t *testing.T) {
 		}
 	})
 }
+
+// A batch's answer stored beside its intents (the process died before the committer
+// folded it) counts as answered: the next scan yields what the platform acknowledged
+// and removed, not the pending marks. Batches without an answer keep their marks, and
+// a batch the platform refused whole keeps the keys' stored state.
+func TestSyncStateAnswers(t *testing.T) {
+	testutil.EachStore(t, func(t *testing.T, s *models.Store) {
+		ctx := context.Background()
+		_, a := testutil.Admin(t, s)
+		act := activations(t, s, a, 1)[0]
+		if err := s.CommitState(ctx, act, models.StateCommit{Upserts: []models.StateEntry{{Key: "a", Hash: 10}, {Key: "b", Hash: 20}, {Key: "e", Hash: 50}}}); err != nil {
+			t.Fatal(err)
+		}
+		// Batch 1: a changed, c new, e removed; answered. Batch 2: d new; in flight.
+		// Batch 3: b changed; answered with a refusal (nothing acknowledged).
+		if err := s.CommitState(ctx, act, models.StateCommit{Intents: []models.StateIntent{
+			{Batch: "r1:1", Entries: []models.StateEntry{{Key: "a", Hash: 1}, {Key: "c", Hash: 0}, {Key: "e", Hash: 0}}},
+			{Batch: "r1:2", Entries: []models.StateEntry{{Key: "d", Hash: 0}}},
+			{Batch: "r1:3", Entries: []models.StateEntry{{Key: "b", Hash: 1}}},
+		}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.AnswerState(ctx, act, "r1:1", []models.StateEntry{{Key: "a", Hash: 11}, {Key: "c", Hash: 30}}, []string{"e"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.AnswerState(ctx, act, "r1:3", nil, nil); err != nil {
+			t.Fatal(err)
+		}
+		want := []models.StateEntry{{Key: "a", Hash: 11}, {Key: "b", Hash: 20}, {Key: "c", Hash: 30}, {Key: "d", Hash: 0}}
+		if got := scanAll(t, s, act); !slices.Equal(got, want) {
+			t.Fatalf("after the crash, the scan yields %v, want %v", got, want)
+		}
+		var n int64
+		s.DB().Table("sync_state_intents").Where("activation_id = ?", act).Count(&n)
+		if n != 0 {
+			t.Fatalf("%d batches left after the scan folded them", n)
+		}
+	})
+}

@@ -1,0 +1,10 @@
+-- +goose Up
+-- A batch's answer is stored with its intents the moment the platform gives it, before
+-- the next batch is sent (one small row update), and folded into the pages later with
+-- the other answers. A process killed before the fold leaves the answer here: the next
+-- scan folds it as acknowledged, so only the batch in flight at the kill is sent again.
+ALTER TABLE sync_state_intents ADD COLUMN answer BYTEA;
+ALTER TABLE sync_state_intents ALTER COLUMN answer SET STORAGE EXTERNAL;
+
+-- +goose Down
+ALTER TABLE sync_state_intents DROP COLUMN answer;
