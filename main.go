@@ -254,23 +254,38 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	// Everything stops within shutdownGrace of the signal, as orchestrators expect
+	// (Kubernetes kills after 30 s): requests finish, runs checkpoint.
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
+	// Stop the workers: a run in flight stops at once, keeps what was acknowledged
+	// (the batch cut short is sent again next run), and is marked interrupted.
+	stopWork()
+	stopped := make(chan struct{})
+	go func() {
+		workers.Wait()
+		alerts.Wait()
+		close(stopped)
+	}()
 	scheduler.Stop(shutdownCtx)
 	err = srv.Shutdown(shutdownCtx)
 	if metricsSrv != nil {
 		err = errors.Join(err, metricsSrv.Shutdown(shutdownCtx))
 	}
-	// Stop the workers: a run in flight stops at its next batch, keeps what was
-	// acknowledged, and the reaper of a live instance marks it interrupted.
-	stopWork()
-	workers.Wait()
-	alerts.Wait()
+	select {
+	case <-stopped:
+	case <-shutdownCtx.Done():
+		// A run's lease then expires and a live instance's reaper marks it interrupted.
+		log.Warn("a worker did not stop in time; exiting anyway", "grace", shutdownGrace)
+	}
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
 }
+
+// shutdownGrace bounds the shutdown after SIGTERM or Ctrl-C.
+const shutdownGrace = 25 * time.Second
 
 // metricsServer is the second listener of metrics_listen, serving only /metrics without
 // a token (the main address asks for one); nil when it is not set.
