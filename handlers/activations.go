@@ -22,58 +22,38 @@ type ActivationHandler struct{ *Server }
 const activationsPerPage = 50
 
 // Index lists activations, filtered by health or paused, a keyset page at a time
-// (?after= the last name of the previous page); every row's last run is read in one
-// query, so the page costs the same few queries whatever the workspace's size.
+// (?after= the last name of the previous page); the page's rows, with their segment's
+// and platform's names and last run, are read in one query, so the page costs the same
+// whatever the workspace's size.
 func (h *ActivationHandler) Index(c echo.Context) error {
 	ctx := c.Request().Context()
 	ws := workspaceID(c)
 	filter := c.QueryParam("status")
 	after := c.QueryParam("after")
-	acts, err := h.store.ListActivations(ctx, ws, models.ActivationFilter{Status: filter, Search: c.QueryParam("q"),
+	rows, err := h.store.ActivationRows(ctx, ws, models.ActivationFilter{Status: filter, Search: c.QueryParam("q"),
 		After: after, Limit: activationsPerPage + 1})
 	if err != nil {
 		return fmt.Errorf("list activations: %w", err)
 	}
-	segs, err := h.store.ListSegments(ctx, ws, "")
-	if err != nil {
-		return err
-	}
-	plats, err := h.store.ListPlatforms(ctx, ws)
-	if err != nil {
-		return err
-	}
-	p := activationsview.IndexProps{Filter: filter, Search: c.QueryParam("q"), Segments: map[string]string{}, Platforms: map[string]string{},
-		LastRuns: map[string]models.Run{}, Schedules: map[string]string{}, NextRuns: map[string]time.Time{}, CanCreate: len(segs) > 0 && len(plats) > 0,
-		Paged: after != ""}
-	if len(acts) > activationsPerPage {
-		acts = acts[:activationsPerPage]
-		p.NextAfter = acts[len(acts)-1].Name
-	}
-	p.Activations = acts
-	for _, g := range segs {
-		p.Segments[g.ID] = g.Name
-	}
-	for _, pl := range plats {
-		p.Platforms[pl.ID] = pl.Name
-	}
-	ids := make([]string, 0, len(acts))
-	for _, a := range acts {
-		if a.LastRunID != "" {
-			ids = append(ids, a.LastRunID)
+	p := activationsview.IndexProps{Filter: filter, Search: c.QueryParam("q"),
+		Schedules: map[string]string{}, NextRuns: map[string]time.Time{}, Paged: after != ""}
+	// An activation has a segment and a platform: only an empty page needs to ask.
+	if p.CanCreate = len(rows) > 0; !p.CanCreate {
+		if p.CanCreate, err = h.store.CanCreateActivation(ctx, ws); err != nil {
+			return fmt.Errorf("list activations: %w", err)
 		}
 	}
-	last, err := h.store.RunsByIDs(ctx, ws, ids)
-	if err != nil {
-		return fmt.Errorf("list activations: last runs: %w", err)
+	if len(rows) > activationsPerPage {
+		rows = rows[:activationsPerPage]
+		p.NextAfter = rows[len(rows)-1].Activation.Name
 	}
+	p.Rows = rows
 	now := time.Now()
-	for _, a := range acts {
+	for i := range rows {
+		a := &rows[i].Activation
 		p.Schedules[a.ID] = a.Schedule().Describe()
 		if next := a.NextRun(now); next != nil {
 			p.NextRuns[a.ID] = *next
-		}
-		if r, ok := last[a.LastRunID]; ok {
-			p.LastRuns[a.ID] = *r
 		}
 	}
 	return h.render(c, http.StatusOK, activationsview.IndexPage(p), nil)
@@ -217,7 +197,7 @@ func (h *ActivationHandler) settingFields(c echo.Context, props *activationsview
 
 // fixFor is the place where a run's error is fixed, as a button.
 func (h *ActivationHandler) fixFor(c echo.Context, r *models.Run, a *models.Activation) *runsview.Fix {
-	return fixButton(c, runFix(c.Request().Context(), h.store, r, a))
+	return fixButton(c, runFix(c.Request().Context(), h.store, r, a.Ref(), nil))
 }
 
 // fixButton reverses a fix's route into the button that opens it; nil stays nil.

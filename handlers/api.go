@@ -26,7 +26,7 @@ func (s *Server) apiAuth(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="sluice"`)
 			return echo.NewHTTPError(http.StatusUnauthorized, "Send an API token: Authorization: Bearer <token>.")
 		}
-		// An address that sent too many bad tokens waits, its token unlooked at.
+		// A valid token is served; an address that sent too many bad ones waits.
 		t, err := s.store.APITokenFrom(c.Request().Context(), strings.TrimSpace(value), c.RealIP())
 		if wait, ok := throttleWait(err); ok {
 			return tooMany(c, wait, "Too many requests with a wrong API token from your address.")

@@ -82,16 +82,19 @@ type apiLogJSON struct {
 // runView shows runs with the links of their fixes; it remembers the activations it
 // looked up, so a list costs one lookup per activation.
 type runView struct {
-	s    *Server
-	ws   string
-	acts map[string]*models.Activation
+	s  *Server
+	ws string
+	// acts are the activations known or looked up, by id (nil: not found).
+	acts map[string]*models.ActivationRef
+	// segModels are the models of the segments the fixes looked up.
+	segModels segmentModels
 	// runs holds the last runs of a list's activations, read in one query
 	// (preloadLastRuns), so a list does not cost a query per row.
 	runs map[string]*models.Run
 }
 
 func (s *Server) runView(workspaceID string) *runView {
-	return &runView{s: s, ws: workspaceID, acts: map[string]*models.Activation{}}
+	return &runView{s: s, ws: workspaceID, acts: map[string]*models.ActivationRef{}, segModels: segmentModels{}}
 }
 
 // preloadLastRuns reads the last runs of acts in one query.
@@ -122,7 +125,10 @@ func (rv *runView) lastRun(ctx context.Context, a *models.Activation) (*models.R
 }
 
 // known tells the view an activation it already has.
-func (rv *runView) known(a *models.Activation) { rv.acts[a.ID] = a }
+func (rv *runView) known(a *models.Activation) {
+	ref := a.Ref()
+	rv.acts[a.ID] = &ref
+}
 
 // run shows one run.
 func (rv *runView) run(ctx context.Context, r *models.Run) apiRunJSON {
@@ -158,7 +164,7 @@ func (rv *runView) fix(ctx context.Context, r *models.Run) apiFix {
 		return apiFix{"Open the activation", base + rv.s.echo.Reverse("activations.show", r.ActivationID)}
 	}
 	if a := rv.activation(ctx, r.ActivationID); a != nil {
-		if f := runFix(ctx, rv.s.store, r, a); f != nil {
+		if f := runFix(ctx, rv.s.store, r, *a, rv.segModels); f != nil {
 			return apiFix{f.Label, base + rv.s.echo.Reverse(f.Route, f.Param) + f.Query}
 		}
 	}
@@ -166,26 +172,32 @@ func (rv *runView) fix(ctx context.Context, r *models.Run) apiFix {
 }
 
 // activation is the run's activation, nil if it cannot be read (the link falls back).
-func (rv *runView) activation(ctx context.Context, id string) *models.Activation {
+func (rv *runView) activation(ctx context.Context, id string) *models.ActivationRef {
 	if a, ok := rv.acts[id]; ok {
 		return a
 	}
-	a, err := rv.s.store.ActivationByID(ctx, rv.ws, id)
-	if err != nil {
-		a = nil
+	var ref *models.ActivationRef
+	if a, err := rv.s.store.ActivationByID(ctx, rv.ws, id); err == nil {
+		r := a.Ref()
+		ref = &r
 	}
-	rv.acts[id] = a
-	return a
+	rv.acts[id] = ref
+	return ref
 }
 
-// Show answers one run.
+// Show answers one run, read with its activation's ref (for the fix) in one query.
 func (h *RunAPI) Show(c echo.Context) error {
 	ctx, ws := c.Request().Context(), workspaceID(c)
-	r, err := h.store.RunByID(ctx, ws, c.Param("id"))
+	r, a, err := h.store.RunWithActivation(ctx, ws, c.Param("id"))
 	if err != nil {
 		return fmt.Errorf("show run: %w", err)
 	}
-	return c.JSON(http.StatusOK, h.runView(ws).run(ctx, r))
+	rv := h.runView(ws)
+	rv.acts[r.ActivationID] = nil
+	if a.ID != "" {
+		rv.acts[r.ActivationID] = &a
+	}
+	return c.JSON(http.StatusOK, rv.run(ctx, r))
 }
 
 // Issues lists the records of a run that were not delivered; ?stage=source|destination

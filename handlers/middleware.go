@@ -61,20 +61,17 @@ func (s *Server) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 		}
 		if token, ok := sess.Values[sessID].(string); ok {
-			sid, u, err := s.store.SessionUser(c.Request().Context(), token)
+			in, err := s.store.SessionUser(c.Request().Context(), token)
 			switch {
 			case errors.Is(err, models.ErrNotFound): // ended or expired since: signed out
 				delete(sess.Values, sessID)
 			case err != nil:
 				return fmt.Errorf("load session user: %w", err)
 			default:
-				ws, err := s.store.WorkspaceByID(c.Request().Context(), u.WorkspaceID)
-				if err != nil {
-					return fmt.Errorf("load session workspace: %w", err)
-				}
-				c.Set(keySessionID, sid)
+				u := &in.User
+				c.Set(keySessionID, in.SessionID)
 				c.Set(keyUser, u)
-				c.Set(keyWorkspace, ws)
+				c.Set(keyWorkspace, &in.Workspace)
 				c.Set(keyActor, models.Actor{WorkspaceID: u.WorkspaceID, Type: models.ActorUser, ID: u.ID, Name: u.Email, Role: u.Role})
 			}
 		}

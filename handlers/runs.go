@@ -47,7 +47,7 @@ func (h *RunHandler) Show(c echo.Context) error {
 	if level != "" && !slices.Contains(runsview.LogLevels(), level) {
 		return echo.NewHTTPError(http.StatusBadRequest, "The log level must be info, warn or error.")
 	}
-	r, err := h.store.RunByID(ctx, ws, c.Param("id"))
+	r, a, err := h.runWithActivation(ctx, ws, c.Param("id"))
 	if err != nil {
 		return fmt.Errorf("show run: %w", err)
 	}
@@ -56,28 +56,24 @@ func (h *RunHandler) Show(c echo.Context) error {
 	if level != "" {
 		levels = []string{level}
 	}
-	if logs.Lines, err = h.store.ListRunLogs(ctx, ws, r.ID, runLogLines, levels...); err != nil {
+	if logs.Lines, err = h.store.RunLogs(ctx, r, runLogLines, levels...); err != nil {
 		return fmt.Errorf("run logs: %w", err)
 	}
 	if wantsPartial(c) { // the level filter swaps the log card only
 		return h.render(c, http.StatusOK, runsview.RunLog(logs), runsview.RunLog(logs))
 	}
-	a, err := h.store.ActivationByID(ctx, ws, r.ActivationID)
-	if err != nil {
-		return fmt.Errorf("show run: %w", err)
-	}
 	p := runsview.RunProps{Run: r, Activation: a, Logs: logs}
 	if r.Status != models.RunCancelled {
-		p.Fix = (&ActivationHandler{h.Server}).fixFor(c, r, a)
+		p.Fix = fixButton(c, runFix(ctx, h.store, r, a, nil))
 	}
-	if p.SourceIssues, err = h.issuePage(ctx, ws, r.ID, engineStageSource, "", 0); err != nil {
+	if p.SourceIssues, err = h.issuePage(ctx, r, engineStageSource, "", 0); err != nil {
 		return err
 	}
-	if p.Rejections, err = h.issuePage(ctx, ws, r.ID, engineStageDestination, "", 0); err != nil {
+	if p.Rejections, err = h.issuePage(ctx, r, engineStageDestination, "", 0); err != nil {
 		return err
 	}
 	p.SourceIssues.Running, p.Rejections.Running = !r.Finished(), !r.Finished()
-	samples, err := h.store.ListRunSamples(ctx, ws, r.ID)
+	samples, err := h.store.RunSamples(ctx, r)
 	if err != nil {
 		return fmt.Errorf("run samples: %w", err)
 	}
@@ -99,15 +95,30 @@ const (
 	engineStageDestination = "destination"
 )
 
-// issuePage reads one page of a run's issues of one stage, and how many there are.
-func (h *RunHandler) issuePage(ctx context.Context, ws, runID, stage, cursor string, shown int) (runsview.IssuePage, error) {
-	p := runsview.IssuePage{RunID: runID, Stage: stage, Shown: shown}
+// runWithActivation reads a run of the workspace and its activation's ref in one
+// query; a run whose activation is gone is not found, as its pages need the activation.
+func (h *RunHandler) runWithActivation(ctx context.Context, ws, id string) (*models.Run, models.ActivationRef, error) {
+	r, a, err := h.store.RunWithActivation(ctx, ws, id)
+	if err == nil && a.ID == "" {
+		err = models.ErrNotFound
+	}
+	return r, a, err
+}
+
+// issuePage reads one page of a run's issues of one stage, and how many there are: a
+// first page that holds them all counts them itself, without a second query.
+func (h *RunHandler) issuePage(ctx context.Context, r *models.Run, stage, cursor string, shown int) (runsview.IssuePage, error) {
+	p := runsview.IssuePage{RunID: r.ID, Stage: stage, Shown: shown}
 	var err error
-	p.Issues, p.Next, err = h.store.ListRunIssues(ctx, ws, runID, models.IssueFilter{Stage: stage, Cursor: cursor, Limit: runIssuesPage})
+	p.Issues, p.Next, err = h.store.RunIssues(ctx, r, models.IssueFilter{Stage: stage, Cursor: cursor, Limit: runIssuesPage})
 	if err != nil {
 		return p, fmt.Errorf("run issues: %w", err)
 	}
-	if p.Total, err = h.store.CountRunIssues(ctx, runID, stage); err != nil {
+	if cursor == "" && p.Next == "" {
+		p.Total = int64(len(p.Issues))
+		return p, nil
+	}
+	if p.Total, err = h.store.CountRunIssues(ctx, r.ID, stage); err != nil {
 		return p, fmt.Errorf("count run issues: %w", err)
 	}
 	return p, nil
@@ -141,20 +152,19 @@ func (h *RunHandler) Issues(c echo.Context) error {
 			return echo.NewHTTPError(http.StatusBadRequest, "shown must be a whole number.")
 		}
 	}
-	page, err := h.issuePage(ctx, ws, c.Param("id"), stage, c.QueryParam("cursor"), shown)
+	r, a, err := h.store.RunWithActivation(ctx, ws, c.Param("id"))
+	if err != nil {
+		return fmt.Errorf("run issues: %w", err)
+	}
+	page, err := h.issuePage(ctx, r, stage, c.QueryParam("cursor"), shown)
 	if err != nil {
 		return err
 	}
 	if wantsPartial(c) {
 		return h.render(c, http.StatusOK, runsview.IssueRows(page), runsview.IssueRows(page))
 	}
-	r, err := h.store.RunByID(ctx, ws, c.Param("id"))
-	if err != nil {
-		return fmt.Errorf("run issues: %w", err)
-	}
-	a, err := h.store.ActivationByID(ctx, ws, r.ActivationID)
-	if err != nil {
-		return fmt.Errorf("run issues: %w", err)
+	if a.ID == "" {
+		return fmt.Errorf("run issues: %w", models.ErrNotFound)
 	}
 	return h.render(c, http.StatusOK, runsview.IssuesPage(runsview.IssuesPageProps{Run: r, Activation: a, Page: page}), nil)
 }

@@ -134,6 +134,21 @@ type Activation struct {
 	UpdatedAt      time.Time
 }
 
+// ActivationRef is what a run's page or answer needs of its activation: its name and
+// the segment and platform the fix of an error may point at.
+type ActivationRef struct {
+	ID          string
+	WorkspaceID string
+	Name        string
+	SegmentID   string
+	PlatformID  string
+}
+
+// Ref is the activation as an ActivationRef.
+func (a *Activation) Ref() ActivationRef {
+	return ActivationRef{ID: a.ID, WorkspaceID: a.WorkspaceID, Name: a.Name, SegmentID: a.SegmentID, PlatformID: a.PlatformID}
+}
+
 // Mappings decodes the field mappings.
 func (a *Activation) Mappings() []Mapping {
 	var m []Mapping
@@ -274,28 +289,92 @@ type ActivationFilter struct {
 // ListActivations returns a workspace's activations by name, all of them or a keyset
 // page (After, Limit).
 func (s *Store) ListActivations(ctx context.Context, workspaceID string, f ActivationFilter) ([]Activation, error) {
-	q := s.db.WithContext(ctx).Where("workspace_id = ?", workspaceID)
+	var out []Activation
+	err := filterActivations(s.db.WithContext(ctx), "activations", workspaceID, f).Order("name").Find(&out).Error
+	return out, translate(err)
+}
+
+// filterActivations narrows q to the workspace's activations f asks for; table is what
+// the query calls the activations table.
+func filterActivations(q *gorm.DB, table, workspaceID string, f ActivationFilter) *gorm.DB {
+	q = q.Where(table+".workspace_id = ?", workspaceID)
 	switch f.Status {
 	case "":
 	case ActivationPaused:
-		q = q.Where("status = ?", ActivationPaused)
+		q = q.Where(table+".status = ?", ActivationPaused)
 	default:
 		// Health is the last run's: an activation paused because its run failed still
 		// shows under Failed, where the seed sends people to look.
-		q = q.Where("health = ?", f.Status)
+		q = q.Where(table+".health = ?", f.Status)
 	}
 	if f.Search != "" {
-		q = q.Where("LOWER(name) LIKE ?", "%"+strings.ToLower(f.Search)+"%")
+		q = q.Where("LOWER("+table+".name) LIKE ?", "%"+strings.ToLower(f.Search)+"%")
 	}
 	if f.After != "" {
-		q = q.Where("name > ?", f.After)
+		q = q.Where(table+".name > ?", f.After)
 	}
 	if f.Limit > 0 {
 		q = q.Limit(f.Limit)
 	}
-	var out []Activation
-	err := q.Order("name").Find(&out).Error
-	return out, translate(err)
+	return q
+}
+
+// ActivationRow is one row of the activations page: of the activation, only the
+// columns the list shows (ID, Name, SegmentID, PlatformID, ScheduleJSON, Status,
+// PauseAutomatic, PauseReason, Health, LastRunID), the names of its segment and
+// platform, and its last run's id, status, time and sent count (LastRun.ID "" when
+// it has none).
+type ActivationRow struct {
+	Activation   Activation
+	SegmentName  string
+	PlatformName string
+	LastRun      struct {
+		ID        string
+		Status    string
+		CreatedAt time.Time
+		Sent      int64
+	}
+}
+
+// ActivationRows reads a page of the activations list, as ListActivations filters and
+// orders it, with each row's names and last run, in one query.
+func (s *Store) ActivationRows(ctx context.Context, workspaceID string, f ActivationFilter) ([]ActivationRow, error) {
+	q := s.db.WithContext(ctx).Table("activations AS a").
+		Select("a.id, a.name, a.segment_id, a.platform_id, a.schedule_json, a.status, a.pause_automatic, a.pause_reason, a.health, a.last_run_id, " +
+			"COALESCE(g.name, ''), COALESCE(p.name, ''), COALESCE(r.id, ''), COALESCE(r.status, ''), r.created_at, COALESCE(r.sent, 0)").
+		Joins("LEFT JOIN segments AS g ON g.id = a.segment_id AND g.workspace_id = a.workspace_id").
+		Joins("LEFT JOIN platforms AS p ON p.id = a.platform_id AND p.workspace_id = a.workspace_id").
+		Joins("LEFT JOIN runs AS r ON r.id = a.last_run_id AND r.workspace_id = a.workspace_id")
+	rows, err := filterActivations(q, "a", workspaceID, f).Order("a.name").Rows()
+	if err != nil {
+		return nil, translate(err)
+	}
+	defer rows.Close()
+	var out []ActivationRow
+	for rows.Next() {
+		var row ActivationRow
+		a, run := &row.Activation, &row.LastRun
+		var runAt *time.Time
+		if err := rows.Scan(&a.ID, &a.Name, &a.SegmentID, &a.PlatformID, &a.ScheduleJSON, &a.Status, &a.PauseAutomatic, &a.PauseReason,
+			&a.Health, &a.LastRunID, &row.SegmentName, &row.PlatformName, &run.ID, &run.Status, &runAt, &run.Sent); err != nil {
+			return nil, translate(err)
+		}
+		a.WorkspaceID = workspaceID
+		if runAt != nil {
+			run.CreatedAt = *runAt
+		}
+		out = append(out, row)
+	}
+	return out, translate(rows.Err())
+}
+
+// CanCreateActivation says whether the workspace has what an activation needs first: a
+// segment and a platform.
+func (s *Store) CanCreateActivation(ctx context.Context, workspaceID string) (bool, error) {
+	var n int64
+	err := s.db.WithContext(ctx).Raw(`SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM segments WHERE workspace_id = ? LIMIT 1) g) *
+		(SELECT COUNT(*) FROM (SELECT 1 FROM platforms WHERE workspace_id = ? LIMIT 1) p)`, workspaceID, workspaceID).Scan(&n).Error
+	return n > 0, translate(err)
 }
 
 // ActivationsUsingPlatform lists the activations that send to a platform.

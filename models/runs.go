@@ -334,6 +334,35 @@ func (s *Store) RunByID(ctx context.Context, workspaceID, id string) (*Run, erro
 	return byID[Run](ctx, s, workspaceID, id)
 }
 
+// RunWithActivation loads a run of a workspace and what its page or answer needs of its
+// activation, in one query. A run whose activation is gone has an empty ref.
+func (s *Store) RunWithActivation(ctx context.Context, workspaceID, id string) (*Run, ActivationRef, error) {
+	var row struct {
+		Run
+		ActivationName       string
+		ActivationSegmentID  string
+		ActivationPlatformID string
+		ActivationFound      bool
+	}
+	err := s.db.WithContext(ctx).Table("runs").
+		Select("runs.*, COALESCE(activations.name, '') AS activation_name, "+
+			"COALESCE(activations.segment_id, '') AS activation_segment_id, "+
+			"COALESCE(activations.platform_id, '') AS activation_platform_id, "+
+			"activations.id IS NOT NULL AS activation_found").
+		Joins("LEFT JOIN activations ON activations.id = runs.activation_id AND activations.workspace_id = runs.workspace_id").
+		Where("runs.workspace_id = ? AND runs.id = ?", workspaceID, id).
+		Take(&row).Error
+	if err != nil {
+		return nil, ActivationRef{}, translate(err)
+	}
+	var ref ActivationRef
+	if row.ActivationFound {
+		ref = ActivationRef{ID: row.ActivationID, WorkspaceID: workspaceID, Name: row.ActivationName,
+			SegmentID: row.ActivationSegmentID, PlatformID: row.ActivationPlatformID}
+	}
+	return &row.Run, ref, nil
+}
+
 // ListRuns returns an activation's runs, newest first, a page at a time.
 func (s *Store) ListRuns(ctx context.Context, workspaceID, activationID string, limit int) ([]Run, error) {
 	var out []Run
@@ -570,11 +599,18 @@ type IssueFilter struct {
 
 // ListRunIssues returns a page of a run's issues (the run must be the workspace's).
 func (s *Store) ListRunIssues(ctx context.Context, workspaceID, runID string, f IssueFilter) ([]RunIssue, string, error) {
-	if _, err := s.RunByID(ctx, workspaceID, runID); err != nil {
+	r, err := s.RunByID(ctx, workspaceID, runID)
+	if err != nil {
 		return nil, "", err
 	}
+	return s.RunIssues(ctx, r, f)
+}
+
+// RunIssues returns a page of the issues of r, a run already read from its workspace
+// (RunByID, RunWithActivation), so it is not read again.
+func (s *Store) RunIssues(ctx context.Context, r *Run, f IssueFilter) ([]RunIssue, string, error) {
 	limit := clampLimit(f.Limit)
-	q := s.db.WithContext(ctx).Where("run_id = ?", runID)
+	q := s.db.WithContext(ctx).Where("run_id = ?", r.ID)
 	if f.Stage != "" {
 		q = q.Where("stage = ?", f.Stage)
 	}
@@ -606,10 +642,16 @@ func (s *Store) CountRunIssues(ctx context.Context, runID, stage string) (int64,
 // ListRunLogs returns a run's log, oldest first: the lines of the levels given, or
 // every line when none is.
 func (s *Store) ListRunLogs(ctx context.Context, workspaceID, runID string, limit int, levels ...string) ([]RunLog, error) {
-	if _, err := s.RunByID(ctx, workspaceID, runID); err != nil {
+	r, err := s.RunByID(ctx, workspaceID, runID)
+	if err != nil {
 		return nil, err
 	}
-	q := s.db.WithContext(ctx).Where("run_id = ?", runID)
+	return s.RunLogs(ctx, r, limit, levels...)
+}
+
+// RunLogs is ListRunLogs for a run already read from its workspace.
+func (s *Store) RunLogs(ctx context.Context, r *Run, limit int, levels ...string) ([]RunLog, error) {
+	q := s.db.WithContext(ctx).Where("run_id = ?", r.ID)
 	if len(levels) > 0 {
 		q = q.Where("level IN ?", levels)
 	}
@@ -620,11 +662,17 @@ func (s *Store) ListRunLogs(ctx context.Context, workspaceID, runID string, limi
 
 // ListRunSamples returns a run's kept exchanges.
 func (s *Store) ListRunSamples(ctx context.Context, workspaceID, runID string) ([]RunSample, error) {
-	if _, err := s.RunByID(ctx, workspaceID, runID); err != nil {
+	r, err := s.RunByID(ctx, workspaceID, runID)
+	if err != nil {
 		return nil, err
 	}
+	return s.RunSamples(ctx, r)
+}
+
+// RunSamples is ListRunSamples for a run already read from its workspace.
+func (s *Store) RunSamples(ctx context.Context, r *Run) ([]RunSample, error) {
 	var out []RunSample
-	err := s.db.WithContext(ctx).Where("run_id = ?", runID).Order("created_at, id").Find(&out).Error
+	err := s.db.WithContext(ctx).Where("run_id = ?", r.ID).Order("created_at, id").Find(&out).Error
 	return out, translate(err)
 }
 

@@ -110,6 +110,24 @@ func (s *Store) SegmentByID(ctx context.Context, workspaceID, id string) (*Segme
 	return byID[Segment](ctx, s, workspaceID, id)
 }
 
+// SegmentModel is the model a segment reads, and that model's source.
+type SegmentModel struct {
+	ModelID  string
+	SourceID string
+}
+
+// SegmentModelOf finds the model a segment of the workspace reads and its source in one
+// query: where an error of the source or the model is fixed.
+func (s *Store) SegmentModelOf(ctx context.Context, workspaceID, segmentID string) (SegmentModel, error) {
+	var out SegmentModel
+	err := s.db.WithContext(ctx).Table("segments").
+		Select("data_models.id AS model_id, data_models.source_id AS source_id").
+		Joins("JOIN data_models ON data_models.id = segments.model_id AND data_models.workspace_id = segments.workspace_id").
+		Where("segments.workspace_id = ? AND segments.id = ?", workspaceID, segmentID).
+		Take(&out).Error
+	return out, translate(err)
+}
+
 // ListSegments returns a workspace's segments by name; modelID narrows to one model.
 func (s *Store) ListSegments(ctx context.Context, workspaceID, modelID string) ([]Segment, error) {
 	q := s.db.WithContext(ctx).Where("workspace_id = ?", workspaceID)

@@ -88,37 +88,52 @@ func (s *Store) CreateSession(ctx context.Context, u *User, userAgent, ip, repla
 	return token, nil
 }
 
-// sessionUser is a session joined to its user: the one query every signed-in request
-// makes.
-type sessionUser struct {
-	User
-	SessionID         string
-	SessionLastSeenAt time.Time
+// SignedIn is what a live session stands for: its id, its user and the user's
+// workspace, which scopes the whole request.
+type SignedIn struct {
+	SessionID string
+	User      User
+	Workspace Workspace
 }
 
-// SessionUser finds the live session a cookie's token names and its user, and notes the
-// visit (at most once a minute). An unknown, ended or expired session is ErrNotFound.
-func (s *Store) SessionUser(ctx context.Context, token string) (sessionID string, u *User, err error) {
+// sessionRow is a session joined to its user and workspace: the one query every
+// signed-in request makes.
+type sessionRow struct {
+	User
+	SessionID          string
+	SessionLastSeenAt  time.Time
+	WorkspaceName      string
+	WorkspaceSetupAt   *time.Time
+	WorkspaceCreatedAt time.Time
+}
+
+// SessionUser finds the live session a cookie's token names, with its user and
+// workspace in the same query, and notes the visit (at most once a minute). An
+// unknown, ended or expired session is ErrNotFound.
+func (s *Store) SessionUser(ctx context.Context, token string) (*SignedIn, error) {
 	if token == "" {
-		return "", nil, ErrNotFound
+		return nil, ErrNotFound
 	}
 	now := s.now()
 	db := s.db.WithContext(ctx)
-	var row sessionUser
-	err = db.Table("sessions").
-		Select("users.*, sessions.id AS session_id, sessions.last_seen_at AS session_last_seen_at").
+	var row sessionRow
+	err := db.Table("sessions").
+		Select("users.*, sessions.id AS session_id, sessions.last_seen_at AS session_last_seen_at, "+
+			"workspaces.name AS workspace_name, workspaces.setup_completed_at AS workspace_setup_at, workspaces.created_at AS workspace_created_at").
 		Joins("JOIN users ON users.id = sessions.user_id").
+		Joins("JOIN workspaces ON workspaces.id = users.workspace_id").
 		Where("sessions.token_hash = ? AND sessions.expires_at > ?", HashToken(token), now).
 		Take(&row).Error
 	if err != nil {
-		return "", nil, translate(err)
+		return nil, translate(err)
 	}
 	if now.Sub(row.SessionLastSeenAt) > lastSeenEvery {
 		if err := db.Model(&Session{}).Where("id = ?", row.SessionID).Update("last_seen_at", now).Error; err != nil {
-			return "", nil, translate(err)
+			return nil, translate(err)
 		}
 	}
-	return row.SessionID, &row.User, nil
+	return &SignedIn{SessionID: row.SessionID, User: row.User, Workspace: Workspace{
+		ID: row.WorkspaceID, Name: row.WorkspaceName, SetupCompletedAt: row.WorkspaceSetupAt, CreatedAt: row.WorkspaceCreatedAt}}, nil
 }
 
 // SignOut ends the session a cookie's token names and notes the sign-out.

@@ -29,21 +29,29 @@ func TestSessions(t *testing.T) {
 		}
 		live := func(token string) bool {
 			t.Helper()
-			_, u, err := s.SessionUser(ctx, token)
+			in, err := s.SessionUser(ctx, token)
 			switch {
 			case errors.Is(err, models.ErrNotFound):
 				return false
 			case err != nil:
 				t.Fatal(err)
 			}
-			return u != nil
+			return in != nil
 		}
 
 		t.Run("only a hash is stored", func(t *testing.T) {
 			token := start(bob)
-			id, u, err := s.SessionUser(ctx, token)
-			if err != nil || u.ID != bob.ID || u.Role != models.RoleEditor || u.Email != bob.Email {
-				t.Fatalf("SessionUser = %q, %+v, %v", id, u, err)
+			in, err := s.SessionUser(ctx, token)
+			if err != nil {
+				t.Fatal(err)
+			}
+			id, u := in.SessionID, in.User
+			if u.ID != bob.ID || u.Role != models.RoleEditor || u.Email != bob.Email {
+				t.Fatalf("SessionUser = %q, %+v", id, u)
+			}
+			if ws, err := s.WorkspaceByID(ctx, bob.WorkspaceID); err != nil || in.Workspace.ID != ws.ID || in.Workspace.Name != ws.Name ||
+				!in.Workspace.CreatedAt.Equal(ws.CreatedAt) || (in.Workspace.SetupCompletedAt == nil) != (ws.SetupCompletedAt == nil) {
+				t.Fatalf("SessionUser's workspace = %+v, want %+v (%v)", in.Workspace, ws, err)
 			}
 			var rows []models.Session
 			if err := s.DB().Find(&rows).Error; err != nil {

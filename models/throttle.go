@@ -206,31 +206,26 @@ func (s *Store) signInSucceeded(ctx context.Context, pair, address string) error
 	})
 }
 
-// APITokenFrom finds the token a request from ip presents, as APITokenByValue does,
-// unless ip sent too many bad tokens lately: then it answers a *ThrottledError without
-// looking, so a blocked address learns nothing of the token it tries. Each unknown
-// token counts against the address. The check reads one row; only bad tokens write.
+// APITokenFrom finds the token a request from ip presents, as APITokenByValue does.
+// The token is looked up first: a valid one (160 random bits, which no one guesses)
+// costs that one query, whatever its address did. Only an unknown token consults the
+// address's throttle: past its free failures the address gets a *ThrottledError,
+// counting nothing, and otherwise the bad token counts against it. So every guess is
+// throttled, while the throttle costs nothing to the scripts that use a real token.
 func (s *Store) APITokenFrom(ctx context.Context, value, ip string) (*APIToken, error) {
-	bucket := bucketOf(apiAddress, addressKey(ip))
-	var row throttle
-	err := s.db.WithContext(ctx).Where("bucket = ?", bucket).Take(&row).Error
-	switch {
-	case errors.Is(err, gorm.ErrRecordNotFound):
-	case err != nil:
-		return nil, translate(err)
-	default:
-		if _, wait := throttleRead(apiAddress, &row, s.now()); wait > 0 {
-			return nil, &ThrottledError{Wait: wait}
-		}
-	}
 	t, err := s.APITokenByValue(ctx, value)
 	if !errors.Is(err, ErrNotFound) {
 		return t, err
 	}
-	// Bad tokens sent together may each pass the read above: a few more than the free
-	// ones, against 160 random bits, before the wait holds them all.
-	if _, err := s.takeTry(s.db.WithContext(ctx), apiAddress, bucket); err != nil {
+	// takeTry reads the bucket and answers its wait, if any, before it counts the try.
+	// Bad tokens sent together may each pass before the wait holds them all: a few
+	// more than the free ones, against 160 random bits.
+	wait, err := s.takeTry(s.db.WithContext(ctx), apiAddress, bucketOf(apiAddress, addressKey(ip)))
+	if err != nil {
 		return nil, err
+	}
+	if wait > 0 {
+		return nil, &ThrottledError{Wait: wait}
 	}
 	return nil, ErrNotFound
 }

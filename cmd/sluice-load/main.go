@@ -62,6 +62,7 @@ type options struct {
 	only        string
 	markdown    string
 	cpuProfile  string
+	queries     bool
 	keep        bool
 }
 
@@ -77,6 +78,7 @@ func main() {
 	flag.StringVar(&o.only, "only", "", "measure only the endpoint of this name, or those whose name contains this")
 	flag.StringVar(&o.markdown, "markdown", "", "also write the results as a markdown table to this file")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured time to this file")
+	flag.BoolVar(&o.queries, "queries", false, "print the SQL statements one request of each endpoint runs, and measure nothing")
 	flag.BoolVar(&o.keep, "keep", false, "keep the database afterwards")
 	flag.Parse()
 	if err := run(context.Background(), o); err != nil {
@@ -174,6 +176,9 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 
+	if o.queries {
+		return printEndpointQueries(ctx, store, base, endpoints, o.only)
+	}
 	if o.cpuProfile != "" {
 		f, err := os.Create(o.cpuProfile)
 		if err != nil {
@@ -188,11 +193,7 @@ func run(ctx context.Context, o options) error {
 	fmt.Printf("%d connections, %s per endpoint (after %s of warm-up), GOMAXPROCS %d\n\n", o.conns, o.duration, o.warmup, runtime.GOMAXPROCS(0))
 	fmt.Printf("%-36s %8s %9s %9s %9s %9s %6s %5s\n", "endpoint", "req/s", "p50", "p99", "max", "CPU/req", "errors", "load")
 	var results []result
-	exact := slices.ContainsFunc(endpoints, func(ep endpoint) bool { return ep.name == o.only })
-	for _, ep := range endpoints {
-		if o.only != "" && (exact && ep.name != o.only || !strings.Contains(ep.name, o.only)) {
-			continue
-		}
+	for _, ep := range selected(endpoints, o.only) {
 		if err := ep.check(ctx, base); err != nil {
 			return err
 		}
@@ -212,6 +213,43 @@ func run(ctx context.Context, o options) error {
 		if err := os.WriteFile(o.markdown, []byte(markdown(results, o)), 0o644); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// selected are the endpoints -only names: the one of exactly that name, else those
+// whose name contains it; all of them when only is empty.
+func selected(endpoints []endpoint, only string) []endpoint {
+	if only == "" {
+		return endpoints
+	}
+	exact := slices.ContainsFunc(endpoints, func(ep endpoint) bool { return ep.name == only })
+	var out []endpoint
+	for _, ep := range endpoints {
+		if exact && ep.name == only || !exact && strings.Contains(ep.name, only) {
+			out = append(out, ep)
+		}
+	}
+	return out
+}
+
+// printEndpointQueries asks each selected endpoint twice (the first answer may write
+// what later ones only read, as a session's last visit) and prints the statements of
+// the second.
+func printEndpointQueries(ctx context.Context, store *models.Store, base string, endpoints []endpoint, only string) error {
+	var log queryLog
+	if err := log.watch(store.DB()); err != nil {
+		return err
+	}
+	for _, ep := range selected(endpoints, only) {
+		if err := ep.check(ctx, base); err != nil {
+			return err
+		}
+		sql, err := log.during(func() error { return ep.check(ctx, base) })
+		if err != nil {
+			return err
+		}
+		printQueries(ep.name, sql)
 	}
 	return nil
 }

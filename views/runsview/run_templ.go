@@ -25,7 +25,7 @@ import (
 // RunProps is one run's page.
 type RunProps struct {
 	Run          *models.Run
-	Activation   *models.Activation
+	Activation   models.ActivationRef
 	Fix          *Fix
 	Progress     ProgressProps
 	Logs         LogProps
@@ -83,7 +83,7 @@ type Sample struct {
 // IssuesPageProps is a page of issues opened on its own (without htmx).
 type IssuesPageProps struct {
 	Run        *models.Run
-	Activation *models.Activation
+	Activation models.ActivationRef
 	Page       IssuePage
 }
 
