@@ -256,6 +256,8 @@ func (f *Fake) cancelStatement(st *stmtState) {
 // its result in chunks of chunkRows rows to files, the fake's "cloud storage".
 func (f *Fake) run(ctx context.Context, st *stmtState, req executeRequest, types map[string]string, chunkRows int) {
 	fail := func(e *sqlError) { st.set(Failed, e) }
+	// The workspace's defaults are main and default; only a catalog or schema the
+	// request names is checked, as USE CATALOG and USE SCHEMA would check it.
 	catalog, schema := req.Catalog, req.Schema
 	if catalog == "" {
 		catalog = "main"
@@ -263,9 +265,11 @@ func (f *Fake) run(ctx context.Context, st *stmtState, req executeRequest, types
 	if schema == "" {
 		schema = "default"
 	}
-	if e := f.checkDefaults(ctx, st.principal, catalog, schema); e != nil {
-		fail(e)
-		return
+	if req.Catalog != "" || req.Schema != "" {
+		if e := f.checkDefaults(ctx, st.principal, catalog, schema); e != nil {
+			fail(e)
+			return
+		}
 	}
 	stmt, err := translate(req.Statement, catalog, schema, types)
 	if err != nil {
@@ -475,6 +479,10 @@ func columnsOf(fds []pgconn.FieldDescription) []column {
 			c.TypeName, c.TypeText = "BINARY", "binary"
 		case pgtype.JSONOID, pgtype.JSONBOID:
 			c.TypeName, c.TypeText = "STRUCT", "struct<>"
+		case pgtype.TextArrayOID, pgtype.VarcharArrayOID:
+			c.TypeName, c.TypeText = "ARRAY", "array<string>"
+		case pgtype.Int4ArrayOID, pgtype.Int8ArrayOID:
+			c.TypeName, c.TypeText = "ARRAY", "array<bigint>"
 		default:
 			c.TypeName, c.TypeText = "STRING", "string"
 		}
