@@ -22,7 +22,8 @@ const DuplicateSamples = 10
 func detectDuplicates(ctx context.Context, conn connectors.Source, rel connectors.Relation, pk string) (*models.DuplicateReport, error) {
 	d := conn.Dialect()
 	from := d.RelationSQL(rel, segments.Alias)
-	key := segments.Alias + "." + d.QuoteIdent(pk)
+	// The alias quoted as RelationSQL declares it: unquoted, Snowflake would fold m to M.
+	key := d.QuoteIdent(segments.Alias) + "." + d.QuoteIdent(pk)
 	r := &models.DuplicateReport{CheckedAt: time.Now().UTC(), Samples: []string{}}
 
 	var nonNull int64
