@@ -36,6 +36,7 @@ import (
 	"sluice/models"
 	"sluice/secrets"
 	"sluice/sources/bigquery"
+	"sluice/sources/databricks"
 	"sluice/sources/postgres"
 	"sluice/sources/redshift"
 	"sluice/sources/sqlite"
@@ -304,6 +305,7 @@ func registry(cfg config.Config) *connectors.Registry {
 	r.RegisterSource(redshift.New())
 	r.RegisterSource(sqlite.New(sqlite.Dir(cfg.DataDir), ownDatabase(cfg)...))
 	r.RegisterSource(bigquery.New(bigquery.Options{BaseURL: cfg.APIURL("bigquery", os.Getenv)}))
+	r.RegisterSource(databricks.New(databricks.Options{BaseURL: cfg.APIURL("databricks", os.Getenv)}))
 	r.RegisterDestination(webhook.New(cfg.AllowPrivateNetworks))
 	r.RegisterDestination(hubspot.New(hubspot.Options{BaseURL: cfg.APIURL("hubspot", os.Getenv), AllowPrivate: cfg.AllowPrivateNetworks}))
 	r.RegisterDestination(klaviyo.New(klaviyo.Options{BaseURL: cfg.APIURL("klaviyo", os.Getenv), AllowPrivate: cfg.AllowPrivateNetworks}))
