@@ -188,4 +188,3 @@ func TestActivationRun(t *testing.T) {
 		t.Fatalf("the destination holds %d records, want 20", held)
 	}
 }
-
