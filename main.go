@@ -39,6 +39,7 @@ import (
 	"sluice/sources/databricks"
 	"sluice/sources/postgres"
 	"sluice/sources/redshift"
+	"sluice/sources/snowflake"
 	"sluice/sources/sqlite"
 )
 
@@ -306,6 +307,7 @@ func registry(cfg config.Config) *connectors.Registry {
 	r.RegisterSource(sqlite.New(sqlite.Dir(cfg.DataDir), ownDatabase(cfg)...))
 	r.RegisterSource(bigquery.New(bigquery.Options{BaseURL: cfg.APIURL("bigquery", os.Getenv)}))
 	r.RegisterSource(databricks.New(databricks.Options{BaseURL: cfg.APIURL("databricks", os.Getenv)}))
+	r.RegisterSource(snowflake.New(snowflake.Options{BaseURL: cfg.APIURL("snowflake", os.Getenv)}))
 	r.RegisterDestination(webhook.New(cfg.AllowPrivateNetworks))
 	r.RegisterDestination(hubspot.New(hubspot.Options{BaseURL: cfg.APIURL("hubspot", os.Getenv), AllowPrivate: cfg.AllowPrivateNetworks}))
 	r.RegisterDestination(klaviyo.New(klaviyo.Options{BaseURL: cfg.APIURL("klaviyo", os.Getenv), AllowPrivate: cfg.AllowPrivateNetworks}))
