@@ -1,0 +1,44 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"sluice/config"
+	"sluice/connectors"
+)
+
+var update = flag.Bool("update", false, "rewrite the generated documents")
+
+// docs/connectors.md is what the registered connectors' specs say: a kind added or a
+// field changed without regenerating it fails here.
+func TestConnectorsReference(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := config.Load(filepath.Join(dir, "absent.yaml"), func(k string) string {
+		return map[string]string{"SLUICE_DATA_DIR": dir}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := registry(cfg)
+	var got bytes.Buffer
+	if err := connectors.WriteReference(&got, reg.SourceSpecs(), reg.DestinationSpecs()); err != nil {
+		t.Fatal(err)
+	}
+	const path = "docs/connectors.md"
+	if *update {
+		if err := os.WriteFile(path, got.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Bytes(), want) {
+		t.Fatalf("%s is out of date with the connectors' specs: run go test . -run TestConnectorsReference -update", path)
+	}
+}
