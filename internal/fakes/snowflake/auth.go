@@ -151,3 +151,19 @@ func decodeSegment(seg string, v any) error {
 	}
 	return nil
 }
+
+// Token signs claims as an RS256 JWT with key, for tests that need a token the
+// connector would never make (expired, too long-lived, another issuer).
+func Token(key *rsa.PrivateKey, claims map[string]any) (string, error) {
+	enc := func(v any) string {
+		b, _ := json.Marshal(v)
+		return base64.RawURLEncoding.EncodeToString(b)
+	}
+	signing := enc(map[string]string{"alg": "RS256", "typ": "JWT"}) + "." + enc(claims)
+	digest := sha256.Sum256([]byte(signing))
+	sig, err := rsa.SignPKCS1v15(nil, key, crypto.SHA256, digest[:])
+	if err != nil {
+		return "", err
+	}
+	return signing + "." + base64.RawURLEncoding.EncodeToString(sig), nil
+}

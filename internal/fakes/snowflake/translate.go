@@ -174,14 +174,15 @@ var passFunctions = map[string]bool{
 type translation struct {
 	sql       string
 	params    int
-	readsData bool // it names a table outside INFORMATION_SCHEMA: it needs a warehouse
+	readsData bool // it reads relations outside INFORMATION_SCHEMA: it needs a warehouse
 }
 
 type translator struct {
 	sess     *session
 	bindings map[string]Binding
 	params   int
-	reads    bool
+	from     bool // a FROM clause: the statement reads relations
+	info     bool // it names INFORMATION_SCHEMA views, which need no warehouse
 	src      string
 }
 
@@ -213,7 +214,7 @@ func translate(sql string, sess *session, bindings map[string]Binding) (translat
 		return translation{}, &sqlError{Code: "002049", SQLState: "22000",
 			Message: "SQL compilation error: Bind variable ? not set."}
 	}
-	return translation{sql: out, params: tr.params, readsData: tr.reads}, nil
+	return translation{sql: out, params: tr.params, readsData: tr.from && !tr.info}, nil
 }
 
 func (tr *translator) expr(toks []token) (string, error) {
@@ -260,6 +261,7 @@ func (tr *translator) expr(toks []token) (string, error) {
 				continue
 			}
 			if t.kind == tkWord && keywords[upper] {
+				tr.from = tr.from || upper == "FROM"
 				sb.WriteString(upper)
 				continue
 			}
@@ -326,8 +328,8 @@ func (tr *translator) name(parts []token) (string, error) {
 		}
 		names = names[1:]
 	}
-	if len(names) == 2 && names[0] != "INFORMATION_SCHEMA" {
-		tr.reads = true
+	if len(names) == 2 && names[0] == "INFORMATION_SCHEMA" {
+		tr.info = true
 	}
 	out := make([]string, len(names))
 	for i, n := range names {
