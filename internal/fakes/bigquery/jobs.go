@@ -240,6 +240,14 @@ func (s *Server) check(j *job) *queryError {
 	}
 	named := map[string]string{}
 	var positional []string
+	mode := sp.mode
+	if mode == "" && len(sp.params) > 0 {
+		// Google's client sends no parameterMode: the service goes by the names.
+		mode = "POSITIONAL"
+		if sp.params[0].Name != "" {
+			mode = "NAMED"
+		}
+	}
 	for i, p := range sp.params {
 		if p.ParameterType == nil || p.ParameterType.Type == "" {
 			return invalidQuery("Query parameter %d has no parameterType", i+1)
@@ -255,7 +263,7 @@ func (s *Server) check(j *job) *queryError {
 		if err != nil {
 			return err.(*queryError)
 		}
-		switch sp.mode {
+		switch mode {
 		case "NAMED":
 			if p.Name == "" {
 				return invalidQuery("Named query parameters must have a name")
@@ -267,7 +275,7 @@ func (s *Server) check(j *job) *queryError {
 			}
 			positional = append(positional, lit)
 		default:
-			return invalidQuery("Query parameters require parameterMode NAMED or POSITIONAL")
+			return invalidQuery("Invalid parameterMode %q: NAMED or POSITIONAL", mode)
 		}
 	}
 	var defDataset string
@@ -322,7 +330,9 @@ WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'v', 'm', 'p')`, 
 
 // begin opens the job's transaction: read only, in UTC, with the job's timeout.
 func (j *job) begin(ctx context.Context) (*pgxpool.Conn, pgx.Tx, *queryError) {
-	conn, err := j.s.pool.Acquire(ctx)
+	actx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	conn, err := j.s.pool.Acquire(actx)
+	cancel()
 	if err != nil {
 		return nil, nil, &queryError{reason: "backendError", message: "Error encountered during execution. Retrying may solve the problem."}
 	}
@@ -566,6 +576,10 @@ func (j *job) page(ctx context.Context, offset, max int64, int64Timestamps bool)
 	j.lastUse = time.Now()
 	var buf bytes.Buffer
 	buf.WriteByte('[')
+	if offset >= j.total {
+		// Nothing is left to read: the cursor can go (a page asked later reopens it).
+		j.releaseLocked()
+	}
 	if offset >= j.total || max == 0 {
 		buf.WriteByte(']')
 		return buf.Bytes(), offset, nil
