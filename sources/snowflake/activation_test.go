@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -23,8 +24,10 @@ import (
 
 // inbox is a webhook endpoint keeping the records it acknowledged, by key.
 type inbox struct {
-	mu      sync.Mutex
-	records map[string]map[string]any
+	mu        sync.Mutex
+	records   map[string]map[string]any
+	countOnly bool
+	received  int
 }
 
 func (in *inbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -37,7 +40,11 @@ func (in *inbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	in.received += len(body.Records)
 	for _, rec := range body.Records {
+		if in.countOnly {
+			break
+		}
 		if rec.Op == connectors.OpRemove {
 			delete(in.records, rec.Key)
 		} else {
@@ -71,72 +78,7 @@ func TestActivationRun(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	store := testutil.Store(t, testutil.PostgresURL(t))
-	_, admin := testutil.Admin(t, store)
-	reg := connectors.NewRegistry()
-	reg.RegisterSource(snowflake.New(snowflake.Options{BaseURL: w.fake.URL}))
-	reg.RegisterDestination(webhook.New(true))
-	svc := core.New(store, reg)
-	runner := jobs.NewRunner(store, svc, slog.New(slog.DiscardHandler), jobs.Options{
-		Engine: engine.Options{BaseDelay: time.Millisecond, MaxDelay: 10 * time.Millisecond},
-	})
-	spec, err := svc.SourceSpec(snowflake.Kind)
-	if err != nil {
-		t.Fatal(err)
-	}
-	src, err := store.CreateSource(ctx, admin, spec, models.SourceInput{Name: "Snowflake", Config: w.cfg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if src, err = svc.ValidateSource(ctx, admin.WorkspaceID, src.ID); err != nil || src.Status != models.SourceConnected {
-		t.Fatalf("source: %+v %v", src, err)
-	}
-	m, err := svc.CreateModel(ctx, admin, core.ModelRequest{SourceID: src.ID, Name: "Customers",
-		Table: &connectors.Table{Schema: "PUBLIC", Name: "CUSTOMERS"}, PrimaryKey: "ID"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The VIPs: even ids, and the two copies of 43.
-	seg, err := svc.SaveSegment(ctx, admin, "", core.SegmentRequest{ModelID: m.ID, Name: "VIPs",
-		Conditions: segments.All(segments.Leaf("VIP", segments.OpEq, true))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	in := &inbox{records: map[string]map[string]any{}}
-	hook := httptest.NewServer(in)
-	t.Cleanup(hook.Close)
-	platform, err := svc.CreatePlatform(ctx, admin, "webhook", models.PlatformInput{Name: "CRM", Config: connectors.Config{
-		"url": hook.URL, "send_removals": "true", "batch_size": "7", "signing_secret": "s3cret"}})
-	if err != nil || platform.Status != models.PlatformConnected {
-		t.Fatalf("platform: %+v %v", platform, err)
-	}
-	act, err := svc.CreateActivation(ctx, admin, models.ActivationInput{Name: "VIPs to CRM", SegmentID: seg.ID, PlatformID: platform.ID,
-		Action: "sync_records", Schedule: models.Schedule{Kind: "manual"},
-		Mappings: []models.Mapping{{From: "EMAIL", To: "email", Type: "email"}, {From: "PHONE", To: "phone", Type: "phone"}, {From: "NAME", To: "name", Type: "string"}},
-		Settings: models.ActivationSettings{DefaultPhoneRegion: "FR", SendRemovals: true}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	run := func() *models.Run {
-		t.Helper()
-		queued, err := runner.RunNow(ctx, admin.WorkspaceID, act.ID, models.TriggerManual, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !runner.RunOne(ctx) {
-			t.Fatal("no run was claimed")
-		}
-		r, err := store.RunByID(ctx, admin.WorkspaceID, queued.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c := engine.Counts{Queried: r.Queried, Added: r.Added, Changed: r.Changed, Removed: r.Removed, Unchanged: r.Unchanged,
-			Sent: r.Sent, Rejected: r.Rejected, Unsent: r.Unsent, SourceIssues: r.SourceIssues}
-		if !c.Balanced() {
-			t.Fatalf("counts do not balance: %+v", c)
-		}
-		return r
-	}
+	run, in := activate(t, w, "CUSTOMERS", segments.All(segments.Leaf("VIP", segments.OpEq, true)), 7, false)
 
 	// 21 VIPs (2…42 even) plus two copies of 43: 23 rows; 2 has a bad e-mail and the
 	// copies of 43 are withheld (3 is odd, not a VIP): 20 sent.
@@ -187,4 +129,79 @@ func TestActivationRun(t *testing.T) {
 	if held != 20 {
 		t.Fatalf("the destination holds %d records, want 20", held)
 	}
+}
+
+// activate sets Sluice up on a PostgreSQL store against the fake: the Snowflake source
+// (validated), a model of table PUBLIC.<table> keyed by ID, a segment of cond, a webhook
+// platform at an inbox (batches of batch; counting only, for millions of rows) and an
+// activation mapping EMAIL, PHONE and NAME. run queues a run, executes it through jobs
+// and checks that its counts balance.
+func activate(t testing.TB, w *warehouse, table string, cond segments.Condition, batch int, countOnly bool) (run func() *models.Run, in *inbox) {
+	ctx := context.Background()
+	store := testutil.Store(t, testutil.PostgresURL(t))
+	_, admin := testutil.Admin(t, store)
+	reg := connectors.NewRegistry()
+	reg.RegisterSource(snowflake.New(snowflake.Options{BaseURL: w.fake.URL}))
+	reg.RegisterDestination(webhook.New(true))
+	svc := core.New(store, reg)
+	runner := jobs.NewRunner(store, svc, slog.New(slog.DiscardHandler), jobs.Options{
+		Engine: engine.Options{BaseDelay: time.Millisecond, MaxDelay: 10 * time.Millisecond},
+	})
+	spec, err := svc.SourceSpec(snowflake.Kind)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := store.CreateSource(ctx, admin, spec, models.SourceInput{Name: "Snowflake", Config: w.cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if src, err = svc.ValidateSource(ctx, admin.WorkspaceID, src.ID); err != nil || src.Status != models.SourceConnected {
+		t.Fatalf("source: %+v %v", src, err)
+	}
+	m, err := svc.CreateModel(ctx, admin, core.ModelRequest{SourceID: src.ID, Name: "Customers",
+		Table: &connectors.Table{Schema: "PUBLIC", Name: table}, PrimaryKey: "ID"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seg, err := svc.SaveSegment(ctx, admin, "", core.SegmentRequest{ModelID: m.ID, Name: "Segment", Conditions: cond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in = &inbox{records: map[string]map[string]any{}, countOnly: countOnly}
+	hook := httptest.NewServer(in)
+	t.Cleanup(hook.Close)
+	platform, err := svc.CreatePlatform(ctx, admin, "webhook", models.PlatformInput{Name: "CRM", Config: connectors.Config{
+		"url": hook.URL, "send_removals": "true", "batch_size": strconv.Itoa(batch), "signing_secret": "s3cret"}})
+	if err != nil || platform.Status != models.PlatformConnected {
+		t.Fatalf("platform: %+v %v", platform, err)
+	}
+	act, err := svc.CreateActivation(ctx, admin, models.ActivationInput{Name: "VIPs to CRM", SegmentID: seg.ID, PlatformID: platform.ID,
+		Action: "sync_records", Schedule: models.Schedule{Kind: "manual"},
+		Mappings: []models.Mapping{{From: "EMAIL", To: "email", Type: "email"}, {From: "PHONE", To: "phone", Type: "phone"}, {From: "NAME", To: "name", Type: "string"}},
+		Settings: models.ActivationSettings{DefaultPhoneRegion: "FR", SendRemovals: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run = func() *models.Run {
+		t.Helper()
+		queued, err := runner.RunNow(ctx, admin.WorkspaceID, act.ID, models.TriggerManual, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !runner.RunOne(ctx) {
+			t.Fatal("no run was claimed")
+		}
+		r, err := store.RunByID(ctx, admin.WorkspaceID, queued.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := engine.Counts{Queried: r.Queried, Added: r.Added, Changed: r.Changed, Removed: r.Removed, Unchanged: r.Unchanged,
+			Sent: r.Sent, Rejected: r.Rejected, Unsent: r.Unsent, SourceIssues: r.SourceIssues}
+		if !c.Balanced() {
+			t.Fatalf("counts do not balance: %+v", c)
+		}
+		return r
+	}
+
+	return run, in
 }
