@@ -240,6 +240,11 @@ func TestQueryPagesAndErrors(t *testing.T) {
 	if rows := body["rows"].([]any); code != 200 || len(rows) != 2 || rows[0].(map[string]any)["f"].([]any)[0].(map[string]any)["v"] != "106" {
 		t.Errorf("startIndex 5: %d %v", code, body)
 	}
+	// Names: an alias, a column's own, f0_ for an expression without one.
+	code, body = q(`{"query": "SELECT COUNT(*), COUNT(id) AS n, MAX(` + "`p`.`name`" + `) FROM ` + "`shop.people` AS p" + `", "useLegacySql": false}`)
+	if got := fmt.Sprint(body["schema"]); code != 200 || got != "map[fields:[map[mode:NULLABLE name:f0_ type:INTEGER] map[mode:NULLABLE name:n type:INTEGER] map[mode:NULLABLE name:f2_ type:STRING]]]" {
+		t.Errorf("names: %d %s", code, got)
+	}
 	// Another location, another caller: not found.
 	code, body = call(t, s, "GET", "/bigquery/v2/projects/sluice-fake/queries/"+job+"?location=EU", token, "")
 	wantError(t, code, body, 404, "notFound", "Not found: Job sluice-fake:EU."+job)

@@ -176,6 +176,7 @@ type job struct {
 	spec     jobSpec
 	pgSQL    string
 	tables   []tableRef
+	names    []string // the result's column names as BigQuery gives them, when known
 	created  time.Time
 	finished chan struct{}
 
@@ -290,7 +291,7 @@ func (s *Server) check(j *job) *queryError {
 		}
 		return invalidQuery("%s", err.Error())
 	}
-	j.pgSQL, j.tables = tr.sql, tr.tables
+	j.pgSQL, j.tables, j.names = tr.sql, tr.tables, tr.names
 	location := sp.location
 	for _, ref := range tr.tables {
 		s.mu.Lock()
@@ -365,7 +366,7 @@ func (j *job) dryRun() {
 		j.err = pgError(err, j)
 		return
 	}
-	if qe := duplicateNames(sd.Fields); qe != nil {
+	if qe := duplicateNames(sd.Fields, j.names); qe != nil {
 		j.err = qe
 		return
 	}
@@ -398,7 +399,7 @@ func (j *job) run(ctx context.Context) {
 	}
 	sd, err := tx.Conn().PgConn().Prepare(ctx, "", j.pgSQL, nil)
 	if err == nil {
-		if qe := duplicateNames(sd.Fields); qe != nil {
+		if qe := duplicateNames(sd.Fields, j.names); qe != nil {
 			_ = tx.Rollback(context.Background())
 			conn.Release()
 			fail(qe)
@@ -448,13 +449,13 @@ func (s *Server) jobDelayNow() time.Duration {
 	return s.jobDelay
 }
 
-func duplicateNames(fields []pgconn.FieldDescription) *queryError {
+func duplicateNames(fields []pgconn.FieldDescription, names []string) *queryError {
 	seen := map[string]bool{}
 	var dups []string
 	for i, f := range fields {
-		name := strings.ToLower(fieldName(f, i))
+		name := strings.ToLower(fieldName(f, i, names))
 		if seen[name] {
-			dups = append(dups, fieldName(f, i))
+			dups = append(dups, fieldName(f, i, names))
 		}
 		seen[name] = true
 	}
@@ -464,13 +465,19 @@ func duplicateNames(fields []pgconn.FieldDescription) *queryError {
 	return nil
 }
 
-// fieldName is a result column's name as BigQuery gives it: f0_, f1_… for an
-// expression without an alias.
-func fieldName(f pgconn.FieldDescription, i int) string {
-	if f.Name == "?column?" || f.Name == "convert_to" || f.Name == "now" || f.Name == "make_interval" {
+// fieldName is a result column's name as BigQuery gives it: its alias or column name,
+// f0_, f1_… for an expression without an alias.
+func fieldName(f pgconn.FieldDescription, i int, names []string) string {
+	if len(names) == 0 || i >= len(names) {
+		if f.Name == "?column?" {
+			return fmt.Sprintf("f%d_", i)
+		}
+		return f.Name
+	}
+	if names[i] == "" {
 		return fmt.Sprintf("f%d_", i)
 	}
-	return f.Name
+	return names[i]
 }
 
 // pgError words a PostgreSQL error of a translated query as BigQuery would.
@@ -658,7 +665,7 @@ func (s *Server) jobsQuery(w http.ResponseWriter, r *http.Request, caller string
 	if req.DryRun {
 		resp["jobReference"] = jobReference{ProjectID: s.project, Location: j.ref.Location}
 		resp["jobComplete"] = true
-		resp["schema"] = schemaOf(j.fields)
+		resp["schema"] = schemaOf(j.fields, j.names)
 		resp["totalBytesProcessed"] = strconv.FormatInt(j.bytes, 10)
 		writeJSON(w, http.StatusOK, resp)
 		return
@@ -695,7 +702,7 @@ func (s *Server) results(w http.ResponseWriter, r *http.Request, j *job, wait ti
 		return
 	}
 	resp["jobComplete"] = true
-	resp["schema"] = schemaOf(j.fields)
+	resp["schema"] = schemaOf(j.fields, j.names)
 	resp["totalRows"] = strconv.FormatInt(j.total, 10)
 	resp["totalBytesProcessed"] = strconv.FormatInt(j.bytes, 10)
 	if len(rows) > 2 {
@@ -850,7 +857,7 @@ func (j *job) resource() map[string]any {
 			stats["totalBytesProcessed"] = bytes
 			q := map[string]any{"totalBytesProcessed": bytes, "totalBytesBilled": bytes, "cacheHit": false, "statementType": "SELECT"}
 			if j.spec.dryRun {
-				q["schema"] = schemaOf(j.fields)
+				q["schema"] = schemaOf(j.fields, j.names)
 				q["totalBytesBilled"] = "0"
 			}
 			stats["query"] = q

@@ -56,10 +56,10 @@ func bqType(oid uint32, typmod int32) string {
 	return "STRING"
 }
 
-func schemaOf(fields []pgconn.FieldDescription) map[string]any {
+func schemaOf(fields []pgconn.FieldDescription, names []string) map[string]any {
 	out := make([]field, len(fields))
 	for i, f := range fields {
-		out[i] = field{Name: fieldName(f, i), Type: bqType(f.DataTypeOID, f.TypeModifier), Mode: "NULLABLE"}
+		out[i] = field{Name: fieldName(f, i, names), Type: bqType(f.DataTypeOID, f.TypeModifier), Mode: "NULLABLE"}
 	}
 	return map[string]any{"fields": out}
 }

@@ -259,6 +259,7 @@ var castTypes = map[string]string{
 type translation struct {
 	sql    string
 	tables []tableRef // every dataset.table after FROM or JOIN, in order, once each
+	names  []string   // see selectNames
 }
 
 type tableRef struct{ dataset, table string }
@@ -310,7 +311,91 @@ func translate(sql, project, defaultDataset string, named map[string]string, pos
 	if len(positional) > 0 && tr.nextPositional != len(positional) {
 		return translation{}, invalidQuery("Query has %d positional parameters but %d were provided", tr.nextPositional, len(positional))
 	}
-	return translation{sql: out, tables: tr.tables}, nil
+	return translation{sql: out, tables: tr.tables, names: selectNames(toks)}, nil
+}
+
+// selectNames is what BigQuery names the outer SELECT's columns: an alias, a column's
+// own name, or "" for an expression without one (f0_, f1_… by position). It is nil
+// when the list has a star, whose names only the database knows.
+func selectNames(toks []token) []string {
+	start := -1
+	depth := 0
+	for i, t := range toks {
+		switch {
+		case t.is("("):
+			depth++
+		case t.is(")"):
+			depth--
+		case depth == 0 && t.is("SELECT"):
+			start = i + 1
+		}
+		if start >= 0 {
+			break
+		}
+	}
+	if start < 0 {
+		return nil
+	}
+	if start < len(toks) && (toks[start].is("DISTINCT") || toks[start].is("ALL")) {
+		start++
+	}
+	var names []string
+	var item []token
+	flush := func() bool {
+		if len(item) == 0 {
+			return false
+		}
+		last := item[len(item)-1]
+		switch {
+		case last.is("*"):
+			return false
+		case len(item) >= 2 && item[len(item)-2].is("AS"):
+			names = append(names, last.text)
+		case len(item)%2 == 1 && (last.kind == tIdent || last.kind == tQuoted) && pathOnly(item):
+			parts := strings.Split(last.text, ".")
+			names = append(names, parts[len(parts)-1])
+		default:
+			names = append(names, "")
+		}
+		item = nil
+		return true
+	}
+	depth = 0
+	for _, t := range toks[start:] {
+		switch {
+		case t.is("("):
+			depth++
+		case t.is(")"):
+			depth--
+		}
+		if depth == 0 && (t.is("FROM") || t.is(",")) {
+			if !flush() {
+				return nil
+			}
+			if t.is("FROM") {
+				return names
+			}
+			continue
+		}
+		item = append(item, t)
+	}
+	if !flush() {
+		return nil
+	}
+	return names
+}
+
+// pathOnly reports whether tokens are a column path: names joined by dots.
+func pathOnly(item []token) bool {
+	for i, t := range item {
+		if i%2 == 0 && t.kind != tIdent && t.kind != tQuoted {
+			return false
+		}
+		if i%2 == 1 && !t.is(".") {
+			return false
+		}
+	}
+	return !keywords[strings.ToUpper(item[len(item)-1].text)] || item[len(item)-1].kind == tQuoted
 }
 
 func (tr *translator) peek(k int) (token, bool) {

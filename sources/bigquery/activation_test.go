@@ -1,0 +1,184 @@
+package bigquery_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"sluice/connectors"
+	"sluice/core"
+	"sluice/destinations/webhook"
+	"sluice/engine"
+	"sluice/internal/testutil"
+	"sluice/jobs"
+	"sluice/models"
+	"sluice/segments"
+	"sluice/sources/bigquery"
+)
+
+// hook is a webhook endpoint that keeps what it acknowledged.
+type hook struct {
+	mu       sync.Mutex
+	records  map[string]map[string]any
+	requests int
+}
+
+func (h *hook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Records []connectors.Record `json:"records"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.requests++
+	for _, rec := range body.Records {
+		if rec.Op == connectors.OpRemove {
+			delete(h.records, rec.Key)
+		} else {
+			h.records[rec.Key] = rec.Fields
+		}
+	}
+	_ = json.NewEncoder(w).Encode(map[string]any{"rejected": []any{}})
+}
+
+func (h *hook) record(key string) (map[string]any, int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.records[key], len(h.records)
+}
+
+// TestActivationRun is a whole activation from a BigQuery source, through core and
+// jobs, to a webhook: a model on a table, a segment on a DATETIME column (days ago in
+// DATETIME arithmetic, from the model's snapshot), runs whose counts match what the
+// receiver holds.
+func TestActivationRun(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if err := e.fake.Exec(ctx, `CREATE TABLE marketing.people (id bigint, email text, phone text, name text, last_seen timestamp)`); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 42; i++ {
+		seen := time.Now().UTC().AddDate(0, 0, -i) // 1 to 42 days ago
+		if err := e.fake.Exec(ctx, `INSERT INTO marketing.people VALUES ($1, $2, $3, $4, $5)`, i,
+			fmt.Sprintf("c%d@example.com", i), fmt.Sprintf("06 12 34 56 %02d", i), fmt.Sprintf("Customer %d", i), seen); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, sql := range []string{
+		`UPDATE marketing.people SET email = 'not-an-email' WHERE id = 2`,
+		`UPDATE marketing.people SET phone = '12' WHERE id = 3`,
+		`INSERT INTO marketing.people VALUES (10, 'copy@example.com', NULL, 'Second ten', now() AT TIME ZONE 'UTC')`,
+	} {
+		if err := e.fake.Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	store := testutil.Store(t, testutil.PostgresURL(t))
+	_, admin := testutil.Admin(t, store)
+	reg := connectors.NewRegistry()
+	reg.RegisterSource(bigquery.New(bigquery.Options{BaseURL: e.fake.URL}))
+	reg.RegisterDestination(webhook.New(true))
+	svc := core.New(store, reg)
+	runner := jobs.NewRunner(store, svc, slog.New(slog.DiscardHandler), jobs.Options{
+		Engine: engine.Options{BaseDelay: time.Millisecond, MaxDelay: 10 * time.Millisecond},
+	})
+	spec, _ := svc.SourceSpec("bigquery")
+	src, err := store.CreateSource(ctx, admin, spec, models.SourceInput{Name: "BigQuery", Config: e.cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if src, err = svc.ValidateSource(ctx, admin.WorkspaceID, src.ID); err != nil || src.Status != models.SourceConnected {
+		t.Fatalf("source: %+v %v", src, err)
+	}
+	m, err := svc.CreateModel(ctx, admin, core.ModelRequest{SourceID: src.ID, Name: "People", Table: &connectors.Table{Schema: "marketing", Name: "people"}, PrimaryKey: "id"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if col, _ := m.Column("last_seen"); col.Type != connectors.TypeTimestamp || col.Raw != "DATETIME" {
+		t.Fatalf("last_seen in the snapshot: %+v", col)
+	}
+	// Seen in the last 30 days: ids 1 to 29 (30 days ago is a few seconds too old by the
+	// time the run reads it), and the second copy of 10.
+	seg, err := svc.SaveSegment(ctx, admin, "", core.SegmentRequest{ModelID: m.ID, Name: "Recent",
+		Conditions: segments.All(segments.Leaf("last_seen", segments.OpWithinLastDays, 30))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &hook{records: map[string]map[string]any{}}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	platform, err := svc.CreatePlatform(ctx, admin, "webhook", models.PlatformInput{Name: "CRM", Config: connectors.Config{
+		"url": srv.URL, "send_removals": "true", "batch_size": "10"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	act, err := svc.CreateActivation(ctx, admin, models.ActivationInput{Name: "Recent to CRM", SegmentID: seg.ID, PlatformID: platform.ID,
+		Action: "sync_records", Schedule: models.Schedule{Kind: "manual"},
+		Mappings: []models.Mapping{{From: "email", To: "email", Type: "email"}, {From: "phone", To: "phone", Type: "phone"}, {From: "name", To: "name", Type: "string"}},
+		Settings: models.ActivationSettings{DefaultPhoneRegion: "FR", SendRemovals: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func() *models.Run {
+		t.Helper()
+		queued, err := runner.RunNow(ctx, admin.WorkspaceID, act.ID, models.TriggerManual, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !runner.RunOne(ctx) {
+			t.Fatal("no run was claimed")
+		}
+		r, err := store.RunByID(ctx, admin.WorkspaceID, queued.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := engine.Counts{Queried: r.Queried, Added: r.Added, Changed: r.Changed, Removed: r.Removed, Unchanged: r.Unchanged,
+			Sent: r.Sent, Rejected: r.Rejected, Unsent: r.Unsent, SourceIssues: r.SourceIssues}
+		if !c.Balanced() {
+			t.Fatalf("run counts do not balance: %+v", c)
+		}
+		return r
+	}
+
+	// 30 rows queried: 2 (bad e-mail), 3 (bad phone) and both tens withheld; 26 sent.
+	r := run()
+	if r.Status != models.RunWarnings || r.Queried != 30 || r.SourceIssues != 4 || r.Added != 26 || r.Sent != 26 {
+		t.Fatalf("first run: %s %+v (%s)", r.Status, r.RunCounts, r.ErrorMessage)
+	}
+	rec, n := h.record("1")
+	if n != 26 || rec["phone"] != "+33612345601" || rec["email"] != "c1@example.com" {
+		t.Fatalf("the receiver holds %d records; record 1: %v", n, rec)
+	}
+	if _, n := h.record("31"); n != 26 {
+		t.Fatal("a record older than 30 days was sent")
+	}
+
+	// Unchanged: nothing sent. Then a rename, and a record leaving the segment.
+	before := h.requests
+	if r := run(); r.Unchanged != 26 || r.Sent != 0 || h.requests != before {
+		t.Fatalf("unchanged rerun: %+v", r.RunCounts)
+	}
+	if err := e.fake.Exec(ctx, `UPDATE marketing.people SET name = 'Renamed' WHERE id = 5`); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.fake.Exec(ctx, `UPDATE marketing.people SET last_seen = last_seen - interval '90 days' WHERE id = 6`); err != nil {
+		t.Fatal(err)
+	}
+	r = run()
+	if r.Changed != 1 || r.Removed != 1 || r.Sent != 2 {
+		t.Fatalf("rename and removal: %+v", r.RunCounts)
+	}
+	if rec, n := h.record("5"); rec["name"] != "Renamed" || n != 25 {
+		t.Fatalf("after the rename and removal: %v, %d records", rec, n)
+	}
+}
