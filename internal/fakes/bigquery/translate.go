@@ -544,6 +544,8 @@ func (tr *translator) tablePath() (string, error) {
 		t := tr.toks[tr.pos]
 		if t.kind == tQuoted {
 			parts = append(parts, strings.Split(t.text, ".")...)
+		} else if t.kind == tIdent && keywords[strings.ToUpper(t.text)] {
+			return "", invalidQuery("Syntax error: Unexpected keyword %s at %s", strings.ToUpper(t.text), t.at())
 		} else if t.kind == tIdent {
 			parts = append(parts, t.text)
 		} else {
