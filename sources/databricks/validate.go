@@ -166,7 +166,7 @@ func (v *validation) grants(ctx context.Context) (bool, string) {
 		for _, n := range names {
 			tables = append(tables, table{v.set.schema, n})
 		}
-		scope = fmt.Sprintf("all %d tables and views in schema %s", len(tables), full)
+		scope = fmt.Sprintf("%s in schema %s", tablesWord("all", len(tables)), full)
 	} else {
 		seen := map[table]bool{}
 		for _, m := range v.models {
@@ -189,7 +189,7 @@ func (v *validation) grants(ctx context.Context) (bool, string) {
 				problems = append(problems, fmt.Sprintf("Model %s: %s", m.Name, v.set.classify(err).Message))
 			}
 		}
-		scope = fmt.Sprintf("the %d tables and views the models read", len(tables))
+		scope = tablesWord("the", len(tables)) + " the models read"
 	}
 	readable := map[table]bool{}
 	bySchema := map[string]bool{}
@@ -259,4 +259,16 @@ func (v *validation) lineage(ctx context.Context) (bool, string) {
 		}
 		return nil
 	})
+}
+
+// tablesWord counts tables and views in words: "the one table or view", "all 3 tables
+// and views", "no table or view".
+func tablesWord(det string, n int) string {
+	switch n {
+	case 0:
+		return "no table or view"
+	case 1:
+		return "the one table or view"
+	}
+	return fmt.Sprintf("%s %d tables and views", det, n)
 }

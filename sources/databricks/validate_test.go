@@ -66,7 +66,7 @@ func TestValidateAllFiveStagesPass(t *testing.T) {
 				t.Errorf("stage %s says %q, want %q", ch.Stage, ch.Message, w)
 			}
 		}
-		if len(models) == 0 && checks[3].Message != Reader+" has USE CATALOG on main, USE SCHEMA on main.sales and SELECT on all 1 tables and views in schema main.sales." {
+		if len(models) == 0 && checks[3].Message != Reader+" has USE CATALOG on main, USE SCHEMA on main.sales and SELECT on the one table or view in schema main.sales." {
 			t.Errorf("grants: %q", checks[3].Message)
 		}
 		if len(models) == 2 && checks[4].Message != "All 2 models resolve." {
