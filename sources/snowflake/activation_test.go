@@ -3,20 +3,12 @@ package snowflake_test
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"strconv"
 	"sync"
 	"testing"
-	"time"
 
 	"sluice/connectors"
-	"sluice/core"
-	"sluice/destinations/webhook"
-	"sluice/engine"
-	"sluice/internal/testutil"
-	"sluice/jobs"
+	"sluice/jobs/jobstest"
 	"sluice/models"
 	"sluice/segments"
 	"sluice/sources/snowflake"
@@ -131,77 +123,16 @@ func TestActivationRun(t *testing.T) {
 	}
 }
 
-// activate sets Sluice up on a PostgreSQL store against the fake: the Snowflake source
-// (validated), a model of table PUBLIC.<table> keyed by ID, a segment of cond, a webhook
-// platform at an inbox (batches of batch; counting only, for millions of rows) and an
-// activation mapping EMAIL, PHONE and NAME. run queues a run, executes it through jobs
-// and checks that its counts balance.
+// activate sets a whole activation up against the fake (jobstest.Start): a model of
+// PUBLIC.<table> keyed by ID, a segment of cond, and EMAIL, PHONE and NAME sent to an
+// inbox in batches of batch (counting only, for millions of rows).
 func activate(t testing.TB, w *warehouse, table string, cond segments.Condition, batch int, countOnly bool) (run func() *models.Run, in *inbox) {
-	ctx := context.Background()
-	store := testutil.Store(t, testutil.PostgresURL(t))
-	_, admin := testutil.Admin(t, store)
-	reg := connectors.NewRegistry()
-	reg.RegisterSource(snowflake.New(snowflake.Options{BaseURL: w.fake.URL}))
-	reg.RegisterDestination(webhook.New(true))
-	svc := core.New(store, reg)
-	runner := jobs.NewRunner(store, svc, slog.New(slog.DiscardHandler), jobs.Options{
-		Engine: engine.Options{BaseDelay: time.Millisecond, MaxDelay: 10 * time.Millisecond},
-	})
-	spec, err := svc.SourceSpec(snowflake.Kind)
-	if err != nil {
-		t.Fatal(err)
-	}
-	src, err := store.CreateSource(ctx, admin, spec, models.SourceInput{Name: "Snowflake", Config: w.cfg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if src, err = svc.ValidateSource(ctx, admin.WorkspaceID, src.ID); err != nil || src.Status != models.SourceConnected {
-		t.Fatalf("source: %+v %v", src, err)
-	}
-	m, err := svc.CreateModel(ctx, admin, core.ModelRequest{SourceID: src.ID, Name: "Customers",
-		Table: &connectors.Table{Schema: "PUBLIC", Name: table}, PrimaryKey: "ID"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	seg, err := svc.SaveSegment(ctx, admin, "", core.SegmentRequest{ModelID: m.ID, Name: "Segment", Conditions: cond})
-	if err != nil {
-		t.Fatal(err)
-	}
 	in = &inbox{records: map[string]map[string]any{}, countOnly: countOnly}
-	hook := httptest.NewServer(in)
-	t.Cleanup(hook.Close)
-	platform, err := svc.CreatePlatform(ctx, admin, "webhook", models.PlatformInput{Name: "CRM", Config: connectors.Config{
-		"url": hook.URL, "send_removals": "true", "batch_size": strconv.Itoa(batch), "signing_secret": "s3cret"}})
-	if err != nil || platform.Status != models.PlatformConnected {
-		t.Fatalf("platform: %+v %v", platform, err)
-	}
-	act, err := svc.CreateActivation(ctx, admin, models.ActivationInput{Name: "VIPs to CRM", SegmentID: seg.ID, PlatformID: platform.ID,
-		Action: "sync_records", Schedule: models.Schedule{Kind: "manual"},
-		Mappings: []models.Mapping{{From: "EMAIL", To: "email", Type: "email"}, {From: "PHONE", To: "phone", Type: "phone"}, {From: "NAME", To: "name", Type: "string"}},
-		Settings: models.ActivationSettings{DefaultPhoneRegion: "FR", SendRemovals: true}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	run = func() *models.Run {
-		t.Helper()
-		queued, err := runner.RunNow(ctx, admin.WorkspaceID, act.ID, models.TriggerManual, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !runner.RunOne(ctx) {
-			t.Fatal("no run was claimed")
-		}
-		r, err := store.RunByID(ctx, admin.WorkspaceID, queued.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c := engine.Counts{Queried: r.Queried, Added: r.Added, Changed: r.Changed, Removed: r.Removed, Unchanged: r.Unchanged,
-			Sent: r.Sent, Rejected: r.Rejected, Unsent: r.Unsent, SourceIssues: r.SourceIssues}
-		if !c.Balanced() {
-			t.Fatalf("counts do not balance: %+v", c)
-		}
-		return r
-	}
-
+	run = jobstest.Start(t, jobstest.Activation{
+		Source: snowflake.New(snowflake.Options{BaseURL: w.fake.URL}), Config: w.cfg,
+		Table: connectors.Table{Schema: "PUBLIC", Name: table}, PrimaryKey: "ID", Condition: cond,
+		Mappings:  []models.Mapping{{From: "EMAIL", To: "email", Type: "email"}, {From: "PHONE", To: "phone", Type: "phone"}, {From: "NAME", To: "name", Type: "string"}},
+		BatchSize: batch, Hook: in,
+	})
 	return run, in
 }
