@@ -125,13 +125,16 @@ func TestActivationRun(t *testing.T) {
 
 // activate sets a whole activation up against the fake (jobstest.Start): a model of
 // PUBLIC.<table> keyed by ID, a segment of cond, and EMAIL, PHONE and NAME sent to an
-// inbox in batches of batch (counting only, for millions of rows).
-func activate(t testing.TB, w *warehouse, table string, cond segments.Condition, batch int, countOnly bool) (run func() *models.Run, in *inbox) {
+// inbox in batches of batch (counting only, for millions of rows), or the mappings given.
+func activate(t testing.TB, w *warehouse, table string, cond segments.Condition, batch int, countOnly bool, mappings ...models.Mapping) (run func() *models.Run, in *inbox) {
 	in = &inbox{records: map[string]map[string]any{}, countOnly: countOnly}
+	if len(mappings) == 0 {
+		mappings = []models.Mapping{{From: "EMAIL", To: "email", Type: "email"}, {From: "PHONE", To: "phone", Type: "phone"}, {From: "NAME", To: "name", Type: "string"}}
+	}
 	run = jobstest.Start(t, jobstest.Activation{
 		Source: snowflake.New(snowflake.Options{BaseURL: w.fake.URL}), Config: w.cfg,
 		Table: connectors.Table{Schema: "PUBLIC", Name: table}, PrimaryKey: "ID", Condition: cond,
-		Mappings:  []models.Mapping{{From: "EMAIL", To: "email", Type: "email"}, {From: "PHONE", To: "phone", Type: "phone"}, {From: "NAME", To: "name", Type: "string"}},
+		Mappings:  mappings,
 		BatchSize: batch, Hook: in,
 	})
 	return run, in

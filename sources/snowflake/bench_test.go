@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"sluice/models"
 	"sluice/segments"
 )
 
@@ -126,7 +127,11 @@ FROM "PUBLIC"."BULK" AS "m" WHERE 1=1 ORDER BY COLLATE(TO_VARCHAR("m"."ID"), 'ut
 func BenchmarkRun(b *testing.B) {
 	n := benchRows(b)
 	w := bulkWarehouse(b, n)
-	run, in := activate(b, w, "BULK", segments.All(), 1000, true)
+	// The six fields of cmd/sluice-bench's activation, as the postgres benchmark maps them.
+	run, in := activate(b, w, "BULK", segments.All(), 1000, true,
+		models.Mapping{From: "EMAIL", To: "email", Type: "email"}, models.Mapping{From: "NAME", To: "name", Type: "string"},
+		models.Mapping{From: "PHONE", To: "phone_text", Type: "string"}, models.Mapping{From: "COUNTRY", To: "country", Type: "string"},
+		models.Mapping{From: "LTV", To: "ltv", Type: "number"}, models.Mapping{From: "SIGNED_UP_AT", To: "signed_up_at", Type: "datetime"})
 	b.ResetTimer()
 	for range b.N {
 		h := watchHeap()
