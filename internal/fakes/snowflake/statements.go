@@ -106,6 +106,11 @@ func (s *Server) gate(w http.ResponseWriter, r *http.Request) (string, bool) {
 		s.mu.Lock()
 		s.failures = append(s.failures, err.Error())
 		s.mu.Unlock()
+		if err.Error() == failTokenType {
+			// Without KEYPAIR_JWT the token is read as an OAuth token, the documented default.
+			writeJSON(w, http.StatusUnauthorized, map[string]any{"code": "390303", "message": "Invalid OAuth access token. [" + id + "]"})
+			return "", false
+		}
 		authFailed(w, id)
 		return "", false
 	}
