@@ -113,6 +113,9 @@ func (v *validation) grants(ctx context.Context) (bool, string) {
 			tables = append(tables, connectors.Table{Schema: v.set.dataset, Name: t.TableID})
 		}
 		scope = fmt.Sprintf("all %d tables and views of dataset %s", len(tables), v.set.dataset)
+		if len(tables) == 1 {
+			scope = fmt.Sprintf("the one table of dataset %s", v.set.dataset)
+		}
 		if len(tables) == maxGrantChecks {
 			scope = fmt.Sprintf("the first %d tables and views of dataset %s", len(tables), v.set.dataset)
 		}
@@ -142,6 +145,9 @@ func (v *validation) grants(ctx context.Context) (bool, string) {
 			}
 		}
 		scope = fmt.Sprintf("the %d tables and views the models read", len(tables))
+		if len(tables) == 1 {
+			scope = "the one table the models read"
+		}
 	}
 	var missing []string
 	var dataset string

@@ -60,7 +60,7 @@ func TestValidatePasses(t *testing.T) {
 		connectors.StageConnection: "Google signed in service account " + e.email,
 		connectors.StageAccess:     "can run query jobs in project sluice-fake",
 		connectors.StageSchema:     "Dataset marketing exists in project sluice-fake, location US",
-		connectors.StageGrants:     "may read the 1 tables and views the models read",
+		connectors.StageGrants:     "may read the one table the models read",
 		connectors.StageLineage:    "All 2 models resolve",
 	}
 	for _, ch := range checks {
