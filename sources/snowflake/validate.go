@@ -177,9 +177,13 @@ func (v *validation) grants(ctx context.Context) (bool, string) {
 	if len(problems) > 0 {
 		return false, strings.Join(problems, " ")
 	}
-	scope := fmt.Sprintf("the %d tables and views the models read", len(targets))
+	objects := fmt.Sprintf("%d tables and views", len(targets))
+	if len(targets) == 1 {
+		objects = "the one table or view"
+	}
+	scope := objects + " the models read"
 	if len(v.models) == 0 {
-		scope = fmt.Sprintf("all %d tables and views of schema %s it can see", len(targets), v.set.schema)
+		scope = fmt.Sprintf("%s of schema %s it can see", objects, v.set.schema)
 	}
 	return true, fmt.Sprintf("Role %s has SELECT on %s.", v.roleName(), scope)
 }
