@@ -210,3 +210,18 @@ func TestSourceModelAndSegment(t *testing.T) {
 		shots.take("sources-list"),
 	)
 }
+
+// passingChecks waits up to ten seconds for the five checks of a source form to pass and
+// answers how many did, so that a test can fail with the checks' own words.
+func passingChecks(t *testing.T, ctx context.Context) int {
+	t.Helper()
+	oks := 0
+	for range 100 {
+		oks = read(t, ctx, "count passing stages", chromedp.Evaluate[int](`document.querySelectorAll('[data-testid=checks] [data-ok=true]').length`))
+		if oks == 5 {
+			break
+		}
+		run(t, ctx, "wait", chromedp.Sleep(100*time.Millisecond))
+	}
+	return oks
+}
