@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -76,14 +75,7 @@ func TestBigQuerySourceForm(t *testing.T) {
 		typeValue(`[name="config.service_account_key"]`, string(key)),
 		chromedp.Click(chromedp.CSS(`[data-testid=test-connection]`)),
 	)
-	oks := 0
-	for range 100 {
-		oks = read(t, bctx, "count passing stages", chromedp.Evaluate[int](`document.querySelectorAll('[data-testid=checks] [data-ok=true]').length`))
-		if oks == 5 {
-			break
-		}
-		run(t, bctx, "wait", chromedp.Sleep(100*time.Millisecond))
-	}
+	oks := passingChecks(t, bctx)
 	run(t, bctx, "screenshot the checks", shots.take("bigquery-five-checks"))
 	if oks != 5 {
 		t.Fatalf("%d of 5 stages passed against the fake: %s", oks, read(t, bctx, "checks", chromedp.Text(chromedp.CSS(`[data-testid=checks]`))))
