@@ -25,7 +25,8 @@ import (
 // Activation is what to set up: a source of the connector's kind with Config (it must
 // pass the five checks), a model of Table keyed by PrimaryKey, a segment of Condition,
 // and an activation of Mappings (default region FR, removals sent) to a webhook platform
-// at Hook, in batches of BatchSize (default 10).
+// at Hook, in batches of BatchSize (default 10), at most RequestsPerSecond requests a
+// second (default: the webhook's own default).
 type Activation struct {
 	Source     connectors.SourceConnector
 	Config     connectors.Config
@@ -35,6 +36,8 @@ type Activation struct {
 	Mappings   []models.Mapping
 	BatchSize  int
 	Hook       http.Handler
+	// RequestsPerSecond lifts the webhook's pace for benchmarks (0: its default).
+	RequestsPerSecond int
 }
 
 // Start sets the activation up and answers a function that queues a run, executes it and
@@ -79,8 +82,11 @@ func Start(t testing.TB, a Activation) (run func() *models.Run) {
 	if batch <= 0 {
 		batch = 10
 	}
-	platform, err := svc.CreatePlatform(ctx, admin, "webhook", models.PlatformInput{Name: "CRM", Config: connectors.Config{
-		"url": hook.URL, "send_removals": "true", "batch_size": strconv.Itoa(batch), "signing_secret": "s3cret"}})
+	hookCfg := connectors.Config{"url": hook.URL, "send_removals": "true", "batch_size": strconv.Itoa(batch), "signing_secret": "s3cret"}
+	if a.RequestsPerSecond > 0 {
+		hookCfg["requests_per_second"] = strconv.Itoa(a.RequestsPerSecond)
+	}
+	platform, err := svc.CreatePlatform(ctx, admin, "webhook", models.PlatformInput{Name: "CRM", Config: hookCfg})
 	if err != nil || platform.Status != models.PlatformConnected {
 		t.Fatalf("platform: %+v %v", platform, err)
 	}
