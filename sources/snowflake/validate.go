@@ -74,10 +74,20 @@ func (v *validation) access(ctx context.Context) (bool, string) {
 	wh := v.set.warehouse
 	var state, autoResume string
 	found := false
+	// SHOW's columns are read by name: the documented list is long and grows.
+	at := map[string]int{}
 	err = v.run(ctx, "SHOW WAREHOUSES LIKE '"+strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(wh)+"'", nil, v.statementTimeout,
-		nil, func(r []any) error {
-			if str(r[0]) == wh {
-				found, state, autoResume = true, strings.ToUpper(str(r[1])), str(r[4])
+		func(cols []column) error {
+			for i, c := range cols {
+				at[strings.ToLower(c.Name)] = i
+			}
+			if _, ok := at["auto_resume"]; !ok {
+				return errors.New("snowflake: SHOW WAREHOUSES answered without its name, state and auto_resume columns")
+			}
+			return nil
+		}, func(r []any) error {
+			if str(r[at["name"]]) == wh {
+				found, state, autoResume = true, strings.ToUpper(str(r[at["state"]])), str(r[at["auto_resume"]])
 			}
 			return nil
 		})

@@ -271,7 +271,7 @@ func TestFailures(t *testing.T) {
 	}
 	// SHOW WAREHOUSES and metadata need no running warehouse.
 	a := f.do(t, "POST", "/api/v2/statements", stmt(`SHOW WAREHOUSES LIKE 'w%'`), nil)
-	if a.status != 200 || a.body["data"].([]any)[0].([]any)[1] != "SUSPENDED" || a.body["data"].([]any)[0].([]any)[4] != "false" {
+	if a.status != 200 || a.body["data"].([]any)[0].([]any)[1] != "SUSPENDED" || a.body["data"].([]any)[0].([]any)[12] != "false" {
 		t.Errorf("show warehouses: %d %v", a.status, a.body)
 	}
 	f.fake.SetWarehouse("WH", "SUSPENDED", true)

@@ -445,11 +445,16 @@ func (s *Server) showWarehouses(st *statement, sess *session, pattern string) {
 			continue
 		}
 		str := func(v string) *string { return &v }
-		rows = append(rows, []*string{str(wh.Name), str(wh.State), str("STANDARD"), str("X-Small"),
-			str(strconv.FormatBool(wh.AutoResume)), str(sess.role)})
+		current := strconv.FormatBool(wh.Name == sess.warehouse)
+		rows = append(rows, []*string{str(wh.Name), str(wh.State), str("STANDARD"), str("X-Small"), str("1"), str("1"),
+			str("0"), str("0"), str("0"), str("N"), str(current), str("600"), str(strconv.FormatBool(wh.AutoResume)),
+			str(""), str(""), str(""), str(""), str(s.now().UTC().Format(time.RFC3339)), nil, nil, str(sess.role), str("")})
 	}
 	s.mu.Unlock()
-	for _, n := range []string{"name", "state", "type", "size", "auto_resume", "owner"} {
+	// The columns of SHOW WAREHOUSES, in the documented order.
+	for _, n := range []string{"name", "state", "type", "size", "min_cluster_count", "max_cluster_count", "started_clusters",
+		"running", "queued", "is_default", "is_current", "auto_suspend", "auto_resume", "available", "provisioning",
+		"quiescing", "other", "created_on", "resumed_on", "updated_on", "owner", "comment"} {
 		st.rowType = append(st.rowType, column{Name: n, Type: "text", Nullable: true})
 	}
 	w := &partWriter{s: s, st: st}
