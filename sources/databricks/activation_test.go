@@ -5,20 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"sluice/connectors"
-	"sluice/core"
-	"sluice/destinations/webhook"
-	"sluice/engine"
-	"sluice/internal/testutil"
-	"sluice/jobs"
+	"sluice/jobs/jobstest"
 	"sluice/models"
 	"sluice/segments"
 	"sluice/sources/databricks"
@@ -70,84 +63,14 @@ func (in *inbox) get(key string) (map[string]any, bool, int) {
 	return r, ok, len(in.records)
 }
 
-// activation is Sluice on a PostgreSQL store with the Databricks source of w, a model
-// on a table of main.sales, a segment and a webhook platform at an inbox.
-type activation struct {
-	store  *models.Store
-	runner *jobs.Runner
-	admin  models.Actor
-	act    *models.Activation
-	in     *inbox
-}
-
-func newActivation(tb testing.TB, w *warehouse, table string, cond segments.Condition, mappings []models.Mapping, in *inbox) *activation {
+// startActivation sets Sluice up around the Databricks source of w (jobs/jobstest): a
+// model on main.sales.<table>, a segment of cond, and a webhook platform at in.
+func startActivation(tb testing.TB, w *warehouse, table string, cond segments.Condition, mappings []models.Mapping, in *inbox, batch, rate int) func() *models.Run {
 	tb.Helper()
-	ctx := context.Background()
-	store := testutil.Store(tb, testutil.PostgresURL(tb))
-	_, admin := testutil.Admin(tb, store)
-	reg := connectors.NewRegistry()
-	reg.RegisterSource(databricks.New(databricks.Options{BaseURL: w.f.URL()}))
-	reg.RegisterDestination(webhook.New(true))
-	svc := core.New(store, reg)
-	a := &activation{store: store, admin: admin, in: in, runner: jobs.NewRunner(store, svc, slog.New(slog.DiscardHandler), jobs.Options{
-		Engine: engine.Options{BaseDelay: time.Millisecond, MaxDelay: 10 * time.Millisecond}})}
-	spec, err := svc.SourceSpec(databricks.Kind)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	src, err := store.CreateSource(ctx, admin, spec, models.SourceInput{Name: "Lakehouse", Config: w.cfg})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if src, err = svc.ValidateSource(ctx, admin.WorkspaceID, src.ID); err != nil || src.Status != models.SourceConnected {
-		tb.Fatalf("source: %+v %v", src, err)
-	}
-	m, err := svc.CreateModel(ctx, admin, core.ModelRequest{SourceID: src.ID, Name: "Customers",
-		Table: &connectors.Table{Schema: "sales", Name: table}, PrimaryKey: "id"})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	seg, err := svc.SaveSegment(ctx, admin, "", core.SegmentRequest{ModelID: m.ID, Name: "Segment", Conditions: cond})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	srv := httptest.NewServer(in)
-	tb.Cleanup(srv.Close)
-	platform, err := svc.CreatePlatform(ctx, admin, "webhook", models.PlatformInput{Name: "CRM", Config: connectors.Config{
-		"url": srv.URL, "send_removals": "true", "batch_size": "1000", "requests_per_second": "10000", "signing_secret": "s3cret"}})
-	if err != nil || platform.Status != models.PlatformConnected {
-		tb.Fatalf("platform: %+v %v", platform, err)
-	}
-	a.act, err = svc.CreateActivation(ctx, admin, models.ActivationInput{Name: "Customers to CRM", SegmentID: seg.ID, PlatformID: platform.ID,
-		Action: "sync_records", Schedule: models.Schedule{Kind: "manual"}, Mappings: mappings,
-		Settings: models.ActivationSettings{SendRemovals: true}})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return a
-}
-
-// run queues a run, executes it and checks that its counts balance.
-func (a *activation) run(tb testing.TB) *models.Run {
-	tb.Helper()
-	ctx := context.Background()
-	queued, err := a.runner.RunNow(ctx, a.admin.WorkspaceID, a.act.ID, models.TriggerManual, false)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if !a.runner.RunOne(ctx) {
-		tb.Fatal("no run was claimed")
-	}
-	r, err := a.store.RunByID(ctx, a.admin.WorkspaceID, queued.ID)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	c := engine.Counts{Queried: r.Queried, Added: r.Added, Changed: r.Changed, Removed: r.Removed, Unchanged: r.Unchanged,
-		Sent: r.Sent, Rejected: r.Rejected, Unsent: r.Unsent, SourceIssues: r.SourceIssues}
-	if !c.Balanced() {
-		tb.Fatalf("run counts do not balance: %+v", c)
-	}
-	return r
+	return jobstest.Start(tb, jobstest.Activation{
+		Source: databricks.New(databricks.Options{BaseURL: w.f.URL()}), Config: w.cfg,
+		Table: connectors.Table{Schema: "sales", Name: table}, PrimaryKey: "id", Condition: cond,
+		Mappings: mappings, BatchSize: batch, Hook: in, RequestsPerSecond: rate})
 }
 
 // TestActivationRunsFromDatabricks is a whole activation through jobs and core: a
@@ -162,12 +85,12 @@ func TestActivationRunsFromDatabricks(t *testing.T) {
 	// More rows outside the segment keep the model's duplicates under 5%.
 	w.exec(t, `INSERT INTO "main.sales".customers (id, email) SELECT i, 'c' || i || '@example.com' FROM generate_series(13, 60) AS i`)
 	in := &inbox{records: map[string]map[string]any{}}
-	a := newActivation(t, w, "customers",
+	run := startActivation(t, w, "customers",
 		segments.All(segments.Leaf("id", segments.OpLte, 11), segments.Leaf("email", segments.OpIsNotNull, nil)),
-		[]models.Mapping{{From: "email", To: "email", Type: "email"}, {From: "amount", To: "amount", Type: "string"}}, in)
+		[]models.Mapping{{From: "email", To: "email", Type: "email"}, {From: "amount", To: "amount", Type: "string"}}, in, 4, 0)
 
 	// Rows 1..11 and the copy of 11: 12 queried; 4 (bad e-mail) and both 11s withheld.
-	r := a.run(t)
+	r := run()
 	if r.Status != models.RunWarnings || r.Queried != 12 || r.Added != 9 || r.Sent != 9 || r.SourceIssues != 3 {
 		t.Fatalf("first run: %s %+v (%s)", r.Status, r.RunCounts, r.ErrorMessage)
 	}
@@ -176,14 +99,14 @@ func TestActivationRunsFromDatabricks(t *testing.T) {
 	}
 
 	// Nothing changed: nothing is sent.
-	if r = a.run(t); r.Unchanged != 9 || r.Added+r.Changed+r.Removed+r.Sent != 0 {
+	if r = run(); r.Unchanged != 9 || r.Added+r.Changed+r.Removed+r.Sent != 0 {
 		t.Fatalf("unchanged rerun: %+v", r.RunCounts)
 	}
 
 	// A change and a deletion in the warehouse arrive as one change and one removal.
 	w.exec(t, `UPDATE "main.sales".customers SET email = 'five@example.com' WHERE id = 5`)
 	w.exec(t, `DELETE FROM "main.sales".customers WHERE id = 6`)
-	if r = a.run(t); r.Changed != 1 || r.Removed != 1 || r.Sent != 2 || r.Unchanged != 7 {
+	if r = run(); r.Changed != 1 || r.Removed != 1 || r.Sent != 2 || r.Unchanged != 7 {
 		t.Fatalf("change and delete: %+v", r.RunCounts)
 	}
 	if rec, _, n := in.get("5"); rec["email"] != "five@example.com" || n != 8 {
@@ -197,7 +120,7 @@ func TestActivationRunsFromDatabricks(t *testing.T) {
 	if err := w.f.Revoke(context.Background(), Reader, "SELECT", "TABLE", "main.sales.customers"); err != nil {
 		t.Fatal(err)
 	}
-	if r = a.run(t); r.Status != models.RunFailed || r.ErrorCategory != string(connectors.CategoryCredentials) ||
+	if r = run(); r.Status != models.RunFailed || r.ErrorCategory != string(connectors.CategoryCredentials) ||
 		!strings.Contains(r.ErrorMessage, "does not have SELECT on table main.sales.customers") {
 		t.Fatalf("without SELECT: %s %s %q", r.Status, r.ErrorCategory, r.ErrorMessage)
 	}

@@ -96,15 +96,15 @@ func BenchmarkActivation(b *testing.B) {
 	seedBench(b, w.f, *benchRows)
 	w.grant(b, fake.Select, fake.OnTable, "main.sales.bench")
 	in := &inbox{countOnly: true}
-	a := newActivation(b, w, "bench", segments.All(), []models.Mapping{
+	run := startActivation(b, w, "bench", segments.All(), []models.Mapping{
 		{From: "email", To: "email", Type: "email"}, {From: "first_name", To: "first_name", Type: "string"},
 		{From: "last_name", To: "last_name", Type: "string"}, {From: "country", To: "country", Type: "string"},
-		{From: "ltv", To: "ltv", Type: "number"}, {From: "signed_up_at", To: "signed_up_at", Type: "datetime"}}, in)
+		{From: "ltv", To: "ltv", Type: "number"}, {From: "signed_up_at", To: "signed_up_at", Type: "datetime"}}, in, 1000, 10000)
 	for b.Loop() {
 		for _, scenario := range []string{"full", "unchanged"} {
 			done := peakHeap()
 			start := time.Now()
-			r := a.run(b)
+			r := run()
 			elapsed := time.Since(start)
 			grow := done()
 			want := int64(*benchRows)
