@@ -370,3 +370,21 @@ func TestTranslate(t *testing.T) {
 		}
 	}
 }
+
+func TestInlineResultsStopAt25MiB(t *testing.T) {
+	f, c := newFake(t)
+	if _, err := f.Pool().Exec(context.Background(), `CREATE TABLE "main.sales".big AS SELECT i AS id, repeat('x', 1 << 20) AS blob FROM generate_series(1, 30) AS i`); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Grant(context.Background(), "u@example.com", Select, OnTable, "main.sales.big"); err != nil {
+		t.Fatal(err)
+	}
+	out := c.exec(map[string]any{"statement": "SELECT * FROM main.sales.big", "wait_timeout": "50s"})
+	if state(out) != Failed || !strings.HasPrefix(errMessage(out), "[RESULT_SIZE_EXCEEDED]") {
+		t.Fatalf("30 MiB inline: %s %q", state(out), errMessage(out))
+	}
+	out = c.exec(map[string]any{"statement": "SELECT * FROM main.sales.big", "wait_timeout": "50s", "disposition": "EXTERNAL_LINKS"})
+	if state(out) != Succeeded || out["manifest"].(map[string]any)["total_row_count"] != 30.0 {
+		t.Fatalf("30 MiB as links: %v", out["status"])
+	}
+}

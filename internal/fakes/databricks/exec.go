@@ -277,7 +277,7 @@ func (f *Fake) run(ctx context.Context, st *stmtState, req executeRequest, types
 		if errors.As(err, &se) {
 			fail(se)
 		} else {
-			fail(&sqlError{"INTERNAL_ERROR", err.Error(), "XX000"})
+			fail(internalError(err))
 		}
 		return
 	}
@@ -330,15 +330,17 @@ func (f *Fake) run(ctx context.Context, st *stmtState, req executeRequest, types
 		total  int64
 		cells  = make([]any, len(cols))
 	)
-	flush := func() error {
+	// flush closes the chunk being written; an INLINE result may not outgrow its limit.
+	flush := func() *sqlError {
 		if file == nil {
 			return nil
 		}
-		if _, err := bw.WriteString("]"); err != nil {
-			return err
+		_, err := bw.WriteString("]")
+		if err == nil {
+			err = bw.Flush()
 		}
-		if err := bw.Flush(); err != nil {
-			return err
+		if err != nil {
+			return internalError(err)
 		}
 		info, _ := file.Stat()
 		cur.ByteCount = info.Size()
@@ -349,6 +351,9 @@ func (f *Fake) run(ctx context.Context, st *stmtState, req executeRequest, types
 		st.chunks = append(st.chunks, cur)
 		st.mu.Unlock()
 		offset += cur.RowCount
+		if st.disposition == "INLINE" && total > InlineLimit {
+			return &sqlError{"RESULT_SIZE_EXCEEDED", "The result of the statement exceeds the 25 MiB limit of the INLINE disposition. Use EXTERNAL_LINKS.", "54000"}
+		}
 		return nil
 	}
 	for rows.Next() {
@@ -356,7 +361,7 @@ func (f *Fake) run(ctx context.Context, st *stmtState, req executeRequest, types
 			idx := len(st.chunks)
 			path := filepath.Join(f.dir, fmt.Sprintf("%s-%d.json", st.id, idx))
 			if file, err = os.Create(path); err != nil {
-				fail(&sqlError{"INTERNAL_ERROR", err.Error(), "XX000"})
+				fail(internalError(err))
 				return
 			}
 			bw = bufio.NewWriterSize(file, 64<<10)
@@ -377,14 +382,10 @@ func (f *Fake) run(ctx context.Context, st *stmtState, req executeRequest, types
 		_, _ = bw.Write(line)
 		cur.RowCount++
 		if cur.RowCount >= int64(chunkRows) {
-			if err := flush(); err != nil {
-				fail(&sqlError{"INTERNAL_ERROR", err.Error(), "XX000"})
+			if e := flush(); e != nil {
+				fail(e)
 				return
 			}
-		}
-		if st.disposition == "INLINE" && total > InlineLimit {
-			fail(&sqlError{"RESULT_SIZE_EXCEEDED", "The result of the statement exceeds the 25 MiB limit of the INLINE disposition. Use EXTERNAL_LINKS.", "54000"})
-			return
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -397,12 +398,8 @@ func (f *Fake) run(ctx context.Context, st *stmtState, req executeRequest, types
 		fail(pgError(err))
 		return
 	}
-	if err := flush(); err != nil {
-		fail(&sqlError{"INTERNAL_ERROR", err.Error(), "XX000"})
-		return
-	}
-	if st.disposition == "INLINE" && total > InlineLimit {
-		fail(&sqlError{"RESULT_SIZE_EXCEEDED", "The result of the statement exceeds the 25 MiB limit of the INLINE disposition. Use EXTERNAL_LINKS.", "54000"})
+	if e := flush(); e != nil {
+		fail(e)
 		return
 	}
 	st.mu.Lock()
@@ -411,6 +408,8 @@ func (f *Fake) run(ctx context.Context, st *stmtState, req executeRequest, types
 	st.set(Succeeded, nil)
 }
 
+func internalError(err error) *sqlError { return &sqlError{"INTERNAL_ERROR", err.Error(), "XX000"} }
+
 // pgError words a PostgreSQL error as the Databricks error class of the same fault.
 func pgError(err error) *sqlError {
 	var pe *pgconn.PgError
@@ -418,7 +417,7 @@ func pgError(err error) *sqlError {
 		if errors.Is(err, context.Canceled) {
 			return &sqlError{"OPERATION_CANCELED", "The statement was canceled.", "HY008"}
 		}
-		return &sqlError{"INTERNAL_ERROR", err.Error(), "XX000"}
+		return internalError(err)
 	}
 	switch {
 	case pe.Code == "42703":
