@@ -18,3 +18,9 @@ var ParseKey, DecodeValue = parseKey, decodeValue
 
 // Col makes a rowType entry for DecodeValue.
 func Col(typ string, scale int) column { return column{Name: "c", Type: typ, Scale: &scale} }
+
+// BaseOf is where an opened source sends its requests, and the account its JWTs name.
+func BaseOf(src connectors.Source) (base, jwtAccount, user string) {
+	s := src.(*source)
+	return s.base, s.set.jwtAcct, s.set.user
+}
