@@ -2,6 +2,7 @@ package snowflake
 
 import (
 	"bufio"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -180,7 +181,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 	}
 	select {
 	case <-st.done:
-		s.answer(w, st, 0)
+		s.answer(w, r, st, 0)
 	case <-time.After(wait):
 		s.running(w, st)
 	case <-r.Context().Done():
@@ -208,7 +209,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 	}
 	select {
 	case <-st.done:
-		s.answer(w, st, part)
+		s.answer(w, r, st, part)
 	default:
 		s.running(w, st)
 	}
@@ -257,7 +258,10 @@ func (s *Server) running(w http.ResponseWriter, st *statement) {
 
 // answer writes an ended statement: its error, its ResultSet (partition 0, with the
 // metadata) or another partition's rows.
-func (s *Server) answer(w http.ResponseWriter, st *statement, part int) {
+//
+// Partitions after the first are gzip-compressed when the client accepts it, as the
+// reference says they may be ("Content-Encoding: gzip").
+func (s *Server) answer(w http.ResponseWriter, r *http.Request, st *statement, part int) {
 	if st.err != nil {
 		s.failure(w, st, st.err)
 		return
@@ -272,11 +276,20 @@ func (s *Server) answer(w http.ResponseWriter, st *statement, part int) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
 	if part > 0 {
+		if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+			w.Header().Set("Content-Encoding", "gzip")
+			w.WriteHeader(http.StatusOK)
+			zw := gzip.NewWriter(w)
+			_, _ = fmt.Fprintf(zw, `{"data":%s}`, data)
+			_ = zw.Close()
+			return
+		}
+		w.WriteHeader(http.StatusOK)
 		_, _ = fmt.Fprintf(w, `{"data":%s}`, data)
 		return
 	}
+	w.WriteHeader(http.StatusOK)
 	meta, _ := json.Marshal(map[string]any{
 		"numRows": st.numRows, "format": "jsonv2", "rowType": st.rowType, "partitionInfo": st.parts,
 	})
