@@ -182,11 +182,23 @@ func TrimSQL(sql string) string {
 // "schema"."table" AS "alias", SQL as (sql) AS "alias". The SQL is wrapped on its own
 // lines so a trailing "-- comment" in it cannot swallow the closing parenthesis.
 func RelationSQL(rel connectors.Relation, alias string) string {
+	return QuotedRelationSQL(QuoteIdent, rel, alias)
+}
+
+// QuotedRelationSQL is RelationSQL with a dialect's own identifier quoting (backticks
+// on BigQuery and Databricks), and qualifiers (a catalog, a project) written before a
+// table's schema.
+func QuotedRelationSQL(quote func(string) string, rel connectors.Relation, alias string, qualifiers ...string) string {
 	var from string
 	if rel.Table != nil {
-		from = QuoteIdent(rel.Table.Name)
+		from = quote(rel.Table.Name)
 		if rel.Table.Schema != "" {
-			from = QuoteIdent(rel.Table.Schema) + "." + from
+			from = quote(rel.Table.Schema) + "." + from
+			for i := len(qualifiers) - 1; i >= 0; i-- {
+				if qualifiers[i] != "" {
+					from = quote(qualifiers[i]) + "." + from
+				}
+			}
 		}
 	} else {
 		from = "(\n" + TrimSQL(rel.SQL) + "\n)"
@@ -194,7 +206,7 @@ func RelationSQL(rel connectors.Relation, alias string) string {
 	if alias == "" {
 		return from
 	}
-	return from + " AS " + QuoteIdent(alias)
+	return from + " AS " + quote(alias)
 }
 
 // ModelSQL wraps a model's SQL so that describing or probing it cannot run anything but

@@ -126,3 +126,19 @@ func TestSQLHelpers(t *testing.T) {
 		t.Errorf("ModelSQL = %q", got)
 	}
 }
+
+func TestQuotedRelationSQL(t *testing.T) {
+	tick := func(s string) string { return "`" + s + "`" }
+	tbl := connectors.Relation{Table: &connectors.Table{Schema: "sales", Name: "customers"}}
+	for _, c := range []struct{ got, want string }{
+		{QuotedRelationSQL(tick, tbl, "m", "main"), "`main`.`sales`.`customers` AS `m`"},
+		{QuotedRelationSQL(tick, tbl, "", ""), "`sales`.`customers`"},
+		{QuotedRelationSQL(tick, connectors.Relation{Table: &connectors.Table{Name: "t"}}, "m", "main"), "`t` AS `m`"},
+		{QuotedRelationSQL(tick, connectors.Relation{SQL: "SELECT 1;"}, "m"), "(\nSELECT 1\n) AS `m`"},
+		{RelationSQL(tbl, "m"), `"sales"."customers" AS "m"`},
+	} {
+		if c.got != c.want {
+			t.Errorf("got %q, want %q", c.got, c.want)
+		}
+	}
+}
