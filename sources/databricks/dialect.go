@@ -42,22 +42,7 @@ func (Dialect) Placeholder(n int) string { return ":p" + strconv.Itoa(n) }
 // (sql) AS `alias`, the SQL on lines of its own so a trailing "-- comment" cannot
 // swallow the closing parenthesis.
 func (d Dialect) RelationSQL(rel connectors.Relation, alias string) string {
-	var from string
-	if rel.Table != nil {
-		from = d.QuoteIdent(rel.Table.Name)
-		if rel.Table.Schema != "" {
-			from = d.QuoteIdent(rel.Table.Schema) + "." + from
-			if d.Catalog != "" {
-				from = d.QuoteIdent(d.Catalog) + "." + from
-			}
-		}
-	} else {
-		from = "(\n" + sqlsource.TrimSQL(rel.SQL) + "\n)"
-	}
-	if alias == "" {
-		return from
-	}
-	return from + " AS " + d.QuoteIdent(alias)
+	return sqlsource.QuotedRelationSQL(d.QuoteIdent, rel, alias, d.Catalog)
 }
 
 // DaysAgo is (current_timestamp() - make_dt_interval(CAST(ph AS INT))): an instant,
