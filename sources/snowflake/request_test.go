@@ -33,7 +33,7 @@ func TestAccountAddress(t *testing.T) {
 			t.Fatalf("%s: %v", tc.account, err)
 		}
 		base, jwt, user := snowflake.BaseOf(src)
-		if base != tc.base || jwt != tc.jwt || user != "Mixed.Case" {
+		if base != tc.base || jwt != tc.jwt || user != "MIXED.CASE" {
 			t.Errorf("%s: %s, %s, %s", tc.account, base, jwt, user)
 		}
 	}

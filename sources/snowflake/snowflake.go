@@ -178,9 +178,10 @@ func (c *connector) Open(ctx context.Context, in connectors.Config) (connectors.
 			Message: "The private key cannot be used: " + err.Error() + "."}
 	}
 	set := settings{
-		account:   account,
-		jwtAcct:   strings.ToUpper(strings.SplitN(account, ".", 2)[0]),
-		user:      identifier(cfg["user"]),
+		account: account,
+		jwtAcct: strings.ToUpper(strings.SplitN(account, ".", 2)[0]),
+		// Login names are case-insensitive, and a key-pair JWT names the user in upper case.
+		user:      strings.ToUpper(identifier(cfg["user"])),
 		warehouse: identifier(cfg["warehouse"]),
 		role:      identifier(cfg["role"]),
 		database:  identifier(cfg["database"]),
