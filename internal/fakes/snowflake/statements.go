@@ -190,11 +190,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 
 // status is GET /api/v2/statements/{handle}, with ?partition=N for partition N.
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
-	userName, ok := s.gate(w, r)
-	if !ok {
-		return
-	}
-	st := s.lookup(w, r, userName)
+	st := s.lookup(w, r)
 	if st == nil {
 		return
 	}
@@ -217,11 +213,7 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 
 // cancel is POST /api/v2/statements/{handle}/cancel.
 func (s *Server) cancel(w http.ResponseWriter, r *http.Request) {
-	userName, ok := s.gate(w, r)
-	if !ok {
-		return
-	}
-	st := s.lookup(w, r, userName)
+	st := s.lookup(w, r)
 	if st == nil {
 		return
 	}
@@ -233,7 +225,13 @@ func (s *Server) cancel(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (s *Server) lookup(w http.ResponseWriter, r *http.Request, userName string) *statement {
+// lookup passes the gate and finds the path's statement, which only the user who
+// submitted it may read or cancel; nil once it has answered.
+func (s *Server) lookup(w http.ResponseWriter, r *http.Request) *statement {
+	userName, ok := s.gate(w, r)
+	if !ok {
+		return nil
+	}
 	handle := r.PathValue("handle")
 	s.mu.Lock()
 	st := s.statements[handle]
