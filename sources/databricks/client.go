@@ -18,6 +18,8 @@ import (
 
 // The wire format of the Statement Execution API 2.0.
 
+const statementsPath = "/api/2.0/sql/statements"
+
 type parameter struct {
 	Name  string  `json:"name"`
 	Value *string `json:"value,omitempty"`
@@ -93,6 +95,9 @@ type apiError struct {
 	Code    string
 	Message string
 	Retry   time.Duration
+	// Submit is true for an answer to POST /api/2.0/sql/statements, where a 404 means
+	// the warehouse, not a statement, does not exist.
+	Submit bool
 }
 
 func (e *apiError) Error() string {
@@ -191,6 +196,7 @@ func (s *source) call(ctx context.Context, method, path string, in, out any) err
 		}
 		if resp.StatusCode >= 300 {
 			e := readAPIError(resp)
+			e.Submit = method == http.MethodPost && path == statementsPath
 			resp.Body.Close()
 			cancel()
 			if (e.Status == http.StatusTooManyRequests || e.Status == http.StatusServiceUnavailable) && attempt < 3 {
@@ -277,7 +283,7 @@ func (s *source) runIn(ctx context.Context, catalog, schema, sql string, args []
 	req := statementRequest{Statement: sql, WarehouseID: s.set.warehouse, Catalog: catalog, Schema: schema,
 		Parameters: ps, WaitTimeout: "0s", OnWaitTimeout: "CONTINUE", Disposition: disposition, Format: "JSON_ARRAY"}
 	var resp statementResponse
-	if err := s.call(ctx, http.MethodPost, "/api/2.0/sql/statements", req, &resp); err != nil {
+	if err := s.call(ctx, http.MethodPost, statementsPath, req, &resp); err != nil {
 		return nil, err
 	}
 	wait := 5 * time.Millisecond

@@ -94,7 +94,7 @@ func (set settings) classifyAPI(e *connectors.Error, api *apiError) {
 	case api.Status == http.StatusForbidden:
 		e.Category, e.Field = connectors.CategoryCredentials, "warehouse"
 		e.Message = fmt.Sprintf("%s may not use SQL warehouse %s. Ask a workspace admin to give it the Can use permission on the warehouse (SQL Warehouses, Permissions).", capitalize(set.who()), set.warehouse)
-	case api.Status == http.StatusNotFound && api.Code != "NOT_FOUND":
+	case api.Status == http.StatusNotFound && api.Submit:
 		e.Category, e.Field = connectors.CategoryNotFound, "warehouse"
 		e.Message = fmt.Sprintf("SQL warehouse %s does not exist in workspace %s. Copy the HTTP path from the warehouse's Connection details.", set.warehouse, set.host)
 	case api.Status == http.StatusNotFound:
