@@ -61,11 +61,11 @@ func (h *ActivationHandler) Index(c echo.Context) error {
 
 // Show is the activation overview with its run history.
 func (h *ActivationHandler) Show(c echo.Context) error {
-	a, err := h.store.ActivationByID(c.Request().Context(), workspaceID(c), c.Param("id"))
+	a, parts, err := h.store.ActivationWithParts(c.Request().Context(), workspaceID(c), c.Param("id"))
 	if err != nil {
 		return err
 	}
-	props, err := h.showProps(c, a, tabOr(c.QueryParam("tab")), nil, nil)
+	props, err := h.showProps(c, a, parts, tabOr(c.QueryParam("tab")), nil, nil)
 	if err != nil {
 		return err
 	}
@@ -81,7 +81,7 @@ func (h *ActivationHandler) UpdateSettings(c echo.Context) error {
 		return echo.ErrBadRequest
 	}
 	ctx := c.Request().Context()
-	a, err := h.store.ActivationByID(ctx, workspaceID(c), c.Param("id"))
+	a, parts, err := h.store.ActivationWithParts(ctx, workspaceID(c), c.Param("id"))
 	if err != nil {
 		return err
 	}
@@ -102,7 +102,7 @@ func (h *ActivationHandler) UpdateSettings(c echo.Context) error {
 	saved, err := h.core.UpdateActivation(ctx, actor(c), a.ID, in)
 	var fe *models.FieldError
 	if asFieldErr(err, &fe) {
-		props, err := h.showProps(c, a, "settings", posted, components.FormErrors{fe.Field: fe.Message})
+		props, err := h.showProps(c, a, parts, "settings", posted, components.FormErrors{fe.Field: fe.Message})
 		if err != nil {
 			return err
 		}
@@ -119,18 +119,11 @@ func (h *ActivationHandler) UpdateSettings(c echo.Context) error {
 
 // showProps loads the activation page's tab. On the Settings tab the action's settings
 // show the platform's choices; values and errors, when given, are a refused form's.
-func (h *ActivationHandler) showProps(c echo.Context, a *models.Activation, tab string, values map[string]string, errs components.FormErrors) (activationsview.ShowProps, error) {
+// The run history and chart read the newest 50 runs, only the columns they show.
+func (h *ActivationHandler) showProps(c echo.Context, a *models.Activation, parts models.ActivationParts, tab string, values map[string]string, errs components.FormErrors) (activationsview.ShowProps, error) {
 	ctx := c.Request().Context()
 	ws := workspaceID(c)
-	seg, err := h.store.SegmentByID(ctx, ws, a.SegmentID)
-	if err != nil {
-		return activationsview.ShowProps{}, err
-	}
-	p, err := h.store.PlatformByID(ctx, ws, a.PlatformID)
-	if err != nil {
-		return activationsview.ShowProps{}, err
-	}
-	runs, err := h.store.ListRuns(ctx, ws, a.ID, 50)
+	runs, err := h.store.ListRunSummaries(ctx, ws, a.ID, 50)
 	if err != nil {
 		return activationsview.ShowProps{}, err
 	}
@@ -138,22 +131,23 @@ func (h *ActivationHandler) showProps(c echo.Context, a *models.Activation, tab 
 	if err != nil {
 		return activationsview.ShowProps{}, err
 	}
-	props := activationsview.ShowProps{Activation: a, Segment: seg.Name, Platform: p, Runs: runs, Events: events,
+	props := activationsview.ShowProps{Activation: a, Segment: parts.SegmentName, Platform: parts.PlatformName, Runs: runs, Events: events,
 		Tab: tab, Schedule: a.Schedule().Describe(), NextRun: a.NextRun(time.Now()), Errors: errs}
 	if values == nil {
 		values = a.Settings().Action
 	}
-	if err := h.settingFields(c, &props, values); err != nil {
+	known := segmentModels{a.SegmentID: parts.Model}
+	if err := h.settingFields(c, &props, parts.PlatformKind, values); err != nil {
 		return props, err
 	}
-	if props.Warnings, err = h.dependencyWarnings(c, seg.ModelID, seg.ID, a.ID); err != nil {
+	if props.Warnings, err = h.dependencyWarnings(c, parts.Model, a.SegmentID, a.ID); err != nil {
 		return props, fmt.Errorf("activation %s: warnings: %w", a.ID, err)
 	}
 	for i := range runs {
 		if runs[i].Finished() {
 			if runs[i].ErrorMessage != "" && (runs[i].Status == models.RunFailed || runs[i].Status == models.RunInterrupted) {
 				props.LastError = &runs[i]
-				props.Fix = h.fixFor(c, &runs[i], a)
+				props.Fix = fixButton(c, runFix(ctx, h.store, &runs[i], a.Ref(), known))
 			}
 			if props.LastRunWarnings, err = h.syncWarnings(ctx, c, ws, runs[i].ID); err != nil {
 				return props, fmt.Errorf("activation %s: run warnings: %w", a.ID, err)
@@ -161,7 +155,7 @@ func (h *ActivationHandler) showProps(c echo.Context, a *models.Activation, tab 
 			break
 		}
 	}
-	props.PauseFix = fixButton(c, pauseFix(ctx, h.store, a))
+	props.PauseFix = fixButton(c, pauseFix(ctx, h.store, a, known))
 	if props.Incident, err = h.store.OpenIncidentOn(ctx, ws, models.IncidentActivation, a.ID); err != nil {
 		return props, fmt.Errorf("activation %s: open incident: %w", a.ID, err)
 	}
@@ -171,8 +165,8 @@ func (h *ActivationHandler) showProps(c echo.Context, a *models.Activation, tab 
 // settingFields are the action's settings with their values; on the Settings tab, with
 // the choices the platform offers (core opens it), listed only there so the other tabs
 // never wait on the platform.
-func (h *ActivationHandler) settingFields(c echo.Context, props *activationsview.ShowProps, values map[string]string) error {
-	spec, err := h.core.DestinationSpec(props.Platform.Kind)
+func (h *ActivationHandler) settingFields(c echo.Context, props *activationsview.ShowProps, kind string, values map[string]string) error {
+	spec, err := h.core.DestinationSpec(kind)
 	if err != nil {
 		return nil // a kind this build lacks: the page says so elsewhere
 	}
@@ -183,7 +177,7 @@ func (h *ActivationHandler) settingFields(c echo.Context, props *activationsview
 		props.ActionLabel = action.Label
 		var choices core.ActionSettingChoices
 		if props.Tab == "settings" {
-			if choices, err = h.core.ActionSettingChoices(c.Request().Context(), workspaceID(c), props.Platform.ID, action); err != nil {
+			if choices, err = h.core.ActionSettingChoices(c.Request().Context(), workspaceID(c), props.Activation.PlatformID, action); err != nil {
 				return fmt.Errorf("list the choices of %s: %w", action.Name, err)
 			}
 		}
@@ -193,11 +187,6 @@ func (h *ActivationHandler) settingFields(c echo.Context, props *activationsview
 		}
 	}
 	return nil
-}
-
-// fixFor is the place where a run's error is fixed, as a button.
-func (h *ActivationHandler) fixFor(c echo.Context, r *models.Run, a *models.Activation) *runsview.Fix {
-	return fixButton(c, runFix(c.Request().Context(), h.store, r, a.Ref(), nil))
 }
 
 // fixButton reverses a fix's route into the button that opens it; nil stays nil.

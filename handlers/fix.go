@@ -69,10 +69,10 @@ func (place fixPlace) resolve(ctx context.Context, store *models.Store, a models
 
 // pauseFix is the page that fixes an automatic pause's cause; nil for a manual pause
 // (resuming it is the fix) or a threshold pause with no run to show.
-func pauseFix(ctx context.Context, store *models.Store, a *models.Activation) *fix {
+func pauseFix(ctx context.Context, store *models.Store, a *models.Activation, sm segmentModels) *fix {
 	place, ok := models.PauseFixPlace(a.PauseCause)
 	if !ok || !a.PauseAutomatic || (place.On == models.FixOnRun && a.LastRunID == "") {
 		return nil
 	}
-	return fixPlace(place).resolve(ctx, store, a.Ref(), a.LastRunID, nil)
+	return fixPlace(place).resolve(ctx, store, a.Ref(), a.LastRunID, sm)
 }

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -18,8 +20,11 @@ type IncidentHandler struct{ *Server }
 // incidentsPage is how many incidents one page shows.
 const incidentsPage = 20
 
-// Index shows one page of the open (default) or resolved incidents, newest first;
-// ?activation=<id> narrows them to one activation.
+// Index shows one page of the open (default) or resolved incidents, newest first, by
+// keyset: ?before= is the last incident of the previous page (its opening time and id),
+// so every page costs the same whatever the workspace's history; ?from= is how many
+// came before, for the "21–40" label only. ?activation=<id> narrows them to one
+// activation.
 func (h *IncidentHandler) Index(c echo.Context) error {
 	ctx := c.Request().Context()
 	ws := workspaceID(c)
@@ -27,11 +32,18 @@ func (h *IncidentHandler) Index(c echo.Context) error {
 	if status != models.IncidentsResolved {
 		status = models.IncidentsOpen
 	}
-	page, err := strconv.Atoi(c.QueryParam("page"))
-	if err != nil || page < 1 {
-		page = 1
+	var cursor *models.IncidentCursor
+	if v := c.QueryParam("before"); v != "" {
+		var ok bool
+		if cursor, ok = parseIncidentCursor(v); !ok {
+			return echo.NewHTTPError(http.StatusBadRequest, "This page link is broken: open the incidents from the menu.")
+		}
 	}
-	f := models.IncidentFilter{Status: status, Offset: (page - 1) * incidentsPage, Limit: incidentsPage}
+	from, err := strconv.Atoi(c.QueryParam("from"))
+	if err != nil || from < 0 || cursor == nil {
+		from = 0
+	}
+	f := models.IncidentFilter{Status: status}
 	p := incidentsview.Props{Status: status}
 	if id := c.QueryParam("activation"); id != "" {
 		act, err := h.store.ActivationByID(ctx, ws, id)
@@ -40,29 +52,47 @@ func (h *IncidentHandler) Index(c echo.Context) error {
 		}
 		f.ObjectType, f.ObjectID, p.ObjectName = models.IncidentActivation, act.ID, act.Name
 	}
-	p.Incidents, p.Total, err = h.store.Incidents(ctx, ws, f)
+	list, err := h.store.IncidentsBefore(ctx, ws, f, cursor, incidentsPage+1)
 	if err != nil {
 		return fmt.Errorf("list incidents: %w", err)
 	}
-	link := func(status string, page int) string {
+	link := func(status string, after *models.Incident, from int) string {
 		q := url.Values{"status": {status}}
 		if f.ObjectID != "" {
 			q.Set("activation", f.ObjectID)
 		}
-		if page > 1 {
-			q.Set("page", strconv.Itoa(page))
+		if after != nil {
+			q.Set("before", incidentCursor(after))
+			q.Set("from", strconv.Itoa(from))
 		}
 		return c.Echo().Reverse("incidents.index") + "?" + q.Encode()
 	}
-	p.OpenURL, p.ResolvedURL = link(models.IncidentsOpen, 1), link(models.IncidentsResolved, 1)
-	if page > 1 {
-		p.PrevURL = link(status, page-1)
+	p.OpenURL, p.ResolvedURL = link(models.IncidentsOpen, nil, 0), link(models.IncidentsResolved, nil, 0)
+	if cursor != nil {
+		p.FirstURL = link(status, nil, 0)
 	}
-	if int64(f.Offset+len(p.Incidents)) < p.Total {
-		p.NextURL = link(status, page+1)
+	if len(list) > incidentsPage {
+		list = list[:incidentsPage]
+		p.NextURL = link(status, &list[len(list)-1], from+len(list))
 	}
-	if len(p.Incidents) > 0 {
-		p.From, p.To = f.Offset+1, f.Offset+len(p.Incidents)
+	p.Incidents = list
+	if len(list) > 0 {
+		p.From, p.To = from+1, from+len(list)
 	}
 	return h.render(c, http.StatusOK, incidentsview.Page(p), nil)
+}
+
+// incidentCursor is the ?before= of the page after in: its opening time and id.
+func incidentCursor(in *models.Incident) string {
+	return strconv.FormatInt(in.OpenedAt.UnixNano(), 10) + "." + in.ID
+}
+
+// parseIncidentCursor reads incidentCursor's form back.
+func parseIncidentCursor(v string) (*models.IncidentCursor, bool) {
+	at, id, ok := strings.Cut(v, ".")
+	nanos, err := strconv.ParseInt(at, 10, 64)
+	if !ok || err != nil || id == "" {
+		return nil, false
+	}
+	return &models.IncidentCursor{OpenedAt: time.Unix(0, nanos).UTC(), ID: id}, true
 }

@@ -3,8 +3,11 @@ package handlers_test
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/PuerkitoBio/goquery"
 
 	"sluice/internal/testutil"
 	"sluice/models"
@@ -47,13 +50,37 @@ func TestIncidentsPage(t *testing.T) {
 			t.Errorf("open tab or nav entry missing:\n%s", first.Body)
 		}
 		next, ok := first.Doc(t).Find("[data-testid=next-page]").Attr("href")
-		if !ok || first.Count(t, "[data-testid=prev-page]") != 0 {
+		if !ok || first.Count(t, "[data-testid=first-page]") != 0 || !strings.Contains(first.Text(t, "[data-testid=incidents-pagination]"), "1–20") {
 			t.Fatalf("pagination of the first page:\n%s", first.Body)
 		}
 		second := viewer.get(next).want(t, http.StatusOK)
-		if n := second.Count(t, "[data-testid=incident-row]"); n != 5 || second.Count(t, "[data-testid=next-page]") != 0 || second.Count(t, "[data-testid=prev-page]") != 1 {
+		if n := second.Count(t, "[data-testid=incident-row]"); n != 5 || second.Count(t, "[data-testid=next-page]") != 0 || second.Count(t, "[data-testid=first-page]") != 1 ||
+			!strings.Contains(second.Text(t, "[data-testid=incidents-pagination]"), "21–25") {
 			t.Errorf("second page shows %d incidents:\n%s", n, second.Body)
 		}
+		// Keyset pages: every open incident once, newest first.
+		var ids []string
+		for _, page := range []*response{first, second} {
+			page.Doc(t).Find("[data-testid=incident-row]").Each(func(_ int, row *goquery.Selection) {
+				id, _ := row.Attr("id")
+				ids = append(ids, strings.TrimPrefix(id, "incident-"))
+			})
+		}
+		want, _, err := a.store.Incidents(ctx, admin.WorkspaceID, models.IncidentFilter{Status: models.IncidentsOpen, Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wantIDs []string
+		for _, in := range want {
+			wantIDs = append(wantIDs, in.ID)
+		}
+		if !slices.Equal(ids, wantIDs) {
+			t.Errorf("the pages list %v, newest first is %v", ids, wantIDs)
+		}
+		if first := second.Doc(t).Find("[data-testid=first-page]").AttrOr("href", ""); first != "/incidents?status=open" {
+			t.Errorf("first-page link %q", first)
+		}
+		viewer.get("/incidents?before=garbage").want(t, http.StatusBadRequest)
 		all := first.Body + second.Body
 		if strings.Contains(all, "Globex secret") || strings.Contains(all, "Recovered one") {
 			t.Error("the open tab shows another workspace's or a resolved incident")

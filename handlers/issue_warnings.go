@@ -14,31 +14,33 @@ import (
 // dependencyWarnings are the open validation issues a segment or an activation depends
 // on, in plain words saying why they matter here: its source's failing checks, its
 // model's table or query gone, duplicate keys, and the issues of the columns it uses
-// (worked out from core's lineage). activationID is "" on a segment's page.
-func (s *Server) dependencyWarnings(c echo.Context, modelID, segmentID, activationID string) ([]components.DependencyWarning, error) {
+// (worked out from core's lineage). sm is the segment's model and source;
+// activationID is "" on a segment's page. The model itself is read only when it has
+// open issues.
+func (s *Server) dependencyWarnings(c echo.Context, sm models.SegmentModel, segmentID, activationID string) ([]components.DependencyWarning, error) {
 	ctx := c.Request().Context()
 	ws := workspaceID(c)
-	m, err := s.store.ModelByID(ctx, ws, modelID)
-	if err != nil {
-		return nil, err
-	}
-	open, err := s.store.OpenIssuesByObject(ctx, ws, []string{m.SourceID, m.ID})
+	open, err := s.store.OpenIssuesByObject(ctx, ws, []string{sm.SourceID, sm.ModelID})
 	if err != nil {
 		return nil, err
 	}
 	var out []components.DependencyWarning
-	if len(open[m.SourceID]) > 0 {
-		src, err := s.store.SourceByID(ctx, ws, m.SourceID)
+	if len(open[sm.SourceID]) > 0 {
+		src, err := s.store.SourceByID(ctx, ws, sm.SourceID)
 		if err != nil {
 			return nil, err
 		}
-		for _, is := range open[m.SourceID] {
+		for _, is := range open[sm.SourceID] {
 			out = append(out, components.DependencyWarning{Text: is.Message,
 				Href: c.Echo().Reverse("sources.show", src.ID), LinkText: "Open source " + src.Name})
 		}
 	}
-	if len(open[m.ID]) == 0 {
+	if len(open[sm.ModelID]) == 0 {
 		return out, nil
+	}
+	m, err := s.store.ModelByID(ctx, ws, sm.ModelID)
+	if err != nil {
+		return nil, err
 	}
 	uses, err := s.core.Lineage(ctx, ws, m)
 	if err != nil {

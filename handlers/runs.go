@@ -247,7 +247,7 @@ func (h *RunHandler) progress(ctx context.Context, ws string, r *models.Run) (ru
 	if r.Finished() {
 		return p, nil
 	}
-	recent, err := h.store.ListRuns(ctx, ws, r.ActivationID, 20)
+	recent, err := h.store.ListRunSummaries(ctx, ws, r.ActivationID, 20)
 	if err != nil {
 		return p, fmt.Errorf("run progress: %w", err)
 	}

@@ -124,7 +124,11 @@ func (h *SegmentHandler) Show(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if p.Warnings, err = h.dependencyWarnings(c, g.ModelID, g.ID, ""); err != nil {
+	sm, err := h.store.SegmentModelOf(c.Request().Context(), workspaceID(c), g.ID)
+	if err != nil {
+		return fmt.Errorf("segment %s: model: %w", g.ID, err)
+	}
+	if p.Warnings, err = h.dependencyWarnings(c, sm, g.ID, ""); err != nil {
 		return fmt.Errorf("segment %s: warnings: %w", g.ID, err)
 	}
 	return h.render(c, http.StatusOK, segmentsview.BuilderPage(p), nil)

@@ -274,6 +274,40 @@ func (s *Store) ActivationByID(ctx context.Context, workspaceID, id string) (*Ac
 	return byID[Activation](ctx, s, workspaceID, id)
 }
 
+// ActivationParts are what an activation's page shows of the objects it uses: its
+// segment's name and model, the model's source, its platform's name and kind.
+type ActivationParts struct {
+	SegmentName  string
+	Model        SegmentModel
+	PlatformName string
+	PlatformKind string
+}
+
+// ActivationWithParts loads an activation of a workspace with its parts, in one query.
+func (s *Store) ActivationWithParts(ctx context.Context, workspaceID, id string) (*Activation, ActivationParts, error) {
+	var row struct {
+		Activation
+		SegmentName  string
+		ModelID      string
+		SourceID     string
+		PlatformName string
+		PlatformKind string
+	}
+	err := s.db.WithContext(ctx).Table("activations").
+		Select("activations.*, segments.name AS segment_name, data_models.id AS model_id, data_models.source_id AS source_id, "+
+			"platforms.name AS platform_name, platforms.kind AS platform_kind").
+		Joins("JOIN segments ON segments.id = activations.segment_id AND segments.workspace_id = activations.workspace_id").
+		Joins("JOIN data_models ON data_models.id = segments.model_id AND data_models.workspace_id = activations.workspace_id").
+		Joins("JOIN platforms ON platforms.id = activations.platform_id AND platforms.workspace_id = activations.workspace_id").
+		Where("activations.workspace_id = ? AND activations.id = ?", workspaceID, id).
+		Take(&row).Error
+	if err != nil {
+		return nil, ActivationParts{}, translate(err)
+	}
+	return &row.Activation, ActivationParts{SegmentName: row.SegmentName, Model: SegmentModel{ModelID: row.ModelID, SourceID: row.SourceID},
+		PlatformName: row.PlatformName, PlatformKind: row.PlatformKind}, nil
+}
+
 // ActivationFilter narrows the activations list: by the last run's health (healthy,
 // warning, failed, never_run) or by status "paused".
 type ActivationFilter struct {
@@ -288,11 +322,30 @@ type ActivationFilter struct {
 
 // ListActivations returns a workspace's activations by name, all of them or a keyset
 // page (After, Limit).
+// Rows are read without gorm's reflection, which cost more than the query on a page.
 func (s *Store) ListActivations(ctx context.Context, workspaceID string, f ActivationFilter) ([]Activation, error) {
+	rows, err := filterActivations(s.db.WithContext(ctx).Model(&Activation{}).Select(activationColumns), "activations", workspaceID, f).
+		Order("name").Rows()
+	if err != nil {
+		return nil, translate(err)
+	}
+	defer rows.Close()
 	var out []Activation
-	err := filterActivations(s.db.WithContext(ctx), "activations", workspaceID, f).Order("name").Find(&out).Error
-	return out, translate(err)
+	for rows.Next() {
+		var a Activation
+		if err := rows.Scan(&a.ID, &a.WorkspaceID, &a.Name, &a.SegmentID, &a.PlatformID, &a.Action, &a.MappingsJSON, &a.ScheduleJSON,
+			&a.SettingsJSON, &a.Status, &a.PauseAutomatic, &a.PauseCause, &a.PauseReason, &a.PausedAt, &a.Health, &a.LastRunID,
+			&a.CreatedAt, &a.UpdatedAt); err != nil {
+			return nil, translate(err)
+		}
+		out = append(out, a)
+	}
+	return out, translate(rows.Err())
 }
+
+// activationColumns are every column of an activation, in ListActivations' order.
+const activationColumns = "id, workspace_id, name, segment_id, platform_id, action, mappings_json, schedule_json, settings_json, " +
+	"status, pause_automatic, pause_cause, pause_reason, paused_at, health, last_run_id, created_at, updated_at"
 
 // filterActivations narrows q to the workspace's activations f asks for; table is what
 // the query calls the activations table.

@@ -228,16 +228,7 @@ type IncidentFilter struct {
 // Incidents lists a workspace's incidents, newest first, one page at a time; total
 // counts every match.
 func (s *Store) Incidents(ctx context.Context, workspaceID string, f IncidentFilter) ([]Incident, int64, error) {
-	q := s.db.WithContext(ctx).Model(&Incident{}).Where("workspace_id = ?", workspaceID)
-	switch f.Status {
-	case IncidentsOpen:
-		q = q.Where("resolved_at IS NULL")
-	case IncidentsResolved:
-		q = q.Where("resolved_at IS NOT NULL")
-	}
-	if f.ObjectType != "" {
-		q = q.Where("object_type = ? AND object_id = ?", f.ObjectType, f.ObjectID)
-	}
+	q := filterIncidents(s.db.WithContext(ctx).Model(&Incident{}), workspaceID, f)
 	var total int64
 	if err := q.Count(&total).Error; err != nil {
 		return nil, 0, translate(err)
@@ -248,6 +239,43 @@ func (s *Store) Incidents(ctx context.Context, workspaceID string, f IncidentFil
 	var out []Incident
 	err := q.Order("opened_at DESC, id DESC").Offset(max(f.Offset, 0)).Limit(f.Limit).Find(&out).Error
 	return out, total, translate(err)
+}
+
+// filterIncidents narrows q to the workspace's incidents f asks for.
+func filterIncidents(q *gorm.DB, workspaceID string, f IncidentFilter) *gorm.DB {
+	q = q.Where("workspace_id = ?", workspaceID)
+	switch f.Status {
+	case IncidentsOpen:
+		q = q.Where("resolved_at IS NULL")
+	case IncidentsResolved:
+		q = q.Where("resolved_at IS NOT NULL")
+	}
+	if f.ObjectType != "" {
+		q = q.Where("object_type = ? AND object_id = ?", f.ObjectType, f.ObjectID)
+	}
+	return q
+}
+
+// IncidentCursor is where a page of incidents (newest first) ended: the last incident
+// shown. The next page starts with the incident that sorts right after it, even when
+// that one is gone.
+type IncidentCursor struct {
+	OpenedAt time.Time
+	ID       string
+}
+
+// IncidentsBefore reads a keyset page of a workspace's incidents, newest first: up to
+// limit of those f matches (Offset ignored) that sort after the cursor, from the start
+// when it is nil. Unlike Incidents it counts nothing, so a page costs the same however
+// many incidents the workspace has had.
+func (s *Store) IncidentsBefore(ctx context.Context, workspaceID string, f IncidentFilter, cursor *IncidentCursor, limit int) ([]Incident, error) {
+	q := filterIncidents(s.db.WithContext(ctx), workspaceID, f)
+	if cursor != nil {
+		q = q.Where("opened_at < ? OR (opened_at = ? AND id < ?)", cursor.OpenedAt, cursor.OpenedAt, cursor.ID)
+	}
+	var out []Incident
+	err := q.Order("opened_at DESC, id DESC").Limit(max(1, min(limit, 200))).Find(&out).Error
+	return out, translate(err)
 }
 
 // IncidentsOf lists the incidents of one object, newest first (at most limit).

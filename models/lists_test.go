@@ -86,22 +86,11 @@ func TestListRunsBeforePages(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var got []string
-		var cursor *models.RunCursor
-		for range 10 {
-			page, err := s.ListRunsBefore(ctx, a.WorkspaceID, ids[0], cursor, 3)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(page) == 0 {
-				break
-			}
-			for _, r := range page {
-				got = append(got, r.ID)
-			}
-			last := page[len(page)-1]
-			cursor = &models.RunCursor{CreatedAt: last.CreatedAt, ID: last.ID}
-		}
+		got := walkPages(t, func(cursor *models.RunCursor) ([]models.Run, error) {
+			return s.ListRunsBefore(ctx, a.WorkspaceID, ids[0], cursor, 3)
+		}, func(r models.Run) (string, *models.RunCursor) {
+			return r.ID, &models.RunCursor{CreatedAt: r.CreatedAt, ID: r.ID}
+		})
 		var wantIDs []string
 		for _, r := range want {
 			wantIDs = append(wantIDs, r.ID)
@@ -122,6 +111,30 @@ func TestListRunsBeforePages(t *testing.T) {
 			t.Fatalf("after the deleted %s: %d runs from %v, want 4 from %s", gone.ID, len(rest), rest, want[3].ID)
 		}
 	})
+}
+
+// walkPages reads keyset pages from the start until one is empty (ten at most) and
+// returns the ids of what they held, in order; at tells an item's id and the cursor
+// of the page after it.
+func walkPages[T, C any](t *testing.T, page func(*C) ([]T, error), at func(T) (string, *C)) []string {
+	t.Helper()
+	var ids []string
+	var cursor *C
+	for range 10 {
+		items, err := page(cursor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(items) == 0 {
+			break
+		}
+		for _, it := range items {
+			var id string
+			id, cursor = at(it)
+			ids = append(ids, id)
+		}
+	}
+	return ids
 }
 
 // RunsByIDs answers the workspace's runs asked for, in one map, and leaves out unknown

@@ -365,10 +365,61 @@ func (s *Store) RunWithActivation(ctx context.Context, workspaceID, id string) (
 
 // ListRuns returns an activation's runs, newest first, a page at a time.
 func (s *Store) ListRuns(ctx context.Context, workspaceID, activationID string, limit int) ([]Run, error) {
+	return findRuns(s.db.WithContext(ctx).Where("workspace_id = ? AND activation_id = ?", workspaceID, activationID).
+		Order("created_at DESC, id DESC").Limit(clampLimit(limit)), runColumns, scanRun)
+}
+
+// runColumns are every column of a run, in the order scanRun reads them: lists of runs
+// are read with them, without gorm's reflection, which cost more than the queries.
+const runColumns = "id, workspace_id, activation_id, status, trigger, scheduled_for, full_resync, stage, processed, " +
+	"queried, added, changed, removed, unchanged, sent, rejected, unsent, source_issues, error_category, error_message, " +
+	"error_detail, lease_owner, lease_expires_at, cancel_requested, created_at, started_at, finished_at, stages_json, error_side, alerted_at"
+
+func scanRun(rows interface{ Scan(...any) error }, r *Run) error {
+	return rows.Scan(&r.ID, &r.WorkspaceID, &r.ActivationID, &r.Status, &r.Trigger, &r.ScheduledFor, &r.FullResync, &r.Stage, &r.Processed,
+		&r.Queried, &r.Added, &r.Changed, &r.Removed, &r.Unchanged, &r.Sent, &r.Rejected, &r.Unsent, &r.SourceIssues, &r.ErrorCategory,
+		&r.ErrorMessage, &r.ErrorDetail, &r.LeaseOwner, &r.LeaseExpiresAt, &r.CancelRequested, &r.CreatedAt, &r.StartedAt, &r.FinishedAt,
+		&r.StagesJSON, &r.ErrorSide, &r.AlertedAt)
+}
+
+// findRuns runs q, a query of runs, for the columns given and reads each row with scan.
+func findRuns(q *gorm.DB, columns string, scan func(interface{ Scan(...any) error }, *Run) error) ([]Run, error) {
+	rows, err := q.Model(&Run{}).Select(columns).Rows()
+	if err != nil {
+		return nil, translate(err)
+	}
+	defer rows.Close()
 	var out []Run
-	err := s.db.WithContext(ctx).Where("workspace_id = ? AND activation_id = ?", workspaceID, activationID).
-		Order("created_at DESC, id DESC").Limit(clampLimit(limit)).Find(&out).Error
-	return out, translate(err)
+	for rows.Next() {
+		var r Run
+		if err := scan(rows, &r); err != nil {
+			return nil, translate(err)
+		}
+		out = append(out, r)
+	}
+	return out, translate(rows.Err())
+}
+
+// runSummaryColumns are the columns of a run that a history, a chart or a progress bar
+// shows; scanRunSummary reads them in this order.
+const runSummaryColumns = "id, activation_id, status, trigger, created_at, started_at, finished_at, queried, added, changed, removed, " +
+	"sent, rejected, source_issues, error_category, error_message, error_side"
+
+func scanRunSummary(rows interface{ Scan(...any) error }, r *Run) error {
+	return rows.Scan(&r.ID, &r.ActivationID, &r.Status, &r.Trigger, &r.CreatedAt, &r.StartedAt, &r.FinishedAt, &r.Queried, &r.Added,
+		&r.Changed, &r.Removed, &r.Sent, &r.Rejected, &r.SourceIssues, &r.ErrorCategory, &r.ErrorMessage, &r.ErrorSide)
+}
+
+// ListRunSummaries is ListRuns with only the columns a run history, its chart and a
+// progress bar show (runSummaryColumns; the rest are left empty), read without
+// reflection: an activation's page reads 50 of them on every view.
+func (s *Store) ListRunSummaries(ctx context.Context, workspaceID, activationID string, limit int) ([]Run, error) {
+	out, err := findRuns(s.db.WithContext(ctx).Where("workspace_id = ? AND activation_id = ?", workspaceID, activationID).
+		Order("created_at DESC, id DESC").Limit(clampLimit(limit)), runSummaryColumns, scanRunSummary)
+	for i := range out {
+		out[i].WorkspaceID = workspaceID
+	}
+	return out, err
 }
 
 // RunCursor is where a page of an activation's runs (newest first) ended: the last
@@ -388,9 +439,7 @@ func (s *Store) ListRunsBefore(ctx context.Context, workspaceID, activationID st
 	if cursor != nil {
 		q = q.Where("created_at < ? OR (created_at = ? AND id < ?)", cursor.CreatedAt, cursor.CreatedAt, cursor.ID)
 	}
-	var out []Run
-	err := q.Order("created_at DESC, id DESC").Limit(max(1, min(limit, 1000))).Find(&out).Error
-	return out, translate(err)
+	return findRuns(q.Order("created_at DESC, id DESC").Limit(max(1, min(limit, 1000))), runColumns, scanRun)
 }
 
 // RunsByIDs loads the runs of a workspace with these ids in one query, by id; ids not
@@ -400,9 +449,9 @@ func (s *Store) RunsByIDs(ctx context.Context, workspaceID string, ids []string)
 	if len(ids) == 0 {
 		return out, nil
 	}
-	var runs []Run
-	if err := s.db.WithContext(ctx).Where("workspace_id = ? AND id IN ?", workspaceID, ids).Find(&runs).Error; err != nil {
-		return nil, translate(err)
+	runs, err := findRuns(s.db.WithContext(ctx).Where("workspace_id = ? AND id IN ?", workspaceID, ids), runColumns, scanRun)
+	if err != nil {
+		return nil, err
 	}
 	for i := range runs {
 		out[runs[i].ID] = &runs[i]
