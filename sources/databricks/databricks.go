@@ -237,7 +237,8 @@ type source struct {
 // Dialect is Databricks SQL, naming tables in the configured catalog.
 func (s *source) Dialect() connectors.Dialect { return Dialect{Catalog: s.set.catalog} }
 
-// Close releases idle connections; nothing else is held between calls.
+// Close has nothing to release: no session or connection is held between calls (the
+// HTTP client's idle connections belong to the connector, shared by its sources).
 func (s *source) Close() error {
 	return nil
 }

@@ -21,6 +21,10 @@ import (
 // TIMESTAMP as its instant, TIMESTAMP_NTZ read as UTC) or decoded JSON (ARRAY, MAP,
 // STRUCT); DECIMAL arrives as its exact decimal text, since float64 would round it.
 func (s *source) Query(ctx context.Context, sql string, args []any, fn func(row []any) error) error {
+	if !isQuery(sql) {
+		return &connectors.Error{Category: connectors.CategoryConfiguration,
+			Message: "Sluice only reads the warehouse: a query must begin with SELECT or WITH."}
+	}
 	qctx, cancel := context.WithTimeout(ctx, s.queryTimeout)
 	defer cancel()
 	resp, err := s.run(qctx, sql, args, "EXTERNAL_LINKS")
@@ -57,6 +61,42 @@ func (s *source) Query(ctx context.Context, sql string, args []any, fn func(row 
 		return s.queryError(ctx, err)
 	}
 	return nil
+}
+
+// isQuery reports whether sql begins, after blanks, comments and parentheses, with
+// SELECT or WITH. Databricks has no read-only session, so this is the connector's own
+// guard that what it runs reads: the engine's and the compiler's statements are all
+// SELECTs, and a model's SQL only ever runs inside one as a subquery.
+func isQuery(sql string) bool {
+	s := sql
+	for {
+		s = strings.TrimLeft(s, " \t\r\n(")
+		switch {
+		case strings.HasPrefix(s, "--"):
+			if i := strings.IndexByte(s, '\n'); i >= 0 {
+				s = s[i+1:]
+				continue
+			}
+			return false
+		case strings.HasPrefix(s, "/*"):
+			if i := strings.Index(s, "*/"); i >= 0 {
+				s = s[i+2:]
+				continue
+			}
+			return false
+		}
+		break
+	}
+	for _, kw := range []string{"SELECT", "WITH"} {
+		if len(s) >= len(kw) && strings.EqualFold(s[:len(kw)], kw) && (len(s) == len(kw) || !isWordByte(s[len(kw)])) {
+			return true
+		}
+	}
+	return false
+}
+
+func isWordByte(c byte) bool {
+	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
 
 // queryError reports a failed query; a cancelled or expired ctx is reported as such.

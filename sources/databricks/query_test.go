@@ -212,3 +212,48 @@ func TestDialectSQL(t *testing.T) {
 		t.Errorf("a date binds as %T", v)
 	}
 }
+
+func TestQueryOnlyReads(t *testing.T) {
+	w := newWarehouse(t)
+	src := w.open(t, w.cfg)
+	for _, sql := range []string{"DROP TABLE main.sales.customers", "  -- SELECT\nDELETE FROM main.sales.customers", "SELECTED", "/* SELECT */ INSERT INTO x VALUES (1)"} {
+		err := src.Query(context.Background(), sql, nil, func([]any) error { return nil })
+		if ce, ok := connectors.AsError(err); !ok || ce.Category != connectors.CategoryConfiguration || !strings.Contains(ce.Message, "Sluice only reads") {
+			t.Errorf("%q: %v", sql, err)
+		}
+	}
+	for _, sql := range []string{"select 1", "-- a comment\n(SELECT 1)", "/* x */ WITH a AS (SELECT 1 AS n) SELECT n FROM a"} {
+		if err := src.Query(context.Background(), sql, nil, func([]any) error { return nil }); err != nil {
+			t.Errorf("%q: %v", sql, err)
+		}
+	}
+	for _, r := range w.f.Requests() {
+		if strings.Contains(r.Body, "DROP") || strings.Contains(r.Body, "DELETE") || strings.Contains(r.Body, "INSERT") {
+			t.Errorf("a write reached the workspace: %s", r.Body)
+		}
+	}
+}
+
+// A chunk's link that expired before it was read is asked for again.
+func TestQueryRenewsAnExpiredLink(t *testing.T) {
+	w := newWarehouse(t)
+	w.f.ExpireNextLinks(1)
+	src := w.open(t, w.cfg)
+	n := 0
+	if err := src.Query(context.Background(), "SELECT id FROM main.sales.customers", nil, func([]any) error { n++; return nil }); err != nil || n != 12 {
+		t.Fatalf("%d rows, %v", n, err)
+	}
+	renewed := false
+	for _, r := range w.f.Requests() {
+		renewed = renewed || strings.HasSuffix(r.Path, "/result/chunks/0")
+	}
+	if !renewed {
+		t.Fatal("the expired link was not renewed through result/chunks/0")
+	}
+	// Links that never come back valid fail the query in words.
+	w.f.ExpireNextLinks(2)
+	err := src.Query(context.Background(), "SELECT id FROM main.sales.customers", nil, func([]any) error { return nil })
+	if ce, ok := connectors.AsError(err); !ok || !strings.Contains(ce.Message, "download link was refused") {
+		t.Fatalf("two expired links: %v", err)
+	}
+}

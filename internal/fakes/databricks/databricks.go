@@ -123,6 +123,7 @@ type Fake struct {
 	requests    []Request
 	down        bool
 	tokenIssued int
+	expireLinks int // links still to hand out already expired
 }
 
 // Request is what the fake received, for tests to assert on.
@@ -268,6 +269,14 @@ func (f *Fake) SetChunkRows(n int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.chunkRows = n
+}
+
+// ExpireNextLinks makes the next n external links it hands out expired already, as a
+// link is when a client comes back to it after 15 minutes.
+func (f *Fake) ExpireNextLinks(n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.expireLinks = n
 }
 
 // SetDown makes every request answer 503 TEMPORARILY_UNAVAILABLE.

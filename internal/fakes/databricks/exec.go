@@ -625,6 +625,12 @@ func (f *Fake) writeResult(w io.Writer, r *http.Request, st *stmtState, n int) e
 	}
 	if st.disposition == "EXTERNAL_LINKS" {
 		exp := time.Now().Add(LinkLifetime)
+		f.mu.Lock()
+		if f.expireLinks > 0 {
+			f.expireLinks--
+			exp = time.Now().Add(-time.Second)
+		}
+		f.mu.Unlock()
 		link := fmt.Sprintf("%s/_results/%s/%d?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=%d&X-Amz-Signature=%s",
 			f.srv.URL, st.id, n, exp.Unix(), f.sign(st.id, n, exp.Unix()))
 		lb, _ := json.Marshal(link)
