@@ -442,48 +442,33 @@ func pgError(err error) *sqlError {
 	return &sqlError{"INTERNAL_ERROR", pe.Message, "XX000"}
 }
 
+// resultTypes are the Databricks type_name and type_text of each PostgreSQL type a
+// result may hold; any other type is a STRING.
+var resultTypes = map[uint32][2]string{
+	pgtype.Int8OID: {"LONG", "bigint"}, pgtype.Int4OID: {"INT", "int"}, pgtype.Int2OID: {"SHORT", "smallint"},
+	pgtype.Float4OID: {"FLOAT", "float"}, pgtype.Float8OID: {"DOUBLE", "double"}, pgtype.BoolOID: {"BOOLEAN", "boolean"},
+	pgtype.DateOID: {"DATE", "date"}, pgtype.TimestamptzOID: {"TIMESTAMP", "timestamp"},
+	pgtype.TimestampOID: {"TIMESTAMP_NTZ", "timestamp_ntz"}, pgtype.ByteaOID: {"BINARY", "binary"},
+	pgtype.JSONOID: {"STRUCT", "struct<>"}, pgtype.JSONBOID: {"STRUCT", "struct<>"},
+	pgtype.TextArrayOID: {"ARRAY", "array<string>"}, pgtype.VarcharArrayOID: {"ARRAY", "array<string>"},
+	pgtype.Int4ArrayOID: {"ARRAY", "array<bigint>"}, pgtype.Int8ArrayOID: {"ARRAY", "array<bigint>"},
+}
+
 // columnsOf describes the result's columns with Databricks' type names.
 func columnsOf(fds []pgconn.FieldDescription) []column {
 	cols := make([]column, len(fds))
 	for i, fd := range fds {
-		c := column{Name: fd.Name, Position: i, oid: fd.DataTypeOID}
-		switch fd.DataTypeOID {
-		case pgtype.Int8OID:
-			c.TypeName, c.TypeText = "LONG", "bigint"
-		case pgtype.Int4OID:
-			c.TypeName, c.TypeText = "INT", "int"
-		case pgtype.Int2OID:
-			c.TypeName, c.TypeText = "SHORT", "smallint"
-		case pgtype.Float4OID:
-			c.TypeName, c.TypeText = "FLOAT", "float"
-		case pgtype.Float8OID:
-			c.TypeName, c.TypeText = "DOUBLE", "double"
-		case pgtype.NumericOID:
-			c.TypeName = "DECIMAL"
+		c := column{Name: fd.Name, Position: i, oid: fd.DataTypeOID, TypeName: "STRING", TypeText: "string"}
+		if t, ok := resultTypes[fd.DataTypeOID]; ok {
+			c.TypeName, c.TypeText = t[0], t[1]
+		}
+		if fd.DataTypeOID == pgtype.NumericOID {
 			p, s := 38, 18
 			if m := fd.TypeModifier; m >= 4 {
 				p, s = int((m-4)>>16), int((m-4)&0xffff)
 			}
-			c.TypePrecision, c.TypeScale = p, s
+			c.TypeName, c.TypePrecision, c.TypeScale = "DECIMAL", p, s
 			c.TypeText = fmt.Sprintf("decimal(%d,%d)", p, s)
-		case pgtype.BoolOID:
-			c.TypeName, c.TypeText = "BOOLEAN", "boolean"
-		case pgtype.DateOID:
-			c.TypeName, c.TypeText = "DATE", "date"
-		case pgtype.TimestamptzOID:
-			c.TypeName, c.TypeText = "TIMESTAMP", "timestamp"
-		case pgtype.TimestampOID:
-			c.TypeName, c.TypeText = "TIMESTAMP_NTZ", "timestamp_ntz"
-		case pgtype.ByteaOID:
-			c.TypeName, c.TypeText = "BINARY", "binary"
-		case pgtype.JSONOID, pgtype.JSONBOID:
-			c.TypeName, c.TypeText = "STRUCT", "struct<>"
-		case pgtype.TextArrayOID, pgtype.VarcharArrayOID:
-			c.TypeName, c.TypeText = "ARRAY", "array<string>"
-		case pgtype.Int4ArrayOID, pgtype.Int8ArrayOID:
-			c.TypeName, c.TypeText = "ARRAY", "array<bigint>"
-		default:
-			c.TypeName, c.TypeText = "STRING", "string"
 		}
 		cols[i] = c
 	}
