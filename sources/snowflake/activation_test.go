@@ -125,7 +125,8 @@ func TestActivationRun(t *testing.T) {
 
 // activate sets a whole activation up against the fake (jobstest.Start): a model of
 // PUBLIC.<table> keyed by ID, a segment of cond, and EMAIL, PHONE and NAME sent to an
-// inbox in batches of batch (counting only, for millions of rows), or the mappings given.
+// inbox in batches of batch at up to 10,000 requests a second, as cmd/sluice-bench
+// paces its webhook (counting only, for millions of rows), or the mappings given.
 func activate(t testing.TB, w *warehouse, table string, cond segments.Condition, batch int, countOnly bool, mappings ...models.Mapping) (run func() *models.Run, in *inbox) {
 	in = &inbox{records: map[string]map[string]any{}, countOnly: countOnly}
 	if len(mappings) == 0 {
@@ -135,7 +136,7 @@ func activate(t testing.TB, w *warehouse, table string, cond segments.Condition,
 		Source: snowflake.New(snowflake.Options{BaseURL: w.fake.URL}), Config: w.cfg,
 		Table: connectors.Table{Schema: "PUBLIC", Name: table}, PrimaryKey: "ID", Condition: cond,
 		Mappings:  mappings,
-		BatchSize: batch, Hook: in,
+		BatchSize: batch, RequestsPerSecond: 10000, Hook: in,
 	})
 	return run, in
 }
