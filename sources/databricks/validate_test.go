@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"sluice/connectors"
+	"sluice/connectors/connectortest"
 	fake "sluice/internal/fakes/databricks"
 	"sluice/sources/databricks"
 )
@@ -18,30 +19,7 @@ func validate(t *testing.T, src connectors.Source, models ...connectors.ModelRef
 	return src.Validate(ctx, models)
 }
 
-// failedAt checks that stage failed with a message holding every word of want, the
-// stages before it passed and the ones after it were skipped.
-func failedAt(t *testing.T, checks []connectors.Check, stage connectors.Stage, want ...string) {
-	t.Helper()
-	seen := false
-	for _, ch := range checks {
-		switch {
-		case ch.Stage == stage:
-			seen = true
-			if ch.OK || ch.Skipped {
-				t.Fatalf("stage %s: %+v, want it to fail", stage, ch)
-			}
-			for _, w := range want {
-				if !strings.Contains(ch.Message, w) {
-					t.Errorf("stage %s says %q, want it to say %q", stage, ch.Message, w)
-				}
-			}
-		case !seen && !ch.OK:
-			t.Fatalf("stage %s failed before %s: %+v", ch.Stage, stage, ch)
-		case seen && !ch.Skipped:
-			t.Errorf("stage %s after the failed %s is not skipped: %+v", ch.Stage, stage, ch)
-		}
-	}
-}
+var failedAt = connectortest.StageFails
 
 func TestValidateAllFiveStagesPass(t *testing.T) {
 	w := newWarehouse(t)
