@@ -2,6 +2,7 @@ package databricks_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"sluice/connectors"
@@ -70,6 +71,25 @@ func (w *warehouse) open(t testing.TB, cfg connectors.Config) connectors.Source 
 	}
 	t.Cleanup(func() { src.Close() })
 	return src
+}
+
+// many makes main.sales.many, ids 1 to n, readable by Reader, served in chunks of
+// 1,000 rows.
+func (w *warehouse) many(t testing.TB, n int) {
+	t.Helper()
+	w.exec(t, `CREATE TABLE "main.sales".many AS SELECT i AS id FROM generate_series(1, $1::int) AS i`, n)
+	w.grant(t, fake.Select, fake.OnTable, "main.sales.many")
+	w.f.SetChunkRows(1000)
+}
+
+// requested reports whether the fake received a request whose path ends with suffix.
+func (w *warehouse) requested(suffix string) bool {
+	for _, r := range w.f.Requests() {
+		if strings.HasSuffix(r.Path, suffix) {
+			return true
+		}
+	}
+	return false
 }
 
 // with is cfg with the given key, value pairs changed.

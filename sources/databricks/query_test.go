@@ -38,9 +38,7 @@ func TestQueryDecodesEveryType(t *testing.T) {
 
 func TestQueryReadsChunksFromLinksWithoutAuthorization(t *testing.T) {
 	w := newWarehouse(t)
-	w.exec(t, `CREATE TABLE "main.sales".many AS SELECT i AS id FROM generate_series(1, 2500) AS i`)
-	w.grant(t, fake.Select, fake.OnTable, "main.sales.many")
-	w.f.SetChunkRows(1000)
+	w.many(t, 2500)
 	src := w.open(t, w.cfg)
 	var got []int64
 	err := src.Query(context.Background(), "SELECT id FROM main.sales.many ORDER BY id", nil, func(row []any) error {
@@ -74,9 +72,7 @@ func TestQueryReadsChunksFromLinksWithoutAuthorization(t *testing.T) {
 
 func TestQueryStopsAndCancels(t *testing.T) {
 	w := newWarehouse(t)
-	w.exec(t, `CREATE TABLE "main.sales".many AS SELECT i AS id FROM generate_series(1, 3000) AS i`)
-	w.grant(t, fake.Select, fake.OnTable, "main.sales.many")
-	w.f.SetChunkRows(1000)
+	w.many(t, 3000)
 	src := w.open(t, w.cfg)
 
 	// fn's error comes back as it is, and no more rows are read.
@@ -103,11 +99,7 @@ func TestQueryStopsAndCancels(t *testing.T) {
 	if !ok || ce.Category != connectors.CategoryTimeout || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("a query past its deadline: %v", err)
 	}
-	cancelled := false
-	for _, r := range w.f.Requests() {
-		cancelled = cancelled || strings.HasSuffix(r.Path, "/cancel")
-	}
-	if !cancelled {
+	if !w.requested("/cancel") {
 		t.Fatal("the statement was not cancelled on the warehouse")
 	}
 }
@@ -243,11 +235,7 @@ func TestQueryRenewsAnExpiredLink(t *testing.T) {
 	if err := src.Query(context.Background(), "SELECT id FROM main.sales.customers", nil, func([]any) error { n++; return nil }); err != nil || n != 12 {
 		t.Fatalf("%d rows, %v", n, err)
 	}
-	renewed := false
-	for _, r := range w.f.Requests() {
-		renewed = renewed || strings.HasSuffix(r.Path, "/result/chunks/0")
-	}
-	if !renewed {
+	if !w.requested("/result/chunks/0") {
 		t.Fatal("the expired link was not renewed through result/chunks/0")
 	}
 	// Links that never come back valid fail the query in words.

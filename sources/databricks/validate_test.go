@@ -172,11 +172,7 @@ func TestValidateFailures(t *testing.T) {
 		failedAt(t, validate(t, src), connectors.StageConnection,
 			"SQL warehouse "+fake.WarehouseID+" is starting (it was stopped) and did not start in time.")
 		// The statement was cancelled, not left waiting for the warehouse.
-		cancelled := false
-		for _, r := range w.f.Requests() {
-			cancelled = cancelled || strings.HasSuffix(r.Path, "/cancel")
-		}
-		if !cancelled {
+		if !w.requested("/cancel") {
 			t.Error("the pending statement was not cancelled")
 		}
 	})
