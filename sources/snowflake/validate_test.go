@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"sluice/connectors"
+	"sluice/connectors/connectortest"
 	sffake "sluice/internal/fakes/snowflake"
 )
 
@@ -133,23 +134,11 @@ func TestValidateFailures(t *testing.T) {
 			w := newWarehouse(t)
 			cfg := tc.break_(t, w)
 			checks := validate(t, w.open(t, cfg), tc.models...)
-			var failed *connectors.Check
-			for i := range checks {
-				if !checks[i].OK && !checks[i].Skipped {
-					failed = &checks[i]
-					break
+			connectortest.StageFails(t, checks, tc.stage, tc.want...)
+			for _, c := range checks {
+				if strings.Contains(c.Message, "PRIVATE KEY") {
+					t.Errorf("stage %s shows the key: %q", c.Stage, c.Message)
 				}
-			}
-			if failed == nil || failed.Stage != tc.stage {
-				t.Fatalf("want stage %s to fail, got %+v", tc.stage, checks)
-			}
-			for _, want := range tc.want {
-				if !strings.Contains(failed.Message, want) {
-					t.Errorf("stage %s says %q\nwant it to contain %q", failed.Stage, failed.Message, want)
-				}
-			}
-			if strings.Contains(failed.Message, "PRIVATE KEY") {
-				t.Errorf("the message shows the key: %q", failed.Message)
 			}
 		})
 	}
