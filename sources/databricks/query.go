@@ -2,6 +2,7 @@ package databricks
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -30,6 +31,15 @@ func (s *source) Query(ctx context.Context, sql string, args []any, fn func(row 
 	resp, err := s.run(qctx, sql, args, "EXTERNAL_LINKS")
 	if err != nil {
 		return s.queryError(ctx, err)
+	}
+	if resp.Manifest == nil {
+		return s.queryError(ctx, errors.New("databricks: the statement succeeded without a result manifest"))
+	}
+	if resp.Manifest.Truncated {
+		// A part of the segment would look like the whole to the diff, which would then
+		// remove the rest at the destination.
+		return &connectors.Error{Category: connectors.CategoryConfiguration,
+			Message: "The warehouse cut the query's result short (its result size limit): Sluice syncs whole segments only. Narrow the segment or the model."}
 	}
 	cols := resp.Manifest.Schema.Columns
 	row := make([]any, len(cols))
