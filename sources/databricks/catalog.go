@@ -16,7 +16,6 @@ const (
 	schemasSQL = "SELECT schema_name FROM information_schema.schemata WHERE schema_name <> 'information_schema' ORDER BY schema_name"
 	tablesSQL  = "SELECT table_name FROM information_schema.tables WHERE table_schema = :p1 ORDER BY table_name"
 	columnsSQL = "SELECT column_name, data_type, full_data_type FROM information_schema.columns WHERE table_schema = :p1 AND table_name = :p2 ORDER BY ordinal_position"
-	tableCount = "SELECT count(*) FROM information_schema.tables WHERE table_schema = :p1 AND table_name = :p2"
 )
 
 // inline runs a small statement (catalogue, checks) and collects its rows as text. It

@@ -133,10 +133,26 @@ func (v *validation) schema(ctx context.Context) (bool, string) {
 	return false, msg
 }
 
-// table is a table or view a model reads.
-type table struct{ schema, name string }
+// probe runs what a model reads with LIMIT 0: its table, or its SQL.
+func (v *validation) probe(ctx context.Context, m connectors.ModelRef) error {
+	sql := sqlsource.ModelSQL(m.Relation.SQL)
+	if m.Relation.Table != nil {
+		sql = "SELECT * FROM " + v.Dialect().RelationSQL(connectors.Relation{Table: &connectors.Table{
+			Schema: v.schemaOr(m.Relation.Table.Schema), Name: m.Relation.Table.Name}}, "") + " LIMIT 0"
+	}
+	_, err := v.run(ctx, sql, nil, "INLINE")
+	return err
+}
 
-func (v *validation) qualified(t table) string { return v.set.catalog + "." + t.schema + "." + t.name }
+// grantProblem words a missing privilege Unity Catalog reported, with the statement
+// that grants it.
+func (v *validation) grantProblem(st *statementError) string {
+	m := privilegeRE.FindStringSubmatch(st.Message)
+	if m == nil {
+		return "Databricks refused a privilege: " + sentence(stripClass(st.Message))
+	}
+	return fmt.Sprintf("Missing %s on %s %s. Run: GRANT %s ON %s %s TO %s;", m[1], strings.ToLower(m[2]), m[3], m[1], strings.ToUpper(m[2]), m[3], v.principal())
+}
 
 // grants: USE SCHEMA on the schema and SELECT on every table or view the models read
 // (every one in the schema when there are no models yet), granted to the principal or a
@@ -155,63 +171,60 @@ func (v *validation) grants(ctx context.Context) (bool, string) {
 		problems = append(problems, fmt.Sprintf("Missing USE SCHEMA on schema %s. Run: GRANT USE SCHEMA ON SCHEMA %s TO %s;", full, full, v.principal()))
 	}
 
-	// The tables to check, by schema.
-	var tables []table
-	scope := ""
-	if len(v.models) == 0 {
-		names, err := v.names(ctx, tablesSQL, v.set.schema)
-		if err != nil {
-			return v.fail(err)
+	if len(v.models) > 0 {
+		// What the models read, read with LIMIT 0: Unity Catalog checks every privilege
+		// on every table and view a query names, and says which one is missing. (The
+		// tables a SQL model reads cannot be listed without parsing it, and a table the
+		// principal holds no privilege on may not even show in information_schema.)
+		seen := map[string]bool{}
+		for _, problem := range problems {
+			seen[problem] = true
 		}
-		for _, n := range names {
-			tables = append(tables, table{v.set.schema, n})
-		}
-		scope = fmt.Sprintf("%s in schema %s", tablesWord("all", len(tables)), full)
-	} else {
-		seen := map[table]bool{}
 		for _, m := range v.models {
-			if t := m.Relation.Table; t != nil {
-				tb := table{v.schemaOr(t.Schema), strings.ToLower(t.Name)}
-				if n, err := v.count(ctx, tableCount, tb.schema, tb.name); err == nil && n > 0 && !seen[tb] {
-					seen[tb] = true
-					tables = append(tables, tb)
-				}
-				continue
-			}
-			if sqlsource.TrimSQL(m.Relation.SQL) == "" {
-				continue
-			}
-			// The tables a query reads cannot be listed without parsing it: run it with
-			// LIMIT 0, and report a privilege it lacks against the model.
-			_, err := v.run(ctx, sqlsource.ModelSQL(m.Relation.SQL), nil, "INLINE")
+			err := v.probe(ctx, m)
 			var st *statementError
-			if errors.As(err, &st) && st.class() == "INSUFFICIENT_PERMISSIONS" {
-				problems = append(problems, fmt.Sprintf("Model %s: %s", m.Name, v.set.classify(err).Message))
+			if !errors.As(err, &st) || st.class() != "INSUFFICIENT_PERMISSIONS" {
+				continue // readable, or the lineage stage's to report
+			}
+			problem := v.grantProblem(st)
+			if m.Relation.Table == nil {
+				problem = "Model " + m.Name + ": " + problem
+			}
+			if !seen[problem] {
+				seen[problem] = true
+				problems = append(problems, problem)
 			}
 		}
-		scope = tablesWord("the", len(tables)) + " the models read"
+		if len(problems) > 0 {
+			return false, strings.Join(problems, " ")
+		}
+		what := "everything the model reads"
+		if len(v.models) > 1 {
+			what = fmt.Sprintf("everything the %d models read", len(v.models))
+		}
+		return true, fmt.Sprintf("%s has USE CATALOG on %s, USE SCHEMA on %s and SELECT on %s.", v.user, v.set.catalog, full, what)
 	}
-	readable := map[table]bool{}
-	bySchema := map[string]bool{}
-	for _, t := range tables {
-		bySchema[t.schema] = true
+
+	// No models yet: every table and view of the schema, by its grants.
+	names, err := v.names(ctx, tablesSQL, v.set.schema)
+	if err != nil {
+		return v.fail(err)
 	}
-	for schema := range bySchema {
-		rows, err := v.inline(ctx, `SELECT table_name FROM information_schema.table_privileges
+	rows, err := v.inline(ctx, `SELECT table_name FROM information_schema.table_privileges
 WHERE table_schema = :p1 AND privilege_type IN ('SELECT', 'ALL PRIVILEGES') AND (grantee = current_user() OR is_account_group_member(grantee))
 UNION ALL SELECT table_name FROM information_schema.tables
-WHERE table_schema = :p1 AND (table_owner = current_user() OR is_account_group_member(table_owner))`, schema)
-		if err != nil {
-			return v.fail(err)
-		}
-		for _, r := range rows {
-			readable[table{schema, str(r, 0)}] = true
-		}
+WHERE table_schema = :p1 AND (table_owner = current_user() OR is_account_group_member(table_owner))`, v.set.schema)
+	if err != nil {
+		return v.fail(err)
+	}
+	readable := map[string]bool{}
+	for _, r := range rows {
+		readable[str(r, 0)] = true
 	}
 	var missing []string
-	for _, t := range tables {
-		if !readable[t] {
-			missing = append(missing, v.qualified(t))
+	for _, n := range names {
+		if !readable[n] {
+			missing = append(missing, full+"."+n)
 		}
 	}
 	if len(missing) > 0 {
@@ -224,6 +237,7 @@ WHERE table_schema = :p1 AND (table_owner = current_user() OR is_account_group_m
 		}
 		problems = append(problems, fmt.Sprintf("Missing SELECT on %s. Run: %s", strings.Join(missing, ", "), strings.Join(stmts, " ")))
 	}
+	scope := fmt.Sprintf("%s in schema %s", tablesWord("all", len(names)), full)
 	if len(problems) > 0 {
 		return false, strings.Join(problems, " ")
 	}
@@ -235,24 +249,20 @@ WHERE table_schema = :p1 AND (table_owner = current_user() OR is_account_group_m
 // nothing.
 func (v *validation) lineage(ctx context.Context) (bool, string) {
 	return sqlsource.Lineage(ctx, v.models, func(ctx context.Context, m connectors.ModelRef) error {
-		if t := m.Relation.Table; t != nil {
-			schema := v.schemaOr(t.Schema)
-			n, err := v.count(ctx, tableCount, schema, strings.ToLower(t.Name))
-			if err != nil {
-				return v.set.classify(err)
-			}
-			if n == 0 {
-				return fmt.Errorf("the table %s.%s.%s no longer exists", v.set.catalog, schema, t.Name)
-			}
-			return nil
-		}
-		if sqlsource.TrimSQL(m.Relation.SQL) == "" {
+		if t := m.Relation.Table; t == nil && sqlsource.TrimSQL(m.Relation.SQL) == "" {
 			return errors.New("it has neither a table nor SQL")
 		}
-		_, err := v.run(ctx, sqlsource.ModelSQL(m.Relation.SQL), nil, "INLINE")
+		err := v.probe(ctx, m)
 		var st *statementError
+		if t := m.Relation.Table; t != nil && errors.As(err, &st) && st.class() == "TABLE_OR_VIEW_NOT_FOUND" {
+			return fmt.Errorf("the table %s.%s.%s no longer exists", v.set.catalog, v.schemaOr(t.Schema), t.Name)
+		}
 		if errors.As(err, &st) && st.State == "FAILED" {
-			return fmt.Errorf("its SQL no longer runs: %s", stripClass(strings.SplitN(st.Message, "\n", 2)[0]))
+			what := "its SQL no longer runs"
+			if m.Relation.Table != nil {
+				what = "its table can no longer be read"
+			}
+			return fmt.Errorf("%s: %s", what, stripClass(strings.SplitN(st.Message, "\n", 2)[0]))
 		}
 		if err != nil {
 			return v.set.classify(err)

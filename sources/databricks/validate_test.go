@@ -118,9 +118,12 @@ func TestValidateFailures(t *testing.T) {
 		if !checks[3].OK {
 			t.Fatalf("grants with a model on a granted table: %+v", checks[3])
 		}
+		// A table model on it is named with the grant that fixes it.
+		failedAt(t, validate(t, w.open(t, w.cfg), customers, connectors.ModelRef{Name: "Orders", Relation: connectors.Relation{Table: &connectors.Table{Schema: "sales", Name: "orders"}}}),
+			connectors.StageGrants, "Missing SELECT on table main.sales.orders. Run: GRANT SELECT ON TABLE main.sales.orders TO `"+Reader+"`;")
 		// A SQL model reading the table is named with the privilege it lacks.
 		failedAt(t, validate(t, w.open(t, w.cfg), connectors.ModelRef{Name: "Orders", Relation: connectors.Relation{SQL: "SELECT * FROM sales.orders"}}),
-			connectors.StageGrants, "Model Orders:", "does not have SELECT on table main.sales.orders")
+			connectors.StageGrants, "Model Orders: Missing SELECT on table main.sales.orders.")
 		// A grant on the schema is inherited by its tables, and one to a group counts.
 		if err := w.f.AddToGroup(ctx, "analysts", Reader); err != nil {
 			t.Fatal(err)
