@@ -43,6 +43,15 @@
 //     (a model's SQL runs as a subquery, where Databricks refuses anything but a
 //     query), and the principal needs no more than USE CATALOG, USE SCHEMA and SELECT:
 //     the grants stage says which of those are missing.
+//   - The five checks: connection runs SELECT current_user() (the workspace, the
+//     credentials, the warehouse); access finds the catalog in
+//     system.information_schema.catalogs and USE CATALOG in its catalog_privileges
+//     (or ownership); schema looks in information_schema.schemata; grants reads USE
+//     SCHEMA from schema_privileges and, without models, SELECT on every table from
+//     table_privileges (granted directly, inherited from the schema or catalog, or to
+//     a group: is_account_group_member), and with models reads what each model reads
+//     with LIMIT 0, Unity Catalog naming any privilege missing; lineage reads each
+//     model with LIMIT 0 and calls a table gone only on TABLE_OR_VIEW_NOT_FOUND.
 //   - A stopped warehouse starts on the first statement (the statement waits PENDING);
 //     validation waits up to its stage timeout and says so in words if it is still
 //     starting.
