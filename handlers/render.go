@@ -46,7 +46,7 @@ func (s *Server) pageContext(c echo.Context) (*components.Page, error) {
 		User:      currentUser(c),
 		Workspace: currentWorkspace(c),
 		Path:      c.Request().URL.Path,
-		Reverse:   c.Echo().Reverse,
+		Reverse:   s.paths.Reverse,
 	}
 	if sess := session(c); sess != nil {
 		p.CSRF, _ = sess.Values[sessCSRF].(string)

@@ -37,8 +37,10 @@ type Server struct {
 	sessions *sessions.CookieStore
 	log      *slog.Logger
 	echo     *echo.Echo
-	core     *core.Service
-	runs     *jobs.Runner
+	// paths reverses route names for the views, without echo's search of every route.
+	paths routePaths
+	core  *core.Service
+	runs  *jobs.Runner
 }
 
 // New builds the echo instance with every route of Sluice.
@@ -63,5 +65,6 @@ func New(d Deps) *echo.Echo {
 	s := &Server{cfg: d.Config, store: d.Store, sessions: store, log: d.Logger, echo: e, core: d.Core, runs: d.Runs}
 	e.HTTPErrorHandler = s.handleError
 	s.routes(e, newMetrics(d.Registry), d.Registry)
+	s.paths = newRoutePaths(e)
 	return e
 }

@@ -140,6 +140,7 @@ func run(ctx context.Context, o options) error {
 	writes := core.New(store, reg)
 	runner := jobs.NewRunner(store, writes, logger, jobs.Options{}) // not started: nothing runs
 	cfg := config.Default()
+	config.ApplyGC(cfg.GCPercent, os.Getenv) // as `sluice serve` does
 	e := handlers.New(handlers.Deps{Config: cfg, Store: store, Secrets: box, Logger: logger,
 		Registry: prometheus.NewRegistry(), Core: writes, Runs: runner})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
