@@ -11,12 +11,13 @@ import (
 	"testing"
 
 	"sluice/connectors"
+	"sluice/sources/bigquery"
 	"sluice/sources/postgres"
 	"sluice/sources/redshift"
 	"sluice/sources/sqlite"
 )
 
-var fuzzDialects = []connectors.Dialect{postgres.Dialect{}, redshift.Dialect{}, sqlite.Dialect{}}
+var fuzzDialects = []connectors.Dialect{postgres.Dialect{}, redshift.Dialect{}, sqlite.Dialect{}, bigquery.Dialect{}}
 
 // fuzzColumns is one column of each type of modelColumns.
 var fuzzColumns = func() []connectors.Column {
@@ -40,6 +41,8 @@ var vocabulary = []string{
 	`'\'`, "'now'", "'-'", "' days'",
 	"AND", "OR", "NOT", "INTEGER", "IN", "IS", "NULL", "ILIKE", "LIKE", "ESCAPE", "now",
 	"make_interval", "days", "datetime", "DATEADD", "day", "CAST", "AS", "GETDATE",
+	// BigQuery's.
+	"LOWER", "TIMESTAMP_SUB", "DATETIME_SUB", "CURRENT_TIMESTAMP", "CURRENT_DATETIME", "'UTC'", "INTERVAL", "DAY",
 }
 
 // word reports whether tok ends a word in s: a keyword must not run on into letters.
@@ -62,12 +65,16 @@ func nextToken(s string) string {
 		return s[:1]
 	case s[0] == '?':
 		return "?"
-	case s[0] == '$':
-		i := 1
+	case s[0] == '$' || strings.HasPrefix(s, "@p"):
+		start := 1
+		if s[0] == '@' {
+			start = 2
+		}
+		i := start
 		for i < len(s) && '0' <= s[i] && s[i] <= '9' {
 			i++
 		}
-		if i > 1 && s[1] != '0' {
+		if i > start && s[start] != '0' {
 			return s[:i]
 		}
 		return ""
@@ -80,9 +87,20 @@ func nextToken(s string) string {
 	return ""
 }
 
-// quotedIdent reads a "double-quoted" identifier ("" inside) from the start of s, ""
-// if there is none.
+// quotedIdent reads a "double-quoted" identifier ("" inside), or a `backtick` one
+// (backslash escapes inside), from the start of s, "" if there is none.
 func quotedIdent(s string) string {
+	if s != "" && s[0] == '`' {
+		for i := 1; i < len(s); i++ {
+			switch s[i] {
+			case '\\':
+				i++
+			case '`':
+				return s[:i+1]
+			}
+		}
+		return ""
+	}
 	if s == "" || s[0] != '"' {
 		return ""
 	}
@@ -128,7 +146,7 @@ func sqlProblem(d connectors.Dialect, where string, args []any, cols []connector
 		if m == "" {
 			return fmt.Sprintf("text outside the compiler's vocabulary at %q in %q", rest, where)
 		}
-		if m == "?" || strings.HasPrefix(m, "$") {
+		if m == "?" || strings.HasPrefix(m, "$") || strings.HasPrefix(m, "@p") {
 			placeholders = append(placeholders, m)
 		}
 		rest = rest[len(m):]
