@@ -67,7 +67,7 @@ func TestSnowflakeSourceForm(t *testing.T) {
 	if n := read(t, bctx, "password field", chromedp.Evaluate[int](`document.querySelectorAll('[name="config.password"]').length`)); n != 0 {
 		t.Errorf("the form offers a password")
 	}
-	if help := read(t, bctx, "key help", chromedp.Evaluate[string](`document.body.textContent`)); !strings.Contains(help, "signs in with a key pair, not a password") {
+	if help := read(t, bctx, "key help", chromedp.Evaluate[string](`document.body.textContent`)); !strings.Contains(help, "No password: Snowflake's SQL API, which Sluice uses, signs in with a key pair only.") {
 		t.Errorf("the form does not say why there is no password")
 	}
 

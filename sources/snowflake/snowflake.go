@@ -96,11 +96,9 @@ type connector struct {
 	queryTimeout     time.Duration
 }
 
-const keyHelp = "The user's private key, PEM (rsa_key.p8, beginning -----BEGIN PRIVATE KEY-----). " +
-	"Snowflake's SQL API, which Sluice uses, signs in with a key pair, not a password: it takes no password at all, " +
-	"and Snowflake is retiring password-only sign-in for service users. Make a key with " +
-	"openssl genrsa 2048 | openssl pkcs8 -topk8 -nocrypt -out rsa_key.p8, derive the public one with " +
-	"openssl rsa -in rsa_key.p8 -pubout, then run ALTER USER <user> SET RSA_PUBLIC_KEY='MIIB…'; with its base64 lines."
+const keyHelp = "PEM, as rsa_key.p8 holds it (-----BEGIN PRIVATE KEY-----). No password: Snowflake's SQL API, which Sluice uses, " +
+	"signs in with a key pair only. Make one with openssl genrsa 2048 | openssl pkcs8 -topk8 -nocrypt -out rsa_key.p8 " +
+	"and give the user its public half (openssl rsa -in rsa_key.p8 -pubout): ALTER USER <user> SET RSA_PUBLIC_KEY='MIIB…';"
 
 // Spec describes the form: which account, who Sluice signs in as (a user and its key),
 // and the warehouse, role, database and schema its queries use.
