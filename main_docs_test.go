@@ -28,7 +28,11 @@ func TestConnectorsReference(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The SQLite source's help names its folder as an absolute path: say it as the setting.
-	got := bytes.NewBuffer(bytes.ReplaceAll(out.Bytes(), []byte(sqlite.Dir(cfg.DataDir)), []byte("SLUICE_DATA_DIR/warehouses")))
+	folder, err := filepath.Abs(sqlite.Dir(cfg.DataDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := bytes.NewBuffer(bytes.ReplaceAll(out.Bytes(), []byte(folder), []byte("SLUICE_DATA_DIR/warehouses")))
 	const path = "docs/connectors.md"
 	if *update {
 		if err := os.WriteFile(path, got.Bytes(), 0o644); err != nil {
