@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	mrand "math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -239,9 +240,9 @@ func (s *source) cancelStatement(handle string) {
 const retries = 4
 
 // do sends one request with the documented headers and decodes a 200 or 202 answer into
-// out; other answers are an *apiError. 429, 502, 503 and 504 are retried with backoff
-// (Retry-After when given), the POST with the same requestId and retry=true, which
-// Snowflake documents as safe: it does not run the statement twice.
+// out; other answers are an *apiError. 429, 502, 503 and 504 are retried with jittered
+// exponential backoff (Retry-After when given), the POST with the same requestId and
+// retry=true, which Snowflake documents as safe: it does not run the statement twice.
 func (s *source) do(ctx context.Context, method, target string, payload []byte, out any) (int, error) {
 	delay := 200 * time.Millisecond
 	for attempt := 0; ; attempt++ {
@@ -291,7 +292,9 @@ func (s *source) do(ctx context.Context, method, target string, payload []byte, 
 		if !transient || attempt >= retries {
 			return status, ae
 		}
-		wait := delay
+		// Jittered, as the SQL API's spec recommends for 503 and 504: half the delay
+		// and a random part of the other half, so clients do not retry in step.
+		wait := delay/2 + time.Duration(mrand.Int64N(int64(delay/2)+1))
 		if ra, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && ra >= 0 {
 			wait = min(time.Duration(ra)*time.Second, 30*time.Second)
 		}

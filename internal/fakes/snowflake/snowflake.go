@@ -18,8 +18,10 @@
 // ACCOUNT.USER.SHA256:<public key fingerprint> and sub ACCOUNT.USER signed with a key of
 // the user, living at most an hour; otherwise 401 with Snowflake's 390144 "JWT token is
 // invalid. [uuid]" (390303 "Invalid OAuth access token" without the token type header,
-// since the API then reads the token as OAuth, its documented default). Accept: application/json, a JSON Content-Type and a User-Agent are
-// required, as the reference lists them. Errors of statements are the documented
+// since the API then reads the token as OAuth, its documented default). A User-Agent is
+// required; Accept and Content-Type are optional, but a body of another media type is
+// 415, as the SQL API's OpenAPI spec (snowflakedb/snowflake-rest-api-specs) has them.
+// Errors of statements are the documented
 // QueryFailureStatus (code, message, sqlState, statementHandle, createdOn,
 // statementStatusUrl): 422 when the statement failed, 408 when it ran past its timeout;
 // 403 when the network policy refuses the caller (Block), 429 when throttled (Throttle),

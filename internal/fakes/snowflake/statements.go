@@ -115,8 +115,9 @@ func (s *Server) gate(w http.ResponseWriter, r *http.Request) (string, bool) {
 		authFailed(w, id)
 		return "", false
 	}
-	if !strings.Contains(r.Header.Get("Accept"), "application/json") && !strings.Contains(r.Header.Get("Accept"), "*/*") {
-		badRequest(w, "The Accept header must be application/json.")
+	// Accept is optional (the reference's OpenAPI spec); one that refuses JSON cannot be served.
+	if accept := r.Header.Get("Accept"); accept != "" && !strings.Contains(accept, "application/json") && !strings.Contains(accept, "*/*") {
+		badRequest(w, "The Accept header must allow application/json.")
 		return "", false
 	}
 	if r.Header.Get("User-Agent") == "" {
@@ -132,9 +133,12 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
-		badRequest(w, "The Content-Type must be application/json.")
-		return
+	// Without a Content-Type the body is read as JSON; any other type is 415, as documented.
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if mt, _, _ := mime.ParseMediaType(ct); mt != "application/json" {
+			writeJSON(w, http.StatusUnsupportedMediaType, map[string]any{"code": "391415", "message": "Unsupported media type " + ct + ". (the fake's wording)"})
+			return
+		}
 	}
 	var req request
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
