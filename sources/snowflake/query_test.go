@@ -252,6 +252,9 @@ func TestDecodeValues(t *testing.T) {
 		{"timestamp_ntz", 9, "-1.500000000", time.Unix(-2, 5e8).UTC()},
 		{"timestamp_tz", 9, "1616173619.000000000 1500", time.Unix(1616173619, 0).In(time.FixedZone("", 3600))},
 		{"text", 0, "x", "x"},
+		// The SQL API's OpenAPI spec writes the types in upper case in its example.
+		{"FIXED", 0, "5", int64(5)},
+		{"TIMESTAMP_NTZ", 3, "1565481394.123000000", time.Unix(1565481394, 123e6).UTC()},
 	} {
 		got, err := snowflake.DecodeValue(snowflake.Col(tc.typ, tc.scale), tc.in)
 		if err != nil {
