@@ -42,7 +42,9 @@
 // Pages followed: docs.snowflake.com/en/developer-guide/sql-api/reference,
 // …/sql-api/submitting-requests, …/sql-api/handling-responses, …/sql-api/handling-errors,
 // …/sql-api/authenticating, user-guide/key-pair-auth, user-guide/key-pair-auth-troubleshooting,
-// sql-reference/collation and sql-reference/sql/show-warehouses.
+// sql-reference/collation and sql-reference/sql/show-warehouses; and the SQL API's
+// OpenAPI spec, specifications/sqlapi.yaml of github.com/snowflakedb/snowflake-rest-api-specs
+// (headers, status codes, the ResultSet, QueryStatus and QueryFailureStatus schemas).
 package snowflake
 
 import (
