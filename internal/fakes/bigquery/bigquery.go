@@ -24,7 +24,8 @@
 // default dataset is given, named or positional parameters with their declared types,
 // result pages by pageToken or startIndex with maxResults and the 10 MB response limit,
 // int64 timestamps when formatOptions.useInt64Timestamp asks for them, request bodies
-// without unknown fields. Jobs run asynchronously: jobs.query and getQueryResults wait
+// without unknown fields, at most 100 API requests a second per user per method (403
+// rateLimitExceeded over it). Jobs run asynchronously: jobs.query and getQueryResults wait
 // up to timeoutMs and answer jobComplete false after, so clients poll (SetJobDelay
 // makes every job take that long).
 //
@@ -64,6 +65,9 @@ const (
 	DefaultLocation = "US"
 	// MaxResponseBytes is the documented limit of one page of query results.
 	MaxResponseBytes = 10 << 20
+	// DefaultRequestsPerSecond is the documented limit of API requests per second per
+	// user per method.
+	DefaultRequestsPerSecond = 100
 	// DefaultWait is how long jobs.query and getQueryResults wait for a job when the
 	// request gives no timeoutMs (the documented 10 seconds).
 	DefaultWait = 10 * time.Second
@@ -76,6 +80,10 @@ type Options struct {
 	PostgresURL string
 	// Project is the one project the fake serves (default DefaultProject).
 	Project string
+	// RequestsPerSecond limits each user's API requests to each method (default the
+	// documented 100 a second per user per method, "Quotas and limits": API
+	// requests); over it, 403 rateLimitExceeded.
+	RequestsPerSecond float64
 }
 
 // Server is a running fake.
@@ -93,6 +101,8 @@ type Server struct {
 	down      bool
 	jobDelay  time.Duration
 	requests  []Request
+	rate      float64
+	buckets   map[string]*bucket // per user and method
 	stopReap  chan struct{}
 	reapDone  chan struct{}
 	closeOnce sync.Once
@@ -112,6 +122,9 @@ func New(o Options) (*Server, error) {
 	if o.Project == "" {
 		o.Project = DefaultProject
 	}
+	if o.RequestsPerSecond <= 0 {
+		o.RequestsPerSecond = DefaultRequestsPerSecond
+	}
 	cfg, err := pgxpool.ParseConfig(o.PostgresURL)
 	if err != nil {
 		return nil, fmt.Errorf("fake bigquery: %w", err)
@@ -130,6 +143,8 @@ func New(o Options) (*Server, error) {
 		datasets: map[string]string{},
 		roles:    map[grantKey]map[string]bool{},
 		jobs:     map[string]*job{},
+		rate:     o.RequestsPerSecond,
+		buckets:  map[string]*bucket{},
 		stopReap: make(chan struct{}),
 		reapDone: make(chan struct{}),
 	}
@@ -293,6 +308,13 @@ func (s *Server) api(h func(w http.ResponseWriter, r *http.Request, caller strin
 		if !ok {
 			return
 		}
+		if !s.admit(caller + " " + r.Pattern) {
+			writeAPIError(w, http.StatusForbidden, "PERMISSION_DENIED",
+				"Exceeded rate limits: too many api requests per user per method for this user_method. For more information, see https://cloud.google.com/bigquery/docs/troubleshoot-quotas",
+				errorItem{Message: "Exceeded rate limits: too many api requests per user per method for this user_method. For more information, see https://cloud.google.com/bigquery/docs/troubleshoot-quotas",
+					Domain: "usageLimits", Reason: "rateLimitExceeded"})
+			return
+		}
 		if p := r.PathValue("project"); p != s.project {
 			writeError(w, http.StatusNotFound, "notFound", "Not found: Project "+p)
 			return
@@ -339,4 +361,30 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// bucket is a token bucket of one user's requests.
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+// admit takes a token of the bucket of a caller's method (the rate per second, a burst
+// of one second's worth), or reports that none is left.
+func (s *Server) admit(caller string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	b := s.buckets[caller]
+	if b == nil {
+		b = &bucket{tokens: s.rate, last: now}
+		s.buckets[caller] = b
+	}
+	b.tokens = min(s.rate, b.tokens+now.Sub(b.last).Seconds()*s.rate)
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
 }

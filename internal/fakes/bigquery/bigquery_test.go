@@ -348,3 +348,34 @@ func TestTranslate(t *testing.T) {
 		}
 	}
 }
+
+func TestRateLimit(t *testing.T) {
+	s, err := New(Options{PostgresURL: testutil.PostgresURL(t), RequestsPerSecond: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	if err := s.CreateDataset(context.Background(), "shop", "US"); err != nil {
+		t.Fatal(err)
+	}
+	email, key := s.ServiceAccount("busy")
+	s.GrantDataset(email, "shop", RoleDataViewer)
+	token := signIn(t, key)
+	codes := map[int]int{}
+	var last map[string]any
+	for range 6 {
+		code, body := call(t, s, "GET", "/bigquery/v2/projects/sluice-fake/datasets/shop", token, "")
+		codes[code]++
+		if code != 200 {
+			last = body
+		}
+	}
+	if codes[200] != 3 || codes[403] != 3 {
+		t.Fatalf("6 requests at once under a limit of 3 a second: %v", codes)
+	}
+	wantError(t, 403, last, 403, "rateLimitExceeded", "Exceeded rate limits: too many api requests per user per method")
+	time.Sleep(400 * time.Millisecond)
+	if code, _ := call(t, s, "GET", "/bigquery/v2/projects/sluice-fake/datasets/shop", token, ""); code != 200 {
+		t.Errorf("a request after the bucket refilled: %d", code)
+	}
+}
