@@ -101,16 +101,34 @@ func bind(v any) binding {
 // reused), partition by partition. The statement's own timeout is timeout; ctx may end
 // it sooner, in which case the statement is cancelled on Snowflake's side too.
 func (s *source) run(ctx context.Context, sql string, args []any, timeout time.Duration, cols func([]column) error, fn func(row []any) error) error {
+	return s.runIn(ctx, scopeFull, sql, args, timeout, cols, fn)
+}
+
+// scope is how much of the form's session a statement carries: the validation's first
+// stages leave out what a later stage judges, so a missing database is said by the
+// schema stage rather than by whichever statement first named it.
+type scope int
+
+const (
+	scopeUser scope = iota // the user alone: its default role, no warehouse or database
+	scopeRole              // the role and the warehouse
+	scopeFull              // the role, the warehouse, the database and the schema
+)
+
+func (s *source) runIn(ctx context.Context, sc scope, sql string, args []any, timeout time.Duration, cols func([]column) error, fn func(row []any) error) error {
 	body := map[string]any{
 		"statement":  sql,
 		"timeout":    int(math.Ceil(timeout.Seconds())),
-		"warehouse":  s.set.warehouse,
-		"database":   s.set.database,
-		"schema":     s.set.schema,
 		"parameters": map[string]string{"timezone": "UTC", "query_tag": "sluice"},
 	}
-	if s.set.role != "" {
-		body["role"] = s.set.role
+	if sc >= scopeRole {
+		body["warehouse"] = s.set.warehouse
+		if s.set.role != "" {
+			body["role"] = s.set.role
+		}
+	}
+	if sc == scopeFull {
+		body["database"], body["schema"] = s.set.database, s.set.schema
 	}
 	if len(args) > 0 {
 		b := make(map[string]binding, len(args))

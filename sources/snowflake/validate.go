@@ -30,9 +30,9 @@ type validation struct {
 }
 
 // one runs a statement and answers its first row.
-func (v *validation) one(ctx context.Context, sql string, args ...any) ([]any, error) {
+func (v *validation) one(ctx context.Context, sc scope, sql string, args ...any) ([]any, error) {
 	var first []any
-	err := v.run(ctx, sql, args, v.statementTimeout, nil, func(row []any) error {
+	err := v.runIn(ctx, sc, sql, args, v.statementTimeout, nil, func(row []any) error {
 		if first == nil {
 			first = append([]any(nil), row...)
 		}
@@ -48,14 +48,14 @@ func str(v any) string {
 	return s
 }
 
-// connection: does the account answer, and does it take the key? The statement needs no
-// warehouse, role or database of the form, so those are the later stages' to judge.
+// connection: does the account answer, and does it take the key? The statement carries
+// no warehouse, role or database of the form, so those are the later stages' to judge.
 func (v *validation) connection(ctx context.Context) (bool, string) {
-	row, err := v.one(ctx, "SELECT CURRENT_USER(), CURRENT_ACCOUNT()")
+	row, err := v.one(ctx, scopeUser, "SELECT CURRENT_USER(), CURRENT_ACCOUNT()")
 	if err != nil {
 		var ae *apiError
 		if errors.As(err, &ae) && ae.status == 422 {
-			// Signed in: what failed is the role or later; the access stage says it.
+			// Signed in: what failed is the user's defaults; the later stages judge the form's.
 			return true, fmt.Sprintf("Connected to %s as %s.", v.host(), v.set.user)
 		}
 		return v.fail(err)
@@ -66,7 +66,7 @@ func (v *validation) connection(ctx context.Context) (bool, string) {
 // access: is the role granted to the user, and is the warehouse usable — it exists, the
 // role may use it, and it is running or resumes by itself?
 func (v *validation) access(ctx context.Context) (bool, string) {
-	row, err := v.one(ctx, "SELECT CURRENT_ROLE(), CURRENT_WAREHOUSE()")
+	row, err := v.one(ctx, scopeRole, "SELECT CURRENT_ROLE(), CURRENT_WAREHOUSE()")
 	if err != nil {
 		return v.fail(err)
 	}
@@ -76,7 +76,7 @@ func (v *validation) access(ctx context.Context) (bool, string) {
 	found := false
 	// SHOW's columns are read by name: the documented list is long and grows.
 	at := map[string]int{}
-	err = v.run(ctx, "SHOW WAREHOUSES LIKE '"+strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(wh)+"'", nil, v.statementTimeout,
+	err = v.runIn(ctx, scopeRole, "SHOW WAREHOUSES LIKE '"+strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(wh)+"'", nil, v.statementTimeout,
 		func(cols []column) error {
 			for i, c := range cols {
 				at[strings.ToLower(c.Name)] = i
@@ -108,7 +108,16 @@ func (v *validation) access(ctx context.Context) (bool, string) {
 // schema: do the database and the schema exist for the role? Snowflake does not tell a
 // missing object from one the role may not use, so the message names both causes.
 func (v *validation) schema(ctx context.Context) (bool, string) {
-	row, err := v.one(ctx, "SELECT CURRENT_ROLE(), CURRENT_DATABASE(), CURRENT_SCHEMA()")
+	row, err := v.one(ctx, scopeFull, "SELECT CURRENT_ROLE(), CURRENT_DATABASE(), CURRENT_SCHEMA()")
+	var ae *apiError
+	if errors.As(err, &ae) && (ae.body.Code == "002043" || ae.body.Code == "002003" || ae.body.Code == "090105") {
+		// A Snowflake that refuses the statement for its database or schema rather than
+		// running it without them: the same answer, in the same words.
+		row, err = []any{v.roleName(), "", ""}, nil
+		if !strings.Contains(ae.body.Message, "Database") && ae.body.Code != "090105" {
+			row[1] = v.set.database
+		}
+	}
 	if err != nil {
 		return v.fail(err)
 	}

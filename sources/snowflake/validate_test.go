@@ -144,6 +144,16 @@ func TestValidateFailures(t *testing.T) {
 	}
 }
 
+// TestUnknownDatabaseRefused: a Snowflake that refuses every statement naming an
+// unknown database, rather than running it without one, still fails the schema stage,
+// in the same words, and not an earlier one.
+func TestUnknownDatabaseRefused(t *testing.T) {
+	w := newWarehouse(t, func(o *sffake.Options) { o.RefuseUnknownDatabase = true })
+	checks := validate(t, w.open(t, with(w.cfg, "database", "nope_db")))
+	connectortest.StageFails(t, checks, connectors.StageSchema,
+		"Database NOPE_DB does not exist, or role SLUICE_ROLE has no USAGE on it", "GRANT USAGE ON DATABASE NOPE_DB TO ROLE SLUICE_ROLE;")
+}
+
 // TestSuspendedWarehouseResumes: a suspended warehouse with AUTO_RESUME passes the
 // access stage, and the first query resumes it.
 func TestSuspendedWarehouseResumes(t *testing.T) {

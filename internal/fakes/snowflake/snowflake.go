@@ -98,6 +98,11 @@ type Options struct {
 	SyncWait      time.Duration
 	// Now is the clock JWTs are checked against (nil: time.Now).
 	Now func() time.Time
+	// RefuseUnknownDatabase fails a statement whose request names a database that does
+	// not exist or that the role may not use (002043) instead of running it with no
+	// current database (CURRENT_DATABASE() NULL): the docs do not say which Snowflake
+	// does, so the connector is tested against both.
+	RefuseUnknownDatabase bool
 }
 
 type user struct {

@@ -323,6 +323,10 @@ func (s *Server) session(ctx context.Context, userName string, req request) (*se
 	if !granted {
 		return nil, errRoleNotGranted(role)
 	}
+	if s.opts.RefuseUnknownDatabase && req.Database != "" && sess.database == "" {
+		return nil, &sqlError{Code: "002043", SQLState: "02000",
+			Message: fmt.Sprintf("SQL compilation error:\nObject does not exist, or operation cannot be performed.\nDatabase '%s' does not exist or not authorized.", req.Database)}
+	}
 	if sess.database != "" && req.Schema != "" {
 		var usable bool
 		err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1) AND has_schema_privilege($2, $1, 'USAGE')`,
