@@ -200,7 +200,7 @@ func (c *connector) Open(ctx context.Context, cfg connectors.Config) (connectors
 		return nil, &connectors.Error{Category: connectors.CategoryConfiguration, Message: "The BigQuery client could not be set up.", Detail: err.Error(), Err: err}
 	}
 	client.Location = set.location
-	return &source{set: set, client: client, tokens: ts, stageTimeout: c.stageTimeout, queryTimeout: c.queryTimeout}, nil
+	return &source{set: set, client: client, tokens: ts, transport: base, stageTimeout: c.stageTimeout, queryTimeout: c.queryTimeout}, nil
 }
 
 // authTransport adds the bearer token to each request. A token that cannot be had is
@@ -235,6 +235,7 @@ type source struct {
 	set          settings
 	client       *bq.Client
 	tokens       oauth2.TokenSource
+	transport    *http.Transport
 	stageTimeout time.Duration
 	queryTimeout time.Duration
 }
@@ -242,8 +243,12 @@ type source struct {
 // Dialect is GoogleSQL's.
 func (s *source) Dialect() connectors.Dialect { return Dialect{} }
 
-// Close ends the client.
-func (s *source) Close() error { return s.client.Close() }
+// Close ends the client and its idle connections.
+func (s *source) Close() error {
+	err := s.client.Close()
+	s.transport.CloseIdleConnections()
+	return err
+}
 
 func (s *source) fail(op string, err error) error {
 	return fmt.Errorf("%s: %s: %w", Kind, op, s.set.classify(err))
