@@ -116,7 +116,14 @@ func (s *source) classifyAPI(e *connectors.Error, ae *apiError) {
 		if m := quotedName.FindStringSubmatch(msg); m != nil {
 			name = m[1]
 		}
-		e.Message = fmt.Sprintf("Snowflake: %s (role %s). If it exists, grant the role access to it, e.g. GRANT SELECT ON %s TO ROLE %s;", plain, role, name, role)
+		grant := "SELECT ON " + name
+		switch {
+		case strings.Contains(msg, "Database '"):
+			e.Field, grant = "database", "USAGE ON DATABASE "+name
+		case strings.Contains(msg, "Schema '"):
+			e.Field, grant = "schema", "USAGE ON SCHEMA "+name
+		}
+		e.Message = fmt.Sprintf("Snowflake: %s (role %s). If it exists, grant the role access to it: GRANT %s TO ROLE %s;", plain, role, grant, role)
 	case code == "003001" || ae.body.SQLState == "42501":
 		e.Category = connectors.CategoryCredentials
 		e.Message = fmt.Sprintf("Role %s lacks a privilege: %s.", role, plain)

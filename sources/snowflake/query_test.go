@@ -106,6 +106,8 @@ func TestQueryErrors(t *testing.T) {
 	}{
 		{`SELECT * FROM "PUBLIC"."SECRETS"`, connectors.CategoryNotFound, "Object 'SECRETS' does not exist or not authorized"},
 		{`SELECT "NOPE" FROM "PUBLIC"."CUSTOMERS"`, connectors.CategoryConfiguration, "invalid identifier 'NOPE'"},
+		{`SELECT 1 FROM OTHER_DB.PUBLIC.CUSTOMERS`, connectors.CategoryNotFound, "GRANT USAGE ON DATABASE OTHER_DB TO ROLE SLUICE_ROLE;"},
+		{`SELECT * FROM "PUBLIC"."SECRETS"`, connectors.CategoryNotFound, "GRANT SELECT ON SECRETS TO ROLE SLUICE_ROLE;"},
 		{`SELECT PG_SLEEP(1)`, connectors.CategoryConfiguration, "Unknown function PG_SLEEP"},
 		{`SELECT 1; DELETE FROM "PUBLIC"."CUSTOMERS"`, connectors.CategoryConfiguration, "holds several statements"},
 	} {
