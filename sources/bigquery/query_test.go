@@ -10,6 +10,7 @@ import (
 
 	"sluice/connectors"
 	fake "sluice/internal/fakes/bigquery"
+	"sluice/segments"
 	"sluice/sources/bigquery"
 )
 
@@ -211,5 +212,45 @@ func TestDialect(t *testing.T) {
 		if got := bigquery.NormalizeType(raw); got != want {
 			t.Errorf("NormalizeType(%s) = %s, want %s", raw, got, want)
 		}
+	}
+}
+
+// TestDaysAgoFollowsTheColumnType: "seen in the last N days" compiles to DATETIME
+// arithmetic for a DATETIME or DATE column and TIMESTAMP arithmetic for a TIMESTAMP one,
+// from the column's Raw type; the fake refuses the mixed comparisons as BigQuery does.
+func TestDaysAgoFollowsTheColumnType(t *testing.T) {
+	e := newEnv(t)
+	src := e.open(t, e.cfg)
+	ctx := context.Background()
+	rel := connectors.Relation{Table: &connectors.Table{Schema: "marketing", Name: "customers"}}
+	cols, err := src.Columns(ctx, rel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func(cols []connectors.Column, column string) (int64, error) {
+		q, args, err := segments.CountSQL(src.Dialect(), rel, segments.Leaf(column, segments.OpWithinLastDays, 20000), cols)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int64
+		err = src.Query(ctx, q, args, func(row []any) error { n = row[0].(int64); return nil })
+		return n, err
+	}
+	for _, c := range []struct {
+		column string
+		want   int64
+	}{{"signed_up_at", 2}, {"last_seen", 2}, {"birthday", 2}} {
+		if n, err := count(cols, c.column); err != nil || n != c.want {
+			t.Errorf("%s in the last 20,000 days: %d, %v; want %d", c.column, n, err, c.want)
+		}
+	}
+	// A snapshot without the Raw type takes a timestamp column for a TIMESTAMP: on a
+	// DATETIME column, BigQuery (and the fake) refuse it.
+	bare := make([]connectors.Column, len(cols))
+	for i, c := range cols {
+		bare[i] = connectors.Column{Name: c.Name, Type: c.Type}
+	}
+	if _, err := count(bare, "last_seen"); err == nil || !strings.Contains(err.Error(), "No matching signature for operator >= for argument types: DATETIME, TIMESTAMP") {
+		t.Errorf("TIMESTAMP arithmetic on a DATETIME column: %v", err)
 	}
 }

@@ -267,6 +267,7 @@ func TestQueryPagesAndErrors(t *testing.T) {
 		{"unknown table", `{"query": "SELECT 1 FROM ` + "`shop.nope`" + `", "useLegacySql": false}`, 404, "notFound", "Not found: Table sluice-fake:shop.nope was not found in location US"},
 		{"other location", `{"query": "SELECT 1 FROM ` + "`shop.people`" + `", "useLegacySql": false, "location": "EU"}`, 404, "notFound", "Not found: Dataset sluice-fake:shop was not found in location EU"},
 		{"a script", `{"query": "SELECT 1; DROP TABLE shop.people", "useLegacySql": false}`, 400, "invalidQuery", "not a script"},
+		{"TIMESTAMP with DATETIME", `{"query": "SELECT id FROM ` + "`shop.people` AS p" + ` WHERE p.joined >= DATETIME_SUB(CURRENT_DATETIME('UTC'), INTERVAL 1 DAY)", "useLegacySql": false}`, 400, "invalidQuery", "No matching signature for operator >= for argument types: TIMESTAMP, DATETIME"},
 		{"duplicate names", `{"query": "SELECT id, id FROM ` + "`shop.people`" + `", "useLegacySql": false}`, 400, "invalidQuery", "Duplicate column names in the result are not supported"},
 	} {
 		code, body := q(tc.body)

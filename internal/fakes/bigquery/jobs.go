@@ -318,6 +318,38 @@ func (s *Server) check(j *job) *queryError {
 		location = DefaultLocation
 	}
 	j.ref.Location = location
+	return s.checkTypes(tr)
+}
+
+// checkTypes refuses a column compared with date arithmetic of another type family, as
+// GoogleSQL's signature matching does (TIMESTAMP_SUB gives a TIMESTAMP, DATETIME_SUB a
+// DATETIME, DATE_SUB a DATE; a DATE coerces to DATETIME, nothing else converts).
+func (s *Server) checkTypes(tr translation) *queryError {
+	for _, c := range tr.checks {
+		ref, ok := tr.aliases[strings.ToLower(c.alias)]
+		if c.alias == "" && len(tr.tables) == 1 {
+			ref, ok = tr.tables[0], true
+		}
+		if !ok {
+			continue
+		}
+		var oid uint32
+		var typmod int32
+		err := s.pool.QueryRow(context.Background(), `SELECT a.atttypid, a.atttypmod FROM pg_catalog.pg_attribute a
+JOIN pg_catalog.pg_class c ON c.oid = a.attrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = $1 AND c.relname = $2 AND a.attname = $3 AND a.attnum > 0 AND NOT a.attisdropped`, ref.dataset, ref.table, c.column).Scan(&oid, &typmod)
+		if err != nil {
+			continue // an unknown column is for PostgreSQL to report
+		}
+		col := bqType(oid, typmod)
+		arith := strings.TrimSuffix(strings.TrimSuffix(c.fn, "_SUB"), "_ADD")
+		compatible := col == arith || (col == "DATE" && arith == "DATETIME")
+		if col == "TIMESTAMP" || col == "DATETIME" || col == "DATE" {
+			if !compatible {
+				return invalidQuery("No matching signature for operator %s for argument types: %s, %s. Supported signature: ANY %s ANY at %s", c.op, col, arith, c.op, c.at.at())
+			}
+		}
+	}
 	return nil
 }
 

@@ -257,12 +257,23 @@ var castTypes = map[string]string{
 
 // translation is one query's PostgreSQL text and what it reads.
 type translation struct {
-	sql    string
-	tables []tableRef // every dataset.table after FROM or JOIN, in order, once each
-	names  []string   // see selectNames
+	sql     string
+	tables  []tableRef // every dataset.table after FROM or JOIN, in order, once each
+	names   []string   // see selectNames
+	aliases map[string]tableRef
+	checks  []typeCheck
 }
 
 type tableRef struct{ dataset, table string }
+
+// typeCheck is a column compared with date arithmetic ("m"."t" >= TIMESTAMP_SUB(…)),
+// whose types must agree: GoogleSQL compares TIMESTAMP with neither DATE nor DATETIME,
+// where PostgreSQL would convert silently. check resolves and enforces it.
+type typeCheck struct {
+	alias, column string
+	op, fn        string
+	at            token
+}
 
 type translator struct {
 	project        string
@@ -275,6 +286,8 @@ type translator struct {
 	ctes           map[string]bool
 	tables         []tableRef
 	seen           map[tableRef]bool
+	aliases        map[string]tableRef // lower-case alias (or table name) → table
+	checks         []typeCheck
 }
 
 // translate turns one GoogleSQL query into PostgreSQL.
@@ -299,7 +312,7 @@ func translate(sql, project, defaultDataset string, named map[string]string, pos
 		return translation{}, invalidQuery("Syntax error: this fake runs queries only (SELECT or WITH), got %q at %s", toks[0].text, toks[0].at())
 	}
 	tr := &translator{project: project, defaultDataset: defaultDataset, named: named, positional: positional,
-		toks: toks, ctes: map[string]bool{}, seen: map[tableRef]bool{}}
+		toks: toks, ctes: map[string]bool{}, seen: map[tableRef]bool{}, aliases: map[string]tableRef{}}
 	out, err := tr.until(func(token) bool { return false })
 	if err != nil {
 		return translation{}, err
@@ -311,7 +324,7 @@ func translate(sql, project, defaultDataset string, named map[string]string, pos
 	if len(positional) > 0 && tr.nextPositional != len(positional) {
 		return translation{}, invalidQuery("Query has %d positional parameters but %d were provided", tr.nextPositional, len(positional))
 	}
-	return translation{sql: out, tables: tr.tables, names: selectNames(toks)}, nil
+	return translation{sql: out, tables: tr.tables, names: selectNames(toks), aliases: tr.aliases, checks: tr.checks}, nil
 }
 
 // selectNames is what BigQuery names the outer SELECT's columns: an alias, a column's
@@ -455,6 +468,7 @@ func (tr *translator) until(stop func(token) bool) (string, error) {
 			tr.nextPositional++
 			tr.pos++
 		case t.kind == tPunct:
+			tr.noteComparison(t)
 			emit(t.text)
 			tr.pos++
 		case t.kind == tQuoted || t.kind == tIdent:
@@ -580,6 +594,15 @@ func (tr *translator) tablePath() (string, error) {
 		return "", invalidQuery("Invalid table name: %s at %s", strings.Join(parts, "."), first.at())
 	}
 	ref := tableRef{dataset: parts[0], table: parts[1]}
+	alias := parts[1]
+	if next, ok := tr.peek(0); ok && next.is("AS") {
+		if a, ok := tr.peek(1); ok && (a.kind == tIdent || a.kind == tQuoted) {
+			alias = a.text
+		}
+	} else if ok && (next.kind == tQuoted || next.kind == tIdent && !keywords[strings.ToUpper(next.text)]) {
+		alias = next.text
+	}
+	tr.aliases[strings.ToLower(alias)] = ref
 	if !tr.seen[ref] {
 		tr.seen[ref] = true
 		tr.tables = append(tr.tables, ref)
@@ -821,4 +844,33 @@ func paramLiteral(typ string, value *string) (string, error) {
 		return "decode('" + base64.StdEncoding.EncodeToString(raw) + "', 'base64')", nil
 	}
 	return "CAST(" + pgString(v) + " AS " + pg + ")", nil
+}
+
+// noteComparison records a column compared with date arithmetic; tr.pos is at the
+// operator.
+func (tr *translator) noteComparison(op token) {
+	switch op.text {
+	case "=", "<>", "!=", "<", "<=", ">", ">=":
+	default:
+		return
+	}
+	next, ok := tr.peek(1)
+	if !ok || next.kind != tIdent {
+		return
+	}
+	fn := strings.ToUpper(next.text)
+	if fn != "TIMESTAMP_SUB" && fn != "DATETIME_SUB" && fn != "DATE_SUB" && fn != "TIMESTAMP_ADD" && fn != "DATETIME_ADD" && fn != "DATE_ADD" {
+		return
+	}
+	name := func(t token) bool { return t.kind == tIdent || t.kind == tQuoted }
+	c := typeCheck{op: op.text, fn: fn, at: op}
+	switch {
+	case tr.pos >= 3 && name(tr.toks[tr.pos-1]) && tr.toks[tr.pos-2].is(".") && name(tr.toks[tr.pos-3]):
+		c.alias, c.column = tr.toks[tr.pos-3].text, tr.toks[tr.pos-1].text
+	case tr.pos >= 1 && name(tr.toks[tr.pos-1]):
+		c.column = tr.toks[tr.pos-1].text
+	default:
+		return
+	}
+	tr.checks = append(tr.checks, c)
 }
