@@ -31,7 +31,10 @@
 //
 // The SQL is GoogleSQL's subset that the bigquery connector writes, translated to
 // PostgreSQL (translate.go); anything else is an invalidQuery error, never run as it
-// stands. Each dataset is a PostgreSQL schema of the database Options.PostgresURL names;
+// stands. PostgreSQL converts between its date and time types where GoogleSQL does not,
+// so the fake itself refuses a column compared with date arithmetic of another type
+// (a DATETIME column against TIMESTAMP_SUB(…)), with BigQuery's "No matching
+// signature"; other type mismatches PostgreSQL would accept are not caught. Each dataset is a PostgreSQL schema of the database Options.PostgresURL names;
 // results are read through a SCROLL cursor per job, page by page, so a million-row
 // result is never held in the fake's memory. Dry runs report the schema and, as
 // totalBytesProcessed, the size of the tables the query reads (BigQuery counts only
