@@ -175,10 +175,14 @@ func (h *SourceHandler) Update(c echo.Context) error {
 
 // Validate runs the five checks now and shows the result.
 func (h *SourceHandler) Validate(c echo.Context) error {
-	if _, err := h.core.ValidateSource(c.Request().Context(), workspaceID(c), c.Param("id")); err != nil {
+	src, err := h.core.ValidateSource(c.Request().Context(), workspaceID(c), c.Param("id"))
+	if err != nil {
 		return err
 	}
 	h.recheckSourceThresholds(c, c.Param("id"))
+	if wantsPartial(c) {
+		return h.render(c, http.StatusOK, sources.Validation(src), nil)
+	}
 	return h.show(c, http.StatusOK, nil)
 }
 
