@@ -125,6 +125,12 @@ func (h *ModelHandler) Preview(c echo.Context) error {
 	if err := c.Bind(&f); err != nil {
 		return echo.ErrBadRequest
 	}
+	return h.render(c, http.StatusOK, datamodels.Preview(h.preview(c, f)), nil)
+}
+
+// preview reads the first rows of the form's table or query, the chosen key kept (or
+// one guessed).
+func (h *ModelHandler) preview(c echo.Context, f modelForm) datamodels.PreviewProps {
 	req := f.request()
 	rel := connectors.Relation{Table: req.Table, SQL: strings.TrimSpace(req.SQL)}
 	props := datamodels.PreviewProps{PrimaryKey: f.PrimaryKey}
@@ -138,7 +144,7 @@ func (h *ModelHandler) Preview(c echo.Context) error {
 			props.PrimaryKey = guessKey(pv.Columns)
 		}
 	}
-	return h.render(c, http.StatusOK, datamodels.Preview(props), nil)
+	return props
 }
 
 // guessKey preselects a column named like a key.
@@ -166,6 +172,11 @@ func (h *ModelHandler) Create(c echo.Context) error {
 			return perr
 		}
 		p.Errors = errs
+		// A refused save keeps what the editor had: the preview and the chosen key.
+		if f.request().Table != nil || strings.TrimSpace(f.SQL) != "" {
+			pv := h.preview(c, f)
+			p.Preview = &pv
+		}
 		return h.render(c, http.StatusUnprocessableEntity, datamodels.NewPage(p), datamodels.Form(p))
 	}
 	if err != nil {

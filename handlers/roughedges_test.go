@@ -44,3 +44,33 @@ func TestSourceValidateNowKeepsTheCardAndRefreshesTheBadge(t *testing.T) {
 	}
 }
 
+// A name already taken refuses the new model beside the name, and keeps what the editor
+// had done: the preview of the query and the key chosen in it.
+func TestModelsNewNameTakenKeepsThePreviewAndTheKey(t *testing.T) {
+	t.Parallel()
+	s := newDLSetup(t) // has a model named Customers
+	_, browser := signedInAdmin(t, s.app)
+	token := browser.csrf("/models/new")
+	form := url.Values{"_csrf": {token}, "source_id": {s.source.ID}, "name": {"Customers"}, "mode": {"sql"},
+		"sql": {"SELECT id, email, country FROM customers"}, "primary_key": {"email"}}
+	for _, htmx := range []bool{true, false} {
+		var header []string
+		if htmx {
+			header = []string{"HX-Request", "true"}
+		}
+		r := browser.post("/models", form, header...).want(t, http.StatusUnprocessableEntity)
+		doc := r.Doc(t)
+		if doc.Find(".field.has-error #f-name").Length() != 1 {
+			t.Fatalf("htmx %v: no error beside the name:\n%s", htmx, r.Body)
+		}
+		if n := doc.Find("[data-testid=preview-table] tbody tr").Length(); n == 0 {
+			t.Fatalf("htmx %v: the preview is gone:\n%s", htmx, r.Body)
+		}
+		if key, _ := doc.Find("[data-testid=model-primary-key] option[selected]").Attr("value"); key != "email" {
+			t.Fatalf("htmx %v: the chosen key is %q, want email", htmx, key)
+		}
+		if got := doc.Find("[data-testid=model-sql]").Text(); got != form.Get("sql") {
+			t.Fatalf("htmx %v: the SQL is %q", htmx, got)
+		}
+	}
+}
