@@ -832,6 +832,9 @@ func TestCountAndBreakdownMatchSQL(t *testing.T) {
 			if e.Count != want {
 				t.Errorf("%s: count = %d, plain SQL says %d (%s %v)", c.name, e.Count, want, e.SQL, e.Args)
 			}
+			if e.ScanBytes != 0 {
+				t.Errorf("%s: %d bytes scanned, from a warehouse that does not bill by bytes", c.name, e.ScanBytes)
+			}
 		}
 		// The data makes the cases above tell things apart.
 		if fr := w.count(t, `SELECT COUNT(*) FROM people WHERE country = 'FR'`); fr == 0 || fr == total {

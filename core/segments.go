@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 
+	"sluice/connectors"
 	"sluice/models"
 	"sluice/segments"
 )
@@ -60,6 +61,10 @@ type Estimate struct {
 	Count int64
 	SQL   string
 	Args  []any
+	// ScanBytes is what a run of the segment reads at most, for warehouses that bill
+	// by bytes read (connectors.Estimator): the rows that match, every column of the
+	// model. 0 when the warehouse does not say.
+	ScanBytes int64
 }
 
 // Count compiles the conditions for the model's source and counts matching rows.
@@ -85,7 +90,33 @@ func (s *Service) Count(ctx context.Context, workspaceID, modelID string, cond s
 	if err != nil {
 		return nil, err
 	}
+	e.ScanBytes = scanBytes(ctx, conn, m, cond)
 	return e, nil
+}
+
+// scanBytes asks a warehouse that bills by bytes read what a run of the segment would
+// read: its dry run of the extraction with every column of the model (a run reads only
+// the mapped ones, so this is the most it costs). 0 when it cannot say; an estimate
+// that fails never blocks the count.
+func scanBytes(ctx context.Context, conn connectors.Source, m *models.DataModel, cond segments.Condition) int64 {
+	est, ok := conn.(connectors.Estimator)
+	if !ok {
+		return 0
+	}
+	cols := m.Columns()
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		names[i] = c.Name
+	}
+	q, args, err := segments.SelectSQL(conn.Dialect(), m.Relation(), cond, cols, names, m.PrimaryKey)
+	if err != nil {
+		return 0
+	}
+	n, err := est.EstimateBytes(ctx, q, args)
+	if err != nil {
+		return 0
+	}
+	return n
 }
 
 // Bucket is one value of a breakdown and how many matching rows have it.

@@ -155,6 +155,9 @@ func (h *SegmentAPI) Delete(c echo.Context) error {
 // apiCountJSON is the answer of GET /segments/{id}/count.
 type apiCountJSON struct {
 	Count int64 `json:"count"`
+	// ScanBytes is what a run would read at most, from warehouses that bill by bytes
+	// read (BigQuery's dry run); absent elsewhere.
+	ScanBytes int64 `json:"scan_bytes,omitempty"`
 }
 
 // Count counts the segment's rows in the warehouse, now.
@@ -172,5 +175,5 @@ func (h *SegmentAPI) Count(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("count segment: %w", err)
 	}
-	return c.JSON(http.StatusOK, apiCountJSON{Count: est.Count})
+	return c.JSON(http.StatusOK, apiCountJSON{Count: est.Count, ScanBytes: est.ScanBytes})
 }

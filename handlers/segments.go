@@ -73,7 +73,7 @@ func (h *SegmentHandler) props(c echo.Context, st *builderState) (segmentsview.B
 		p.CountErr = "Cannot count in the warehouse: " + plainError(err)
 		return p, nil
 	}
-	p.Count, p.Counted, p.SQL = est.Count, true, est.SQL
+	p.Count, p.Counted, p.SQL, p.ScanBytes = est.Count, true, est.SQL, est.ScanBytes
 	if st.breakdown != "" {
 		buckets, err := h.core.Breakdown(ctx, workspaceID(c), p.Model.ID, cond, st.breakdown)
 		if err == nil {

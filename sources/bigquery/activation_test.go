@@ -114,6 +114,11 @@ func TestActivationRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The builder's count, and what a run of the segment would scan, by dry run.
+	est, err := svc.Count(ctx, admin.WorkspaceID, m.ID, segments.Leaf("last_seen", segments.OpWithinLastDays, 30))
+	if err != nil || est.Count != 30 || est.ScanBytes <= 0 {
+		t.Fatalf("the segment's estimate: %+v %v", est, err)
+	}
 	h := &hook{records: map[string]map[string]any{}}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
