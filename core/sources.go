@@ -146,6 +146,9 @@ func (s *Service) Tables(ctx context.Context, workspaceID, sourceID string) ([]c
 type RelationPreview struct {
 	Columns []connectors.Column
 	Rows    [][]string
+	// ScanBytes is what reading the whole relation scans, from warehouses that bill by
+	// bytes read (connectors.Estimator); 0 when the warehouse does not say.
+	ScanBytes int64
 }
 
 // PreviewRows is how many rows the SQL editor's preview shows.
@@ -175,6 +178,12 @@ func (s *Service) PreviewRelation(ctx context.Context, workspaceID, sourceID str
 	})
 	if err != nil {
 		return nil, relationError(rel, err)
+	}
+	if est, ok := conn.(connectors.Estimator); ok {
+		// The dry run of every row and column: what a segment of everyone costs at most.
+		if n, err := est.EstimateBytes(ctx, "SELECT * FROM "+conn.Dialect().RelationSQL(rel, segments.Alias), nil); err == nil {
+			p.ScanBytes = n
+		}
 	}
 	return p, nil
 }

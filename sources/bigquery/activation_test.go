@@ -114,6 +114,9 @@ func TestActivationRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if p, err := svc.PreviewRelation(ctx, admin.WorkspaceID, src.ID, m.Relation()); err != nil || len(p.Rows) == 0 || p.ScanBytes <= 0 {
+		t.Fatalf("the model's preview: %+v %v", p, err)
+	}
 	// The builder's count, and what a run of the segment would scan, by dry run.
 	est, err := svc.Count(ctx, admin.WorkspaceID, m.ID, segments.Leaf("last_seen", segments.OpWithinLastDays, 30))
 	if err != nil || est.Count != 30 || est.ScanBytes <= 0 {
