@@ -51,8 +51,9 @@ func (h *ActivationHandler) Index(c echo.Context) error {
 	now := time.Now()
 	for i := range rows {
 		a := &rows[i].Activation
-		p.Schedules[a.ID] = a.Schedule().Describe()
-		if next := a.NextRun(now); next != nil {
+		sc, next := a.ScheduleAndNext(now)
+		p.Schedules[a.ID] = sc.Describe()
+		if next != nil {
 			p.NextRuns[a.ID] = *next
 		}
 	}
@@ -131,8 +132,9 @@ func (h *ActivationHandler) showProps(c echo.Context, a *models.Activation, part
 	if err != nil {
 		return activationsview.ShowProps{}, err
 	}
+	sc, next := a.ScheduleAndNext(time.Now())
 	props := activationsview.ShowProps{Activation: a, Segment: parts.SegmentName, Platform: parts.PlatformName, Runs: runs, Events: events,
-		Tab: tab, Schedule: a.Schedule().Describe(), NextRun: a.NextRun(time.Now()), Errors: errs}
+		Tab: tab, Schedule: sc.Describe(), NextRun: next, Errors: errs}
 	if values == nil {
 		values = a.Settings().Action
 	}
@@ -140,8 +142,10 @@ func (h *ActivationHandler) showProps(c echo.Context, a *models.Activation, part
 	if err := h.settingFields(c, &props, parts.PlatformKind, values); err != nil {
 		return props, err
 	}
-	if props.Warnings, err = h.dependencyWarnings(c, parts.Model, a.SegmentID, a.ID); err != nil {
-		return props, fmt.Errorf("activation %s: warnings: %w", a.ID, err)
+	if parts.OpenIssues {
+		if props.Warnings, err = h.dependencyWarnings(c, parts.Model, a.SegmentID, a.ID); err != nil {
+			return props, fmt.Errorf("activation %s: warnings: %w", a.ID, err)
+		}
 	}
 	for i := range runs {
 		if runs[i].Finished() {
@@ -156,8 +160,10 @@ func (h *ActivationHandler) showProps(c echo.Context, a *models.Activation, part
 		}
 	}
 	props.PauseFix = fixButton(c, pauseFix(ctx, h.store, a, known))
-	if props.Incident, err = h.store.OpenIncidentOn(ctx, ws, models.IncidentActivation, a.ID); err != nil {
-		return props, fmt.Errorf("activation %s: open incident: %w", a.ID, err)
+	if parts.OpenIncident {
+		if props.Incident, err = h.store.OpenIncidentOn(ctx, ws, models.IncidentActivation, a.ID); err != nil {
+			return props, fmt.Errorf("activation %s: open incident: %w", a.ID, err)
+		}
 	}
 	return props, nil
 }

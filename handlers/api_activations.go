@@ -140,10 +140,11 @@ func (in apiActivationInput) apply(req *models.ActivationInput) {
 // apiActivation shows one activation with its last run.
 func (s *Server) apiActivation(ctx context.Context, rv *runView, a *models.Activation) (apiActivationJSON, error) {
 	st := a.Settings()
+	sc, next := a.ScheduleAndNext(time.Now())
 	j := apiActivationJSON{
 		ID: a.ID, Name: a.Name, Status: a.Status, Health: a.Health,
 		SegmentID: a.SegmentID, PlatformID: a.PlatformID, Action: a.Action,
-		Mappings: a.Mappings(), Schedule: a.Schedule(), NextRunAt: a.NextRun(time.Now()),
+		Mappings: a.Mappings(), Schedule: sc, NextRunAt: next,
 		Settings:  apiActivationSettings{DefaultPhoneRegion: st.DefaultPhoneRegion, SourceIssueThreshold: st.SourceIssueThreshold, SendRemovals: st.SendRemovals},
 		CreatedAt: apiTime(a.CreatedAt), UpdatedAt: apiTime(a.UpdatedAt),
 	}

@@ -66,10 +66,7 @@ func (h *RunHandler) Show(c echo.Context) error {
 	if r.Status != models.RunCancelled {
 		p.Fix = fixButton(c, runFix(ctx, h.store, r, a, nil))
 	}
-	if p.SourceIssues, err = h.issuePage(ctx, r, engineStageSource, "", 0); err != nil {
-		return err
-	}
-	if p.Rejections, err = h.issuePage(ctx, r, engineStageDestination, "", 0); err != nil {
+	if p.SourceIssues, p.Rejections, err = h.firstIssuePages(ctx, r); err != nil {
 		return err
 	}
 	p.SourceIssues.Running, p.Rejections.Running = !r.Finished(), !r.Finished()
@@ -105,8 +102,7 @@ func (h *RunHandler) runWithActivation(ctx context.Context, ws, id string) (*mod
 	return r, a, err
 }
 
-// issuePage reads one page of a run's issues of one stage, and how many there are: a
-// first page that holds them all counts them itself, without a second query.
+// issuePage reads one page of a run's issues of one stage, and how many there are.
 func (h *RunHandler) issuePage(ctx context.Context, r *models.Run, stage, cursor string, shown int) (runsview.IssuePage, error) {
 	p := runsview.IssuePage{RunID: r.ID, Stage: stage, Shown: shown}
 	var err error
@@ -114,14 +110,36 @@ func (h *RunHandler) issuePage(ctx context.Context, r *models.Run, stage, cursor
 	if err != nil {
 		return p, fmt.Errorf("run issues: %w", err)
 	}
-	if cursor == "" && p.Next == "" {
+	return p, h.countIssues(ctx, &p, cursor == "")
+}
+
+// firstIssuePages reads the first page of a run's source issues and of its
+// destination rejections in one query, and how many there are of each.
+func (h *RunHandler) firstIssuePages(ctx context.Context, r *models.Run) (source, rejections runsview.IssuePage, err error) {
+	pages, next, err := h.store.FirstRunIssues(ctx, r, []string{engineStageSource, engineStageDestination}, runIssuesPage)
+	if err != nil {
+		return source, rejections, fmt.Errorf("run issues: %w", err)
+	}
+	source = runsview.IssuePage{RunID: r.ID, Stage: engineStageSource, Issues: pages[engineStageSource], Next: next[engineStageSource]}
+	rejections = runsview.IssuePage{RunID: r.ID, Stage: engineStageDestination, Issues: pages[engineStageDestination], Next: next[engineStageDestination]}
+	if err := h.countIssues(ctx, &source, true); err != nil {
+		return source, rejections, err
+	}
+	return source, rejections, h.countIssues(ctx, &rejections, true)
+}
+
+// countIssues sets how many issues of its stage p's run has: a first page that holds
+// them all counts them itself, without a query.
+func (h *RunHandler) countIssues(ctx context.Context, p *runsview.IssuePage, first bool) error {
+	if first && p.Next == "" {
 		p.Total = int64(len(p.Issues))
-		return p, nil
+		return nil
 	}
-	if p.Total, err = h.store.CountRunIssues(ctx, r.ID, stage); err != nil {
-		return p, fmt.Errorf("count run issues: %w", err)
+	var err error
+	if p.Total, err = h.store.CountRunIssues(ctx, p.RunID, p.Stage); err != nil {
+		return fmt.Errorf("count run issues: %w", err)
 	}
-	return p, nil
+	return nil
 }
 
 // issueStage reads ?stage=; required says whether both stages ("") may be asked for.

@@ -140,6 +140,21 @@ func TestActivationWithParts(t *testing.T) {
 		if sm, err := s.SegmentModelOf(ctx, a.WorkspaceID, seg.ID); err != nil || sm != want.Model {
 			t.Errorf("SegmentModelOf = %+v, %v; want %+v", sm, err, want.Model)
 		}
+		// An open incident on it and an open issue on its source show in its parts.
+		ev := models.IncidentEvent{WorkspaceID: a.WorkspaceID, ObjectType: models.IncidentActivation, ObjectID: act.ID, ObjectName: act.Name,
+			Event: models.EventRunFailed, Category: "timeout", Message: "slow"}
+		if _, err := s.OpenIncident(ctx, ev, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, parts, err = s.ActivationWithParts(ctx, a.WorkspaceID, act.ID); err != nil || !parts.OpenIncident || parts.OpenIssues {
+			t.Errorf("with an open incident: parts %+v, %v", parts, err)
+		}
+		if _, err := s.RecordIssues(ctx, a.WorkspaceID, "source", m.SourceID, []models.IssueInput{{Kind: "connection", Message: "down"}}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, parts, err = s.ActivationWithParts(ctx, a.WorkspaceID, act.ID); err != nil || !parts.OpenIncident || !parts.OpenIssues {
+			t.Errorf("with an open issue on its source: parts %+v, %v", parts, err)
+		}
 		if _, _, err := s.ActivationWithParts(ctx, "another-workspace", act.ID); !errors.Is(err, models.ErrNotFound) {
 			t.Errorf("another workspace's activation: err = %v", err)
 		}
@@ -247,6 +262,52 @@ func TestIncidentsBeforePages(t *testing.T) {
 		one, err := s.IncidentsBefore(ctx, a.WorkspaceID, models.IncidentFilter{ObjectType: models.IncidentActivation, ObjectID: "act7"}, nil, 10)
 		if err != nil || len(one) != 1 || one[0].ObjectID != "act7" {
 			t.Fatalf("act7's incidents = %v, %v", one, err)
+		}
+	})
+}
+
+// The first page of each stage's issues, read in one query, is what RunIssues reads of
+// each stage, with where the next page starts.
+func TestFirstRunIssues(t *testing.T) {
+	testutil.EachStore(t, func(t *testing.T, s *models.Store) {
+		ctx := context.Background()
+		_, a := testutil.Admin(t, s)
+		ids := activations(t, s, a, 1)
+		r := must(s.EnqueueRun(ctx, a.WorkspaceID, ids[0], models.TriggerManual, nil, false))(t)
+		var issues []models.RunIssue
+		for i := range 7 {
+			stage := "source"
+			if i%3 == 2 {
+				stage = "destination"
+			}
+			issues = append(issues, models.RunIssue{RunID: r.ID, PrimaryKey: fmt.Sprint("k", i), Stage: stage, Code: "bad", Message: "bad"})
+		}
+		if err := s.AddRunIssues(ctx, issues); err != nil {
+			t.Fatal(err)
+		}
+		stages := []string{"source", "destination"}
+		pages, next, err := s.FirstRunIssues(ctx, r, stages, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, stage := range stages {
+			want, wantNext, err := s.RunIssues(ctx, r, models.IssueFilter{Stage: stage, Limit: 3})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got, wantIDs []string
+			for _, is := range pages[stage] {
+				got = append(got, is.ID)
+			}
+			for _, is := range want {
+				wantIDs = append(wantIDs, is.ID)
+			}
+			if !slices.Equal(got, wantIDs) || next[stage] != wantNext {
+				t.Errorf("%s: %v next %q, RunIssues has %v next %q", stage, got, next[stage], wantIDs, wantNext)
+			}
+		}
+		if next["source"] == "" || next["destination"] != "" || len(pages["destination"]) != 2 {
+			t.Errorf("5 source issues and 2 rejections, 3 a page: next %v, %d rejections", next, len(pages["destination"]))
 		}
 	})
 }

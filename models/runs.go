@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -676,6 +677,34 @@ func (s *Store) RunIssues(ctx context.Context, r *Run, f IssueFilter) ([]RunIssu
 		next = out[limit-1].ID
 	}
 	return out, next, nil
+}
+
+// FirstRunIssues reads the first page (limit) of each stage's issues of r, a run already
+// read from its workspace, in one query: a run's page shows both. next says, by stage,
+// where the following page starts ("" when the first holds them all).
+func (s *Store) FirstRunIssues(ctx context.Context, r *Run, stages []string, limit int) (pages map[string][]RunIssue, next map[string]string, err error) {
+	limit = clampLimit(limit)
+	var parts []string
+	var args []any
+	for _, stage := range stages {
+		parts = append(parts, "SELECT * FROM (SELECT * FROM run_issues WHERE run_id = ? AND stage = ? ORDER BY id LIMIT ?) AS s"+fmt.Sprint(len(parts)))
+		args = append(args, r.ID, stage, limit+1)
+	}
+	var all []RunIssue
+	if err := s.db.WithContext(ctx).Raw(strings.Join(parts, " UNION ALL "), args...).Scan(&all).Error; err != nil {
+		return nil, nil, translate(err)
+	}
+	pages, next = map[string][]RunIssue{}, map[string]string{}
+	for _, is := range all {
+		pages[is.Stage] = append(pages[is.Stage], is)
+	}
+	for stage, list := range pages {
+		slices.SortFunc(list, func(a, b RunIssue) int { return cmp.Compare(a.ID, b.ID) })
+		if len(list) > limit {
+			pages[stage], next[stage] = list[:limit], list[limit-1].ID
+		}
+	}
+	return pages, next, nil
 }
 
 // CountRunIssues counts a run's issues of one stage ("" for all).

@@ -134,14 +134,22 @@ func (sc Schedule) LatestDue(from, now time.Time) (time.Time, error) {
 // NextRun is when an activation runs next on its schedule: nil when it is manual or
 // paused.
 func (a *Activation) NextRun(now time.Time) *time.Time {
+	_, next := a.ScheduleAndNext(now)
+	return next
+}
+
+// ScheduleAndNext is the activation's Schedule and its NextRun, its settings decoded
+// once (lists show both for every row).
+func (a *Activation) ScheduleAndNext(now time.Time) (Schedule, *time.Time) {
+	sc := a.Schedule()
 	if a.Status != ActivationActive {
-		return nil
+		return sc, nil
 	}
-	t, err := a.Schedule().Next(now)
+	t, err := sc.Next(now)
 	if err != nil || t.IsZero() {
-		return nil
+		return sc, nil
 	}
-	return &t
+	return sc, &t
 }
 
 // Describe says a schedule in words: "Every 30m", "Daily at 06:00 (Europe/Paris)".
