@@ -32,6 +32,7 @@ func (s *Server) routes(e *echo.Echo, m *metrics, reg *prometheus.Registry) {
 	// Any API token may read the metrics here; metrics_listen serves them without one.
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{})), s.apiAuth).Name = "metrics"
 	e.GET("/static/*", echo.StaticDirectoryHandler(static.FS, false), cacheFor(3600)).Name = "static"
+	e.GET("/api/v1/openapi.json", s.OpenAPI).Name = "api.openapi" // public: see OpenAPI
 
 	editorOnly, adminOnly := requireRole(models.RoleEditor), requireRole(models.RoleAdmin)
 	operatorOnly := requireRole(models.RoleOperator)
