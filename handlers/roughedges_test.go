@@ -4,7 +4,10 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
 	"testing"
+
+	"github.com/PuerkitoBio/goquery"
 )
 
 // "Validate now" on a source page answers the Validation card with its five checks and
@@ -72,5 +75,40 @@ func TestModelsNewNameTakenKeepsThePreviewAndTheKey(t *testing.T) {
 		if got := doc.Find("[data-testid=model-sql]").Text(); got != form.Get("sql") {
 			t.Fatalf("htmx %v: the SQL is %q", htmx, got)
 		}
+	}
+}
+
+// The wizard's review lists the first records in the order the run sends them, the
+// numeric key's text order (1, 10, 11…), and says so; editing an activation, the side
+// panel shows the mappings and schedule already chosen, not "—".
+func TestWizardReviewOrderAndEditSummary(t *testing.T) {
+	t.Parallel()
+	s := newWizardSetup(t)
+	form := s.draft("settings", s.everyone.ID, s.webhook.ID, "sync_records", "email:email:email", "country:country:string")
+	review := s.browser.post("/activations", with(form, "go", "next"), "HX-Request", "true").want(t, http.StatusOK)
+	var keys []string
+	review.Doc(t).Find(".payload-head code").Each(func(_ int, sel *goquery.Selection) { keys = append(keys, sel.Text()) })
+	if got := strings.Join(keys, ","); got != "1,10,11,12,13,14,15,16,17,18" {
+		t.Fatalf("review keys %s, want the run's order 1,10,11…", got)
+	}
+	if note := review.Text(t, "[data-testid=key-order-note]"); !strings.Contains(note, "10 comes before 9") {
+		t.Fatalf("the review should say why 10 comes before 9, says %q", note)
+	}
+
+	act := into[activationBody](t, s.admin.post("/activations", map[string]any{
+		"name": "Everyone to the hook", "segment_id": s.everyone.ID, "platform_id": s.webhook.ID, "action": "sync_records",
+		"mappings": []map[string]any{{"from": "email", "to": "email", "type": "email"}, {"from": "country", "to": "country"}},
+		"schedule": map[string]any{"kind": "interval", "every": "30m"},
+	}).want(t, http.StatusCreated))
+	edit := s.browser.get("/activations/"+act.ID+"/edit").want(t, http.StatusOK)
+	for sel, want := range map[string]string{"[data-testid=summary-mappings]": "2 fields", "[data-testid=summary-schedule]": "Every 30 minutes"} {
+		if got := edit.Text(t, "[data-testid=wizard-summary] "+sel); !strings.HasPrefix(got, want) {
+			t.Errorf("editing, the side panel's %s says %q, want %q", sel, got, want)
+		}
+	}
+	// A new activation's panel says "—" only for what is not chosen yet.
+	fresh := s.browser.get("/activations/new").want(t, http.StatusOK)
+	if got := fresh.Text(t, "[data-testid=wizard-summary] [data-testid=summary-schedule]"); got != "—" {
+		t.Errorf("a new activation's schedule says %q before its step, want —", got)
 	}
 }
