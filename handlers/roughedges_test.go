@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -110,5 +111,44 @@ func TestWizardReviewOrderAndEditSummary(t *testing.T) {
 	fresh := s.browser.get("/activations/new").want(t, http.StatusOK)
 	if got := fresh.Text(t, "[data-testid=wizard-summary] [data-testid=summary-schedule]"); got != "—" {
 		t.Errorf("a new activation's schedule says %q before its step, want —", got)
+	}
+}
+
+// A source validated before its models were made (as the demo's is) does not tell of "No
+// models to check yet" above them: its page checks the lineage of the models it lists.
+func TestSourcePageLineageCoversItsModels(t *testing.T) {
+	t.Parallel()
+	s := newDLSetup(t) // the source is validated when added, its model made after
+	_, browser := signedInAdmin(t, s.app)
+	r := browser.get("/sources/"+s.source.ID).want(t, http.StatusOK)
+	if got := r.Text(t, "[data-testid=check-lineage] .check-message"); got != "The model resolves." {
+		t.Fatalf("lineage says %q above the source's model, want it checked", got)
+	}
+	if r.Count(t, "[data-testid=check-lineage][data-ok=true]") != 1 {
+		t.Fatalf("the lineage check should pass:\n%s", r.Body)
+	}
+}
+
+// /sources/new opens on PostgreSQL, then the other kinds by label; an empty sources list
+// names only the kinds this build connects to.
+func TestSourceKindsOrderAndEmptyState(t *testing.T) {
+	t.Parallel()
+	a := sqliteApp(t)
+	_, browser := signedInAdmin(t, a)
+	r := browser.get("/sources/new").want(t, http.StatusOK)
+	var kinds []string
+	r.Doc(t).Find("[data-testid=source-kind] option").Each(func(_ int, o *goquery.Selection) { kinds = append(kinds, o.Text()) })
+	if len(kinds) == 0 || kinds[0] != "PostgreSQL" || r.Doc(t).Find("[data-testid=source-kind] option[selected]").Length() > 1 {
+		t.Fatalf("kinds offered %v, want PostgreSQL first", kinds)
+	}
+	if !slices.IsSorted(kinds[1:]) {
+		t.Fatalf("the other kinds %v are not by label", kinds[1:])
+	}
+	if r.Count(t, `[name="config.host"]`) != 1 {
+		t.Fatal("the form should show PostgreSQL's fields by default")
+	}
+	empty := browser.get("/sources").want(t, http.StatusOK).Text(t, "[data-testid=empty-state]")
+	if !strings.Contains(empty, "PostgreSQL or SQLite (demo warehouse)") || strings.Contains(empty, "Snowflake") {
+		t.Fatalf("the empty state should name this build's kinds only: %q", empty)
 	}
 }

@@ -46,12 +46,27 @@ func (h *SourceHandler) Index(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("list sources: open issues: %w", err)
 	}
-	return h.render(c, http.StatusOK, sources.IndexPage(sources.IndexProps{Sources: list, Issues: issues}), nil)
+	return h.render(c, http.StatusOK, sources.IndexPage(sources.IndexProps{Sources: list, Issues: issues, Specs: h.sourceSpecs()}), nil)
+}
+
+// defaultSourceKind is the kind the source form opens on: the most common warehouse.
+const defaultSourceKind = "postgres"
+
+// sourceSpecs are the kinds this build connects to, in the order the form offers them:
+// the default first, then by label.
+func (h *SourceHandler) sourceSpecs() []connectors.SourceSpec {
+	specs := h.core.Registry().SourceSpecs() // by label
+	for i, s := range specs {
+		if s.Kind == defaultSourceKind {
+			return append(append([]connectors.SourceSpec{s}, specs[:i]...), specs[i+1:]...)
+		}
+	}
+	return specs
 }
 
 // New shows the form; ?kind= switches the fields (the kind picker reloads the form).
 func (h *SourceHandler) New(c echo.Context) error {
-	p := sources.FormProps{Specs: h.core.Registry().SourceSpecs(), Kind: c.QueryParam("kind"), Name: c.QueryParam("name")}
+	p := sources.FormProps{Specs: h.sourceSpecs(), Kind: c.QueryParam("kind"), Name: c.QueryParam("name")}
 	return h.render(c, http.StatusOK, sources.NewPage(p), sources.Form(p))
 }
 
@@ -61,7 +76,7 @@ func (h *SourceHandler) Create(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p := sources.FormProps{Specs: h.core.Registry().SourceSpecs(), Kind: kind, Name: name, Values: cfg}
+	p := sources.FormProps{Specs: h.sourceSpecs(), Kind: kind, Name: name, Values: cfg}
 	spec, err := h.core.SourceSpec(kind)
 	if err == nil {
 		var src *models.Source
@@ -139,12 +154,34 @@ func (h *SourceHandler) show(c echo.Context, status int, form *sources.FormProps
 	if err != nil {
 		return err
 	}
+	if lineageStale(src, dms) {
+		// A model made since the last validation (the demo's, or one created through the
+		// API) is not in the stored lineage check, which may still say there is nothing
+		// to check: check again, once, so the page reflects the models it lists.
+		if src, err = h.core.ValidateSource(ctx, workspaceID(c), src.ID); err != nil {
+			return fmt.Errorf("show source: validate: %w", err)
+		}
+	}
 	if form == nil {
 		form = &sources.FormProps{Name: src.Name, Values: src.PublicConfig()}
 	}
 	form.Specs, form.Kind, form.Saved = []connectors.SourceSpec{spec}, src.Kind, src
 	page := sources.ShowPage(sources.ShowProps{Source: src, Spec: spec, Models: dms, Form: *form})
 	return h.render(c, status, page, sources.Form(*form))
+}
+
+// lineageStale is whether a model of the source was created after its last validation,
+// so the stored lineage check did not look at it.
+func lineageStale(src *models.Source, dms []models.DataModel) bool {
+	if src.ValidatedAt == nil {
+		return false // never validated: the page says so, and validating is the admin's call
+	}
+	for _, m := range dms {
+		if m.CreatedAt.After(*src.ValidatedAt) {
+			return true
+		}
+	}
+	return false
 }
 
 // Update saves new settings (empty secrets keep the stored ones) and validates again.
