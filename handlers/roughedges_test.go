@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/PuerkitoBio/goquery"
+
+	"sluice/models"
 )
 
 // "Validate now" on a source page answers the Validation card with its five checks and
@@ -126,6 +128,37 @@ func TestSourcePageLineageCoversItsModels(t *testing.T) {
 	}
 	if r.Count(t, "[data-testid=check-lineage][data-ok=true]") != 1 {
 		t.Fatalf("the lineage check should pass:\n%s", r.Body)
+	}
+}
+
+// The platform page labels an activation's health as the activations list does ("Failed",
+// not "failed"), a pause shown beside it as on the list.
+func TestPlatformPageActivationStatusAsOnTheList(t *testing.T) {
+	t.Parallel()
+	s := newDLSetup(t)
+	act := s.activation(t, "Newsletter")
+	ctx := t.Context()
+	failed := finishRun(t, s, act.ID, models.RunOutcome{Status: models.RunFailed, ErrorCategory: "connection", ErrorSide: "platform", ErrorMessage: "It broke."})
+	if err := s.app.store.SetActivationHealth(ctx, models.DefaultWorkspaceID, act.ID, failed.ID, models.HealthFailed); err != nil {
+		t.Fatal(err)
+	}
+	sys := models.Actor{WorkspaceID: models.DefaultWorkspaceID, Type: models.ActorSystem, Name: "Sluice"}
+	if _, err := s.app.store.Pause(ctx, sys, act.ID, models.PauseCauseThreshold, "paused automatically: 40.0% of rows had source issues in the last run (threshold 10.0%). Fix the data, then resume."); err != nil {
+		t.Fatal(err)
+	}
+	_, browser := signedInAdmin(t, s.app)
+	list := browser.get("/activations").want(t, http.StatusOK).Doc(t).Find("[data-testid=activation-row]")
+	page := browser.get("/settings/platforms/"+s.platform.ID).want(t, http.StatusOK).Doc(t)
+	health := page.Find("[data-testid=activation-health]")
+	listHealth := list.Find(".badge-dot")
+	if health.Text() != "Failed" || health.Text() != listHealth.Text() {
+		t.Fatalf("platform page says %q, the list %q, want Failed on both", health.Text(), listHealth.Text())
+	}
+	if a, b := health.AttrOr("class", ""), listHealth.AttrOr("class", ""); a != b {
+		t.Fatalf("badge %q on the platform page, %q on the list", a, b)
+	}
+	if strings.TrimSpace(page.Find("[data-testid=paused-icon]").Text()) != "Paused" {
+		t.Fatal("the platform page should show the pause beside the health")
 	}
 }
 
