@@ -226,7 +226,31 @@ func TestOpenAPIAnswersMatchTheDocument(t *testing.T) {
 		if r.Status != want {
 			t.Fatalf("%s %s: %d, want %d: %s", method, path, r.Status, want, r.Body)
 		}
-		req := httptest.NewRequest(method, "http://sluice.test"+apiPrefix+path, nil)
+		sent := ""
+		switch b := body.(type) {
+		case nil:
+		case string:
+			sent = b
+		default:
+			raw, err := json.Marshal(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sent = string(raw)
+		}
+		req := httptest.NewRequest(method, "http://sluice.test"+apiPrefix+path, strings.NewReader(sent))
+		req.Header.Set("Authorization", "Bearer "+s.adminTk)
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		// A request the API accepted must be one the document accepts.
+		if r.Status < 300 {
+			if ok, verrs := v.ValidateHttpRequestSync(req); !ok {
+				for _, e := range verrs {
+					t.Errorf("%s %s: the document refuses this accepted request: %s: %s", method, path, e.Message, e.Reason)
+				}
+			}
+		}
 		res := &http.Response{StatusCode: r.Status, Header: r.Header, Body: io.NopCloser(strings.NewReader(r.Body)), Request: req}
 		if ok, verrs := v.ValidateHttpResponse(req, res); !ok {
 			for _, e := range verrs {
@@ -246,6 +270,33 @@ func TestOpenAPIAnswersMatchTheDocument(t *testing.T) {
 	} {
 		check(http.MethodGet, p, http.StatusOK, nil)
 	}
+	// A failed run carries its error and the link to its fix.
+	failing := s.activation(t, "Failing")
+	s.hook.status.Store(http.StatusUnauthorized)
+	failed := into[runBody](t, op.post("/activations/"+failing.ID+"/runs", map[string]any{"full_resync": true}).want(t, http.StatusAccepted))
+	if !s.app.runner.RunOne(t.Context()) {
+		t.Fatal("no run was run")
+	}
+	check(http.MethodGet, "/runs/"+failed.ID, http.StatusOK, nil)
+	check(http.MethodGet, "/activations/"+failing.ID, http.StatusOK, nil)
+	if got := into[runBody](t, s.admin.get("/runs/"+failed.ID)); got.Error == nil {
+		t.Errorf("run against a 401 webhook has no error: %+v", got)
+	}
+
+	// Writes: what they take and what they answer.
+	seg := into[segmentBody](t, s.admin.call(http.MethodGet, "/segments/"+s.segment.ID, nil))
+	check(http.MethodPost, "/segments", http.StatusCreated, map[string]any{"model_id": s.model.ID, "name": "French adults",
+		"conditions": map[string]any{"all": []any{map[string]any{"column": "country", "op": "eq", "value": "FR"}, map[string]any{"any": []any{map[string]any{"column": "age", "op": "gte", "value": 18}}}}}})
+	check(http.MethodPatch, "/segments/"+seg.ID, http.StatusOK, map[string]any{"name": "Everyone, renamed"})
+	check(http.MethodPost, "/activations", http.StatusCreated, s.activationInput("Created here"))
+	check(http.MethodPatch, "/activations/"+act.ID, http.StatusOK, map[string]any{"schedule": map[string]any{"kind": "daily", "at": "06:00", "timezone": "Europe/Paris"}})
+	check(http.MethodPost, "/activations/"+act.ID+"/pause", http.StatusOK, map[string]any{"reason": "checking"})
+	check(http.MethodPost, "/activations/"+act.ID+"/resume", http.StatusOK, nil)
+	check(http.MethodPost, "/platforms", http.StatusCreated, map[string]any{"name": "Hook 2", "kind": "webhook",
+		"config": map[string]any{"url": s.hook.url(), "batch_size": 100, "headers": map[string]any{"X-Team": "growth"}}, "credentials": map[string]any{"signing_secret": "shh"}})
+	check(http.MethodPatch, "/sources/"+s.source.ID, http.StatusOK, map[string]any{"name": "Warehouse"})
+	check(http.MethodPut, "/alerts", http.StatusOK, map[string]any{"events": []string{"run_failed"}, "thresholds": map[string]any{"slow_run_factor": 3},
+		"routing": map[string]any{"credentials": []string{"admins"}}})
 	check(http.MethodPost, "/sources/"+s.source.ID+"/validate", http.StatusOK, nil)
 	check(http.MethodPost, "/models/"+s.model.ID+"/validate", http.StatusOK, nil)
 	check(http.MethodGet, "/runs/nope", http.StatusNotFound, nil)
