@@ -220,9 +220,10 @@ func TestOpenAPIAnswersMatchTheDocument(t *testing.T) {
 	op.post("/activations/"+paused.ID+"/pause", map[string]any{"reason": "holidays"}).want(t, http.StatusOK)
 	s.admin.call(http.MethodPut, "/alerts", map[string]any{"email": map[string]any{"recipients": []string{"ops@example.com"}}}).want(t, http.StatusOK)
 
+	as := s.admin
 	check := func(method, path string, want int, body any) {
 		t.Helper()
-		r := s.admin.call(method, path, body)
+		r := as.call(method, path, body)
 		if r.Status != want {
 			t.Fatalf("%s %s: %d, want %d: %s", method, path, r.Status, want, r.Body)
 		}
@@ -304,4 +305,8 @@ func TestOpenAPIAnswersMatchTheDocument(t *testing.T) {
 	check(http.MethodPost, "/activations", http.StatusBadRequest, "{")
 	check(http.MethodDelete, "/models/"+s.model.ID, http.StatusConflict, nil)
 	check(http.MethodDelete, "/activations/"+paused.ID, http.StatusNoContent, nil)
+	as = s.admin.as("slu_not-a-token")
+	check(http.MethodGet, "/activations", http.StatusUnauthorized, nil)
+	as = s.admin.as(s.viewer)
+	check(http.MethodDelete, "/activations/"+act.ID, http.StatusForbidden, nil)
 }
