@@ -267,9 +267,28 @@ func TestOpenAPIAnswersMatchTheDocument(t *testing.T) {
 		"/runs/" + queued.ID, "/runs/" + queued.ID + "/logs", "/runs/" + queued.ID + "/issues", "/runs/" + queued.ID + "/samples",
 		"/sources", "/sources/" + s.source.ID, "/models", "/models/" + s.model.ID, "/issues",
 		"/segments", "/segments/" + s.segment.ID, "/segments/" + s.segment.ID + "/count",
-		"/platforms", "/platforms/" + s.platform.ID, "/incidents", "/alerts",
+		"/platforms", "/platforms/" + s.platform.ID, "/incidents", "/alerts", "/connectors",
 	} {
 		check(http.MethodGet, p, http.StatusOK, nil)
+	}
+	// The connectors list says which fields are secret, as the forms do.
+	kinds := into[struct {
+		Destinations []struct {
+			Kind   string
+			Config []struct {
+				Name   string
+				Secret bool
+			}
+		}
+	}](t, s.admin.get("/connectors"))
+	secret := map[string]bool{}
+	for _, d := range kinds.Destinations {
+		for _, f := range d.Config {
+			secret[d.Kind+"."+f.Name] = f.Secret
+		}
+	}
+	if !secret["webhook.signing_secret"] || secret["webhook.url"] {
+		t.Errorf("GET /connectors: the webhook's secret fields are %v", secret)
 	}
 	// A failed run carries its error and the link to its fix.
 	failing := s.activation(t, "Failing")

@@ -41,6 +41,7 @@ func (s *Server) routes(e *echo.Echo, m *metrics, reg *prometheus.Registry) {
 	// CSRF check reads the form: it buffers the body under the global limit.
 	api := e.Group("/api/v1", s.apiAuth, refuseNUL)
 	apiSources := &SourceAPI{s}
+	api.GET("/connectors", (&ConnectorAPI{s}).Index)
 	api.GET("/sources", apiSources.Index)
 	api.POST("/sources", apiSources.Create, adminOnly)
 	api.GET("/sources/:id", apiSources.Show)
