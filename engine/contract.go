@@ -81,10 +81,22 @@ const (
 	PendingChanged uint64 = 1
 )
 
-// Intent is a batch's records with their pending marks, stored before it is sent.
+// Intent is a batch's records with their pending marks, stored before it is sent, and
+// what the state holds once the platform acknowledges every record as sent (Planned),
+// so that the answer stored after the send is one byte in the common case.
 type Intent struct {
-	Batch string // unique across runs
-	Keys  []KeyHash
+	Batch   string // unique across runs
+	Keys    []KeyHash
+	Planned Answer
+}
+
+// Answer is what a sent batch's answer does to the state: the keys acknowledged (with
+// their hashes, or the pending marks of records whose fate is not known) and removed.
+// AsPlanned says it is the intent's Planned answer: every record acknowledged.
+type Answer struct {
+	AsPlanned bool
+	Upserts   []KeyHash
+	Removed   []string
 }
 
 // Commit is one transaction on the state.
@@ -117,13 +129,13 @@ type State interface {
 	Scan(ctx context.Context, activationID string, fn func(KeyHash) error) error
 	// Commit applies c whole or not at all (one transaction).
 	Commit(ctx context.Context, activationID string, c Commit) error
-	// Answer stores a sent batch's answer beside its intents: the keys it acknowledged
-	// (upserts, with the pending marks of records whose fate is not known) and removed.
-	// The engine calls it before it sends the next batch, so it must be cheap (one small
-	// write); a later Commit settling the batch applies the same answer and drops it. A
-	// batch whose answer is stored and not settled (the process died) counts as
-	// answered: Scan yields what it acknowledged, not its pending marks.
-	Answer(ctx context.Context, activationID, batch string, upserts []KeyHash, removed []string) error
+	// Answer stores a sent batch's answer beside its intents. The engine calls it before
+	// it sends the next batch, so it must be cheap (one small write: an answer AsPlanned
+	// need not carry its keys, the intent holds them); a later Commit settling the batch
+	// applies the same answer and drops it. A batch whose answer is stored and not
+	// settled (the process died) counts as answered: Scan yields what it acknowledged,
+	// not its pending marks.
+	Answer(ctx context.Context, activationID, batch string, a Answer) error
 	// Reset forgets everything (full resync).
 	Reset(ctx context.Context, activationID string) error
 }

@@ -140,6 +140,7 @@ type memState struct {
 	keys    []string
 	hashes  map[string]uint64
 	intents map[string][]KeyHash // by batch
+	planned map[string]Answer    // by batch: what acknowledging it all stores
 	answers map[string]memAnswer // by batch: answered, not yet settled
 	commits int
 	resets  int
@@ -148,7 +149,7 @@ type memState struct {
 }
 
 func newMemState() *memState {
-	return &memState{hashes: map[string]uint64{}, intents: map[string][]KeyHash{}, answers: map[string]memAnswer{}}
+	return &memState{hashes: map[string]uint64{}, intents: map[string][]KeyHash{}, answers: map[string]memAnswer{}, planned: map[string]Answer{}}
 }
 
 // memAnswer is a batch's answer as Answer stores it.
@@ -199,15 +200,17 @@ func (s *memState) Commit(_ context.Context, _ string, c Commit) error {
 	for _, b := range c.Settled {
 		delete(s.intents, b)
 		delete(s.answers, b)
+		delete(s.planned, b)
 	}
 	for _, in := range c.Intents {
 		s.intents[in.Batch] = slices.Clone(in.Keys)
+		s.planned[in.Batch] = in.Planned
 	}
 	s.apply(c.Upserts, c.Removed)
 	return nil
 }
 
-func (s *memState) Answer(_ context.Context, _ string, batch string, upserts []KeyHash, removed []string) error {
+func (s *memState) Answer(_ context.Context, _ string, batch string, a Answer) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.failCommit != nil {
@@ -216,7 +219,10 @@ func (s *memState) Answer(_ context.Context, _ string, batch string, upserts []K
 		}
 	}
 	if _, ok := s.intents[batch]; ok {
-		s.answers[batch] = memAnswer{slices.Clone(upserts), slices.Clone(removed)}
+		if a.AsPlanned {
+			a = s.planned[batch]
+		}
+		s.answers[batch] = memAnswer{slices.Clone(a.Upserts), slices.Clone(a.Removed)}
 	}
 	return nil
 }
@@ -232,6 +238,7 @@ func (s *memState) fold() {
 		}
 		delete(s.intents, b)
 		delete(s.answers, b)
+		delete(s.planned, b)
 	}
 }
 
@@ -256,7 +263,7 @@ func (s *memState) Reset(context.Context, string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.resets++
-	s.keys, s.hashes, s.intents, s.answers = nil, map[string]uint64{}, map[string][]KeyHash{}, map[string]memAnswer{}
+	s.keys, s.hashes, s.intents, s.answers, s.planned = nil, map[string]uint64{}, map[string][]KeyHash{}, map[string]memAnswer{}, map[string]Answer{}
 	return nil
 }
 

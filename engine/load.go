@@ -279,7 +279,9 @@ func rejections(res *connectors.WriteResult) map[string]string {
 // dropped: the acknowledged records' hashes (or their removal), and the pending marks
 // of records whose fate stays unknown (refused or unanswered after a Write that may
 // have been applied). Records refused, or not sent, for sure keep their stored state.
-func acknowledged(d *delivery) (upserts []KeyHash, removed []string) {
+// all is true when every record was acknowledged: the answer is the intent's Planned.
+func acknowledged(d *delivery) (upserts []KeyHash, removed []string, all bool) {
+	all = true
 	acked := func(p *planned) {
 		if p.rec.Op == connectors.OpRemove {
 			removed = append(removed, p.rec.Key)
@@ -288,6 +290,7 @@ func acknowledged(d *delivery) (upserts []KeyHash, removed []string) {
 		}
 	}
 	unknown := func(p *planned) {
+		all = false
 		if p.maybeApplied {
 			upserts = append(upserts, KeyHash{Key: p.rec.Key, Hash: pendingMark(p)})
 		}
@@ -311,7 +314,7 @@ func acknowledged(d *delivery) (upserts []KeyHash, removed []string) {
 			unknown(&d.recs[i])
 		}
 	}
-	return upserts, removed
+	return upserts, removed, all
 }
 
 // reject records one record the destination refused, in its words; it is not committed,

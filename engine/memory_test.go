@@ -46,7 +46,7 @@ func (s *streamState) Commit(context.Context, string, Commit) error {
 	return nil
 }
 
-func (s *streamState) Answer(context.Context, string, string, []KeyHash, []string) error { return nil }
+func (s *streamState) Answer(context.Context, string, string, Answer) error { return nil }
 
 func (s *streamState) Reset(context.Context, string) error { return nil }
 

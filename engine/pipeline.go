@@ -307,7 +307,7 @@ func (r *run) commitLoop(ctx context.Context, pl *pipeline, sent <-chan struct{}
 		}
 		c := pl.takeAcks()
 		for _, d := range batch {
-			c.Intents = append(c.Intents, Intent{Batch: d.id, Keys: intents(d.recs)})
+			c.Intents = append(c.Intents, Intent{Batch: d.id, Keys: intents(d.recs), Planned: plannedAnswer(d.recs)})
 		}
 		if len(c.Intents)+len(c.Upserts)+len(c.Removed)+len(c.Settled) > 0 {
 			if err := r.state.Commit(ctx, r.job.ActivationID, c); err != nil {
@@ -370,6 +370,19 @@ func intents(recs []planned) []KeyHash {
 	return out
 }
 
+// plannedAnswer is what acknowledging every record of recs stores.
+func plannedAnswer(recs []planned) Answer {
+	a := Answer{AsPlanned: true}
+	for i := range recs {
+		if recs[i].rec.Op == connectors.OpRemove {
+			a.Removed = append(a.Removed, recs[i].rec.Key)
+		} else {
+			a.Upserts = append(a.Upserts, KeyHash{Key: recs[i].rec.Key, Hash: recs[i].hash})
+		}
+	}
+	return a
+}
+
 // sendLoop is the sender (see pipeline).
 func (r *run) sendLoop(ctx context.Context, pl *pipeline) {
 	defer close(pl.results)
@@ -390,8 +403,9 @@ func (r *run) sendLoop(ctx context.Context, pl *pipeline) {
 		if d.ce != nil {
 			pl.stop.Store(true)
 		}
-		upserts, removed := acknowledged(d)
-		if err := r.state.Answer(ctx, r.job.ActivationID, d.id, upserts, removed); err != nil {
+		upserts, removed, all := acknowledged(d)
+		answer := Answer{AsPlanned: all, Upserts: upserts, Removed: removed}
+		if err := r.state.Answer(ctx, r.job.ActivationID, d.id, answer); err != nil {
 			pl.stop.Store(true) // the next batch would not be bounded: send nothing more
 			if d.ce == nil {
 				d.ce = r.internalStateError(ctx, "record", err)

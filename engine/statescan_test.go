@@ -15,11 +15,9 @@ type funcState struct {
 func (s funcState) Scan(ctx context.Context, _ string, fn func(KeyHash) error) error {
 	return s.scan(ctx, fn)
 }
-func (funcState) Commit(context.Context, string, Commit) error { return nil }
-func (funcState) Reset(context.Context, string) error          { return nil }
-func (funcState) Answer(context.Context, string, string, []KeyHash, []string) error {
-	return nil
-}
+func (funcState) Commit(context.Context, string, Commit) error         { return nil }
+func (funcState) Reset(context.Context, string) error                  { return nil }
+func (funcState) Answer(context.Context, string, string, Answer) error { return nil }
 
 func yieldKeys(n int, then error) func(context.Context, func(KeyHash) error) error {
 	return func(ctx context.Context, fn func(KeyHash) error) error {

@@ -21,13 +21,17 @@ func (a stateAdapter) Scan(ctx context.Context, activationID string, fn func(eng
 func (a stateAdapter) Commit(ctx context.Context, activationID string, c engine.Commit) error {
 	mc := models.StateCommit{Upserts: stateEntries(c.Upserts), Removed: c.Removed, Settled: c.Settled}
 	for _, in := range c.Intents {
-		mc.Intents = append(mc.Intents, models.StateIntent{Batch: in.Batch, Entries: stateEntries(in.Keys)})
+		mc.Intents = append(mc.Intents, models.StateIntent{Batch: in.Batch, Entries: stateEntries(in.Keys),
+			Planned: stateEntries(in.Planned.Upserts), PlannedRemoved: in.Planned.Removed})
 	}
 	return a.store.CommitState(ctx, activationID, mc)
 }
 
-func (a stateAdapter) Answer(ctx context.Context, activationID, batch string, upserts []engine.KeyHash, removed []string) error {
-	return a.store.AnswerState(ctx, activationID, batch, stateEntries(upserts), removed)
+func (a stateAdapter) Answer(ctx context.Context, activationID, batch string, ans engine.Answer) error {
+	if ans.AsPlanned {
+		return a.store.AnswerStateAsPlanned(ctx, activationID, batch)
+	}
+	return a.store.AnswerState(ctx, activationID, batch, stateEntries(ans.Upserts), ans.Removed)
 }
 
 func stateEntries(khs []engine.KeyHash) []models.StateEntry {

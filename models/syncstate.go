@@ -76,8 +76,9 @@ func (s *Store) foldIntents(ctx context.Context, activationID string) error {
 		BatchID string
 		Body    []byte
 		Answer  []byte
+		Planned []byte
 	}
-	if err := s.db.WithContext(ctx).Raw(`SELECT batch_id, body, answer FROM sync_state_intents WHERE activation_id = ? ORDER BY batch_id`, activationID).
+	if err := s.db.WithContext(ctx).Raw(`SELECT batch_id, body, answer, planned FROM sync_state_intents WHERE activation_id = ? ORDER BY batch_id`, activationID).
 		Scan(&batches).Error; err != nil {
 		return translate(err)
 	}
@@ -87,9 +88,14 @@ func (s *Store) foldIntents(ctx context.Context, activationID string) error {
 	var c StateCommit
 	for _, b := range batches {
 		var err error
-		if b.Answer != nil {
-			err = decodeAnswer(b.Answer, &c)
-		} else {
+		switch {
+		case len(b.Answer) > 0 && b.Answer[0] == answerAsPlanned:
+			err = decodePlanned(b.Planned, &c, false)
+		case len(b.Answer) > 0:
+			err = decodeAnswer(b.Answer[1:], &c)
+		case b.Planned != nil:
+			err = decodePlanned(b.Planned, &c, true)
+		default:
 			err = decodePage(b.Body, func(e StateEntry) error { c.Upserts = append(c.Upserts, e); return nil })
 		}
 		if err != nil {
@@ -110,17 +116,34 @@ func (s *Store) foldIntents(ctx context.Context, activationID string) error {
 // PostgreSQL itself may lose the answer, and then the intents stored before the batch
 // was sent count, so its records are sent again, never lost.
 func (s *Store) AnswerState(ctx context.Context, activationID, batchID string, upserts []StateEntry, removed []string) error {
+	return s.storeAnswer(ctx, activationID, batchID, append([]byte{answerGiven}, encodeAnswer(upserts, removed)...))
+}
+
+// AnswerStateAsPlanned is AnswerState for a batch whose every record was acknowledged:
+// the answer is its intents' Planned, stored with them, so it is one byte (an answer of
+// a thousand keys and hashes would be stored out of line, at a cost a sync pays for
+// every batch).
+func (s *Store) AnswerStateAsPlanned(ctx context.Context, activationID, batchID string) error {
+	return s.storeAnswer(ctx, activationID, batchID, []byte{answerAsPlanned})
+}
+
+// The first byte of a stored answer.
+const (
+	answerAsPlanned = 'P' // the intents' Planned
+	answerGiven     = 'A' // followed by the answer (encodeAnswer)
+)
+
+func (s *Store) storeAnswer(ctx context.Context, activationID, batchID string, answer []byte) error {
 	query := `UPDATE sync_state_intents SET answer = ? WHERE activation_id = ? AND batch_id = ?`
 	if s.dialect == migrations.Postgres {
 		// SET LOCAL in the statement's own transaction: one round trip, not four.
 		query += ` AND set_config('synchronous_commit', 'off', true) IS NOT NULL`
 	}
-	return translate(s.db.WithContext(ctx).Exec(query, encodeAnswer(upserts, removed), activationID, batchID).Error)
+	return translate(s.db.WithContext(ctx).Exec(query, answer, activationID, batchID).Error)
 }
 
-// encodeAnswer is a batch's answer: the length of the page of upserts (a uvarint), that
-// page, then the removed keys as a page (their hashes 0). It is never empty, so a stored
-// answer is told from none even when the platform refused every record.
+// encodeAnswer is a batch's answer (or its planned one): the length of the page of
+// upserts (a uvarint), that page, then the removed keys as a page (their hashes 0).
 func encodeAnswer(upserts []StateEntry, removed []string) []byte {
 	up := encodePage(upserts)
 	gone := make([]StateEntry, len(removed))
@@ -130,6 +153,64 @@ func encodeAnswer(upserts []StateEntry, removed []string) []byte {
 	buf := binary.AppendUvarint(make([]byte, 0, len(up)+len(removed)*8+binary.MaxVarintLen64), uint64(len(up)))
 	return append(append(buf, up...), encodePage(gone)...)
 }
+
+// encodePlanned is a batch's planned answer (encodeAnswer, after its length) and then a
+// bit for each planned upsert, in order: set when its pending mark is PendingChanged.
+// Entries give the marks; the planned upserts are among them, in the same order.
+func encodePlanned(in StateIntent) []byte {
+	answer := encodeAnswer(in.Planned, in.PlannedRemoved)
+	buf := binary.AppendUvarint(make([]byte, 0, len(answer)+len(in.Planned)/8+binary.MaxVarintLen64+1), uint64(len(answer)))
+	buf = append(buf, answer...)
+	bits := make([]byte, (len(in.Planned)+7)/8)
+	j := 0
+	for _, e := range in.Entries {
+		if j < len(in.Planned) && in.Planned[j].Key == e.Key {
+			if e.Hash == PendingChanged {
+				bits[j/8] |= 1 << (j % 8)
+			}
+			j++
+		}
+	}
+	return append(buf, bits...)
+}
+
+// decodePlanned adds what encodePlanned wrote to c: the planned answer, or with
+// pending, the pending marks of its keys (a removal's is PendingAdded).
+func decodePlanned(planned []byte, c *StateCommit, pending bool) error {
+	n, w := binary.Uvarint(planned)
+	if w <= 0 || n > uint64(len(planned)-w) {
+		return errBadEncoding
+	}
+	answer, bits := planned[w:w+int(n)], planned[w+int(n):]
+	if !pending {
+		return decodeAnswer(answer, c)
+	}
+	var a StateCommit
+	if err := decodeAnswer(answer, &a); err != nil {
+		return err
+	}
+	if len(bits) < (len(a.Upserts)+7)/8 {
+		return errBadEncoding
+	}
+	for i, e := range a.Upserts {
+		mark := uint64(PendingAdded)
+		if bits[i/8]&(1<<(i%8)) != 0 {
+			mark = PendingChanged
+		}
+		c.Upserts = append(c.Upserts, StateEntry{Key: e.Key, Hash: mark})
+	}
+	for _, k := range a.Removed {
+		c.Upserts = append(c.Upserts, StateEntry{Key: k, Hash: PendingAdded})
+	}
+	return nil
+}
+
+// The engine's pending marks (engine.PendingAdded, engine.PendingChanged: models does
+// not import the engine; jobs' tests check they agree).
+const (
+	PendingAdded   = 0
+	PendingChanged = 1
+)
 
 // decodeAnswer adds what encodeAnswer wrote to c.
 func decodeAnswer(answer []byte, c *StateCommit) error {
@@ -157,10 +238,14 @@ type StateCommit struct {
 	Settled []string
 }
 
-// StateIntent is one batch's intents.
+// StateIntent is one batch's intents, and what the state holds once every record of
+// the batch is acknowledged (Planned upserts and PlannedRemoved keys), stored with them
+// so that such an answer is one byte (AnswerStateAsPlanned).
 type StateIntent struct {
-	Batch   string
-	Entries []StateEntry
+	Batch          string
+	Entries        []StateEntry
+	Planned        []StateEntry
+	PlannedRemoved []string
 }
 
 // pageRef is a stored page as CommitState first reads it, without its body.
@@ -210,8 +295,14 @@ func (s *Store) CommitState(ctx context.Context, activationID string, c StateCom
 }
 
 func insertIntents(tx *gorm.DB, activationID string, intents []StateIntent) error {
-	return insertRows(tx, "sync_state_intents", []string{"activation_id", "batch_id", "body"}, len(intents), func(i int) []any {
-		return []any{activationID, intents[i].Batch, encodePage(intents[i].Entries)}
+	return insertRows(tx, "sync_state_intents", []string{"activation_id", "batch_id", "body", "planned"}, len(intents), func(i int) []any {
+		in := intents[i]
+		if in.Planned == nil && in.PlannedRemoved == nil {
+			return []any{activationID, in.Batch, encodePage(in.Entries), nil}
+		}
+		// The pending marks are told by one bit a key beside the planned answer, not
+		// stored again with every key: a sync writes each key's bytes once for this.
+		return []any{activationID, in.Batch, []byte{}, encodePlanned(in)}
 	})
 }
 

@@ -495,15 +495,20 @@ func TestSyncStateAnswers(t *testing.T) {
 		ctx := context.Background()
 		_, a := testutil.Admin(t, s)
 		act := activations(t, s, a, 1)[0]
-		if err := s.CommitState(ctx, act, models.StateCommit{Upserts: []models.StateEntry{{Key: "a", Hash: 10}, {Key: "b", Hash: 20}, {Key: "e", Hash: 50}}}); err != nil {
+		if err := s.CommitState(ctx, act, models.StateCommit{Upserts: []models.StateEntry{{Key: "a", Hash: 10}, {Key: "b", Hash: 20}, {Key: "e", Hash: 50}, {Key: "g", Hash: 70}}}); err != nil {
 			t.Fatal(err)
 		}
-		// Batch 1: a changed, c new, e removed; answered. Batch 2: d new; in flight.
+		// Batch 1: a changed, c new, e removed; answered. Batch 2: d new, h changed, i
+		// removed; in flight: pending marks.
 		// Batch 3: b changed; answered with a refusal (nothing acknowledged).
 		if err := s.CommitState(ctx, act, models.StateCommit{Intents: []models.StateIntent{
 			{Batch: "r1:1", Entries: []models.StateEntry{{Key: "a", Hash: 1}, {Key: "c", Hash: 0}, {Key: "e", Hash: 0}}},
-			{Batch: "r1:2", Entries: []models.StateEntry{{Key: "d", Hash: 0}}},
+			{Batch: "r1:2", Entries: []models.StateEntry{{Key: "d", Hash: 0}, {Key: "h", Hash: 1}, {Key: "i", Hash: 0}},
+				Planned: []models.StateEntry{{Key: "d", Hash: 40}, {Key: "h", Hash: 80}}, PlannedRemoved: []string{"i"}},
 			{Batch: "r1:3", Entries: []models.StateEntry{{Key: "b", Hash: 1}}},
+			// Batch 4: f new, g removed; every record acknowledged, as planned.
+			{Batch: "r1:4", Entries: []models.StateEntry{{Key: "f", Hash: 0}, {Key: "g", Hash: 0}},
+				Planned: []models.StateEntry{{Key: "f", Hash: 60}}, PlannedRemoved: []string{"g"}},
 		}}); err != nil {
 			t.Fatal(err)
 		}
@@ -513,7 +518,11 @@ func TestSyncStateAnswers(t *testing.T) {
 		if err := s.AnswerState(ctx, act, "r1:3", nil, nil); err != nil {
 			t.Fatal(err)
 		}
-		want := []models.StateEntry{{Key: "a", Hash: 11}, {Key: "b", Hash: 20}, {Key: "c", Hash: 30}, {Key: "d", Hash: 0}}
+		if err := s.AnswerStateAsPlanned(ctx, act, "r1:4"); err != nil {
+			t.Fatal(err)
+		}
+		want := []models.StateEntry{{Key: "a", Hash: 11}, {Key: "b", Hash: 20}, {Key: "c", Hash: 30}, {Key: "d", Hash: 0}, {Key: "f", Hash: 60},
+			{Key: "h", Hash: 1}, {Key: "i", Hash: 0}}
 		if got := scanAll(t, s, act); !slices.Equal(got, want) {
 			t.Fatalf("after the crash, the scan yields %v, want %v", got, want)
 		}
