@@ -139,7 +139,7 @@ func (h *ModelHandler) preview(c echo.Context, f modelForm) datamodels.PreviewPr
 	} else if pv, err := h.core.PreviewRelation(c.Request().Context(), workspaceID(c), f.SourceID, rel); err != nil {
 		props.Error = plainError(err)
 	} else {
-		props.Columns, props.Rows = pv.Columns, pv.Rows
+		props.Columns, props.Rows, props.ScanBytes = pv.Columns, pv.Rows, pv.ScanBytes
 		if props.PrimaryKey == "" {
 			props.PrimaryKey = guessKey(pv.Columns)
 		}

@@ -121,3 +121,21 @@ func secretPlaceholder(stored bool) string {
 	}
 	return ""
 }
+
+// ScanSize says a number of bytes as a warehouse's bill does: 1.5 GB, 320 MB (powers
+// of 1,000, as BigQuery bills).
+func ScanSize(n int64) string {
+	units := []string{"bytes", "kB", "MB", "GB", "TB", "PB"}
+	f, i := float64(n), 0
+	for f >= 1000 && i < len(units)-1 {
+		f /= 1000
+		i++
+	}
+	if n == 1 {
+		return "1 byte"
+	}
+	if i == 0 {
+		return fmt.Sprintf("%d bytes", n)
+	}
+	return fmt.Sprintf("%.1f %s", f, units[i])
+}

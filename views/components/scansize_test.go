@@ -1,4 +1,4 @@
-package segmentsview
+package components
 
 import "testing"
 
