@@ -190,8 +190,8 @@ func TestFailingDeliveryIsRetriedThenFailed(t *testing.T) {
 		// Waits of 300 ms then 600 ms between the tries. Each try is seen when its
 		// DispatchDue returns, after the SMTP exchange that began at the wait's start,
 		// so a gap may look up to a poll and an exchange shorter: 50 ms of slack.
-		const slack = 50 * time.Millisecond
-		if gap1, gap2 := tries[1]-tries[0], tries[2]-tries[1]; gap1 < 300*time.Millisecond-slack || gap2 < 600*time.Millisecond-slack {
+		const tolerance = 50 * time.Millisecond
+		if gap1, gap2 := tries[1]-tries[0], tries[2]-tries[1]; gap1 < 300*time.Millisecond-tolerance || gap2 < 600*time.Millisecond-tolerance {
 			t.Errorf("tries at %v: no backoff", tries)
 		}
 		failed, _ := s.FailedAlerts(ctx, models.DefaultWorkspaceID, 10)
