@@ -30,6 +30,7 @@ import (
 	"sluice/destinations/hubspot"
 	"sluice/destinations/klaviyo"
 	"sluice/destinations/metaads"
+	"sluice/destinations/sandbox"
 	"sluice/destinations/webhook"
 	"sluice/handlers"
 	"sluice/jobs"
@@ -314,6 +315,8 @@ func registry(cfg config.Config) *connectors.Registry {
 	r.RegisterDestination(braze.New(braze.Options{AllowPrivate: cfg.AllowPrivateNetworks}))
 	r.RegisterDestination(googleads.New(googleads.Options{BaseURL: cfg.APIURL("googleads", os.Getenv), AllowPrivate: cfg.AllowPrivateNetworks}))
 	r.RegisterDestination(metaads.New(metaads.Options{BaseURL: cfg.APIURL("metaads", os.Getenv), AllowPrivate: cfg.AllowPrivateNetworks}))
+	r.RegisterDestination(sandbox.New(sandbox.Options{BaseURL: cfg.BaseURL}))
+	r.RegisterDestination(sandbox.NewOAuth(sandbox.Options{BaseURL: cfg.BaseURL}))
 	return r
 }
 

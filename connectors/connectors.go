@@ -111,7 +111,15 @@ type FieldSpec struct {
 	Default  string
 	Options  []string
 	Help     string
+	// Generated marks a credential Sluice makes itself when the platform is created (see
+	// GeneratedValue): never asked for, never shown, sealed like any secret.
+	Generated bool
 }
+
+// GeneratedValue is a Generated field's value for the platform id: the id, a dot and
+// the random token, so that whoever is presented the value knows which platform's
+// stored value to compare it with.
+func GeneratedValue(id, random string) string { return id + "." + random }
 
 // Config holds a connector's settings, secrets included (decrypted only in memory).
 type Config map[string]string

@@ -25,6 +25,8 @@ type Service struct {
 	// oauthBase and oauthClients serve OAuth platforms (SetOAuth).
 	oauthBase    string
 	oauthClients map[string]OAuthClient
+	// sandboxRate counts the Sandbox inbox's requests per platform and minute.
+	sandboxRate minuteWindows
 }
 
 // New returns the write door.

@@ -17,6 +17,7 @@ import (
 
 	"sluice/connectors"
 	"sluice/destinations/httpdest"
+	"sluice/destinations/sandbox"
 	"sluice/models"
 )
 
@@ -38,8 +39,16 @@ const (
 
 // SetOAuth gives the OAuth clients by provider, and the address users reach Sluice at:
 // providers send them back to <baseURL>/oauth/callback.
+// The built-in Sandbox client is added unless the clients name another.
 func (s *Service) SetOAuth(baseURL string, clients map[string]OAuthClient) {
-	s.oauthBase, s.oauthClients = strings.TrimRight(baseURL, "/"), clients
+	all := map[string]OAuthClient{}
+	for k, v := range clients {
+		all[k] = v
+	}
+	if all[sandbox.Provider].ClientID == "" {
+		all[sandbox.Provider] = s.sandboxClient()
+	}
+	s.oauthBase, s.oauthClients = strings.TrimRight(baseURL, "/"), all
 }
 
 // OAuthRedirectURL is the address to register at each provider.

@@ -61,7 +61,7 @@ func (s *Service) UpdatePlatform(ctx context.Context, a models.Actor, id string,
 		// The connector must accept the settings as they will be, before they are saved:
 		// merged as the store merges them (secrets left empty, or a URL sent back masked,
 		// are kept).
-		patched, err := s.store.PatchedPlatformConfig(p, in.Config)
+		patched, err := s.store.PatchedPlatformConfig(p, spec.Config, in.Config)
 		if err != nil {
 			return nil, err
 		}

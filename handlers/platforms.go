@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"sluice/connectors"
+	"sluice/destinations/sandbox"
 	"sluice/models"
 	"sluice/views/platforms"
 )
@@ -93,7 +94,7 @@ func (h *PlatformHandler) Show(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	props := platforms.ShowProps{Platform: p, Spec: spec, Activations: acts, EndingSoon: h.core.GrantEndsSoon(p),
+	props := platforms.ShowProps{Platform: p, Spec: spec, Activations: acts, EndingSoon: h.core.GrantEndsSoon(p), HasInbox: sandbox.HasInbox(p.Kind),
 		Settings: &platforms.FormProps{Specs: []connectors.DestinationSpec{spec}, Kind: p.Kind, Name: p.Name, Values: p.PublicConfig(), Saved: p}}
 	// After a re-authorization: the activations it resumed, still active, for a catch-up run.
 	resumed := map[string]bool{}

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"sluice/destinations/sandbox"
 	"sluice/models"
 	"sluice/static"
 )
@@ -92,6 +93,12 @@ func (s *Server) routes(e *echo.Echo, m *metrics, reg *prometheus.Registry) {
 	api.GET("/alerts", apiAlerts.Show)
 	api.PUT("/alerts", apiAlerts.Update, adminOnly)
 
+	// The Sandbox platforms' inbox and token endpoint are called by Sluice's own senders,
+	// which prove themselves with an inbox key or a client secret, not a session.
+	sb := &SandboxHandler{s}
+	e.POST(sandbox.InboxPath, sb.Receive).Name = "sandbox.inbox"
+	e.POST(sandbox.TokenPath, sb.Token).Name = "sandbox.token"
+
 	web := e.Group("", s.loadSession, refuseNUL, s.checkCSRF)
 	web.GET("/setup", s.SetupForm).Name = "auth.setup"
 	web.POST("/setup", s.Setup)
@@ -160,6 +167,9 @@ func (s *Server) routes(e *echo.Echo, m *metrics, reg *prometheus.Registry) {
 	// Providers send the user back here after consent (the redirect URL registered with them).
 	app.GET("/oauth/callback", plats.OAuthCallback, adminOnly).Name = "oauth.callback"
 	app.GET("/settings/platforms/:id", plats.Show).Name = "platforms.show"
+	app.GET("/settings/platforms/:id/inbox", sb.Inbox).Name = "platforms.inbox"
+	app.GET(sandbox.AuthorizePath, sb.Consent, adminOnly).Name = "sandbox.consent"
+	app.POST(sandbox.AuthorizePath, sb.Answer, adminOnly).Name = "sandbox.authorize"
 	app.GET("/settings/platforms/:id/reauthorize", plats.Reauthorize, adminOnly).Name = "platforms.reauthorize"
 	app.POST("/settings/platforms/:id", plats.Update, adminOnly).Name = "platforms.update"
 	app.DELETE("/settings/platforms/:id", plats.Delete, adminOnly).Name = "platforms.delete"

@@ -98,14 +98,17 @@ func (s *Store) CreatePlatform(ctx context.Context, a Actor, spec connectors.Des
 	if err != nil {
 		return nil, err
 	}
-	if in.Config == nil {
-		in.Config = connectors.Config{}
+	in.Config = withoutGenerated(spec.Config, in.Config)
+	now := s.now()
+	p := Platform{ID: newID(), WorkspaceID: a.WorkspaceID, Name: name, Kind: spec.Kind, Status: PlatformConnected, CreatedAt: now, UpdatedAt: now}
+	for _, f := range spec.Config {
+		if f.Generated {
+			in.Config[f.Name] = connectors.GeneratedValue(p.ID, RandomToken())
+		}
 	}
 	if err := in.Config.Validate(spec.Config); err != nil {
 		return nil, configFieldError(err)
 	}
-	now := s.now()
-	p := Platform{ID: newID(), WorkspaceID: a.WorkspaceID, Name: name, Kind: spec.Kind, Status: PlatformConnected, CreatedAt: now, UpdatedAt: now}
 	names, err := s.fillPlatformConfig(&p, spec.Config, in.Config)
 	if err != nil {
 		return nil, err
@@ -150,7 +153,7 @@ func (s *Store) UpdatePlatform(ctx context.Context, a Actor, id string, spec con
 		}
 		names := sortedKeys(oldSecret)
 		if in.Config != nil {
-			merged := mergeConfig(p.PublicConfig(), oldSecret, in.Config)
+			merged := mergeConfig(p.PublicConfig(), oldSecret, withoutGenerated(spec.Config, in.Config))
 			if err := merged.Validate(spec.Config); err != nil {
 				return configFieldError(err)
 			}
@@ -182,12 +185,27 @@ func (s *Store) UpdatePlatform(ctx context.Context, a Actor, id string, spec con
 // PatchedPlatformConfig is what a platform's full settings would be once UpdatePlatform
 // applies patch (secrets left empty or URLs sent back masked are kept), for the
 // connector to check them before they are saved.
-func (s *Store) PatchedPlatformConfig(p *Platform, patch connectors.Config) (connectors.Config, error) {
+func (s *Store) PatchedPlatformConfig(p *Platform, fields []connectors.FieldSpec, patch connectors.Config) (connectors.Config, error) {
 	secret, err := s.open(p.sealOwner(), p.SecretsSealed)
 	if err != nil {
 		return nil, err
 	}
-	return mergeConfig(p.PublicConfig(), secret, patch), nil
+	return mergeConfig(p.PublicConfig(), secret, withoutGenerated(fields, patch)), nil
+}
+
+// withoutGenerated is cfg (a copy) without the values of generated fields: only the store
+// sets them, at creation, whatever a form or the API sent.
+func withoutGenerated(fields []connectors.FieldSpec, cfg connectors.Config) connectors.Config {
+	out := connectors.Config{}
+	for k, v := range cfg {
+		out[k] = v
+	}
+	for _, f := range fields {
+		if f.Generated {
+			delete(out, f.Name)
+		}
+	}
+	return out
 }
 
 // PlatformConfig returns a platform's full settings, secrets decrypted, for its connector.

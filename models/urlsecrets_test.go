@@ -72,7 +72,7 @@ func TestPlatformURLSecretsAreSealed(t *testing.T) {
 		if full, _ := s.PlatformConfig(p); full["url"] != secretURL || full["batch_size"] != "200" {
 			t.Errorf("after the masked URL was sent back: %v", full)
 		}
-		if patched, err := s.PatchedPlatformConfig(p, connectors.Config{"url": " " + maskedURL + " "}); err != nil || patched["url"] != secretURL {
+		if patched, err := s.PatchedPlatformConfig(p, nil, connectors.Config{"url": " " + maskedURL + " "}); err != nil || patched["url"] != secretURL {
 			t.Errorf("patched with the masked URL: %v, %v", patched, err)
 		}
 		// Masks around another host or path: refused, never sent as "***".

@@ -22,6 +22,7 @@ import (
 type destination struct {
 	set    settings
 	client *httpdest.Client
+	tokens connectors.Tokens // a Target's, nil for a user's webhook
 }
 
 // Action returns the webhook's action as this platform's config shapes it: BatchSize
@@ -33,7 +34,7 @@ func (d *destination) Action(name string) (connectors.Action, bool) {
 	if name != ActionSyncRecords {
 		return connectors.Action{}, false
 	}
-	return syncRecords(d.set.batchSize, d.set.sendRemovals), true
+	return SyncRecords(d.set.batchSize, d.set.sendRemovals), true
 }
 
 // RateLimit is this platform's configured request rate (requests_per_second), which
@@ -128,9 +129,20 @@ func (d *destination) Close() error {
 // turns any answer but a 2xx into the error it stands for.
 func (d *destination) post(ctx context.Context, body []byte, extra http.Header) (*httpdest.Response, error) {
 	h := d.set.header.Clone()
-	secret := make([]string, 0, len(d.set.header)+1) // every configured value may be a credential
+	if h == nil {
+		h = http.Header{}
+	}
+	secret := make([]string, 0, len(d.set.header)+2) // every configured value may be a credential
 	for name := range d.set.header {
 		secret = append(secret, name)
+	}
+	if d.tokens != nil {
+		token, err := d.tokens.AccessToken(ctx)
+		if err != nil {
+			return nil, err // a dead grant is final, as for every OAuth platform
+		}
+		h.Set("Authorization", "Bearer "+token)
+		secret = append(secret, "Authorization")
 	}
 	for name, values := range extra {
 		h[name] = values

@@ -96,14 +96,14 @@ func (c *connector) Spec() connectors.DestinationSpec {
 			{Name: "signing_secret", Label: "Signing secret", Type: connectors.FieldPassword, Secret: true,
 				Help: "When set, each request carries X-Sluice-Signature: sha256=<hex HMAC-SHA256 of the body under this secret>, so the endpoint can tell Sluice sent it."},
 		},
-		Actions:           []connectors.Action{syncRecords(DefaultBatchSize, true)},
+		Actions:           []connectors.Action{SyncRecords(DefaultBatchSize, true)},
 		RequestsPerSecond: RequestsPerSecond,
 		Burst:             Burst,
 	}
 }
 
-// syncRecords is the action with a platform's batch size and removal setting.
-func syncRecords(batchSize int, removals bool) connectors.Action {
+// SyncRecords is the action with a platform's batch size and removal setting.
+func SyncRecords(batchSize int, removals bool) connectors.Action {
 	return connectors.Action{
 		Name:      ActionSyncRecords,
 		Label:     "Sync records",
@@ -139,6 +139,30 @@ func (c *connector) Open(ctx context.Context, cfg connectors.Config, _ connector
 		}
 	}
 	return &destination{set: set, client: client}, nil
+}
+
+// Target is an endpoint Sluice itself sends webhook batches to (the Sandbox's inbox,
+// under Sluice's own base URL): same body, answer and errors as any webhook.
+type Target struct {
+	// Name is how messages name it ("The Sandbox").
+	Name string
+	// URL is built by Sluice from its base URL, never typed by a user: that is why it may
+	// be a loopback or private address while user-typed URLs may not.
+	URL       string
+	Header    http.Header
+	BatchSize int
+	Rate      int
+	Removals  bool
+	// Tokens, when set, gives the access token sent as Authorization: Bearer.
+	Tokens  connectors.Tokens
+	Timeout time.Duration
+}
+
+// OpenTarget returns the destination sending to t.
+func OpenTarget(t Target) connectors.Destination {
+	client := httpdest.NewClient(httpdest.Options{Name: t.Name, AllowPrivate: true, Timeout: t.Timeout})
+	set := settings{url: t.URL, batchSize: t.BatchSize, rate: t.Rate, header: t.Header, sendRemovals: t.Removals}
+	return &destination{set: set, client: client, tokens: t.Tokens}
 }
 
 func (c *connector) parse(in connectors.Config) (settings, *url.URL, error) {
