@@ -9,8 +9,9 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // endpoint is one page or API answer to measure.
@@ -30,10 +31,13 @@ type result struct {
 	requests       int
 	measuredPeriod time.Duration
 	// cpu is this process's CPU time (server and clients) per request, which other work
-	// on the machine slows less than it slows latency; load is the 1-minute load average
-	// when the endpoint was done.
-	cpu  time.Duration
-	load string
+	// on the machine slows less than it slows latency, allocs its allocations per
+	// request, pg the database backends' CPU time per request; load is the 1-minute load
+	// average when the endpoint was done.
+	cpu    time.Duration
+	allocs uint64
+	pg     time.Duration
+	load   string
 }
 
 // check asks once and refuses anything but 200, so a broken page is never measured as
@@ -62,7 +66,7 @@ func (ep endpoint) check(ctx context.Context, base string) error {
 
 // drive sends requests to ep from conns clients, each on its own keep-alive connection,
 // for warmup and then for d, and keeps the latencies of the requests sent during d.
-func drive(ctx context.Context, base string, ep endpoint, conns int, warmup, d time.Duration) result {
+func drive(ctx context.Context, db *gorm.DB, base string, ep endpoint, conns int, warmup, d time.Duration) result {
 	transport := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, DisableCompression: true}
 	defer transport.CloseIdleConnections()
 	client := &http.Client{Transport: transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -71,9 +75,9 @@ func drive(ctx context.Context, base string, ep endpoint, conns int, warmup, d t
 	lat := make([][]time.Duration, conns)
 	errs := make([]int, conns)
 	var wg sync.WaitGroup
-	var cpuFrom time.Duration
-	cpuTimer := time.AfterFunc(warmup, func() { cpuFrom = cpuTime() })
-	defer cpuTimer.Stop()
+	var from cost
+	costTimer := time.AfterFunc(warmup, func() { from = costNow(ctx, db) })
+	defer costTimer.Stop()
 	for i := range conns {
 		wg.Add(1)
 		go func() {
@@ -95,7 +99,7 @@ func drive(ctx context.Context, base string, ep endpoint, conns int, warmup, d t
 		}()
 	}
 	wg.Wait()
-	cpuSpent := cpuTime() - cpuFrom
+	spent := costNow(ctx, db)
 	var all []time.Duration
 	r := result{name: ep.name, measuredPeriod: d}
 	for i := range conns {
@@ -107,7 +111,7 @@ func drive(ctx context.Context, base string, ep endpoint, conns int, warmup, d t
 	r.rate = float64(len(all)) / d.Seconds()
 	r.load = loadAverage()
 	if len(all) > 0 {
-		r.cpu = cpuSpent / time.Duration(len(all))
+		r.cpu, r.allocs, r.pg = spent.since(from, len(all))
 		r.p50 = all[len(all)*50/100]
 		r.p99 = all[min(len(all)-1, len(all)*99/100)]
 		r.max = all[len(all)-1]
@@ -129,15 +133,6 @@ func get(ctx context.Context, client *http.Client, url string, header http.Heade
 	_, _ = io.Copy(io.Discard, res.Body)
 	res.Body.Close()
 	return res.StatusCode == http.StatusOK
-}
-
-// cpuTime is the user and system CPU time this process has used.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // loadAverage is the machine's 1-minute load average, "?" where it cannot be read.

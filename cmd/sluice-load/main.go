@@ -192,15 +192,15 @@ func run(ctx context.Context, o options) error {
 		defer pprof.StopCPUProfile()
 	}
 	fmt.Printf("%d connections, %s per endpoint (after %s of warm-up), GOMAXPROCS %d\n\n", o.conns, o.duration, o.warmup, runtime.GOMAXPROCS(0))
-	fmt.Printf("%-36s %8s %9s %9s %9s %9s %6s %5s\n", "endpoint", "req/s", "p50", "p99", "max", "CPU/req", "errors", "load")
+	fmt.Printf("%-36s %8s %9s %9s %9s %9s %9s %7s %6s %5s\n", "endpoint", "req/s", "p50", "p99", "max", "CPU/req", "PG/req", "allocs", "errors", "load")
 	var results []result
 	for _, ep := range selected(endpoints, o.only) {
 		if err := ep.check(ctx, base); err != nil {
 			return err
 		}
-		r := drive(ctx, base, ep, o.conns, o.warmup, o.duration)
+		r := drive(ctx, store.DB(), base, ep, o.conns, o.warmup, o.duration)
 		results = append(results, r)
-		fmt.Printf("%-36s %8.0f %9s %9s %9s %9s %6d %5s\n", r.name, r.rate, ms(r.p50), ms(r.p99), ms(r.max), msf(r.cpu), r.errors, r.load)
+		fmt.Printf("%-36s %8.0f %9s %9s %9s %9s %9s %7d %6d %5s\n", r.name, r.rate, ms(r.p50), ms(r.p99), ms(r.max), msf(r.cpu), msf(r.pg), r.allocs, r.errors, r.load)
 	}
 	fmt.Println()
 	missed := verdict(results)
@@ -278,9 +278,9 @@ func markdown(results []result, o options) string {
 	host, _ := os.Hostname()
 	fmt.Fprintf(&b, "%d activations, %d runs for one, %d connections, %s per endpoint, %d CPUs (%s), %s\n\n",
 		o.activations, o.history, o.conns, o.duration, runtime.NumCPU(), host, time.Now().UTC().Format("2006-01-02"))
-	b.WriteString("| endpoint | requests/s | p50 | p99 | max | CPU per request | load average |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	b.WriteString("| endpoint | requests/s | p50 | p99 | max | CPU per request | PostgreSQL CPU per request | allocations per request | load average |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, r := range results {
-		fmt.Fprintf(&b, "| `%s` | %.0f | %s | %s | %s | %s | %s |\n", r.name, r.rate, ms(r.p50), ms(r.p99), ms(r.max), msf(r.cpu), r.load)
+		fmt.Fprintf(&b, "| `%s` | %.0f | %s | %s | %s | %s | %s | %d | %s |\n", r.name, r.rate, ms(r.p50), ms(r.p99), ms(r.max), msf(r.cpu), msf(r.pg), r.allocs, r.load)
 	}
 	return b.String()
 }
