@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -401,6 +402,19 @@ func findRuns(q *gorm.DB, columns string, scan func(interface{ Scan(...any) erro
 	return out, translate(rows.Err())
 }
 
+// runShownColumns are the columns of a run that its JSON and its fix link show: all but
+// the technical detail of its error, its lease, its stages and its alert, which only its
+// own page and the workers read. scanRunShown reads them in this order.
+const runShownColumns = "id, workspace_id, activation_id, status, trigger, scheduled_for, full_resync, stage, processed, " +
+	"queried, added, changed, removed, unchanged, sent, rejected, unsent, source_issues, error_category, error_message, " +
+	"cancel_requested, created_at, started_at, finished_at, error_side"
+
+func scanRunShown(rows interface{ Scan(...any) error }, r *Run) error {
+	return rows.Scan(&r.ID, &r.WorkspaceID, &r.ActivationID, &r.Status, &r.Trigger, &r.ScheduledFor, &r.FullResync, &r.Stage, &r.Processed,
+		&r.Queried, &r.Added, &r.Changed, &r.Removed, &r.Unchanged, &r.Sent, &r.Rejected, &r.Unsent, &r.SourceIssues, &r.ErrorCategory,
+		&r.ErrorMessage, &r.CancelRequested, &r.CreatedAt, &r.StartedAt, &r.FinishedAt, &r.ErrorSide)
+}
+
 // runSummaryColumns are the columns of a run that a history, a chart or a progress bar
 // shows; scanRunSummary reads them in this order.
 const runSummaryColumns = "id, activation_id, status, trigger, created_at, started_at, finished_at, queried, added, changed, removed, " +
@@ -434,23 +448,25 @@ type RunCursor struct {
 // ListRunsBefore returns up to limit of an activation's runs that sort after the cursor
 // (newest first), read by keyset from the (activation_id, created_at, id) index, so a
 // page costs the same on the first and the thousandth page of a long history. A nil
-// cursor starts from the newest run.
+// cursor starts from the newest run. The columns only a run's own page shows
+// (runShownColumns) are left empty.
 func (s *Store) ListRunsBefore(ctx context.Context, workspaceID, activationID string, cursor *RunCursor, limit int) ([]Run, error) {
 	q := s.db.WithContext(ctx).Where("workspace_id = ? AND activation_id = ?", workspaceID, activationID)
 	if cursor != nil {
 		q = q.Where("created_at < ? OR (created_at = ? AND id < ?)", cursor.CreatedAt, cursor.CreatedAt, cursor.ID)
 	}
-	return findRuns(q.Order("created_at DESC, id DESC").Limit(max(1, min(limit, 1000))), runColumns, scanRun)
+	return findRuns(q.Order("created_at DESC, id DESC").Limit(max(1, min(limit, 1000))), runShownColumns, scanRunShown)
 }
 
 // RunsByIDs loads the runs of a workspace with these ids in one query, by id; ids not
-// found are left out. The activations list reads every row's last run this way.
+// found are left out. The activations list reads every row's last run this way. The
+// columns only a run's own page shows (runShownColumns) are left empty.
 func (s *Store) RunsByIDs(ctx context.Context, workspaceID string, ids []string) (map[string]*Run, error) {
 	out := make(map[string]*Run, len(ids))
 	if len(ids) == 0 {
 		return out, nil
 	}
-	runs, err := findRuns(s.db.WithContext(ctx).Where("workspace_id = ? AND id IN ?", workspaceID, ids), runColumns, scanRun)
+	runs, err := findRuns(s.db.WithContext(ctx).Where("workspace_id = ? AND id IN ?", workspaceID, ids), runShownColumns, scanRunShown)
 	if err != nil {
 		return nil, err
 	}
@@ -687,8 +703,8 @@ func (s *Store) FirstRunIssues(ctx context.Context, r *Run, stages []string, lim
 	var parts []string
 	var args []any
 	for _, stage := range stages {
-		parts = append(parts, "SELECT * FROM (SELECT * FROM run_issues WHERE run_id = ? AND stage = ? ORDER BY id LIMIT ?) AS s"+fmt.Sprint(len(parts)))
-		args = append(args, r.ID, stage, limit+1)
+		parts = append(parts, "SELECT * FROM (SELECT * FROM run_issues WHERE run_id = ? AND stage = ? ORDER BY id LIMIT "+strconv.Itoa(limit+1)+") AS s"+strconv.Itoa(len(parts)))
+		args = append(args, r.ID, stage)
 	}
 	var all []RunIssue
 	if err := s.db.WithContext(ctx).Raw(strings.Join(parts, " UNION ALL "), args...).Scan(&all).Error; err != nil {
