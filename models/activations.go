@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -151,27 +152,43 @@ func (a *Activation) Ref() ActivationRef {
 
 // Mappings decodes the field mappings.
 func (a *Activation) Mappings() []Mapping {
-	var m []Mapping
-	_ = json.Unmarshal([]byte(a.MappingsJSON), &m)
-	return m
+	return slices.Clone(decodedMappings.get(a.MappingsJSON, func(raw string) []Mapping {
+		var m []Mapping
+		_ = json.Unmarshal([]byte(raw), &m)
+		return m
+	}))
 }
 
 // Schedule decodes the schedule.
 func (a *Activation) Schedule() Schedule {
-	var s Schedule
-	_ = json.Unmarshal([]byte(a.ScheduleJSON), &s)
-	if s.Kind == "" {
-		s.Kind = "manual"
-	}
-	return s
+	return decodedSchedules.get(a.ScheduleJSON, func(raw string) Schedule {
+		var s Schedule
+		_ = json.Unmarshal([]byte(raw), &s)
+		if s.Kind == "" {
+			s.Kind = "manual"
+		}
+		return s
+	})
 }
 
 // Settings decodes the run options.
 func (a *Activation) Settings() ActivationSettings {
-	var s ActivationSettings
-	_ = json.Unmarshal([]byte(a.SettingsJSON), &s)
+	s := decodedSettings.get(a.SettingsJSON, func(raw string) ActivationSettings {
+		var s ActivationSettings
+		_ = json.Unmarshal([]byte(raw), &s)
+		return s
+	})
+	s.Action = maps.Clone(s.Action)
 	return s
 }
+
+// The JSON columns of activations, decoded once per distinct value: the lists show
+// every row's schedule, and the API its mappings and settings.
+var (
+	decodedMappings  memo[string, []Mapping]
+	decodedSchedules memo[string, Schedule]
+	decodedSettings  memo[string, ActivationSettings]
+)
 
 type activationAudit struct {
 	Name      string             `json:"name"`

@@ -56,51 +56,69 @@ func tooOften(spec cron.Schedule) bool {
 
 // Next is when a schedule fires next after t; the zero time for manual schedules.
 func (sc Schedule) Next(after time.Time) (time.Time, error) {
-	loc := time.UTC
-	if sc.Timezone != "" {
-		l, err := time.LoadLocation(sc.Timezone)
-		if err != nil {
-			return time.Time{}, err
-		}
-		loc = l
+	p := compiledSchedules.get(sc, compileSchedule)
+	switch {
+	case p.err != nil:
+		return time.Time{}, p.err
+	case p.every > 0:
+		// Intervals are aligned on the epoch, so every instance computes the same ticks.
+		return after.Truncate(p.every).Add(p.every).UTC(), nil
+	case p.spec == nil:
+		return time.Time{}, nil
 	}
-	var spec cron.Schedule
+	return p.spec.Next(after.In(p.loc)).UTC(), nil
+}
+
+// compiledSchedule is a schedule parsed: its time zone and cron expression, or its
+// interval. Reading a time zone opens a file, and the scheduler and the lists ask for
+// the next tick of every activation often.
+type compiledSchedule struct {
+	loc   *time.Location
+	spec  cron.Schedule // nil for manual and interval schedules
+	every time.Duration // an interval schedule's
+	err   error
+}
+
+var compiledSchedules memo[Schedule, compiledSchedule]
+
+func compileSchedule(sc Schedule) compiledSchedule {
+	p := compiledSchedule{loc: time.UTC}
+	if sc.Timezone != "" {
+		if p.loc, p.err = time.LoadLocation(sc.Timezone); p.err != nil {
+			return p
+		}
+	}
 	switch sc.Kind {
 	case "", "manual":
-		return time.Time{}, nil
 	case "interval":
 		d, err := time.ParseDuration(sc.Every)
 		if err != nil || d < MinGap {
-			return time.Time{}, fmt.Errorf("models: bad interval %q", sc.Every)
+			p.err = fmt.Errorf("models: bad interval %q", sc.Every)
 		}
-		// Intervals are aligned on the epoch, so every instance computes the same ticks.
-		return after.Truncate(d).Add(d).UTC(), nil
+		p.every = d
 	case "daily", "weekly":
 		at, err := time.Parse("15:04", sc.At)
 		if err != nil {
-			return time.Time{}, err
+			p.err = err
+			return p
 		}
 		expr := fmt.Sprintf("%d %d * * *", at.Minute(), at.Hour())
 		if sc.Kind == "weekly" {
 			wd, ok := weekdays[strings.ToLower(sc.Weekday)]
 			if !ok {
-				return time.Time{}, fmt.Errorf("models: bad weekday %q", sc.Weekday)
+				p.err = fmt.Errorf("models: bad weekday %q", sc.Weekday)
+				return p
 			}
 			expr = fmt.Sprintf("%d %d * * %d", at.Minute(), at.Hour(), wd)
 		}
-		if spec, err = cron.ParseStandard(expr); err != nil {
-			return time.Time{}, err
-		}
+		p.spec, p.err = cron.ParseStandard(expr)
 	case "cron":
 		// A schedule saved before the minimum was enforced does not tick either.
-		var err error
-		if spec, err = parseCron(sc.Expr); err != nil {
-			return time.Time{}, err
-		}
+		p.spec, p.err = parseCron(sc.Expr)
 	default:
-		return time.Time{}, fmt.Errorf("models: unknown schedule kind %q", sc.Kind)
+		p.err = fmt.Errorf("models: unknown schedule kind %q", sc.Kind)
 	}
-	return spec.Next(after.In(loc)).UTC(), nil
+	return p
 }
 
 // LatestDue is the last tick after from and no later than now (zero if none). Only the

@@ -96,17 +96,6 @@ type SignedIn struct {
 	Workspace Workspace
 }
 
-// sessionRow is a session joined to its user and workspace: the one query every
-// signed-in request makes.
-type sessionRow struct {
-	User
-	SessionID          string
-	SessionLastSeenAt  time.Time
-	WorkspaceName      string
-	WorkspaceSetupAt   *time.Time
-	WorkspaceCreatedAt time.Time
-}
-
 // SessionUser finds the live session a cookie's token names, with its user and
 // workspace in the same query, and notes the visit (at most once a minute). An
 // unknown, ended or expired session is ErrNotFound.
@@ -116,24 +105,32 @@ func (s *Store) SessionUser(ctx context.Context, token string) (*SignedIn, error
 	}
 	now := s.now()
 	db := s.db.WithContext(ctx)
-	var row sessionRow
+	// Every page asks this, so the row is read without reflection, and without the
+	// password hash, which no page needs.
+	var (
+		in         SignedIn
+		u          = &in.User
+		w          = &in.Workspace
+		lastSeenAt time.Time
+	)
 	err := db.Table("sessions").
-		Select("users.*, sessions.id AS session_id, sessions.last_seen_at AS session_last_seen_at, "+
-			"workspaces.name AS workspace_name, workspaces.setup_completed_at AS workspace_setup_at, workspaces.created_at AS workspace_created_at").
+		Select("users.id, users.workspace_id, users.email, users.name, users.role, users.last_sign_in_at, users.created_at, users.updated_at, "+
+			"sessions.id, sessions.last_seen_at, workspaces.name, workspaces.setup_completed_at, workspaces.created_at").
 		Joins("JOIN users ON users.id = sessions.user_id").
 		Joins("JOIN workspaces ON workspaces.id = users.workspace_id").
 		Where("sessions.token_hash = ? AND sessions.expires_at > ?", HashToken(token), now).
-		Take(&row).Error
+		Limit(1).Row().Scan(&u.ID, &u.WorkspaceID, &u.Email, &u.Name, &u.Role, &u.LastSignInAt, &u.CreatedAt, &u.UpdatedAt,
+		&in.SessionID, &lastSeenAt, &w.Name, &w.SetupCompletedAt, &w.CreatedAt)
 	if err != nil {
 		return nil, translate(err)
 	}
-	if now.Sub(row.SessionLastSeenAt) > lastSeenEvery {
-		if err := db.Model(&Session{}).Where("id = ?", row.SessionID).Update("last_seen_at", now).Error; err != nil {
+	w.ID = u.WorkspaceID
+	if now.Sub(lastSeenAt) > lastSeenEvery {
+		if err := db.Model(&Session{}).Where("id = ?", in.SessionID).Update("last_seen_at", now).Error; err != nil {
 			return nil, translate(err)
 		}
 	}
-	return &SignedIn{SessionID: row.SessionID, User: row.User, Workspace: Workspace{
-		ID: row.WorkspaceID, Name: row.WorkspaceName, SetupCompletedAt: row.WorkspaceSetupAt, CreatedAt: row.WorkspaceCreatedAt}}, nil
+	return &in, nil
 }
 
 // SignOut ends the session a cookie's token names and notes the sign-out.

@@ -130,8 +130,13 @@ func (s *Store) EnsureBootstrapToken(ctx context.Context, value string) (created
 
 // APITokenByValue finds the token a request presents. Unknown tokens are ErrNotFound.
 func (s *Store) APITokenByValue(ctx context.Context, value string) (*APIToken, error) {
-	var t APIToken
-	if err := s.db.WithContext(ctx).Where("token_hash = ?", HashToken(value)).Take(&t).Error; err != nil {
+	// Every API request asks this: read without reflection.
+	t := APIToken{TokenHash: HashToken(value)}
+	err := s.db.WithContext(ctx).Model(&APIToken{}).
+		Select("id, workspace_id, name, token_prefix, role, created_by, last_used_at, created_at").
+		Where("token_hash = ?", t.TokenHash).Limit(1).Row().
+		Scan(&t.ID, &t.WorkspaceID, &t.Name, &t.TokenPrefix, &t.Role, &t.CreatedBy, &t.LastUsedAt, &t.CreatedAt)
+	if err != nil {
 		return nil, translate(err)
 	}
 	// Note the use at most once a minute, so busy scripts do not write on every request.
