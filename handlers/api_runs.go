@@ -161,14 +161,14 @@ func (rv *runView) run(ctx context.Context, r *models.Run) apiRunJSON {
 func (rv *runView) fix(ctx context.Context, r *models.Run) apiFix {
 	base := strings.TrimRight(rv.s.cfg.BaseURL, "/")
 	if r.Status == models.RunSkipped {
-		return apiFix{"Open the activation", base + rv.s.echo.Reverse("activations.show", r.ActivationID)}
+		return apiFix{"Open the activation", base + rv.s.paths.Reverse("activations.show", r.ActivationID)}
 	}
 	if a := rv.activation(ctx, r.ActivationID); a != nil {
 		if f := runFix(ctx, rv.s.store, r, *a, rv.segModels); f != nil {
-			return apiFix{f.Label, base + rv.s.echo.Reverse(f.Route, f.Param) + f.Query}
+			return apiFix{f.Label, base + rv.s.paths.Reverse(f.Route, f.Param) + f.Query}
 		}
 	}
-	return apiFix{"Open the run", base + rv.s.echo.Reverse("runs.show", r.ID)}
+	return apiFix{"Open the run", base + rv.s.paths.Reverse("runs.show", r.ID)}
 }
 
 // activation is the run's activation, nil if it cannot be read (the link falls back).

@@ -34,6 +34,7 @@ func (m routePaths) Reverse(name string, params ...any) string {
 		return path
 	}
 	var b strings.Builder
+	b.Grow(len(path) + 40) // a parameter is most often an id of 36 characters
 	n := 0
 	for i := 0; i < len(path); i++ {
 		escaped := path[i] == '\\'
@@ -44,7 +45,11 @@ func (m routePaths) Reverse(name string, params ...any) string {
 			for i < len(path) && path[i] != '/' {
 				i++
 			}
-			fmt.Fprint(&b, params[n])
+			if s, ok := params[n].(string); ok {
+				b.WriteString(s)
+			} else {
+				fmt.Fprint(&b, params[n])
+			}
 			n++
 		}
 		if i < len(path) {

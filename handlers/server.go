@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/gorilla/securecookie"
 	"github.com/gorilla/sessions"
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
@@ -55,6 +56,9 @@ func New(d Deps) *echo.Echo {
 		pairs = append(pairs, hashKeys[i], blockKeys[i])
 	}
 	store := sessions.NewCookieStore(pairs...)
+	for _, c := range store.Codecs {
+		c.(*securecookie.SecureCookie).SetSerializer(sessionSerializer{})
+	}
 	store.Options = &sessions.Options{
 		Path:     "/",
 		MaxAge:   int(sessionMaxAge.Seconds()),
