@@ -201,13 +201,18 @@ func (h *RunAPI) Show(c echo.Context) error {
 }
 
 // Issues lists the records of a run that were not delivered; ?stage=source|destination
-// narrows to source issues or destination rejections.
+// narrows to source issues or destination rejections, and ?code=&field=&message= to one
+// reason of the run page's summary.
 func (h *RunAPI) Issues(c echo.Context) error {
 	stage := c.QueryParam("stage")
 	switch stage {
 	case "", "source", "destination":
 	default:
 		return &models.FieldError{Field: "stage", Message: "stage must be source or destination."}
+	}
+	reason := issueReason(c)
+	if reason != nil && stage == "" {
+		return &models.FieldError{Field: "stage", Message: "A reason (code) is of one stage: give stage=source or stage=destination."}
 	}
 	limit, err := apiLimit(c)
 	if err != nil {
@@ -221,7 +226,7 @@ func (h *RunAPI) Issues(c echo.Context) error {
 		}
 		cursor = string(raw)
 	}
-	list, next, err := h.store.ListRunIssues(c.Request().Context(), workspaceID(c), c.Param("id"), models.IssueFilter{Stage: stage, Cursor: cursor, Limit: limit})
+	list, next, err := h.store.ListRunIssues(c.Request().Context(), workspaceID(c), c.Param("id"), models.IssueFilter{Stage: stage, Reason: reason, Cursor: cursor, Limit: limit})
 	if err != nil {
 		return fmt.Errorf("list run issues: %w", err)
 	}

@@ -28,6 +28,9 @@ const (
 	// runIssuesPage is how many issues the run page shows at once: a run with 10,000
 	// issues renders its first page, never all of them.
 	runIssuesPage = 100
+	// runIssueReasons is how many reasons of each kind of issue the run page sums up;
+	// the rest are counted together.
+	runIssueReasons = 20
 	// runCSVPage is how many issues the CSV reads at a time: it streams, whatever the count.
 	runCSVPage = 500
 	// runLogLines is how many log lines the page shows; the API lists them all.
@@ -39,13 +42,18 @@ const (
 )
 
 // Show is one run's page: status, live progress while it runs, counts, timing per
-// stage, the error with its fix, the first page of each kind of issue, the log and the
+// stage, the error with its fix, each kind of issue summed up by reason with its first
+// page (?stage=&code=&field=&message= narrows one kind to one reason), the log and the
 // requests sent. The log's level filter (?level=) asks htmx for the log card alone.
 func (h *RunHandler) Show(c echo.Context) error {
 	ctx, ws := c.Request().Context(), workspaceID(c)
 	level := c.QueryParam("level")
 	if level != "" && !slices.Contains(runsview.LogLevels(), level) {
 		return echo.NewHTTPError(http.StatusBadRequest, "The log level must be info, warn or error.")
+	}
+	filter, err := issueFilter(c, false)
+	if err != nil {
+		return err
 	}
 	r, a, err := h.runWithActivation(ctx, ws, c.Param("id"))
 	if err != nil {
@@ -66,10 +74,9 @@ func (h *RunHandler) Show(c echo.Context) error {
 	if r.Status != models.RunCancelled {
 		p.Fix = fixButton(c, runFix(ctx, h.store, r, a, nil))
 	}
-	if p.SourceIssues, p.Rejections, err = h.firstIssuePages(ctx, r); err != nil {
+	if p.SourceIssues, p.Rejections, err = h.firstIssuePages(ctx, r, filter); err != nil {
 		return err
 	}
-	p.SourceIssues.Running, p.Rejections.Running = !r.Finished(), !r.Finished()
 	samples, err := h.store.RunSamples(ctx, r)
 	if err != nil {
 		return fmt.Errorf("run samples: %w", err)
@@ -102,44 +109,59 @@ func (h *RunHandler) runWithActivation(ctx context.Context, ws, id string) (*mod
 	return r, a, err
 }
 
-// issuePage reads one page of a run's issues of one stage, and how many there are.
-func (h *RunHandler) issuePage(ctx context.Context, r *models.Run, stage, cursor string, shown int) (runsview.IssuePage, error) {
-	p := runsview.IssuePage{RunID: r.ID, Stage: stage, Shown: shown}
+// issuePage reads one page of a run's issues that f selects (one stage), and how many
+// there are.
+func (h *RunHandler) issuePage(ctx context.Context, r *models.Run, f models.IssueFilter, shown int) (runsview.IssuePage, error) {
+	p := runsview.IssuePage{RunID: r.ID, Stage: f.Stage, Reason: f.Reason, Shown: shown}
+	cursor := f.Cursor
+	f.Limit = runIssuesPage
 	var err error
-	p.Issues, p.Next, err = h.store.RunIssues(ctx, r, models.IssueFilter{Stage: stage, Cursor: cursor, Limit: runIssuesPage})
-	if err != nil {
+	if p.Issues, p.Next, err = h.store.RunIssues(ctx, r, f); err != nil {
 		return p, fmt.Errorf("run issues: %w", err)
 	}
-	return p, h.countIssues(ctx, &p, cursor == "")
+	if cursor == "" && p.Next == "" { // a first page that holds them all counts them
+		p.Total = int64(len(p.Issues))
+		return p, nil
+	}
+	f.Cursor = ""
+	if p.Total, err = h.store.CountRunIssues(ctx, r.ID, f); err != nil {
+		return p, fmt.Errorf("count run issues: %w", err)
+	}
+	return p, nil
 }
 
-// firstIssuePages reads the first page of a run's source issues and of its
-// destination rejections in one query, and how many there are of each.
-func (h *RunHandler) firstIssuePages(ctx context.Context, r *models.Run) (source, rejections runsview.IssuePage, err error) {
-	pages, next, err := h.store.FirstRunIssues(ctx, r, []string{engineStageSource, engineStageDestination}, runIssuesPage)
+// firstIssuePages reads a run's issues summed up by reason, and the first page of its
+// source issues and of its destination rejections: both in one query, or for the kind
+// f narrows to one reason, that reason's.
+func (h *RunHandler) firstIssuePages(ctx context.Context, r *models.Run, f models.IssueFilter) (source, rejections runsview.IssuePage, err error) {
+	sum, err := h.store.RunIssueSummary(ctx, r, runIssueReasons)
+	if err != nil {
+		return source, rejections, fmt.Errorf("run issue summary: %w", err)
+	}
+	stages := []string{engineStageSource, engineStageDestination}
+	if f.Reason != nil {
+		stages = slices.DeleteFunc(stages, func(s string) bool { return s == f.Stage })
+	}
+	pages, next, err := h.store.FirstRunIssues(ctx, r, stages, runIssuesPage)
 	if err != nil {
 		return source, rejections, fmt.Errorf("run issues: %w", err)
 	}
-	source = runsview.IssuePage{RunID: r.ID, Stage: engineStageSource, Issues: pages[engineStageSource], Next: next[engineStageSource]}
-	rejections = runsview.IssuePage{RunID: r.ID, Stage: engineStageDestination, Issues: pages[engineStageDestination], Next: next[engineStageDestination]}
-	if err := h.countIssues(ctx, &source, true); err != nil {
+	page := func(stage string) (runsview.IssuePage, error) {
+		p := runsview.IssuePage{RunID: r.ID, Stage: stage, Issues: pages[stage], Next: next[stage], Total: sum.Totals[stage]}
+		if f.Reason != nil && f.Stage == stage {
+			var err error
+			if p, err = h.issuePage(ctx, r, f, 0); err != nil {
+				return p, err
+			}
+		}
+		p.Groups, p.StageTotal, p.Running = sum.Groups[stage], sum.Totals[stage], !r.Finished()
+		return p, nil
+	}
+	if source, err = page(engineStageSource); err != nil {
 		return source, rejections, err
 	}
-	return source, rejections, h.countIssues(ctx, &rejections, true)
-}
-
-// countIssues sets how many issues of its stage p's run has: a first page that holds
-// them all counts them itself, without a query.
-func (h *RunHandler) countIssues(ctx context.Context, p *runsview.IssuePage, first bool) error {
-	if first && p.Next == "" {
-		p.Total = int64(len(p.Issues))
-		return nil
-	}
-	var err error
-	if p.Total, err = h.store.CountRunIssues(ctx, p.RunID, p.Stage); err != nil {
-		return fmt.Errorf("count run issues: %w", err)
-	}
-	return nil
+	rejections, err = page(engineStageDestination)
+	return source, rejections, err
 }
 
 // issueStage reads ?stage=; required says whether both stages ("") may be asked for.
@@ -155,15 +177,40 @@ func issueStage(c echo.Context, required bool) (string, error) {
 	return "", echo.NewHTTPError(http.StatusBadRequest, "The stage must be source or destination.")
 }
 
+// issueFilter reads which issues a page or the CSV shows: ?stage=, and ?code=&field=
+// &message= for one reason of the run's summary (models.IssueReason), which needs its
+// stage. required says whether the stage must be given.
+func issueFilter(c echo.Context, required bool) (models.IssueFilter, error) {
+	stage, err := issueStage(c, required)
+	if err != nil {
+		return models.IssueFilter{}, err
+	}
+	f := models.IssueFilter{Stage: stage, Reason: issueReason(c)}
+	if f.Reason != nil && stage == "" {
+		return f, echo.NewHTTPError(http.StatusBadRequest, "A reason (code) is of one stage: give stage=source or stage=destination.")
+	}
+	return f, nil
+}
+
+// issueReason is the reason ?code=&field=&message= name, nil without a code.
+func issueReason(c echo.Context) *models.IssueReason {
+	code := c.QueryParam("code")
+	if code == "" {
+		return nil
+	}
+	return &models.IssueReason{Code: code, Field: c.QueryParam("field"), Message: c.QueryParam("message")}
+}
+
 // Issues is the next page of a run's source issues or destination rejections
 // (?stage=source|destination&cursor=): table rows for htmx's "Load more", or a page of
 // its own when the link is followed without htmx.
 func (h *RunHandler) Issues(c echo.Context) error {
 	ctx, ws := c.Request().Context(), workspaceID(c)
-	stage, err := issueStage(c, true)
+	f, err := issueFilter(c, true)
 	if err != nil {
 		return err
 	}
+	f.Cursor = c.QueryParam("cursor")
 	shown := 0
 	if v := c.QueryParam("shown"); v != "" {
 		if shown, err = strconv.Atoi(v); err != nil || shown < 0 {
@@ -174,7 +221,7 @@ func (h *RunHandler) Issues(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("run issues: %w", err)
 	}
-	page, err := h.issuePage(ctx, r, stage, c.QueryParam("cursor"), shown)
+	page, err := h.issuePage(ctx, r, f, shown)
 	if err != nil {
 		return err
 	}
@@ -187,14 +234,16 @@ func (h *RunHandler) Issues(c echo.Context) error {
 	return h.render(c, http.StatusOK, runsview.IssuesPage(runsview.IssuesPageProps{Run: r, Activation: a, Page: page}), nil)
 }
 
-// IssuesCSV streams every issue of a run (?stage= narrows to one stage) as CSV, a page
-// at a time: memory stays bounded whatever the count.
+// IssuesCSV streams every issue of a run (?stage= narrows to one stage, and
+// ?code=&field=&message= to one reason) as CSV, a page at a time: memory stays bounded
+// whatever the count.
 func (h *RunHandler) IssuesCSV(c echo.Context) error {
 	ctx, ws := c.Request().Context(), workspaceID(c)
-	stage, err := issueStage(c, false)
+	f, err := issueFilter(c, false)
 	if err != nil {
 		return err
 	}
+	stage := f.Stage
 	r, err := h.store.RunByID(ctx, ws, c.Param("id"))
 	if err != nil {
 		return fmt.Errorf("issues csv: %w", err)
@@ -214,9 +263,9 @@ func (h *RunHandler) IssuesCSV(c echo.Context) error {
 	if err := w.Write([]string{"primary_key", "stage", "code", "field", "message"}); err != nil {
 		return err
 	}
-	cursor := ""
+	f.Limit = runCSVPage
 	for {
-		list, next, err := h.store.ListRunIssues(ctx, ws, r.ID, models.IssueFilter{Stage: stage, Cursor: cursor, Limit: runCSVPage})
+		list, next, err := h.store.RunIssues(ctx, r, f)
 		if err != nil {
 			// The answer has started: the error handler can only log it.
 			return fmt.Errorf("issues csv: %w", err)
@@ -234,7 +283,7 @@ func (h *RunHandler) IssuesCSV(c echo.Context) error {
 		if next == "" {
 			return nil
 		}
-		cursor = next
+		f.Cursor = next
 	}
 }
 

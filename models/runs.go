@@ -658,9 +658,77 @@ func (s *Store) createInBatches(ctx context.Context, rows any, n int) error {
 
 // IssueFilter narrows a run's issues.
 type IssueFilter struct {
-	Stage  string // source, destination, or both
+	Stage string // source, destination, or both
+	// Reason narrows them to one line of the run's summary (RunIssueSummary); nil for all.
+	Reason *IssueReason
 	Cursor string
 	Limit  int
+}
+
+// IssueReason is why records were not delivered, as the run's summary groups them: the
+// issue's code and field, and for a destination rejection the platform's words (its
+// code is always "rejected": the message is the reason). A source issue's message
+// quotes the value at fault, so it is not part of its reason.
+type IssueReason struct {
+	Code    string
+	Field   string
+	Message string
+}
+
+// IssueGroup is one line of a run's summary: a reason and how many records it kept back.
+type IssueGroup struct {
+	Stage  string
+	Reason IssueReason
+	Count  int64
+}
+
+// IssueSummary is a run's issues by reason: the commonest groups of each stage, and
+// how many issues each stage has in all (the groups shown may not add up to it).
+type IssueSummary struct {
+	Groups map[string][]IssueGroup
+	Totals map[string]int64
+}
+
+// where narrows q, a query on run_issues, to the run's issues that f selects.
+func (f IssueFilter) where(q *gorm.DB, runID string) *gorm.DB {
+	q = q.Where("run_id = ?", runID)
+	if f.Stage != "" {
+		q = q.Where("stage = ?", f.Stage)
+	}
+	if f.Reason != nil {
+		q = q.Where("code = ? AND field = ?", f.Reason.Code, f.Reason.Field)
+		if f.Reason.Message != "" {
+			q = q.Where("message = ?", f.Reason.Message)
+		}
+	}
+	return q
+}
+
+// RunIssueSummary groups the issues of r, a run already read from its workspace, by
+// stage and reason in one query, the database counting (a run may have millions): at
+// most limit groups per stage, the largest first, with each stage's total.
+func (s *Store) RunIssueSummary(ctx context.Context, r *Run, limit int) (IssueSummary, error) {
+	// A rejection's reason is its message (see IssueReason).
+	const reason = "CASE WHEN stage = 'destination' THEN message ELSE '' END"
+	var rows []struct {
+		Stage, Code, Field, Message string
+		Count, Total                int64
+	}
+	err := s.db.WithContext(ctx).Raw(`SELECT stage, code, field, message, count, total FROM (
+		SELECT stage, code, field, message, count, SUM(count) OVER (PARTITION BY stage) AS total,
+			ROW_NUMBER() OVER (PARTITION BY stage ORDER BY count DESC, code, field, message) AS n
+		FROM (SELECT stage, code, field, `+reason+` AS message, COUNT(*) AS count FROM run_issues
+			WHERE run_id = ? GROUP BY stage, code, field, `+reason+`) AS g) AS ranked
+		WHERE n <= ? ORDER BY stage, n`, r.ID, max(limit, 1)).Scan(&rows).Error
+	if err != nil {
+		return IssueSummary{}, translate(err)
+	}
+	out := IssueSummary{Groups: map[string][]IssueGroup{}, Totals: map[string]int64{}}
+	for _, g := range rows {
+		out.Groups[g.Stage] = append(out.Groups[g.Stage], IssueGroup{Stage: g.Stage, Reason: IssueReason{Code: g.Code, Field: g.Field, Message: g.Message}, Count: g.Count})
+		out.Totals[g.Stage] = g.Total
+	}
+	return out, nil
 }
 
 // ListRunIssues returns a page of a run's issues (the run must be the workspace's).
@@ -676,10 +744,7 @@ func (s *Store) ListRunIssues(ctx context.Context, workspaceID, runID string, f 
 // (RunByID, RunWithActivation), so it is not read again.
 func (s *Store) RunIssues(ctx context.Context, r *Run, f IssueFilter) ([]RunIssue, string, error) {
 	limit := clampLimit(f.Limit)
-	q := s.db.WithContext(ctx).Where("run_id = ?", r.ID)
-	if f.Stage != "" {
-		q = q.Where("stage = ?", f.Stage)
-	}
+	q := f.where(s.db.WithContext(ctx), r.ID)
 	if f.Cursor != "" {
 		q = q.Where("id > ?", f.Cursor)
 	}
@@ -723,14 +788,10 @@ func (s *Store) FirstRunIssues(ctx context.Context, r *Run, stages []string, lim
 	return pages, next, nil
 }
 
-// CountRunIssues counts a run's issues of one stage ("" for all).
-func (s *Store) CountRunIssues(ctx context.Context, runID, stage string) (int64, error) {
-	q := s.db.WithContext(ctx).Model(&RunIssue{}).Where("run_id = ?", runID)
-	if stage != "" {
-		q = q.Where("stage = ?", stage)
-	}
+// CountRunIssues counts a run's issues that f selects (its cursor and limit aside).
+func (s *Store) CountRunIssues(ctx context.Context, runID string, f IssueFilter) (int64, error) {
 	var n int64
-	return n, translate(q.Count(&n).Error)
+	return n, translate(f.where(s.db.WithContext(ctx).Model(&RunIssue{}), runID).Count(&n).Error)
 }
 
 // ListRunLogs returns a run's log, oldest first: the lines of the levels given, or

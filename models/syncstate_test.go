@@ -166,7 +166,7 @@ func TestRunChangesAndIssuesInBulk(t *testing.T) {
 		if err := s.AddRunIssues(ctx, issues); err != nil {
 			t.Fatal(err)
 		}
-		if n, err := s.CountRunIssues(ctx, run.ID, "source"); err != nil || n != 1100 {
+		if n, err := s.CountRunIssues(ctx, run.ID, models.IssueFilter{Stage: "source"}); err != nil || n != 1100 {
 			t.Fatalf("issues: %d %v", n, err)
 		}
 		page, _, err := s.ListRunIssues(ctx, a.WorkspaceID, run.ID, models.IssueFilter{Limit: 1})

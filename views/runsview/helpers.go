@@ -48,6 +48,24 @@ func RunBadgeClass(status string) string {
 	return "badge badge-dot badge-gray"
 }
 
+var issueLabels = map[string]string{
+	"duplicate_primary_key":  "Duplicate key",
+	"invalid_email":          "Invalid e-mail",
+	"invalid_phone":          "Invalid phone",
+	"missing_required_field": "Missing field",
+	"wrong_type":             "Wrong type",
+	"missing_primary_key":    "No primary key",
+	"rejected":               "Rejected",
+}
+
+// IssueLabel names a record issue's code as users read it: "Invalid phone".
+func IssueLabel(code string) string {
+	if l, ok := issueLabels[code]; ok {
+		return l
+	}
+	return code
+}
+
 // CategoryLabel names an error category as the seed does.
 func CategoryLabel(c string) string { return connectors.Category(c).Label() }
 
