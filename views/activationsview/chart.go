@@ -2,6 +2,7 @@ package activationsview
 
 import (
 	"fmt"
+	"strconv"
 
 	"sluice/models"
 	"sluice/views/runsview"
@@ -76,4 +77,4 @@ func NewChart(newestFirst []models.Run) Chart {
 
 func f1(v float64) string { return fmt.Sprintf("%.1f", v) }
 
-func fmtInt(n int) string { return fmt.Sprintf("%d", n) }
+func fmtInt(n int) string { return strconv.Itoa(n) }

@@ -5,6 +5,7 @@ package activationsview
 import (
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"sluice/models"
@@ -36,7 +37,7 @@ func HealthBadgeClass(h string) string {
 	return "badge badge-dot badge-gray"
 }
 
-func num(n int64) string { return fmt.Sprintf("%d", n) }
+func num(n int64) string { return strconv.FormatInt(n, 10) }
 
 var kinds = []string{"string", "email", "phone", "number", "boolean", "datetime"}
 
