@@ -95,7 +95,8 @@ func (h *PlatformHandler) Show(c echo.Context) error {
 		return err
 	}
 	props := platforms.ShowProps{Platform: p, Spec: spec, Activations: acts, EndingSoon: h.core.GrantEndsSoon(p), HasInbox: sandbox.HasInbox(p.Kind),
-		Settings: &platforms.FormProps{Specs: []connectors.DestinationSpec{spec}, Kind: p.Kind, Name: p.Name, Values: p.PublicConfig(), Saved: p}}
+		CanRevoke: p.Kind == sandbox.KindOAuth && p.HasGrant(),
+		Settings:  &platforms.FormProps{Specs: []connectors.DestinationSpec{spec}, Kind: p.Kind, Name: p.Name, Values: p.PublicConfig(), Saved: p}}
 	// After a re-authorization: the activations it resumed, still active, for a catch-up run.
 	resumed := map[string]bool{}
 	for _, id := range strings.Split(c.QueryParam("resumed"), ",") {

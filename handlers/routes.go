@@ -168,6 +168,7 @@ func (s *Server) routes(e *echo.Echo, m *metrics, reg *prometheus.Registry) {
 	app.GET("/oauth/callback", plats.OAuthCallback, adminOnly).Name = "oauth.callback"
 	app.GET("/settings/platforms/:id", plats.Show).Name = "platforms.show"
 	app.GET("/settings/platforms/:id/inbox", sb.Inbox).Name = "platforms.inbox"
+	app.POST("/settings/platforms/:id/sandbox/revoke", sb.Revoke, adminOnly).Name = "platforms.sandbox.revoke"
 	app.GET(sandbox.AuthorizePath, sb.Consent, adminOnly).Name = "sandbox.consent"
 	app.POST(sandbox.AuthorizePath, sb.Answer, adminOnly).Name = "sandbox.authorize"
 	app.GET("/settings/platforms/:id/reauthorize", plats.Reauthorize, adminOnly).Name = "platforms.reauthorize"

@@ -112,3 +112,24 @@ func (h *SandboxHandler) Token(c echo.Context) error {
 	c.Response().Header().Set("Cache-Control", "no-store")
 	return c.JSON(status, body)
 }
+
+// Revoke revokes a Sandbox (OAuth) platform's grant at the built-in authorization
+// server, as a user removing an app's access at a provider would: its next run fails
+// with the credentials category and it waits for Re-authorize.
+func (h *SandboxHandler) Revoke(c echo.Context) error {
+	id := c.Param("id")
+	err := h.core.RevokeSandboxGrant(c.Request().Context(), workspaceID(c), id)
+	if errs, ok := formErrors(err); ok {
+		if err := flash(c, "error", firstError(errs)); err != nil {
+			return err
+		}
+		return redirect(c, c.Echo().Reverse("platforms.show", id))
+	}
+	if err != nil {
+		return err
+	}
+	if err := flash(c, "success", "The grant was revoked at the Sandbox's authorization server: the next run or check fails with bad credentials, and the platform waits for Re-authorize."); err != nil {
+		return err
+	}
+	return redirect(c, c.Echo().Reverse("platforms.show", id))
+}

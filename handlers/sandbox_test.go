@@ -285,6 +285,10 @@ func TestSandboxInboxPage(t *testing.T) {
 		if strings.Contains(page.Body, p.ID+".") {
 			t.Fatal("the inbox page shows the inbox key")
 		}
+		if show.Count(t, "[data-testid=revoke-grant]") != 0 {
+			t.Fatal("a viewer is offered to revoke the grant")
+		}
+		browser.post("/settings/platforms/"+p.ID+"/sandbox/revoke", url.Values{"_csrf": {browser.csrf("/settings/platforms/" + p.ID)}}).want(t, http.StatusForbidden)
 
 		w, err := a.store.CreateWorkspace(ctx, "Globex")
 		if err != nil {
