@@ -147,6 +147,13 @@ func (h *ActivationHandler) showProps(c echo.Context, a *models.Activation, part
 			return props, fmt.Errorf("activation %s: warnings: %w", a.ID, err)
 		}
 	}
+	if len(runs) > 0 && !runs[0].Finished() { // its progress updates itself (runsview.RunProgress)
+		live, err := h.store.RunByID(ctx, ws, runs[0].ID)
+		if err != nil {
+			return props, fmt.Errorf("activation %s: run in flight: %w", a.ID, err)
+		}
+		props.Live = &runsview.ProgressProps{Run: live, Estimate: progressEstimate(runs, live.ID)}
+	}
 	for i := range runs {
 		if runs[i].Finished() {
 			if runs[i].ErrorMessage != "" && (runs[i].Status == models.RunFailed || runs[i].Status == models.RunInterrupted) {

@@ -318,13 +318,19 @@ func (h *RunHandler) progress(ctx context.Context, ws string, r *models.Run) (ru
 	if err != nil {
 		return p, fmt.Errorf("run progress: %w", err)
 	}
+	p.Estimate = progressEstimate(recent, r.ID)
+	return p, nil
+}
+
+// progressEstimate is how many rows the run should read: what the newest complete run
+// among recent (newest first) queried, 0 when none is.
+func progressEstimate(recent []models.Run, runID string) int64 {
 	for _, prev := range recent {
-		if prev.ID != r.ID && (prev.Status == models.RunSucceeded || prev.Status == models.RunWarnings) {
-			p.Estimate = prev.Queried
-			break
+		if prev.ID != runID && (prev.Status == models.RunSucceeded || prev.Status == models.RunWarnings) {
+			return prev.Queried
 		}
 	}
-	return p, nil
+	return 0
 }
 
 // Cancel stops a run: a queued one at once, a running one at its next checkpoint.
