@@ -655,3 +655,29 @@ func TestRunStateCommitFailureStopsWithoutLoss(t *testing.T) {
 		t.Fatalf("destination holds %v", got)
 	}
 }
+
+// An endpoint that answers 400 to every request does not leave a run hanging: each batch
+// refused whole is split down to records alone, every one refused, so a batch of n
+// records costs 2n-1 requests. At the webhook's documented 10 requests a second, a few
+// hundred records take more than 30 s that way: what the browser test once saw as a run
+// "Running" for over 30 s against a webhook answering 400.
+func TestRunAgainstAnEndpointRefusingEverythingSplitsDownToEachRecord(t *testing.T) {
+	w := newWarehouse(t, customersDDL)
+	for i := 1; i <= 8; i++ {
+		w.insert(customer{id: i, email: fmt.Sprintf("c%d@example.com", i), name: fmt.Sprintf("C%d", i), active: 1})
+	}
+	dest, state, rec := newFakeDest(), newMemState(), &memRecorder{}
+	dest.script = func(int, connectors.Batch) ([]connectors.Rejection, error) {
+		return nil, httpError(400, connectors.CategoryConfiguration, false, 0, "down for maintenance")
+	}
+	job := w.job(dest)
+	job.Action.BatchSize = 8
+	res := fastOptions(nil).Run(context.Background(), job, state, rec)
+	checkBalanced(t, res)
+	if res.Err != nil || res.Counts.Rejected != 8 || res.Counts.Sent != 0 {
+		t.Fatalf("counts %+v err %v", res.Counts, res.Err)
+	}
+	if dest.calls != 2*8-1 {
+		t.Errorf("%d writes, want 15: 8 → 4+4 → 2+2+2+2 → 1×8", dest.calls)
+	}
+}
