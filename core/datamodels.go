@@ -161,7 +161,20 @@ func (s *Service) CreateModel(ctx context.Context, a models.Actor, req ModelRequ
 	if err != nil {
 		return nil, err
 	}
-	return s.store.CreateModel(ctx, a, in)
+	m, err := s.store.CreateModel(ctx, a, in)
+	if err != nil {
+		return nil, err
+	}
+	return s.lineageRechecked(ctx, m)
+}
+
+// lineageRechecked validates the saved model's source again, so its lineage check
+// covers the model as soon as it exists instead of at the next nightly validation.
+func (s *Service) lineageRechecked(ctx context.Context, m *models.DataModel) (*models.DataModel, error) {
+	if _, err := s.ValidateSource(ctx, m.WorkspaceID, m.SourceID); err != nil {
+		return m, fmt.Errorf("core: model %s saved, its source not validated again: %w", m.ID, err)
+	}
+	return m, nil
 }
 
 // UpdateModel re-describes and saves a changed model under the same rules.
@@ -173,7 +186,11 @@ func (s *Service) UpdateModel(ctx context.Context, a models.Actor, id string, re
 	if err != nil {
 		return nil, err
 	}
-	return s.store.UpdateModel(ctx, a, id, in)
+	m, err := s.store.UpdateModel(ctx, a, id, in)
+	if err != nil {
+		return nil, err
+	}
+	return s.lineageRechecked(ctx, m)
 }
 
 // ValidateModel compares a model with the warehouse: the relation still resolves, the

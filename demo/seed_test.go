@@ -39,20 +39,36 @@ func TestSeedBuildsAWorkingDemoOnce(t *testing.T) {
 		for _, m := range dms {
 			status[m.Name] = m.Status
 		}
-		if status["Customers"] != models.ModelValid || status["Newsletter signups"] != models.ModelWarning {
+		if len(status) != 5 || status["Customers"] != models.ModelValid || status["Newsletter signups"] != models.ModelWarning ||
+			status["Customer activity"] != models.ModelValid || status["Loyalty members"] != models.ModelValid {
 			t.Fatalf("demo models: %v (the signups model shows the duplicate-key warning)", status)
 		}
+		if src, _ := store.SourceByID(ctx, models.DefaultWorkspaceID, srcs[0].ID); !checkOK(src, "lineage") {
+			t.Errorf("the source's lineage check does not cover its models: %+v", src.Checks())
+		}
 		segs, _ := store.ListSegments(ctx, models.DefaultWorkspaceID, "")
-		if len(segs) != 1 {
+		if len(segs) != 5 {
 			t.Fatalf("demo segments: %+v", segs)
 		}
-		cond, err := segments.Parse(segs[0].ConditionsJSON)
-		if err != nil {
-			t.Fatal(err)
+		for _, g := range segs {
+			cond, err := segments.Parse(g.ConditionsJSON)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Every segment holds some of its model's rows, not all of them (but for
+			// the newsletter's readers, all of them).
+			est, err := wh.Count(ctx, models.DefaultWorkspaceID, g.ModelID, cond)
+			all, _ := wh.Count(ctx, models.DefaultWorkspaceID, g.ModelID, segments.All())
+			if err != nil || est.Count == 0 || (est.Count >= all.Count && g.Name != "Newsletter readers") {
+				t.Errorf("segment %s count = %+v, %v", g.Name, est, err)
+			}
 		}
-		est, err := wh.Count(ctx, models.DefaultWorkspaceID, segs[0].ModelID, cond)
-		if err != nil || est.Count == 0 || est.Count >= 2000 {
-			t.Fatalf("demo segment count = %+v, %v", est, err)
+		objs, err := store.DemoObjects(ctx, models.DefaultWorkspaceID)
+		if err != nil || len(objs[models.DemoSource]) != 1 || len(objs[models.DemoModel]) != 5 || len(objs[models.DemoSegment]) != 5 {
+			t.Errorf("demo objects = %v, %v", objs, err)
+		}
+		if ws, _ := store.WorkspaceByID(ctx, models.DefaultWorkspaceID); ws.DemoSeededAt == nil {
+			t.Error("the workspace does not say it holds demo data")
 		}
 
 		again, err := demo.Seed(ctx, store, wh, dir)
@@ -60,6 +76,15 @@ func TestSeedBuildsAWorkingDemoOnce(t *testing.T) {
 			t.Fatalf("second Seed = %v, %v; want a no-op", again, err)
 		}
 	})
+}
+
+func checkOK(src *models.Source, stage string) bool {
+	for _, c := range src.Checks() {
+		if string(c.Stage) == stage {
+			return c.OK
+		}
+	}
+	return false
 }
 
 // An installation from before the warehouses directory has its demo warehouse at the

@@ -42,7 +42,7 @@ func TestRoughEdgesOfTheDemo(t *testing.T) {
 		chromedp.Navigate(base+"/sources"),
 		click(`[data-testid=source-row] a`),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid=check-lineage]`)),
-		waitText(`[data-testid=check-lineage] .check-message`, "All 2 models resolve."),
+		waitText(`[data-testid=check-lineage] .check-message`, "All 5 models resolve."),
 		shots.take("demo-source-lineage"),
 	)
 	if err := os.Rename(warehouse, warehouse+".away"); err != nil {

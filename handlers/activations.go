@@ -37,11 +37,13 @@ func (h *ActivationHandler) Index(c echo.Context) error {
 	}
 	p := activationsview.IndexProps{Filter: filter, Search: c.QueryParam("q"),
 		Schedules: map[string]string{}, NextRuns: map[string]time.Time{}, Paged: after != ""}
-	// An activation has a segment and a platform: only an empty page needs to ask.
+	// An activation has a segment and a platform: only an empty page needs to ask, and
+	// ticks off the steps already taken.
 	if p.CanCreate = len(rows) > 0; !p.CanCreate {
-		if p.CanCreate, err = h.store.CanCreateActivation(ctx, ws); err != nil {
+		if p.Steps, err = h.store.FirstSteps(ctx, ws); err != nil {
 			return fmt.Errorf("list activations: %w", err)
 		}
+		p.CanCreate = p.Steps.CanCreateActivation()
 	}
 	if len(rows) > activationsPerPage {
 		rows = rows[:activationsPerPage]

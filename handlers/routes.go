@@ -179,6 +179,7 @@ func (s *Server) routes(e *echo.Echo, m *metrics, reg *prometheus.Registry) {
 	app.POST("/settings/alerts", alerts.Update, adminOnly).Name = "alerts.update"
 	app.POST("/settings/alerts/test", alerts.SendTest, adminOnly).Name = "alerts.test"
 	app.POST("/settings/alerts/activations/:id", alerts.UpdateOverride, adminOnly).Name = "alerts.override"
+	app.DELETE("/settings/demo", s.RemoveDemo, adminOnly).Name = "demo.remove"
 	incidents := &IncidentHandler{s}
 	app.GET("/incidents", incidents.Index).Name = "incidents.index"
 

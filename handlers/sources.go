@@ -154,34 +154,12 @@ func (h *SourceHandler) show(c echo.Context, status int, form *sources.FormProps
 	if err != nil {
 		return err
 	}
-	if lineageStale(src, dms) {
-		// A model made since the last validation (the demo's, or one created through the
-		// API) is not in the stored lineage check, which may still say there is nothing
-		// to check: check again, once, so the page reflects the models it lists.
-		if src, err = h.core.ValidateSource(ctx, workspaceID(c), src.ID); err != nil {
-			return fmt.Errorf("show source: validate: %w", err)
-		}
-	}
 	if form == nil {
 		form = &sources.FormProps{Name: src.Name, Values: src.PublicConfig()}
 	}
 	form.Specs, form.Kind, form.Saved = []connectors.SourceSpec{spec}, src.Kind, src
 	page := sources.ShowPage(sources.ShowProps{Source: src, Spec: spec, Models: dms, Form: *form})
 	return h.render(c, status, page, sources.Form(*form))
-}
-
-// lineageStale is whether a model of the source was created after its last validation,
-// so the stored lineage check did not look at it.
-func lineageStale(src *models.Source, dms []models.DataModel) bool {
-	if src.ValidatedAt == nil {
-		return false // never validated: the page says so, and validating is the admin's call
-	}
-	for _, m := range dms {
-		if m.CreatedAt.After(*src.ValidatedAt) {
-			return true
-		}
-	}
-	return false
 }
 
 // Update saves new settings (empty secrets keep the stored ones) and validates again.

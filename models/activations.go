@@ -448,13 +448,27 @@ func (s *Store) ActivationRows(ctx context.Context, workspaceID string, f Activa
 	return out, translate(rows.Err())
 }
 
-// CanCreateActivation says whether the workspace has what an activation needs first: a
-// segment and a platform.
-func (s *Store) CanCreateActivation(ctx context.Context, workspaceID string) (bool, error) {
-	var n int64
-	err := s.db.WithContext(ctx).Raw(`SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM segments WHERE workspace_id = ? LIMIT 1) g) *
-		(SELECT COUNT(*) FROM (SELECT 1 FROM platforms WHERE workspace_id = ? LIMIT 1) p)`, workspaceID, workspaceID).Scan(&n).Error
-	return n > 0, translate(err)
+// FirstSteps says which of what an activation needs the workspace already has: the
+// empty activations page ticks them off.
+type FirstSteps struct {
+	SourceConnected, Model, Segment, Platform bool
+}
+
+// CanCreateActivation is whether an activation can be made: it needs a segment and a
+// platform.
+func (f FirstSteps) CanCreateActivation() bool { return f.Segment && f.Platform }
+
+// FirstSteps reads, in one query, whether the workspace has a connected source, a
+// model, a segment and a platform.
+func (s *Store) FirstSteps(ctx context.Context, workspaceID string) (FirstSteps, error) {
+	var row struct{ Sources, Models, Segments, Platforms int64 }
+	exists := func(table, where string) string {
+		return "(SELECT COUNT(*) FROM (SELECT 1 FROM " + table + " WHERE workspace_id = ?" + where + " LIMIT 1) x)"
+	}
+	err := s.db.WithContext(ctx).Raw("SELECT "+exists("sources", " AND status = ?")+" AS sources, "+exists("data_models", "")+" AS models, "+
+		exists("segments", "")+" AS segments, "+exists("platforms", "")+" AS platforms",
+		workspaceID, SourceConnected, workspaceID, workspaceID, workspaceID).Scan(&row).Error
+	return FirstSteps{SourceConnected: row.Sources > 0, Model: row.Models > 0, Segment: row.Segments > 0, Platform: row.Platforms > 0}, translate(err)
 }
 
 // ActivationsUsingPlatform lists the activations that send to a platform.

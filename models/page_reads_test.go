@@ -30,12 +30,12 @@ func TestActivationRows(t *testing.T) {
 	testutil.EachStore(t, func(t *testing.T, s *models.Store) {
 		ctx := context.Background()
 		_, a := testutil.Admin(t, s)
-		if ok, err := s.CanCreateActivation(ctx, a.WorkspaceID); err != nil || ok {
-			t.Fatalf("CanCreateActivation on an empty workspace = %v, %v", ok, err)
+		if f, err := s.FirstSteps(ctx, a.WorkspaceID); err != nil || f != (models.FirstSteps{}) {
+			t.Fatalf("FirstSteps on an empty workspace = %+v, %v", f, err)
 		}
 		ids := activations(t, s, a, 7)
-		if ok, err := s.CanCreateActivation(ctx, a.WorkspaceID); err != nil || !ok {
-			t.Fatalf("CanCreateActivation with a segment and a platform = %v, %v", ok, err)
+		if f, err := s.FirstSteps(ctx, a.WorkspaceID); err != nil || !f.CanCreateActivation() || !f.Model {
+			t.Fatalf("FirstSteps with a model, a segment and a platform = %+v, %v", f, err)
 		}
 		r := must(s.EnqueueRun(ctx, a.WorkspaceID, ids[2], models.TriggerManual, nil, false))(t)
 		if err := s.DB().Exec("UPDATE runs SET sent = 42 WHERE id = ?", r.ID).Error; err != nil {

@@ -11,7 +11,16 @@ type Workspace struct {
 	ID               string
 	Name             string
 	SetupCompletedAt *time.Time
-	CreatedAt        time.Time
+	// DemoSeededAt is when the demo seed filled the workspace (nil: never), and
+	// DemoRemovedAt when its demo data was removed.
+	DemoSeededAt  *time.Time
+	DemoRemovedAt *time.Time
+	CreatedAt     time.Time
+}
+
+// HoldsDemo is whether the workspace holds the demo's data.
+func (w *Workspace) HoldsDemo() bool {
+	return w != nil && w.DemoSeededAt != nil && w.DemoRemovedAt == nil
 }
 
 // WorkspaceByID loads one workspace.

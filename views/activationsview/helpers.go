@@ -106,11 +106,14 @@ func yesNo(b bool) string {
 	return "No"
 }
 
-type step struct{ route, title, text string }
+type step struct {
+	route, title, text string
+	done               func(models.FirstSteps) bool
+}
 
 var firstSteps = []step{
-	{"sources.index", "Connect a source", "Your warehouse: PostgreSQL, Redshift, Snowflake, BigQuery or Databricks."},
-	{"models.index", "Describe your data with a model", "A table or SQL query with a primary key you can trust."},
-	{"segments.index", "Build a segment", "Pick the customers to send with a visual builder that counts as you click."},
-	{"platforms.index", "Connect a platform", "The ad platform, CRM or e-mail tool that receives the audience."},
+	{"sources.index", "Connect a source", "Your warehouse: PostgreSQL, Redshift, Snowflake, BigQuery or Databricks.", func(f models.FirstSteps) bool { return f.SourceConnected }},
+	{"models.index", "Describe your data with a model", "A table or SQL query with a primary key you can trust.", func(f models.FirstSteps) bool { return f.Model }},
+	{"segments.index", "Build a segment", "Pick the customers to send with a visual builder that counts as you click.", func(f models.FirstSteps) bool { return f.Segment }},
+	{"platforms.index", "Connect a platform", "The ad platform, CRM or e-mail tool that receives the audience.", func(f models.FirstSteps) bool { return f.Platform }},
 }

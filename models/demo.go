@@ -1,0 +1,100 @@
+package models
+
+import (
+	"context"
+	"maps"
+	"slices"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// The kinds of object the demo seed makes, in the order they can be deleted (what uses
+// an object before it).
+const (
+	DemoActivation = "activation"
+	DemoSegment    = "segment"
+	DemoModel      = "model"
+	DemoPlatform   = "platform"
+	DemoSource     = "source"
+)
+
+// DemoKinds are the demo's object kinds in deletion order.
+var DemoKinds = []string{DemoActivation, DemoSegment, DemoModel, DemoPlatform, DemoSource}
+
+// DemoObject is one object the demo seed made.
+type DemoObject struct {
+	WorkspaceID string `gorm:"primaryKey"`
+	ObjectType  string `gorm:"primaryKey"`
+	ObjectID    string `gorm:"primaryKey"`
+}
+
+func (DemoObject) TableName() string { return "demo_objects" }
+
+// MarkDemo records objects of a kind as the demo's, and the workspace as holding demo
+// data.
+func (s *Store) MarkDemo(ctx context.Context, workspaceID, kind string, ids ...string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	rows := make([]DemoObject, len(ids))
+	for i, id := range ids {
+		rows[i] = DemoObject{WorkspaceID: workspaceID, ObjectType: kind, ObjectID: id}
+	}
+	return translate(s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&rows).Error; err != nil {
+			return err
+		}
+		return tx.Model(&Workspace{}).Where("id = ? AND demo_seeded_at IS NULL", workspaceID).Update("demo_seeded_at", s.now()).Error
+	}))
+}
+
+// DemoObjects lists the ids of the workspace's demo objects by kind.
+func (s *Store) DemoObjects(ctx context.Context, workspaceID string) (map[string][]string, error) {
+	var rows []DemoObject
+	if err := s.db.WithContext(ctx).Where("workspace_id = ?", workspaceID).Order("object_type, object_id").Find(&rows).Error; err != nil {
+		return nil, translate(err)
+	}
+	out := map[string][]string{}
+	for _, r := range rows {
+		out[r.ObjectType] = append(out[r.ObjectType], r.ObjectID)
+	}
+	return out, nil
+}
+
+// ForgetDemo records that the workspace holds no demo data any more (and is not to be
+// seeded again).
+func (s *Store) ForgetDemo(ctx context.Context, workspaceID string) error {
+	return translate(s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Where("workspace_id = ?", workspaceID).Delete(&DemoObject{}).Error; err != nil {
+			return err
+		}
+		return tx.Model(&Workspace{}).Where("id = ?", workspaceID).Update("demo_removed_at", s.now()).Error
+	}))
+}
+
+// AddRunHistory stores finished runs of the workspace's activations as they were, for a
+// demo's past: the same rows real runs leave, each checked to balance as theirs do.
+func (s *Store) AddRunHistory(ctx context.Context, workspaceID string, runs []Run) error {
+	acts := map[string]bool{}
+	for i := range runs {
+		r := &runs[i]
+		acts[r.ActivationID] = true
+		c := r.RunCounts
+		if r.WorkspaceID != workspaceID || r.FinishedAt == nil ||
+			c.Queried != c.Added+c.Changed+c.Unchanged+c.SourceIssues || c.Added+c.Changed+c.Removed != c.Sent+c.Rejected+c.Unsent {
+			return invalid("runs", "A past run must be finished, in the workspace, and its counts balance.")
+		}
+		if r.ID == "" {
+			r.ID = newID()
+		}
+	}
+	var n int64
+	if err := s.db.WithContext(ctx).Model(&Activation{}).Where("workspace_id = ? AND id IN ?", workspaceID, slices.Collect(maps.Keys(acts))).Count(&n).Error; err != nil {
+		return translate(err)
+	}
+	if int(n) != len(acts) {
+		return ErrNotFound
+	}
+	return s.createInBatches(ctx, &runs, len(runs))
+}
