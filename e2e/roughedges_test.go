@@ -16,7 +16,7 @@ import (
 )
 
 // A newcomer on the demo meets none of the rough edges: the source page's lineage covers
-// its two models and "Validate now" keeps the Validation card and turns the badge at
+// its five models and "Validate now" keeps the Validation card and turns the badge at
 // once; a name already taken keeps the model's preview and key; the wizard's review
 // wraps long values and says why key 10 comes before 9, and editing shows what is chosen;
 // the platform page labels health as the list does; /sources/new opens on PostgreSQL;
