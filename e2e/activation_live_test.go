@@ -91,4 +91,21 @@ func TestActivationPageFollowsItsRun(t *testing.T) {
 	if n := read(t, ctx, "polls left", chromedp.Evaluate[int](`document.querySelectorAll('[hx-trigger^=every]').length`)); n != 0 {
 		t.Errorf("%d elements still poll once no run is in flight", n)
 	}
+
+	// Its run page sums the source issues up by reason; a reason narrows the list.
+	run(t, ctx, "its source issues by reason",
+		click(`[data-testid=run-row] a`),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=source-issues-summary]`)),
+		chromedp.ScrollIntoView(chromedp.CSS(`#source-issues-card`)),
+		settle, shots.take("run-issue-summary"),
+		click(`[data-testid=source-issues-summary] [data-testid=reason-link]`),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=source-issues-filter]`)),
+		settle, shots.take("run-issues-one-reason"),
+	)
+	if !read(t, ctx, "one reason listed", chromedp.Evaluate[bool](`(() => {
+		const want = document.querySelector('[data-testid=source-issues-summary] tr.active [data-testid=reason-count]').textContent.trim();
+		const rows = [...document.querySelectorAll('#source-issues-card [data-testid=issue-row]')];
+		return rows.length > 0 && String(rows.length) === want.replace(/,/g, '') && new Set(rows.map(r => r.children[2].textContent)).size === 1; })()`)) {
+		t.Error("the list narrowed to one reason does not hold that reason's records alone")
+	}
 }
