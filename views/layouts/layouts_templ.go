@@ -537,7 +537,7 @@ func demoBanner() templ.Component {
 					return templ_7745c5c3_Err
 				}
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 38, "<strong>This workspace holds demo data.</strong> A sample warehouse, its models and segments, two Sandbox platforms and activations in every state, with two weeks of runs: try fixing what failed.</div>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 38, "<strong>This workspace holds demo data.</strong> A sample warehouse of 5,000 customers and their orders, connected as a source, with its models and segments: build an activation on them.</div>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
