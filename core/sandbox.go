@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
@@ -10,10 +11,12 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"sluice/connectors"
 	"sluice/destinations/sandbox"
 	"sluice/models"
 )
@@ -125,15 +128,60 @@ func (s *Service) SandboxToken(ctx context.Context, form url.Values, basicUser, 
 	default:
 		return http.StatusBadRequest, oauthError("unsupported_grant_type", "")
 	}
-	access := models.RandomToken()
-	if err := s.store.IssueSandboxTokens(ctx, g.ID, access, refresh, s.now().Add(sandboxAccessTTL)); err != nil {
-		return http.StatusInternalServerError, oauthError("server_error", "")
+	if refresh != "" {
+		if err := s.store.IssueSandboxTokens(ctx, g.ID, refresh); err != nil {
+			return http.StatusInternalServerError, oauthError("server_error", "")
+		}
 	}
+	access := s.sandboxAccessToken(g.ID, s.now().Add(sandboxAccessTTL))
 	out := map[string]any{"access_token": access, "token_type": "Bearer", "expires_in": int(sandboxAccessTTL.Seconds()), "scope": sandbox.Scope}
 	if refresh != "" {
 		out["refresh_token"] = refresh
 	}
 	return http.StatusOK, out
+}
+
+// sandboxAccessToken is an access token of the grant until expiry: the grant's id, the
+// expiry and their HMAC under a key derived from the installation's. Signed rather than
+// stored, so that renewing one writes nothing: on SQLite the renewal runs while the
+// platform's row is locked (models.Store.RefreshGrant), and a write would wait on it.
+func (s *Service) sandboxAccessToken(grantID string, expiry time.Time) string {
+	payload := grantID + "." + strconv.FormatInt(expiry.Unix(), 10)
+	return payload + "." + s.sandboxMAC(payload)
+}
+
+func (s *Service) sandboxMAC(payload string) string {
+	box := s.store.Secrets()
+	if box == nil {
+		return ""
+	}
+	mac := hmac.New(sha256.New, box.DeriveKey("sandbox-access-token", 32))
+	mac.Write([]byte(payload))
+	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// sandboxAccess says in which workspace a live access token was granted: signed here,
+// not expired, and its grant not revoked.
+func (s *Service) sandboxAccess(ctx context.Context, token string) (string, bool) {
+	i := strings.LastIndexByte(token, '.')
+	if i < 0 {
+		return "", false
+	}
+	payload, sig := token[:i], token[i+1:]
+	want := s.sandboxMAC(payload)
+	if want == "" || !hmac.Equal([]byte(sig), []byte(want)) {
+		return "", false
+	}
+	grantID, exp, _ := strings.Cut(payload, ".")
+	unix, err := strconv.ParseInt(exp, 10, 64)
+	if err != nil || !s.now().Before(time.Unix(unix, 0)) {
+		return "", false
+	}
+	g, err := s.store.LiveSandboxGrant(ctx, grantID)
+	if err != nil {
+		return "", false
+	}
+	return g.WorkspaceID, true
 }
 
 func oauthError(code, description string) map[string]any {
@@ -207,7 +255,7 @@ func (s *Service) SandboxInbox(ctx context.Context, key, authorization string, c
 	}
 	if p.Kind == sandbox.KindOAuth {
 		token, _ := strings.CutPrefix(authorization, "Bearer ")
-		if ws, ok := s.store.SandboxAccess(ctx, token); !ok || ws != p.WorkspaceID {
+		if ws, ok := s.sandboxAccess(ctx, token); !ok || ws != p.WorkspaceID {
 			return InboxAnswer{Status: http.StatusUnauthorized, Challenge: `Bearer error="invalid_token"`,
 				Body: oauthError("invalid_token", "The access token is invalid, expired or revoked.")}, nil
 		}
@@ -281,4 +329,29 @@ func (w *minuteWindows) take(key string, max int, now time.Time) time.Duration {
 		return win.start.Add(time.Minute).Sub(now)
 	}
 	return 0
+}
+
+// ConnectSandboxOAuth saves a Sandbox (OAuth) platform with a grant of the built-in
+// server, as if actor had allowed it on the consent page: for seeding the demo, before
+// Sluice listens, so nothing is sent and the platform is not checked.
+func (s *Service) ConnectSandboxOAuth(ctx context.Context, a models.Actor, name string, cfg connectors.Config) (*models.Platform, error) {
+	spec, err := s.DestinationSpec(sandbox.KindOAuth)
+	if err != nil {
+		return nil, err
+	}
+	code := models.RandomToken()
+	if err := s.store.NewSandboxGrant(ctx, a.WorkspaceID, a.ID, code, "", s.OAuthRedirectURL(), s.now().Add(sandboxCodeTTL)); err != nil {
+		return nil, err
+	}
+	g, err := s.store.TakeSandboxCode(ctx, code)
+	if err != nil {
+		return nil, err
+	}
+	refresh, expiry := models.RandomToken(), s.now().Add(sandboxAccessTTL)
+	if err := s.store.IssueSandboxTokens(ctx, g.ID, refresh); err != nil {
+		return nil, err
+	}
+	access := s.sandboxAccessToken(g.ID, expiry)
+	grant := &models.Grant{AccessToken: access, RefreshToken: refresh, TokenType: "Bearer", Expiry: expiry, Scopes: []string{sandbox.Scope}}
+	return s.store.CreatePlatform(ctx, a, spec, models.PlatformInput{Name: name, Config: cfg, Grant: grant})
 }

@@ -68,8 +68,9 @@ func (s *Store) SandboxRecords(ctx context.Context, workspaceID, platformID stri
 	return out, total, translate(err)
 }
 
-// SandboxGrant is a grant of Sluice's built-in authorization server. Its code, access
-// token and refresh token are stored hashed (HashToken).
+// SandboxGrant is a grant of Sluice's built-in authorization server. Its code and
+// refresh token are stored hashed (HashToken); its access tokens are signed, not stored
+// (core/sandbox.go), so AccessHash and AccessExpiresAt stay empty.
 type SandboxGrant struct {
 	ID              string
 	WorkspaceID     string
@@ -129,26 +130,18 @@ func (s *Store) SandboxGrantByRefresh(ctx context.Context, refresh string) (*San
 	return &g, translate(err)
 }
 
-// IssueSandboxTokens gives a grant a new access token, valid until expires, and a new
-// refresh token unless refresh is "" (the old one is kept).
-func (s *Store) IssueSandboxTokens(ctx context.Context, grantID, access, refresh string, expires time.Time) error {
-	set := map[string]any{"access_hash": HashToken(access), "access_expires_at": expires}
-	if refresh != "" {
-		set["refresh_hash"] = HashToken(refresh)
-	}
-	return translate(s.db.WithContext(ctx).Model(&SandboxGrant{}).Where("id = ? AND revoked_at IS NULL", grantID).Updates(set).Error)
+// IssueSandboxTokens gives a grant its refresh token (stored hashed). Access tokens are
+// signed by core, not stored.
+func (s *Store) IssueSandboxTokens(ctx context.Context, grantID, refresh string) error {
+	return translate(s.db.WithContext(ctx).Model(&SandboxGrant{}).Where("id = ? AND revoked_at IS NULL", grantID).
+		Update("refresh_hash", HashToken(refresh)).Error)
 }
 
-// SandboxAccess says which workspace a live access token was granted in ("" and false
-// for an unknown, expired or revoked one).
-func (s *Store) SandboxAccess(ctx context.Context, access string) (string, bool) {
+// LiveSandboxGrant is a grant that was not revoked (ErrNotFound otherwise).
+func (s *Store) LiveSandboxGrant(ctx context.Context, id string) (*SandboxGrant, error) {
 	var g SandboxGrant
-	err := s.db.WithContext(ctx).Where("access_hash = ? AND access_hash <> '' AND revoked_at IS NULL AND access_expires_at > ?",
-		HashToken(access), s.now()).Take(&g).Error
-	if err != nil {
-		return "", false
-	}
-	return g.WorkspaceID, true
+	err := s.db.WithContext(ctx).Where("id = ? AND revoked_at IS NULL", id).Take(&g).Error
+	return &g, translate(err)
 }
 
 // RevokeSandboxRefresh revokes the grant of a refresh token in the workspace: its access
