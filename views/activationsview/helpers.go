@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
-	"strings"
 
 	"sluice/models"
 )
@@ -72,15 +71,6 @@ func pageQuery(status, search, after string) string {
 		return ""
 	}
 	return "?" + q.Encode()
-}
-
-// pauseTitle is why an activation is paused, as a sentence (also its icon's hover text).
-func pauseTitle(a models.Activation) string {
-	if a.PauseReason == "" {
-		return "Paused by hand."
-	}
-	r := strings.TrimPrefix(a.PauseReason, "paused automatically: ")
-	return strings.ToUpper(r[:1]) + r[1:]
 }
 
 func pauseHeading(a models.Activation) string {

@@ -1,6 +1,11 @@
 package components
 
-import "sluice/connectors"
+import (
+	"strings"
+
+	"sluice/connectors"
+	"sluice/models"
+)
 
 // StatusBadgeClass colours a status word: connected/valid green, warning amber,
 // broken red, anything else grey.
@@ -54,4 +59,14 @@ func StageLabel(s connectors.Stage) string {
 		return "Data lineage"
 	}
 	return string(s)
+}
+
+// PauseReason is why an activation is paused, as a sentence (the paused badge's hover
+// text and the activation page's banner).
+func PauseReason(a models.Activation) string {
+	if a.PauseReason == "" {
+		return "Paused by hand."
+	}
+	r := strings.TrimPrefix(a.PauseReason, "paused automatically: ")
+	return strings.ToUpper(r[:1]) + r[1:]
 }
