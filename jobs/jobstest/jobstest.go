@@ -45,6 +45,22 @@ type Activation struct {
 // two accounting equations).
 func Start(t testing.TB, a Activation) (run func() *models.Run) {
 	t.Helper()
+	return Setup(t, a).Run
+}
+
+// Env is a set-up activation with what a test may ask beyond its runs: the service, the
+// admin acting, the validated source and the model.
+type Env struct {
+	Service *core.Service
+	Admin   models.Actor
+	Source  *models.Source
+	Model   *models.DataModel
+	Run     func() *models.Run
+}
+
+// Setup is Start, answering the whole environment.
+func Setup(t testing.TB, a Activation) *Env {
+	t.Helper()
 	ctx := context.Background()
 	store := testutil.Store(t, testutil.PostgresURL(t))
 	_, admin := testutil.Admin(t, store)
@@ -96,7 +112,7 @@ func Start(t testing.TB, a Activation) (run func() *models.Run) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return func() *models.Run {
+	return &Env{Service: svc, Admin: admin, Source: src, Model: m, Run: func() *models.Run {
 		t.Helper()
 		queued, err := runner.RunNow(ctx, admin.WorkspaceID, act.ID, models.TriggerManual, false)
 		if err != nil {
@@ -115,5 +131,5 @@ func Start(t testing.TB, a Activation) (run func() *models.Run) {
 			t.Fatalf("run counts do not balance: %+v", c)
 		}
 		return r
-	}
+	}}
 }

@@ -4,19 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
 
 	"sluice/connectors"
-	"sluice/core"
-	"sluice/destinations/webhook"
-	"sluice/engine"
-	"sluice/internal/testutil"
-	"sluice/jobs"
+	"sluice/jobs/jobstest"
 	"sluice/models"
 	"sluice/segments"
 	"sluice/sources/bigquery"
@@ -83,79 +77,27 @@ func TestActivationRun(t *testing.T) {
 		}
 	}
 
-	store := testutil.Store(t, testutil.PostgresURL(t))
-	_, admin := testutil.Admin(t, store)
-	reg := connectors.NewRegistry()
-	reg.RegisterSource(bigquery.New(bigquery.Options{BaseURL: e.fake.URL}))
-	reg.RegisterDestination(webhook.New(true))
-	svc := core.New(store, reg)
-	runner := jobs.NewRunner(store, svc, slog.New(slog.DiscardHandler), jobs.Options{
-		Engine: engine.Options{BaseDelay: time.Millisecond, MaxDelay: 10 * time.Millisecond},
+	h := &hook{records: map[string]map[string]any{}}
+	// Seen in the last 30 days: ids 1 to 29 (30 days ago is a few seconds too old by the
+	// time the run reads it), and the second copy of 10.
+	recent := segments.Leaf("last_seen", segments.OpWithinLastDays, 30)
+	a := jobstest.Setup(t, jobstest.Activation{
+		Source: bigquery.New(bigquery.Options{BaseURL: e.fake.URL}), Config: e.cfg,
+		Table: connectors.Table{Schema: "marketing", Name: "people"}, PrimaryKey: "id", Condition: segments.All(recent),
+		Mappings: []models.Mapping{{From: "email", To: "email", Type: "email"}, {From: "phone", To: "phone", Type: "phone"}, {From: "name", To: "name", Type: "string"}},
+		Hook:     h,
 	})
-	spec, _ := svc.SourceSpec("bigquery")
-	src, err := store.CreateSource(ctx, admin, spec, models.SourceInput{Name: "BigQuery", Config: e.cfg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if src, err = svc.ValidateSource(ctx, admin.WorkspaceID, src.ID); err != nil || src.Status != models.SourceConnected {
-		t.Fatalf("source: %+v %v", src, err)
-	}
-	m, err := svc.CreateModel(ctx, admin, core.ModelRequest{SourceID: src.ID, Name: "People", Table: &connectors.Table{Schema: "marketing", Name: "people"}, PrimaryKey: "id"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	run, svc, ws, m := a.Run, a.Service, a.Admin.WorkspaceID, a.Model
 	if col, _ := m.Column("last_seen"); col.Type != connectors.TypeTimestamp || col.Raw != "DATETIME" {
 		t.Fatalf("last_seen in the snapshot: %+v", col)
 	}
-	// Seen in the last 30 days: ids 1 to 29 (30 days ago is a few seconds too old by the
-	// time the run reads it), and the second copy of 10.
-	seg, err := svc.SaveSegment(ctx, admin, "", core.SegmentRequest{ModelID: m.ID, Name: "Recent",
-		Conditions: segments.All(segments.Leaf("last_seen", segments.OpWithinLastDays, 30))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p, err := svc.PreviewRelation(ctx, admin.WorkspaceID, src.ID, m.Relation()); err != nil || len(p.Rows) == 0 || p.ScanBytes <= 0 {
+	if p, err := svc.PreviewRelation(ctx, ws, a.Source.ID, m.Relation()); err != nil || len(p.Rows) == 0 || p.ScanBytes <= 0 {
 		t.Fatalf("the model's preview: %+v %v", p, err)
 	}
 	// The builder's count, and what a run of the segment would scan, by dry run.
-	est, err := svc.Count(ctx, admin.WorkspaceID, m.ID, segments.Leaf("last_seen", segments.OpWithinLastDays, 30))
+	est, err := svc.Count(ctx, ws, m.ID, recent)
 	if err != nil || est.Count != 30 || est.ScanBytes <= 0 {
 		t.Fatalf("the segment's estimate: %+v %v", est, err)
-	}
-	h := &hook{records: map[string]map[string]any{}}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	platform, err := svc.CreatePlatform(ctx, admin, "webhook", models.PlatformInput{Name: "CRM", Config: connectors.Config{
-		"url": srv.URL, "send_removals": "true", "batch_size": "10"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	act, err := svc.CreateActivation(ctx, admin, models.ActivationInput{Name: "Recent to CRM", SegmentID: seg.ID, PlatformID: platform.ID,
-		Action: "sync_records", Schedule: models.Schedule{Kind: "manual"},
-		Mappings: []models.Mapping{{From: "email", To: "email", Type: "email"}, {From: "phone", To: "phone", Type: "phone"}, {From: "name", To: "name", Type: "string"}},
-		Settings: models.ActivationSettings{DefaultPhoneRegion: "FR", SendRemovals: true}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	run := func() *models.Run {
-		t.Helper()
-		queued, err := runner.RunNow(ctx, admin.WorkspaceID, act.ID, models.TriggerManual, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !runner.RunOne(ctx) {
-			t.Fatal("no run was claimed")
-		}
-		r, err := store.RunByID(ctx, admin.WorkspaceID, queued.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c := engine.Counts{Queried: r.Queried, Added: r.Added, Changed: r.Changed, Removed: r.Removed, Unchanged: r.Unchanged,
-			Sent: r.Sent, Rejected: r.Rejected, Unsent: r.Unsent, SourceIssues: r.SourceIssues}
-		if !c.Balanced() {
-			t.Fatalf("run counts do not balance: %+v", c)
-		}
-		return r
 	}
 
 	// 30 rows queried: 2 (bad e-mail), 3 (bad phone) and both tens withheld; 26 sent.
