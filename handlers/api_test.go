@@ -271,7 +271,13 @@ type dlSetup struct {
 
 func newDLSetup(t *testing.T) *dlSetup {
 	t.Helper()
-	ws := newWHSetup(t, testutil.SQLiteURL(t))
+	return newDLSetupOn(t, testutil.SQLiteURL(t))
+}
+
+// newDLSetupOn is newDLSetup on the database at dbURL.
+func newDLSetupOn(t *testing.T, dbURL string) *dlSetup {
+	t.Helper()
+	ws := newWHSetup(t, dbURL)
 	s := &dlSetup{whSetup: ws, hook: newHook(t, http.StatusOK),
 		operator: whToken(t, ws.app.store, models.DefaultWorkspaceID, models.RoleOperator)}
 	s.platform = into[platformBody](t, s.admin.post("/platforms", map[string]any{

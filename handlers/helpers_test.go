@@ -96,8 +96,14 @@ func sqliteApp(t *testing.T) *app {
 // eachApp runs fn on an app over each dialect.
 func eachApp(t *testing.T, fn func(t *testing.T, a *app)) {
 	t.Helper()
+	eachDB(t, func(t *testing.T, dbURL string) { fn(t, newApp(t, dbURL)) })
+}
+
+// eachDB runs fn on a fresh database of each dialect, for setups that build their own app.
+func eachDB(t *testing.T, fn func(t *testing.T, dbURL string)) {
+	t.Helper()
 	for _, d := range testutil.Dialects {
-		t.Run(d.Name, func(t *testing.T) { fn(t, newApp(t, d.URL(t))) })
+		t.Run(d.Name, func(t *testing.T) { fn(t, d.URL(t)) })
 	}
 }
 

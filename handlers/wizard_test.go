@@ -59,7 +59,13 @@ type wizSetup struct {
 
 func newWizardSetup(t *testing.T) *wizSetup {
 	t.Helper()
-	a := serve(t, testutil.Store(t, testutil.SQLiteURL(t)), crm{})
+	return newWizardSetupOn(t, testutil.SQLiteURL(t))
+}
+
+// newWizardSetupOn is newWizardSetup on the database at dbURL.
+func newWizardSetupOn(t *testing.T, dbURL string) *wizSetup {
+	t.Helper()
+	a := serve(t, testutil.Store(t, dbURL), crm{})
 	path, rows := demoWarehouse(t)
 	adminTk := whToken(t, a.store, models.DefaultWorkspaceID, models.RoleAdmin)
 	ws := &whSetup{app: a, path: path, rows: rows, adminTk: adminTk, admin: a.whClient(t, adminTk),
