@@ -386,7 +386,7 @@ func IndexPage(p IndexProps) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			} else {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 28, "<div class=\"card\"><table class=\"table\" data-testid=\"activations-table\"><thead><tr><th>Name</th><th>Segment</th><th>Platform</th><th>Schedule</th><th>Health</th><th>Last run</th><th>Next run</th></tr></thead> <tbody>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 28, "<div class=\"card\"><table class=\"table\" data-testid=\"activations-table\" data-shortcuts><thead><tr><th>Name</th><th>Segment</th><th>Platform</th><th>Schedule</th><th>Health</th><th>Last run</th><th>Next run</th></tr></thead> <tbody>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

@@ -167,7 +167,7 @@ func IndexPage(p IndexProps) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			} else {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 10, "<div class=\"card\"><table class=\"table\" data-testid=\"segments-table\"><thead><tr><th>Name</th><th>Model</th><th>Updated</th></tr></thead> <tbody>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 10, "<div class=\"card\"><table class=\"table\" data-testid=\"segments-table\" data-shortcuts><thead><tr><th>Name</th><th>Model</th><th>Updated</th></tr></thead> <tbody>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
@@ -607,7 +607,7 @@ func Builder(p BuilderProps) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 44, "\" hx-trigger=\"click\" data-testid=\"save-segment\">Save segment</button></div></div><aside class=\"builder-side stack\"><div class=\"card\"><div class=\"card-header\"><h2>Audience</h2><span class=\"htmx-indicator spinner\" aria-hidden=\"true\"></span></div><div class=\"card-body\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 44, "\" hx-trigger=\"click\" data-testid=\"save-segment\">Save segment</button></div></div><aside class=\"builder-side stack\"><div class=\"card\"><div class=\"card-header\"><h2>Audience</h2><span class=\"htmx-indicator muted small\" data-testid=\"counting\"><span class=\"spinner\" aria-hidden=\"true\"></span> Counting…</span></div><div class=\"card-body\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
