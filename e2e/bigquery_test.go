@@ -88,4 +88,35 @@ func TestBigQuerySourceForm(t *testing.T) {
 	if page := read(t, bctx, "source page", chromedp.Evaluate[string](`document.body.innerHTML`)); strings.Contains(page, "PRIVATE KEY") {
 		t.Error("the source page shows the service account's private key")
 	}
+
+	// BigQuery bills by bytes read: the model's preview and the segment's count say what
+	// reading scans, from BigQuery's dry run.
+	run(t, bctx, "preview a model",
+		chromedp.Navigate(base+"/models/new"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=mode-sql]`)),
+		chromedp.SendKeys(chromedp.CSS(`#f-name`), "Customers"),
+		chromedp.Click(chromedp.CSS(`[data-testid=mode-sql]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=model-sql]`)),
+		chromedp.SendKeys(chromedp.CSS(`[data-testid=model-sql]`), "SELECT id, email FROM `marketing`.`customers`"),
+		click(`[data-testid=preview-model]`),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=model-scan]`)),
+		shots.take("bigquery-model-scan"),
+	)
+	if got := read(t, bctx, "model scan", chromedp.Text(chromedp.CSS(`[data-testid=model-scan]`))); !strings.HasPrefix(got, "Reading all of it scans ") || !strings.Contains(got, "bytes") && !strings.Contains(got, "kB") {
+		t.Fatalf("the model's preview says %q", got)
+	}
+	run(t, bctx, "save the model",
+		choose(`[data-testid=model-primary-key]`, "id"),
+		click(`[data-testid=save-model]`),
+		waitText(`[data-testid=model-status]`, "Valid"),
+	)
+	run(t, bctx, "count a segment",
+		chromedp.Navigate(base+"/segments/new"),
+		waitText(`[data-testid=segment-count]`, "10"),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=segment-scan]`)),
+		shots.take("bigquery-segment-scan"),
+	)
+	if got := read(t, bctx, "segment scan", chromedp.Text(chromedp.CSS(`[data-testid=segment-scan]`))); !strings.HasPrefix(got, "Each run scans up to ") || !strings.Contains(got, "in the warehouse") {
+		t.Fatalf("the segment's count says %q", got)
+	}
 }
