@@ -59,18 +59,18 @@ type apiActivationJSON struct {
 	ActionSettings map[string]string     `json:"action_settings"`
 	Mappings       []models.Mapping      `json:"mappings"`
 	Schedule       models.Schedule       `json:"schedule"`
-	NextRunAt      *time.Time            `json:"next_run_at"`
+	NextRunAt      *apiTimestamp         `json:"next_run_at"`
 	Settings       apiActivationSettings `json:"settings"`
-	CreatedAt      time.Time             `json:"created_at"`
-	UpdatedAt      time.Time             `json:"updated_at"`
+	CreatedAt      apiTimestamp          `json:"created_at"`
+	UpdatedAt      apiTimestamp          `json:"updated_at"`
 }
 
 // apiPauseJSON says why and since when an activation is paused.
 type apiPauseJSON struct {
-	Automatic bool       `json:"automatic"`
-	Cause     string     `json:"cause"`
-	Reason    string     `json:"reason"`
-	Since     *time.Time `json:"since"`
+	Automatic bool          `json:"automatic"`
+	Cause     string        `json:"cause"`
+	Reason    string        `json:"reason"`
+	Since     *apiTimestamp `json:"since"`
 }
 
 // apiActivationSettings are an activation's run options, every key always present.
@@ -144,7 +144,7 @@ func (s *Server) apiActivation(ctx context.Context, rv *runView, a *models.Activ
 	j := apiActivationJSON{
 		ID: a.ID, Name: a.Name, Status: a.Status, Health: a.Health,
 		SegmentID: a.SegmentID, PlatformID: a.PlatformID, Action: a.Action,
-		Mappings: a.Mappings(), Schedule: sc, NextRunAt: next,
+		Mappings: a.Mappings(), Schedule: sc, NextRunAt: apiTimeOrNull(next),
 		Settings:  apiActivationSettings{DefaultPhoneRegion: st.DefaultPhoneRegion, SourceIssueThreshold: st.SourceIssueThreshold, SendRemovals: st.SendRemovals},
 		CreatedAt: apiTime(a.CreatedAt), UpdatedAt: apiTime(a.UpdatedAt),
 	}

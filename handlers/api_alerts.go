@@ -3,7 +3,6 @@ package handlers
 import (
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -43,7 +42,7 @@ type apiAlertsJSON struct {
 	Thresholds models.AlertThresholds `json:"thresholds"`
 	Routing    map[string][]string    `json:"routing"`
 	Overrides  []models.AlertOverride `json:"overrides"`
-	UpdatedAt  *time.Time             `json:"updated_at"`
+	UpdatedAt  *apiTimestamp          `json:"updated_at"`
 }
 
 // apiAlertsInput is the body of PUT /alerts; nil fields keep their stored value.

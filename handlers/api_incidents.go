@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -15,14 +14,14 @@ import (
 type IncidentAPI struct{ *Server }
 
 type apiIncidentJSON struct {
-	ID          string     `json:"id"`
-	ObjectType  string     `json:"object_type"`
-	ObjectID    string     `json:"object_id"`
-	Category    string     `json:"category"`
-	Message     string     `json:"message"`
-	OpenedAt    time.Time  `json:"opened_at"`
-	ResolvedAt  *time.Time `json:"resolved_at"`
-	Occurrences int        `json:"occurrences"`
+	ID          string        `json:"id"`
+	ObjectType  string        `json:"object_type"`
+	ObjectID    string        `json:"object_id"`
+	Category    string        `json:"category"`
+	Message     string        `json:"message"`
+	OpenedAt    apiTimestamp  `json:"opened_at"`
+	ResolvedAt  *apiTimestamp `json:"resolved_at"`
+	Occurrences int           `json:"occurrences"`
 }
 
 // List answers GET /api/v1/incidents?status=open|resolved, newest first; next_cursor
@@ -55,7 +54,7 @@ func (h *IncidentAPI) List(c echo.Context) error {
 			cat = in.Event
 		}
 		items[i] = apiIncidentJSON{ID: in.ID, ObjectType: in.ObjectType, ObjectID: in.ObjectID, Category: cat, Message: in.Message,
-			OpenedAt: in.OpenedAt, ResolvedAt: in.ResolvedAt, Occurrences: in.Occurrences}
+			OpenedAt: apiTime(in.OpenedAt), ResolvedAt: apiTimeOrNull(in.ResolvedAt), Occurrences: in.Occurrences}
 	}
 	next := ""
 	if int64(offset+len(list)) < total {

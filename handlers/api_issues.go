@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -16,14 +15,14 @@ type IssueAPI struct{ *Server }
 
 // apiValidationIssueJSON is API.md's validation issue.
 type apiValidationIssueJSON struct {
-	ID          string    `json:"id"`
-	ObjectType  string    `json:"object_type"`
-	ObjectID    string    `json:"object_id"`
-	Column      string    `json:"column"`
-	Kind        string    `json:"kind"`
-	Message     string    `json:"message"`
-	FirstSeenAt time.Time `json:"first_seen_at"`
-	LastSeenAt  time.Time `json:"last_seen_at"`
+	ID          string       `json:"id"`
+	ObjectType  string       `json:"object_type"`
+	ObjectID    string       `json:"object_id"`
+	Column      string       `json:"column"`
+	Kind        string       `json:"kind"`
+	Message     string       `json:"message"`
+	FirstSeenAt apiTimestamp `json:"first_seen_at"`
+	LastSeenAt  apiTimestamp `json:"last_seen_at"`
 }
 
 func apiValidationIssue(is *models.ValidationIssue) apiValidationIssueJSON {

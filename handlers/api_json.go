@@ -48,14 +48,21 @@ const (
 )
 
 // apiTime is a time as the API writes it: UTC.
-func apiTime(t time.Time) time.Time { return t.UTC() }
+// apiTimestamp is a time in an answer, in UTC, as time.Time writes it in JSON (RFC 3339
+// with the fractional seconds it has). It is a string so that encoding/json writes it as
+// one: a time.Time field costs a call of its MarshalJSON and a check of what it wrote,
+// which made up most of the encoding of a list (docs/benchmarks.md, "Pages and API
+// under load").
+type apiTimestamp string
 
-func apiTimeOrNull(t *time.Time) *time.Time {
+func apiTime(t time.Time) apiTimestamp { return apiTimestamp(t.UTC().Format(time.RFC3339Nano)) }
+
+func apiTimeOrNull(t *time.Time) *apiTimestamp {
 	if t == nil || t.IsZero() {
 		return nil
 	}
-	u := t.UTC()
-	return &u
+	s := apiTime(*t)
+	return &s
 }
 
 // apiDecode reads the request body, one JSON object, into v. Broken JSON is 400; a

@@ -7,7 +7,6 @@ import (
 	"math"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -39,9 +38,9 @@ type apiModelJSON struct {
 	Status      string              `json:"status"`
 	Issues      []models.ModelIssue `json:"issues"`
 	Duplicates  *apiDuplicatesJSON  `json:"duplicates"`
-	ValidatedAt *time.Time          `json:"validated_at"`
-	CreatedAt   time.Time           `json:"created_at"`
-	UpdatedAt   time.Time           `json:"updated_at"`
+	ValidatedAt *apiTimestamp       `json:"validated_at"`
+	CreatedAt   apiTimestamp        `json:"created_at"`
+	UpdatedAt   apiTimestamp        `json:"updated_at"`
 	// OpenIssues are the model's validation issues kept over time (GET /issues' shape),
 	// on answers about one model.
 	OpenIssues []apiValidationIssueJSON `json:"open_issues,omitempty"`
@@ -49,13 +48,13 @@ type apiModelJSON struct {
 
 // apiDuplicatesJSON is the last duplicate-key count of a model.
 type apiDuplicatesJSON struct {
-	Rows          int64     `json:"rows"`
-	DuplicateKeys int64     `json:"duplicate_keys"`
-	DuplicateRows int64     `json:"duplicate_rows"`
-	NullKeys      int64     `json:"null_keys"`
-	Percent       float64   `json:"percent"`
-	Samples       []string  `json:"samples"`
-	CheckedAt     time.Time `json:"checked_at"`
+	Rows          int64        `json:"rows"`
+	DuplicateKeys int64        `json:"duplicate_keys"`
+	DuplicateRows int64        `json:"duplicate_rows"`
+	NullKeys      int64        `json:"null_keys"`
+	Percent       float64      `json:"percent"`
+	Samples       []string     `json:"samples"`
+	CheckedAt     apiTimestamp `json:"checked_at"`
 }
 
 func apiModel(m *models.DataModel) (apiModelJSON, error) {
@@ -81,7 +80,7 @@ func apiModel(m *models.DataModel) (apiModelJSON, error) {
 	}
 	if d := m.Duplicates(); d != nil {
 		r := &apiDuplicatesJSON{Rows: d.Rows, DuplicateKeys: d.DuplicateKeys, DuplicateRows: d.DuplicateRows, NullKeys: d.NullKeys,
-			Percent: math.Round(d.Percent()*100) / 100, Samples: d.Samples, CheckedAt: d.CheckedAt.UTC()}
+			Percent: math.Round(d.Percent()*100) / 100, Samples: d.Samples, CheckedAt: apiTime(d.CheckedAt)}
 		if r.Samples == nil {
 			r.Samples = []string{}
 		}

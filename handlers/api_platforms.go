@@ -9,7 +9,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -48,19 +47,19 @@ type apiPlatformJSON struct {
 	Status        string            `json:"status"`
 	StatusMessage string            `json:"status_message"`
 	Config        map[string]string `json:"config"`
-	CheckedAt     *time.Time        `json:"checked_at"`
+	CheckedAt     *apiTimestamp     `json:"checked_at"`
 	// BrokenSince is when the platform broke (null while connected).
-	BrokenSince *time.Time `json:"broken_since"`
+	BrokenSince *apiTimestamp `json:"broken_since"`
 	// ConnectedBy and ConnectedAt say who gave Sluice its credentials or consent, when.
-	ConnectedBy string     `json:"connected_by"`
-	ConnectedAt *time.Time `json:"connected_at"`
+	ConnectedBy string        `json:"connected_by"`
+	ConnectedAt *apiTimestamp `json:"connected_at"`
 	// OAuth platforms: the scopes granted, when the access token ends (renewed
 	// automatically) and when the authorization itself ends (null when it does not).
-	Scopes         []string   `json:"scopes,omitempty"`
-	TokenExpiresAt *time.Time `json:"token_expires_at,omitempty"`
-	GrantExpiresAt *time.Time `json:"grant_expires_at,omitempty"`
-	CreatedAt      time.Time  `json:"created_at"`
-	UpdatedAt      time.Time  `json:"updated_at"`
+	Scopes         []string      `json:"scopes,omitempty"`
+	TokenExpiresAt *apiTimestamp `json:"token_expires_at,omitempty"`
+	GrantExpiresAt *apiTimestamp `json:"grant_expires_at,omitempty"`
+	CreatedAt      apiTimestamp  `json:"created_at"`
+	UpdatedAt      apiTimestamp  `json:"updated_at"`
 }
 
 // apiPlatformInput is the body of POST and PATCH /platforms.

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -37,16 +36,16 @@ type apiRunJSON struct {
 	ActivationID    string           `json:"activation_id"`
 	Status          string           `json:"status"`
 	Trigger         string           `json:"trigger"`
-	ScheduledFor    *time.Time       `json:"scheduled_for"`
+	ScheduledFor    *apiTimestamp    `json:"scheduled_for"`
 	FullResync      bool             `json:"full_resync"`
 	Stage           *string          `json:"stage"`
 	Processed       int64            `json:"processed"`
 	CancelRequested bool             `json:"cancel_requested"`
 	Counts          models.RunCounts `json:"counts"`
 	Error           *apiRunError     `json:"error"`
-	CreatedAt       time.Time        `json:"created_at"`
-	StartedAt       *time.Time       `json:"started_at"`
-	FinishedAt      *time.Time       `json:"finished_at"`
+	CreatedAt       apiTimestamp     `json:"created_at"`
+	StartedAt       *apiTimestamp    `json:"started_at"`
+	FinishedAt      *apiTimestamp    `json:"finished_at"`
 }
 
 // apiRunError is why a run failed or was skipped, and where to fix it (DESIGN.md).
@@ -74,9 +73,9 @@ type apiIssueJSON struct {
 
 // apiLogJSON is one line of a run's log.
 type apiLogJSON struct {
-	At      time.Time `json:"at"`
-	Level   string    `json:"level"`
-	Message string    `json:"message"`
+	At      apiTimestamp `json:"at"`
+	Level   string       `json:"level"`
+	Message string       `json:"message"`
 }
 
 // runView shows runs with the links of their fixes; it remembers the activations it

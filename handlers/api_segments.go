@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -30,8 +29,8 @@ type apiSegmentJSON struct {
 	Name       string          `json:"name"`
 	Conditions json.RawMessage `json:"conditions"`
 	SQLPreview *string         `json:"sql_preview"`
-	CreatedAt  time.Time       `json:"created_at"`
-	UpdatedAt  time.Time       `json:"updated_at"`
+	CreatedAt  apiTimestamp    `json:"created_at"`
+	UpdatedAt  apiTimestamp    `json:"updated_at"`
 }
 
 // apiSegmentInput is the body of POST and PATCH /segments.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -35,9 +34,9 @@ type apiSourceJSON struct {
 	Status      string             `json:"status"`
 	Checks      []connectors.Check `json:"checks"`
 	Config      map[string]string  `json:"config"`
-	ValidatedAt *time.Time         `json:"validated_at"`
-	CreatedAt   time.Time          `json:"created_at"`
-	UpdatedAt   time.Time          `json:"updated_at"`
+	ValidatedAt *apiTimestamp      `json:"validated_at"`
+	CreatedAt   apiTimestamp       `json:"created_at"`
+	UpdatedAt   apiTimestamp       `json:"updated_at"`
 	// OpenIssues are the source's failing stages kept over time (GET /issues' shape), on
 	// answers about one source.
 	OpenIssues []apiValidationIssueJSON `json:"open_issues,omitempty"`
@@ -47,7 +46,7 @@ type apiSourceJSON struct {
 type apiSourceValidationJSON struct {
 	Status      string             `json:"status"`
 	Checks      []connectors.Check `json:"checks"`
-	ValidatedAt *time.Time         `json:"validated_at"`
+	ValidatedAt *apiTimestamp      `json:"validated_at"`
 }
 
 func apiChecks(src *models.Source) []connectors.Check {
