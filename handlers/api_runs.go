@@ -88,28 +88,12 @@ type runView struct {
 	// segModels are the models of the segments the fixes looked up.
 	segModels segmentModels
 	// runs holds the last runs of a list's activations, read in one query
-	// (preloadLastRuns), so a list does not cost a query per row.
+	// (models.Store.ListActivationsWithLastRuns), so a list does not cost a query per row.
 	runs map[string]*models.Run
 }
 
 func (s *Server) runView(workspaceID string) *runView {
 	return &runView{s: s, ws: workspaceID, acts: map[string]*models.ActivationRef{}, segModels: segmentModels{}}
-}
-
-// preloadLastRuns reads the last runs of acts in one query.
-func (rv *runView) preloadLastRuns(ctx context.Context, acts []models.Activation) error {
-	ids := make([]string, 0, len(acts))
-	for _, a := range acts {
-		if a.LastRunID != "" {
-			ids = append(ids, a.LastRunID)
-		}
-	}
-	runs, err := rv.s.store.RunsByIDs(ctx, rv.ws, ids)
-	if err != nil {
-		return err
-	}
-	rv.runs = runs
-	return nil
 }
 
 // lastRun is a's last run: preloaded when the list read it, else read now.

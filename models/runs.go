@@ -410,10 +410,25 @@ const runShownColumns = "id, workspace_id, activation_id, status, trigger, sched
 	"cancel_requested, created_at, started_at, finished_at, error_side"
 
 func scanRunShown(rows interface{ Scan(...any) error }, r *Run) error {
-	return rows.Scan(&r.ID, &r.WorkspaceID, &r.ActivationID, &r.Status, &r.Trigger, &r.ScheduledFor, &r.FullResync, &r.Stage, &r.Processed,
-		&r.Queried, &r.Added, &r.Changed, &r.Removed, &r.Unchanged, &r.Sent, &r.Rejected, &r.Unsent, &r.SourceIssues, &r.ErrorCategory,
-		&r.ErrorMessage, &r.CancelRequested, &r.CreatedAt, &r.StartedAt, &r.FinishedAt, &r.ErrorSide)
+	return rows.Scan(runShownFields(r)...)
 }
+
+// runShownFields are where runShownColumns are read into.
+func runShownFields(r *Run) []any {
+	return []any{&r.ID, &r.WorkspaceID, &r.ActivationID, &r.Status, &r.Trigger, &r.ScheduledFor, &r.FullResync, &r.Stage, &r.Processed,
+		&r.Queried, &r.Added, &r.Changed, &r.Removed, &r.Unchanged, &r.Sent, &r.Rejected, &r.Unsent, &r.SourceIssues, &r.ErrorCategory,
+		&r.ErrorMessage, &r.CancelRequested, &r.CreatedAt, &r.StartedAt, &r.FinishedAt, &r.ErrorSide}
+}
+
+// lastRunShownColumns are runShownColumns of the run r that activations a LEFT JOIN: the
+// columns that cannot be null are given their zero values when there is no run, but
+// created_at, which is read as null then.
+const lastRunShownColumns = "COALESCE(r.id, ''), COALESCE(r.workspace_id, ''), COALESCE(r.activation_id, ''), COALESCE(r.status, ''), " +
+	"COALESCE(r.trigger, ''), r.scheduled_for, COALESCE(r.full_resync, false), COALESCE(r.stage, ''), COALESCE(r.processed, 0), " +
+	"COALESCE(r.queried, 0), COALESCE(r.added, 0), COALESCE(r.changed, 0), COALESCE(r.removed, 0), COALESCE(r.unchanged, 0), " +
+	"COALESCE(r.sent, 0), COALESCE(r.rejected, 0), COALESCE(r.unsent, 0), COALESCE(r.source_issues, 0), COALESCE(r.error_category, ''), " +
+	"COALESCE(r.error_message, ''), COALESCE(r.cancel_requested, false), r.created_at, r.started_at, " +
+	"r.finished_at, COALESCE(r.error_side, '')"
 
 // runSummaryColumns are the columns of a run that a history, a chart or a progress bar
 // shows; scanRunSummary reads them in this order.
