@@ -130,13 +130,14 @@ func (h *ActivationHandler) showProps(c echo.Context, a *models.Activation, part
 	if err != nil {
 		return activationsview.ShowProps{}, err
 	}
-	events, err := h.store.ActivationEvents(ctx, ws, a.ID, 50)
-	if err != nil {
-		return activationsview.ShowProps{}, err
-	}
 	sc, next := a.ScheduleAndNext(time.Now())
-	props := activationsview.ShowProps{Activation: a, Segment: parts.SegmentName, Platform: parts.PlatformName, Runs: runs, Events: events,
+	props := activationsview.ShowProps{Activation: a, Segment: parts.SegmentName, Platform: parts.PlatformName, Runs: runs,
 		Tab: tab, Schedule: sc.Describe(), NextRun: next, Errors: errs}
+	if tab == "runs" { // the pauses and resumes are listed beside the run history only
+		if props.Events, err = h.store.ActivationEvents(ctx, ws, a.ID, 50); err != nil {
+			return props, err
+		}
+	}
 	if values == nil {
 		values = a.Settings().Action
 	}
