@@ -64,6 +64,7 @@ type options struct {
 	cpuProfile  string
 	queries     bool
 	keep        bool
+	wrk         bool
 }
 
 func main() {
@@ -80,6 +81,7 @@ func main() {
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured time to this file")
 	flag.BoolVar(&o.queries, "queries", false, "print the SQL statements one request of each endpoint runs, and measure nothing")
 	flag.BoolVar(&o.keep, "keep", false, "keep the database afterwards")
+	flag.BoolVar(&o.wrk, "wrk", false, "drive the endpoints with wrk (two threads) instead of this process's clients, as the issue measured")
 	flag.Parse()
 	if err := run(context.Background(), o); err != nil {
 		fmt.Fprintln(os.Stderr, "sluice-load:", err)
@@ -198,7 +200,14 @@ func run(ctx context.Context, o options) error {
 		if err := ep.check(ctx, base); err != nil {
 			return err
 		}
-		r := drive(ctx, store.DB(), base, ep, o.conns, o.warmup, o.duration)
+		var r result
+		if o.wrk {
+			if r, err = driveWrk(ctx, store.DB(), base, ep, o.conns, o.warmup, o.duration); err != nil {
+				return err
+			}
+		} else {
+			r = drive(ctx, store.DB(), base, ep, o.conns, o.warmup, o.duration)
+		}
 		results = append(results, r)
 		fmt.Printf("%-36s %8.0f %9s %9s %9s %9s %9s %7d %6d %5s\n", r.name, r.rate, ms(r.p50), ms(r.p99), ms(r.max), msf(r.cpu), msf(r.pg), r.allocs, r.errors, r.load)
 	}
