@@ -105,7 +105,8 @@ func TestActivationPageFollowsItsRun(t *testing.T) {
 	if !read(t, ctx, "one reason listed", chromedp.Evaluate[bool](`(() => {
 		const want = document.querySelector('[data-testid=source-issues-summary] tr.active [data-testid=reason-count]').textContent.trim();
 		const rows = [...document.querySelectorAll('#source-issues-card [data-testid=issue-row]')];
-		return rows.length > 0 && String(rows.length) === want.replace(/,/g, '') && new Set(rows.map(r => r.children[2].textContent)).size === 1; })()`)) {
+		const page = Math.min(Number(want.replace(/,/g, '')), 100); // the list shows 100 records a page
+		return rows.length > 0 && rows.length === page && new Set(rows.map(r => r.children[2].textContent)).size === 1; })()`)) {
 		t.Error("the list narrowed to one reason does not hold that reason's records alone")
 	}
 }

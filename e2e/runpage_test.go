@@ -60,7 +60,7 @@ func TestRunPageShowsLiveProgress(t *testing.T) {
 	defer hook.Close()
 	base := startSluice(t, "SLUICE_ALLOW_PRIVATE_NETWORKS=true", "SLUICE_BOOTSTRAP_TOKEN="+runPageToken)
 
-	// Everyone in the demo warehouse (2,000 customers), 25 records a request.
+	// Everyone in the demo warehouse (5,000 customers), 50 records a request.
 	var ms struct {
 		Items []struct{ ID, Name string } `json:"items"`
 	}
@@ -76,7 +76,7 @@ func TestRunPageShowsLiveProgress(t *testing.T) {
 	}
 	var seg, platform, act struct{ ID string }
 	runPageAPI(t, base, "POST", "/segments", map[string]any{"model_id": modelID, "name": "Everyone", "conditions": map[string]any{"all": []any{}}}, &seg)
-	runPageAPI(t, base, "POST", "/platforms", map[string]any{"name": "CRM webhook", "kind": "webhook", "config": map[string]any{"url": hook.URL, "batch_size": "25"}}, &platform)
+	runPageAPI(t, base, "POST", "/platforms", map[string]any{"name": "CRM webhook", "kind": "webhook", "config": map[string]any{"url": hook.URL, "batch_size": "50"}}, &platform)
 	runPageAPI(t, base, "POST", "/activations", map[string]any{"name": "Everyone to the CRM", "segment_id": seg.ID, "platform_id": platform.ID,
 		"action": "sync_records", "schedule": map[string]string{"kind": "manual"}, "settings": map[string]any{"default_phone_region": "FR"},
 		"mappings": []map[string]string{{"from": "email", "to": "email", "type": "email"}, {"from": "first_name", "to": "first_name"}, {"from": "phone", "to": "phone", "type": "phone"}}}, &act)
@@ -100,7 +100,7 @@ func TestRunPageShowsLiveProgress(t *testing.T) {
 	shots.n = 110
 	run(t, ctx, "set up", chromedp.Navigate(base+"/setup"), createAdmin("ada@acme.example", "correct horse battery"))
 
-	// A slow full resync: about 80 requests of 200 ms.
+	// A slow full resync: about 100 requests of 200 ms.
 	slow.Store(true)
 	run(t, ctx, "start a slow full resync and open its page",
 		chromedp.Navigate(base+"/activations/"+act.ID),
