@@ -24,6 +24,11 @@ const (
 	CategoryNotFound      Category = "not_found"
 )
 
+// CategoryInternal is a run that Sluice itself got wrong (its counts did not balance, the
+// warehouse returned keys out of the order asked for). It is Sluice's own, never a
+// connector's, and not one of the six: no setting of the user's fixes it.
+const CategoryInternal Category = "internal"
+
 // Label is the category's name as users read it.
 func (c Category) Label() string {
 	switch c {
@@ -39,6 +44,8 @@ func (c Category) Label() string {
 		return "Timeouts"
 	case CategoryNotFound:
 		return "Resource Not Found"
+	case CategoryInternal:
+		return "Sluice Error"
 	}
 	return string(c)
 }

@@ -187,10 +187,8 @@ const (
 	IssueStageDestination = "destination"
 )
 
-// CategoryInternal is the category of a run that Sluice itself got wrong (its counts
-// did not balance, the warehouse returned keys out of the order asked for): no user
-// setting can fix it, so it is not one of the six categories users choose a fix from.
-const CategoryInternal connectors.Category = "internal"
+// CategoryInternal is the category of a run that Sluice itself got wrong.
+const CategoryInternal = connectors.CategoryInternal
 
 // Change is one key's fate in a run, for the record timeline.
 type Change struct {

@@ -50,9 +50,7 @@ func NewChart(newestFirst []models.Run) Chart {
 	for _, r := range runs {
 		c.Max = max(c.Max, r.Sent, r.SourceIssues+r.Rejected)
 	}
-	if c.Max == 0 {
-		c.Max = 1
-	}
+	c.Max = axisTop(c.Max)
 	plotH := chartH - chartBottom - chartTop
 	slot := (chartW - chartLeft) / float64(chartMaxRuns)
 	for i := range runs {
@@ -69,12 +67,30 @@ func NewChart(newestFirst []models.Run) Chart {
 				r.Sent, r.SourceIssues, r.Rejected),
 		})
 	}
-	for _, f := range []float64{0, 0.5, 1} {
-		c.Ticks = append(c.Ticks, ChartTick{Y: chartTop + plotH*(1-f), Label: fmt.Sprintf("%d", int64(f*float64(c.Max)))})
+	for i, v := range []int64{0, c.Max / 2, c.Max} {
+		c.Ticks = append(c.Ticks, ChartTick{Y: chartTop + plotH*(1-float64(i)/2), Label: strconv.FormatInt(v, 10)})
 	}
 	return c
 }
 
-func f1(v float64) string { return fmt.Sprintf("%.1f", v) }
+// axisTop is the chart's top value: at least the largest bar, even so the middle grid
+// line has a whole label, and rounded up to two significant digits of its half
+// (1 → 2, 3 → 4, 1234 → 1240) so the labels read as round numbers.
+func axisTop(largest int64) int64 {
+	half := max((largest+1)/2, 1)
+	unit := int64(1)
+	for half/unit >= 100 {
+		unit *= 10
+	}
+	return 2 * ((half + unit - 1) / unit * unit)
+}
 
-func fmtInt(n int) string { return strconv.Itoa(n) }
+// RunsCaption says how many runs the chart draws.
+func (c Chart) RunsCaption() string {
+	if len(c.Bars) == 1 {
+		return "the last run"
+	}
+	return "last " + strconv.Itoa(len(c.Bars)) + " runs"
+}
+
+func f1(v float64) string { return fmt.Sprintf("%.1f", v) }
