@@ -69,17 +69,12 @@ func (h *slowHook) counts() (keys, twice int) {
 	return len(h.applied), twice
 }
 
-// startProcess builds and starts Sluice like startSluice, but hands back the process:
+// startProcess starts Sluice like startSluice, but hands back the process:
 // the test signals it and reads how it ended.
 func startProcess(t *testing.T, env ...string) (*exec.Cmd, string) {
 	t.Helper()
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "sluice")
-	build := exec.Command("go", "build", "-o", bin, "sluice")
-	build.Dir = ".."
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := sluiceBinary(t)
 	port := freePort(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	cmd := exec.Command(bin)
