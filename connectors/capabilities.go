@@ -26,6 +26,13 @@ type KeyOrderer interface {
 	KeyTextSQL(column string) string
 }
 
+// RequestTimeouter is an optional Destination method: how long one request may take
+// before it is given up, so that a run waiting for an answer can say when it will stop
+// waiting.
+type RequestTimeouter interface {
+	RequestTimeout() time.Duration
+}
+
 // LikeEscaper is an optional Dialect method: the clause that follows a LIKE pattern to
 // make backslash its escape character, with its leading space (` ESCAPE '\'`), or "" when
 // backslash already is the default and the standard spelling would not parse (Redshift's

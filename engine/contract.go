@@ -48,6 +48,10 @@ type Job struct {
 	Settings    Settings
 	// Limiter is the platform's, shared by all its activations (nil: unpaced).
 	Limiter Limiter
+	// SourceName and DestinationName name the two ends in what the run reports while it
+	// waits for one of them (Wait.Object); empty leaves them unnamed.
+	SourceName      string
+	DestinationName string
 }
 
 // Limiter paces a platform's requests (connectors.Limiter).
@@ -214,6 +218,42 @@ type Recorder interface {
 	Log(ctx context.Context, line LogLine) error
 	// Sample keeps a request and its answer for the debugger.
 	Sample(ctx context.Context, ex connectors.Exchange) error
+	// Waiting says what the run waits for now, nil when it stopped waiting. The run
+	// reports a wait once it has lasted WaitThreshold (a retry's pause at once), a new
+	// wait at most about once a second, and clears it when the wait ends and before it
+	// returns. A failure to record it does not stop the run.
+	Waiting(ctx context.Context, w *Wait)
+}
+
+// What a run can wait for (Wait.Kind).
+const (
+	// WaitRequest is a request to the destination not answered yet.
+	WaitRequest = "destination_request"
+	// WaitBackoff is the pause before a request is tried again, after the destination
+	// answered 429 or 5xx, or did not answer.
+	WaitBackoff = "retry_backoff"
+	// WaitQuery is the segment's query, before the source sent its first rows.
+	WaitQuery = "warehouse_query"
+)
+
+// WaitThreshold is how long a request or a query waits before the run reports it.
+const WaitThreshold = 2 * time.Second
+
+// Wait is what a run is waiting for.
+type Wait struct {
+	Kind string
+	// Object names the end waited for: Job.DestinationName, or Job.SourceName.
+	Object string
+	Since  time.Time
+	// Until is when a retry's pause ends (zero for the other kinds).
+	Until time.Time
+	// Timeout is how long a request may take before it is given up (0: not known).
+	Timeout time.Duration
+	// Attempt of MaxAttempts: the request under way, or the one the pause comes before.
+	Attempt, MaxAttempts int
+	// LastAnswer is the destination's last answer to the batch, e.g. "503 Service
+	// Unavailable" or "timed out" (empty before the first).
+	LastAnswer string
 }
 
 // Counts obey the two accounting equations of DESIGN.md:

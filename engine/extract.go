@@ -300,8 +300,37 @@ func (r *run) extract(ctx context.Context) *connectors.Error {
 		done <- err
 	}()
 
+	// Until the warehouse sends its first rows (a big query can take minutes), and
+	// whenever the next rows are slow to come, the run renews its lease every second and
+	// says what it waits for: else another instance would take the run over.
+	r.setQuerying(&Wait{Kind: WaitQuery, Object: r.job.SourceName, Since: r.opts.Now()})
+	defer r.setQuerying(nil)
+	beat := time.NewTicker(awaitBeat)
+	defer beat.Stop()
 	var ce *connectors.Error
-	for c := range chunks {
+	rows := false
+read:
+	for {
+		var c *rowChunk
+		select {
+		case next, ok := <-chunks:
+			if !ok {
+				break read
+			}
+			c = next
+		case <-beat.C:
+			if ce == nil {
+				if ce = r.progress(ctx); ce != nil {
+					cancel()
+				}
+			}
+			continue
+		}
+		if !rows {
+			rows = true
+			r.setQuerying(nil)
+			r.reportWait(ctx)
+		}
 		if ce != nil {
 			continue // drain, so the reader can stop
 		}

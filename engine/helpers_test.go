@@ -297,8 +297,29 @@ type memRecorder struct {
 	logs     []LogLine
 	samples  []connectors.Exchange
 	progress []string
+	// waits is every wait reported, nil for "no more".
+	waits []*Wait
 	// failProgress, when set, may stop the run.
 	failProgress func(stage string, processed int64) error
+	// onWait, when set, is told each wait reported.
+	onWait func(w *Wait)
+}
+
+func (r *memRecorder) Waiting(_ context.Context, w *Wait) {
+	r.mu.Lock()
+	r.waits = append(r.waits, w)
+	f := r.onWait
+	r.mu.Unlock()
+	if f != nil {
+		f(w)
+	}
+}
+
+// reportedWaits is a copy of the waits reported so far.
+func (r *memRecorder) reportedWaits() []*Wait {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.waits)
 }
 
 func (r *memRecorder) Progress(_ context.Context, stage string, processed int64) error {

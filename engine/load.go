@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"sluice/connectors"
@@ -114,6 +116,12 @@ func (r *run) write(ctx context.Context, d *delivery, label string, recs []plann
 	}
 	batch := connectors.Batch{ActivationID: r.job.ActivationID, RunID: r.job.RunID, Action: r.job.Action.Name,
 		Settings: r.job.Settings.Action, Records: records}
+	var timeout time.Duration
+	if t, ok := r.job.Destination.(connectors.RequestTimeouter); ok {
+		timeout = t.RequestTimeout()
+	}
+	defer r.setSending(nil)
+	last := "" // the destination's last answer to this batch, for the run's wait
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return nil, stopError(err)
@@ -128,7 +136,10 @@ func (r *run) write(ctx context.Context, d *delivery, label string, recs []plann
 			}
 		}
 		d.requests++
+		r.setSending(&Wait{Kind: WaitRequest, Object: r.job.DestinationName, Since: r.opts.Now(), Timeout: timeout,
+			Attempt: attempt, MaxAttempts: r.opts.MaxAttempts, LastAnswer: last})
 		res, err := r.job.Destination.Write(ctx, batch)
+		r.setSending(nil)
 		if err == nil {
 			if res == nil {
 				res = &connectors.WriteResult{}
@@ -167,6 +178,10 @@ func (r *run) write(ctx context.Context, d *delivery, label string, recs []plann
 			r.job.Limiter.Backoff(wait) // the platform's other senders wait too
 		}
 		d.logf(r, "warn", "Batch %s %s; retrying in %s (attempt %d of %d).", label, answer(ce), seconds(wait), attempt+1, r.opts.MaxAttempts)
+		last = lastAnswer(ce)
+		now := r.opts.Now()
+		r.setSending(&Wait{Kind: WaitBackoff, Object: r.job.DestinationName, Since: now, Until: now.Add(wait),
+			Attempt: attempt + 1, MaxAttempts: r.opts.MaxAttempts, LastAnswer: last})
 		if err := r.opts.Sleep(ctx, wait); err != nil {
 			return nil, stopError(err)
 		}
@@ -233,6 +248,19 @@ func answer(ce *connectors.Error) string {
 		return "hit the rate limit"
 	}
 	return "failed (" + ce.Category.Label() + ")"
+}
+
+// lastAnswer words a failed request's answer for a run's wait: "503 Service
+// Unavailable", "timed out".
+func lastAnswer(ce *connectors.Error) string {
+	if ce.Exchange != nil && ce.Exchange.StatusCode != 0 {
+		code := ce.Exchange.StatusCode
+		if text := http.StatusText(code); text != "" {
+			return strconv.Itoa(code) + " " + text
+		}
+		return strconv.Itoa(code)
+	}
+	return strings.TrimPrefix(answer(ce), "answered ")
 }
 
 // settle records the destination's answer to a batch it took: rejected records become

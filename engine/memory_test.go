@@ -63,6 +63,7 @@ func (r *quietRecorder) Changes(_ context.Context, cs []Change) error {
 	return nil
 }
 func (r *quietRecorder) Log(context.Context, LogLine) error                { return nil }
+func (r *quietRecorder) Waiting(context.Context, *Wait)                    {}
 func (r *quietRecorder) Sample(context.Context, connectors.Exchange) error { return nil }
 
 // TestRunMemoryIsBounded syncs 200,000 rows (each with a 200-character name: ~60 MB as

@@ -105,6 +105,10 @@ func (o Options) Run(ctx context.Context, job Job, state State, rec Recorder) Re
 	if ce != nil {
 		r.stopped(ctx, ce)
 	}
+	if r.shown != nil { // the run waits for nothing any more
+		r.shown = nil
+		r.rec.Waiting(context.WithoutCancel(ctx), nil)
+	}
 	if err := r.flushRecords(ctx); err != nil && ce == nil {
 		ce = err
 	}
@@ -182,6 +186,15 @@ type run struct {
 	sides     map[*connectors.Error]string
 	processed int64
 	reported  int64
+
+	// waits: what the sender waits for (a request under way, a retry's pause) and what
+	// the run's goroutine waits for (the segment's first rows); reportWait tells the
+	// recorder. Each Wait set is new and never changed, so a pointer tells it apart.
+	waitMu   sync.Mutex
+	sending  *Wait
+	querying *Wait
+	shown    *Wait     // the run's goroutine only: what the recorder was last told
+	shownAt  time.Time // and when
 }
 
 // run is the body of Run: it returns the error that stops the run, if any; whatever is
@@ -366,11 +379,56 @@ const progressEvery = 1000
 
 func (r *run) progress(ctx context.Context) *connectors.Error {
 	r.reported = r.processed
+	r.reportWait(ctx)
 	if err := r.rec.Progress(ctx, r.stage, r.processed); err != nil {
 		return stopError(err)
 	}
 	return nil
 }
+
+// setSending notes what the sender waits for (nil: nothing).
+func (r *run) setSending(w *Wait) {
+	r.waitMu.Lock()
+	r.sending = w
+	r.waitMu.Unlock()
+}
+
+// setQuerying notes that the run waits for the segment's first rows (nil: no more).
+func (r *run) setQuerying(w *Wait) {
+	r.waitMu.Lock()
+	r.querying = w
+	r.waitMu.Unlock()
+}
+
+// reportWait tells the recorder what the run waits for, when that changed: a request or
+// a query once it has lasted WaitThreshold, a retry's pause at once; a new wait at most
+// once a second (waitReportEvery), the end of a wait at once. It runs on the run's
+// goroutine (with each progress report and heartbeat).
+func (r *run) reportWait(ctx context.Context) {
+	now := r.opts.Now()
+	r.waitMu.Lock()
+	w := r.sending
+	if w == nil {
+		w = r.querying
+	}
+	r.waitMu.Unlock()
+	if w != nil && w.Kind != WaitBackoff && now.Sub(w.Since) < WaitThreshold {
+		w = nil
+	}
+	if w == r.shown || (w != nil && r.shown != nil && now.Sub(r.shownAt) < waitReportEvery) {
+		return
+	}
+	r.shown, r.shownAt = w, now
+	if w == nil {
+		r.rec.Waiting(ctx, nil)
+		return
+	}
+	c := *w
+	r.rec.Waiting(ctx, &c)
+}
+
+// waitReportEvery is how often, at most, a new wait replaces the one reported.
+const waitReportEvery = time.Second
 
 // stopError is the run's error when ctx ended or Progress said to stop.
 func stopError(err error) *connectors.Error {

@@ -70,6 +70,7 @@ func (s *sampler) enough(rows, withheld int64) bool {
 func (s *sampler) Progress(context.Context, string, int64) error { return nil }
 func (s *sampler) Changes(context.Context, []Change) error       { return nil }
 func (s *sampler) Log(context.Context, LogLine) error            { return nil }
+func (s *sampler) Waiting(context.Context, *Wait)                {}
 func (s *sampler) Sample(context.Context, connectors.Exchange) error {
 	return nil
 }

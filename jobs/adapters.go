@@ -94,6 +94,32 @@ func (r *recorder) Progress(ctx context.Context, stage string, processed int64) 
 		Detail:  err.Error(), Err: err}
 }
 
+// Waiting stores what the run waits for, with the run (the engine reports a new wait
+// at most about once a second, and clears it when the wait ends). A failure is ignored:
+// the wait is a hint, not part of the outcome, and the next heartbeat finds a lost lease
+// or a database gone.
+func (r *recorder) Waiting(ctx context.Context, w *engine.Wait) {
+	var mw *models.RunWait
+	if w != nil {
+		mw = &models.RunWait{Kind: waitKind(w.Kind), Object: w.Object, Since: w.Since, Until: w.Until, Timeout: w.Timeout,
+			Attempt: w.Attempt, MaxAttempts: w.MaxAttempts, LastAnswer: connectors.MaskURLs(w.LastAnswer)}
+	}
+	_ = r.store.SetRunWait(ctx, r.run.ID, r.owner, mw)
+}
+
+// waitKind is the stored kind of the engine's wait.
+func waitKind(kind string) string {
+	switch kind {
+	case engine.WaitRequest:
+		return models.WaitRequest
+	case engine.WaitBackoff:
+		return models.WaitBackoff
+	case engine.WaitQuery:
+		return models.WaitQuery
+	}
+	return kind
+}
+
 // markStage notes the stage reported, and reports whether it is a new one: the stage
 // before it ends now.
 func (r *recorder) markStage(stage string, processed int64) bool {

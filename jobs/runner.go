@@ -390,7 +390,8 @@ func (s *Runner) buildJob(ctx context.Context, in jobInput) (*engine.Job, func()
 		Destination: dest, Action: action,
 		Settings: engine.Settings{DefaultRegion: in.settings.DefaultPhoneRegion, SendRemovals: in.settings.SendRemovals, FullResync: in.fullResync,
 			Action: actionSettings},
-		Limiter: s.limiter(p.ID, spec, dest),
+		Limiter:    s.limiter(p.ID, spec, dest),
+		SourceName: src.Name, DestinationName: p.Name,
 	}
 	for _, mp := range in.mappings {
 		job.Mappings = append(job.Mappings, engine.Mapping{From: mp.From, To: mp.To, Kind: connectors.FieldKind(mp.Type)})

@@ -78,6 +78,9 @@ type Run struct {
 	// AlertedAt is when a failed or interrupted run's incident was recorded; nil until
 	// then (see UnalertedRuns).
 	AlertedAt *time.Time
+	// WaitJSON is what the run in flight is waiting for (RunWait), nil when it waits for
+	// nothing; emptied when the run ends.
+	WaitJSON *string
 }
 
 // Outcome is the stored outcome of a finished run, as the runner had it.
@@ -264,7 +267,7 @@ func (s *Store) FinishRun(ctx context.Context, runID, owner string, o RunOutcome
 	}
 	res := s.db.WithContext(ctx).Model(&Run{}).Where("id = ? AND lease_owner = ? AND status = ?", runID, owner, RunRunning).
 		Updates(map[string]any{
-			"status": o.Status, "finished_at": now, "lease_expires_at": nil, "stage": "finish",
+			"status": o.Status, "finished_at": now, "lease_expires_at": nil, "stage": "finish", "wait_json": nil,
 			"queried": o.Counts.Queried, "added": o.Counts.Added, "changed": o.Counts.Changed, "removed": o.Counts.Removed,
 			"unchanged": o.Counts.Unchanged, "sent": o.Counts.Sent, "rejected": o.Counts.Rejected, "unsent": o.Counts.Unsent,
 			"source_issues": o.Counts.SourceIssues, "error_category": o.ErrorCategory, "error_message": o.ErrorMessage, "error_detail": o.ErrorDetail,
@@ -283,7 +286,7 @@ func (s *Store) FinishRun(ctx context.Context, runID, owner string, o RunOutcome
 func (s *Store) SkipRun(ctx context.Context, runID, category, message string) error {
 	now := s.now()
 	return translate(s.db.WithContext(ctx).Model(&Run{}).Where("id = ? AND status IN ?", runID, []string{RunQueued, RunRunning}).
-		Updates(map[string]any{"status": RunSkipped, "finished_at": now, "lease_expires_at": nil, "error_category": category, "error_message": message}).Error)
+		Updates(map[string]any{"status": RunSkipped, "finished_at": now, "lease_expires_at": nil, "wait_json": nil, "error_category": category, "error_message": message}).Error)
 }
 
 // CancelRun asks a run to stop: a queued run is cancelled at once, a running one at its
@@ -320,7 +323,7 @@ func (s *Store) ReapRuns(ctx context.Context) ([]Run, error) {
 		}
 		for _, r := range runs {
 			if err := tx.Model(&Run{}).Where("id = ? AND status = ?", r.ID, RunRunning).Updates(map[string]any{
-				"status": RunInterrupted, "finished_at": now, "lease_expires_at": nil,
+				"status": RunInterrupted, "finished_at": now, "lease_expires_at": nil, "wait_json": nil,
 				"error_category": "connection", "error_side": RunSideSluice, "error_message": "The run was interrupted: the Sluice process running it stopped. The next run sends every record not yet acknowledged.",
 			}).Error; err != nil {
 				return translate(err)
@@ -375,13 +378,13 @@ func (s *Store) ListRuns(ctx context.Context, workspaceID, activationID string, 
 // are read with them, without gorm's reflection, which cost more than the queries.
 const runColumns = "id, workspace_id, activation_id, status, trigger, scheduled_for, full_resync, stage, processed, " +
 	"queried, added, changed, removed, unchanged, sent, rejected, unsent, source_issues, error_category, error_message, " +
-	"error_detail, lease_owner, lease_expires_at, cancel_requested, created_at, started_at, finished_at, stages_json, error_side, alerted_at"
+	"error_detail, lease_owner, lease_expires_at, cancel_requested, created_at, started_at, finished_at, stages_json, error_side, alerted_at, wait_json"
 
 func scanRun(rows interface{ Scan(...any) error }, r *Run) error {
 	return rows.Scan(&r.ID, &r.WorkspaceID, &r.ActivationID, &r.Status, &r.Trigger, &r.ScheduledFor, &r.FullResync, &r.Stage, &r.Processed,
 		&r.Queried, &r.Added, &r.Changed, &r.Removed, &r.Unchanged, &r.Sent, &r.Rejected, &r.Unsent, &r.SourceIssues, &r.ErrorCategory,
 		&r.ErrorMessage, &r.ErrorDetail, &r.LeaseOwner, &r.LeaseExpiresAt, &r.CancelRequested, &r.CreatedAt, &r.StartedAt, &r.FinishedAt,
-		&r.StagesJSON, &r.ErrorSide, &r.AlertedAt)
+		&r.StagesJSON, &r.ErrorSide, &r.AlertedAt, &r.WaitJSON)
 }
 
 // findRuns runs q, a query of runs, for the columns given and reads each row with scan.
@@ -407,7 +410,7 @@ func findRuns(q *gorm.DB, columns string, scan func(interface{ Scan(...any) erro
 // own page and the workers read. scanRunShown reads them in this order.
 const runShownColumns = "id, workspace_id, activation_id, status, trigger, scheduled_for, full_resync, stage, processed, " +
 	"queried, added, changed, removed, unchanged, sent, rejected, unsent, source_issues, error_category, error_message, " +
-	"cancel_requested, created_at, started_at, finished_at, error_side"
+	"cancel_requested, created_at, started_at, finished_at, error_side, wait_json"
 
 func scanRunShown(rows interface{ Scan(...any) error }, r *Run) error {
 	return rows.Scan(runShownFields(r)...)
@@ -417,7 +420,7 @@ func scanRunShown(rows interface{ Scan(...any) error }, r *Run) error {
 func runShownFields(r *Run) []any {
 	return []any{&r.ID, &r.WorkspaceID, &r.ActivationID, &r.Status, &r.Trigger, &r.ScheduledFor, &r.FullResync, &r.Stage, &r.Processed,
 		&r.Queried, &r.Added, &r.Changed, &r.Removed, &r.Unchanged, &r.Sent, &r.Rejected, &r.Unsent, &r.SourceIssues, &r.ErrorCategory,
-		&r.ErrorMessage, &r.CancelRequested, &r.CreatedAt, &r.StartedAt, &r.FinishedAt, &r.ErrorSide}
+		&r.ErrorMessage, &r.CancelRequested, &r.CreatedAt, &r.StartedAt, &r.FinishedAt, &r.ErrorSide, &r.WaitJSON}
 }
 
 // lastRunShownColumns are runShownColumns of the run r that activations a LEFT JOIN: the
@@ -428,7 +431,7 @@ const lastRunShownColumns = "COALESCE(r.id, ''), COALESCE(r.workspace_id, ''), C
 	"COALESCE(r.queried, 0), COALESCE(r.added, 0), COALESCE(r.changed, 0), COALESCE(r.removed, 0), COALESCE(r.unchanged, 0), " +
 	"COALESCE(r.sent, 0), COALESCE(r.rejected, 0), COALESCE(r.unsent, 0), COALESCE(r.source_issues, 0), COALESCE(r.error_category, ''), " +
 	"COALESCE(r.error_message, ''), COALESCE(r.cancel_requested, false), r.created_at, r.started_at, " +
-	"r.finished_at, COALESCE(r.error_side, '')"
+	"r.finished_at, COALESCE(r.error_side, ''), r.wait_json"
 
 // runSummaryColumns are the columns of a run that a history, a chart or a progress bar
 // shows; scanRunSummary reads them in this order.

@@ -376,3 +376,6 @@ func (d *destination) scrubExchange(ex *connectors.Exchange) {
 	ex.ResponseBody = strings.ReplaceAll(ex.ResponseBody, d.key, httpdest.Redacted)
 	ex.URL = strings.ReplaceAll(ex.URL, d.key, httpdest.Redacted)
 }
+
+// RequestTimeout is how long one request may take (connectors.RequestTimeouter).
+func (d *destination) RequestTimeout() time.Duration { return d.client.Timeout() }

@@ -469,3 +469,6 @@ func (d *destination) post(ctx context.Context, path string, payload any, field 
 	}
 	return resp, nil
 }
+
+// RequestTimeout is how long one request may take (connectors.RequestTimeouter).
+func (d *destination) RequestTimeout() time.Duration { return d.client.Timeout() }

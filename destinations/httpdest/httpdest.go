@@ -57,6 +57,7 @@ type Options struct {
 // and, unless AllowPrivate, refuses to connect to any address BlockedReason refuses.
 type Client struct {
 	name      string
+	timeout   time.Duration
 	maxBody   int64
 	http      *http.Client
 	transport *http.Transport
@@ -90,6 +91,7 @@ func NewClient(o Options) *Client {
 	}
 	return &Client{
 		name:    o.Name,
+		timeout: o.Timeout,
 		maxBody: o.MaxResponseBytes,
 		http: &http.Client{
 			Transport: transport,
@@ -105,6 +107,9 @@ func NewClient(o Options) *Client {
 // HTTPClient is the client's *http.Client, for code that posts through a library of its
 // own (Slack alerts): the same address check at connect time, no redirects, no proxy.
 func (c *Client) HTTPClient() *http.Client { return c.http }
+
+// Timeout is how long one request may take, answer read included.
+func (c *Client) Timeout() time.Duration { return c.timeout }
 
 // Close drops the client's idle connections.
 func (c *Client) Close() { c.transport.CloseIdleConnections() }

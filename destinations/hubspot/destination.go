@@ -388,3 +388,6 @@ func (d *destination) Close() error {
 	d.client.Close()
 	return nil
 }
+
+// RequestTimeout is how long one request may take (connectors.RequestTimeouter).
+func (d *destination) RequestTimeout() time.Duration { return d.client.Timeout() }

@@ -686,3 +686,6 @@ func marshal(v any) ([]byte, error) {
 	}
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
+
+// RequestTimeout is how long one request may take (connectors.RequestTimeouter).
+func (d *destination) RequestTimeout() time.Duration { return d.client.Timeout() }

@@ -503,3 +503,6 @@ func Hash(v string) string {
 	sum := sha256.Sum256([]byte(v))
 	return hex.EncodeToString(sum[:])
 }
+
+// RequestTimeout is how long one request may take (connectors.RequestTimeouter).
+func (d *destination) RequestTimeout() time.Duration { return d.client.Timeout() }

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"time"
 
 	"sluice/connectors"
 	"sluice/destinations/httpdest"
@@ -265,3 +266,6 @@ func rejections(body []byte, records []connectors.Record) []connectors.Rejection
 	}
 	return out
 }
+
+// RequestTimeout is how long one request may take (connectors.RequestTimeouter).
+func (d *destination) RequestTimeout() time.Duration { return d.client.Timeout() }
