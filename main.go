@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -211,6 +212,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	} else if n > 0 {
 		log.Info("moved the demo warehouse into the warehouses directory", "dir", sqlite.Dir(cfg.DataDir), "sources", n)
 	}
+	story := false
 	if cfg.DemoEnabled() {
 		seeded, err := demo.Seed(ctx, store, writes, cfg.DataDir)
 		if err != nil {
@@ -218,6 +220,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		}
 		if seeded {
 			log.Info("added the demo workspace's sample data (SLUICE_DEMO=false to start without)")
+		}
+		if cfg.DemoStoryEnabled() {
+			if story, err = demo.PrepareStory(ctx, store, seeded); err != nil {
+				return fmt.Errorf("demo data: %w", err)
+			}
 		}
 	}
 	scheduler, err := jobs.NewScheduler(store, runner, log, cfg.RetentionDays)
@@ -240,7 +247,25 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	metricsSrv := metricsServer(cfg, metrics)
 
 	errc := make(chan error, 2)
-	go func() { errc <- fmt.Errorf("listen on %s: %w", cfg.Listen, srv.ListenAndServe()) }()
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	go func() { errc <- fmt.Errorf("listen on %s: %w", cfg.Listen, srv.Serve(ln)) }()
+	if story {
+		// The demo's platforms are Sandbox inboxes inside Sluice, checked over HTTP at its
+		// base URL: they are made now that it listens, their runs by the workers.
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			start := time.Now()
+			if err := demo.Story(workCtx, store, writes, runner, cfg.DataDir); err != nil {
+				log.Warn("the demo's activations could not all be prepared; the next start carries on", "err", err)
+				return
+			}
+			log.Info("prepared the demo's platforms, activations and their runs", "took", time.Since(start).Round(time.Millisecond))
+		}()
+	}
 	if metricsSrv != nil {
 		go func() {
 			errc <- fmt.Errorf("metrics: listen on %s: %w", cfg.MetricsListen, metricsSrv.ListenAndServe())

@@ -20,13 +20,17 @@ import (
 
 // Config holds every setting Sluice needs to boot. Field names follow API.md "Running it".
 type Config struct {
-	Listen               string `yaml:"listen"`
-	BaseURL              string `yaml:"base_url"`
-	DataDir              string `yaml:"data_dir"`
-	DatabaseURL          string `yaml:"database_url"`
-	SecretKey            string `yaml:"secret_key"`
-	BootstrapToken       string `yaml:"bootstrap_token"`
-	Demo                 *bool  `yaml:"demo"`
+	Listen         string `yaml:"listen"`
+	BaseURL        string `yaml:"base_url"`
+	DataDir        string `yaml:"data_dir"`
+	DatabaseURL    string `yaml:"database_url"`
+	SecretKey      string `yaml:"secret_key"`
+	BootstrapToken string `yaml:"bootstrap_token"`
+	Demo           *bool  `yaml:"demo"`
+	// DemoStory adds, to the demo's warehouse, models and segments, its platforms,
+	// activations in every state and their run history (default true; false keeps the
+	// demo to its data, for tests that build their own activations on it).
+	DemoStory            *bool  `yaml:"demo_story"`
 	AllowPrivateNetworks bool   `yaml:"allow_private_networks"`
 	SMTPURL              string `yaml:"smtp_url"`
 	// SMTPFrom is the sender of alert e-mails; MailFrom says what is used when it is empty.
@@ -143,6 +147,13 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 		}
 		c.Demo = &b
 	}
+	if v := getenv("SLUICE_DEMO_STORY"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("config: SLUICE_DEMO_STORY=%q is not true or false", v)
+		}
+		c.DemoStory = &b
+	}
 	if v := getenv("SLUICE_RETENTION_DAYS"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
@@ -240,6 +251,12 @@ func (c Config) DemoEnabled() bool {
 		return *c.Demo
 	}
 	return c.IsSQLite()
+}
+
+// DemoStoryEnabled is whether the demo, when it is seeded, also tells its story:
+// platforms, activations in every state and their runs (on unless switched off).
+func (c Config) DemoStoryEnabled() bool {
+	return c.DemoEnabled() && (c.DemoStory == nil || *c.DemoStory)
 }
 
 // TrustedProxyRanges is TrustedProxies as networks; a bare IP is a network of one.

@@ -90,7 +90,10 @@ func startSluice(t *testing.T, env ...string) string {
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	cmd := exec.Command(bin)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "SLUICE_DATA_DIR="+filepath.Join(dir, "data"), fmt.Sprintf("SLUICE_LISTEN=127.0.0.1:%d", port), "SLUICE_BASE_URL="+base, "SLUICE_CONFIG="+filepath.Join(dir, "none.yaml"))
+	// The demo keeps to its data (warehouse, models, segments) unless a test asks for its
+	// story (SLUICE_DEMO_STORY=true): most tests build their own activations on it.
+	cmd.Env = append(os.Environ(), "SLUICE_DATA_DIR="+filepath.Join(dir, "data"), fmt.Sprintf("SLUICE_LISTEN=127.0.0.1:%d", port), "SLUICE_BASE_URL="+base, "SLUICE_CONFIG="+filepath.Join(dir, "none.yaml"),
+		"SLUICE_DEMO_STORY=false")
 	cmd.Env = append(cmd.Env, env...)
 	logs, err := os.Create(filepath.Join(dir, "sluice.log"))
 	if err != nil {

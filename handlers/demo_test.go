@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"sluice/config"
@@ -44,8 +45,20 @@ func TestRemoveDemoData(t *testing.T) {
 			}
 			_, editor := signedInAs(t, a, by, "ed@example.com", models.RoleEditor)
 
+			// While the story's platforms and activations are made, the banner says so.
+			if ok, err := demo.PrepareStory(ctx, store, true); err != nil || !ok {
+				t.Fatalf("PrepareStory = %v, %v", ok, err)
+			}
 			page := editor.get("/activations").want(t, http.StatusOK)
-			if page.Count(t, "[data-testid=demo-banner]") != 1 || page.Count(t, "[data-testid=remove-demo]") != 0 {
+			if page.Count(t, "[data-testid=demo-banner][data-state=preparing]") != 1 || !strings.Contains(page.Body, "Preparing the demo…") {
+				t.Fatalf("the banner does not say the demo is being prepared:\n%s", page.Body)
+			}
+			if err := store.SetDemoStory(ctx, models.DefaultWorkspaceID, models.DemoStoryReady); err != nil {
+				t.Fatal(err)
+			}
+			page = editor.get("/activations").want(t, http.StatusOK)
+			if page.Count(t, "[data-testid=demo-banner][data-state=ready]") != 1 || page.Count(t, "[data-testid=remove-demo]") != 0 ||
+				!strings.Contains(page.Body, "This workspace holds demo data.") {
 				t.Fatalf("an editor sees the banner without its button:\n%s", page.Body)
 			}
 			token := admin.csrf("/activations")

@@ -2,6 +2,8 @@ package models
 
 import (
 	"context"
+	"maps"
+	"slices"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -69,4 +71,45 @@ func (s *Store) ForgetDemo(ctx context.Context, workspaceID string) error {
 		}
 		return tx.Model(&Workspace{}).Where("id = ?", workspaceID).Update("demo_removed_at", s.now()).Error
 	}))
+}
+
+// Where a workspace's demo story stands (Workspace.DemoStory).
+const (
+	DemoStoryPreparing = "preparing"
+	DemoStoryReady     = "ready"
+	DemoStoryStopped   = "stopped"
+)
+
+// SetDemoStory records where the workspace's demo story stands.
+func (s *Store) SetDemoStory(ctx context.Context, workspaceID, state string) error {
+	return translate(s.db.WithContext(ctx).Model(&Workspace{}).Where("id = ?", workspaceID).Update("demo_story", state).Error)
+}
+
+// AddRunHistory stores finished runs of the workspace's activations as they were, for a
+// demo's past: the same rows real runs leave, each checked to balance as theirs do.
+func (s *Store) AddRunHistory(ctx context.Context, workspaceID string, runs []Run) error {
+	acts := map[string]bool{}
+	for i := range runs {
+		r := &runs[i]
+		acts[r.ActivationID] = true
+		c := r.RunCounts
+		if r.WorkspaceID != workspaceID || r.FinishedAt == nil || r.StartedAt == nil ||
+			c.Queried != c.Added+c.Changed+c.Unchanged+c.SourceIssues || c.Added+c.Changed+c.Removed != c.Sent+c.Rejected+c.Unsent {
+			return invalid("runs", "A past run must be finished, in the workspace, and its counts balance.")
+		}
+		if r.ID == "" {
+			r.ID = newID()
+		}
+	}
+	if len(runs) == 0 {
+		return nil
+	}
+	var n int64
+	if err := s.db.WithContext(ctx).Model(&Activation{}).Where("workspace_id = ? AND id IN ?", workspaceID, slices.Collect(maps.Keys(acts))).Count(&n).Error; err != nil {
+		return translate(err)
+	}
+	if int(n) != len(acts) {
+		return ErrNotFound
+	}
+	return s.createInBatches(ctx, &runs, len(runs))
 }

@@ -115,12 +115,12 @@ func (s *Store) SessionUser(ctx context.Context, token string) (*SignedIn, error
 	)
 	err := db.Table("sessions").
 		Select("users.id, users.workspace_id, users.email, users.name, users.role, users.last_sign_in_at, users.created_at, users.updated_at, "+
-			"sessions.id, sessions.last_seen_at, workspaces.name, workspaces.setup_completed_at, workspaces.demo_seeded_at, workspaces.demo_removed_at, workspaces.created_at").
+			"sessions.id, sessions.last_seen_at, workspaces.name, workspaces.setup_completed_at, workspaces.demo_seeded_at, workspaces.demo_removed_at, workspaces.demo_story, workspaces.created_at").
 		Joins("JOIN users ON users.id = sessions.user_id").
 		Joins("JOIN workspaces ON workspaces.id = users.workspace_id").
 		Where("sessions.token_hash = ? AND sessions.expires_at > ?", HashToken(token), now).
 		Limit(1).Row().Scan(&u.ID, &u.WorkspaceID, &u.Email, &u.Name, &u.Role, &u.LastSignInAt, &u.CreatedAt, &u.UpdatedAt,
-		&in.SessionID, &lastSeenAt, &w.Name, &w.SetupCompletedAt, &w.DemoSeededAt, &w.DemoRemovedAt, &w.CreatedAt)
+		&in.SessionID, &lastSeenAt, &w.Name, &w.SetupCompletedAt, &w.DemoSeededAt, &w.DemoRemovedAt, &w.DemoStory, &w.CreatedAt)
 	if err != nil {
 		return nil, translate(err)
 	}

@@ -15,12 +15,21 @@ type Workspace struct {
 	// DemoRemovedAt when its demo data was removed.
 	DemoSeededAt  *time.Time
 	DemoRemovedAt *time.Time
-	CreatedAt     time.Time
+	// DemoStory is where the demo's story stands (DemoStory…): its platforms,
+	// activations and runs are made after Sluice listens.
+	DemoStory string
+	CreatedAt time.Time
 }
 
 // HoldsDemo is whether the workspace holds the demo's data.
 func (w *Workspace) HoldsDemo() bool {
 	return w != nil && w.DemoSeededAt != nil && w.DemoRemovedAt == nil
+}
+
+// PreparingDemo is whether the demo's platforms, activations and runs are still being
+// made (or stopped part way, to be taken up at the next start).
+func (w *Workspace) PreparingDemo() bool {
+	return w.HoldsDemo() && (w.DemoStory == DemoStoryPreparing || w.DemoStory == DemoStoryStopped)
 }
 
 // WorkspaceByID loads one workspace.
