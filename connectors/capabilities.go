@@ -131,3 +131,12 @@ func RateLimitOf(spec DestinationSpec, dest Destination) (perSecond float64, bur
 	}
 	return perSecond, max(burst, 1)
 }
+
+// HostKeyReporter is an optional Source method, for sources reached through an SSH
+// tunnel: the host key the bastion presented at the source's last connection, as one
+// authorized_keys line; "" when it made none. The caller pins it on first connect and
+// keeps a different one for an admin to accept (the connector refuses a key that is
+// not the pinned one).
+type HostKeyReporter interface {
+	PresentedHostKey() string
+}

@@ -121,6 +121,9 @@ type FieldSpec struct {
 	// Generated marks a credential Sluice makes itself when the platform is created (see
 	// GeneratedValue): never asked for, never shown, sealed like any secret.
 	Generated bool
+	// Section groups fields a form shows apart from the kind's own, under their own
+	// heading ("ssh": the SSH tunnel's); empty for the kind's own fields.
+	Section string
 }
 
 // GeneratedValue is a Generated field's value for the platform id: the id, a dot and

@@ -80,6 +80,9 @@ func writeFields(b *strings.Builder, fields []FieldSpec) {
 		if f.Secret {
 			typ += ", secret"
 		}
+		if f.Generated {
+			typ += ", set by Sluice"
+		}
 		if len(f.Options) > 0 {
 			typ += ": " + strings.Join(f.Options, ", ")
 		}

@@ -10,6 +10,7 @@ import (
 	"sluice/connectors"
 	"sluice/models"
 	"sluice/segments"
+	"sluice/sources/sshtunnel"
 )
 
 // connectionFailed is the check list of a source that could not even be opened.
@@ -31,6 +32,11 @@ func (s *Service) TestConnection(ctx context.Context, kind string, cfg connector
 	if err := cfg.Validate(spec.Fields); err != nil {
 		return nil, asFieldError(err)
 	}
+	if sshtunnel.Supports(spec.Fields) {
+		if err := sshtunnel.CheckSettings(cfg); err != nil {
+			return nil, asFieldError(err)
+		}
+	}
 	src, err := s.registry.OpenSource(ctx, kind, cfg)
 	if err != nil {
 		return connectionFailed(err), nil
@@ -50,8 +56,16 @@ func (s *Service) TestSavedConnection(ctx context.Context, workspaceID, id strin
 	if err != nil {
 		return nil, err
 	}
+	generated := map[string]bool{}
+	if spec, err := s.SourceSpec(src.Kind); err == nil {
+		for _, f := range spec.Fields {
+			generated[f.Name] = f.Generated
+		}
+	}
 	for k, v := range cfg {
-		if v != "" {
+		// A form never sets generated settings: the key pair and the pinned host key
+		// are the stored ones.
+		if v != "" && !generated[k] {
 			stored[k] = v
 		}
 	}
@@ -71,13 +85,40 @@ func (s *Service) openByID(ctx context.Context, workspaceID, id string) (*models
 	return src, conn, nil
 }
 
-// CreateSource stores a source (checked by the caller with TestConnection first).
+// CreateSource stores a source (checked by the caller with TestConnection first). A
+// source reached through an SSH tunnel gets its key pair here.
 func (s *Service) CreateSource(ctx context.Context, a models.Actor, spec connectors.SourceSpec, in models.SourceInput) (*models.Source, error) {
+	in.Generated = nil
+	if err := withTunnelKey(spec, in.Config, false, &in); err != nil {
+		return nil, err
+	}
 	return s.store.CreateSource(ctx, a, spec, in)
 }
 
-// UpdateSource changes a source's name or settings; secrets left empty are kept.
+// UpdateSource changes a source's name or settings; secrets left empty are kept. A
+// source that now asks for an SSH tunnel and has no key yet gets its key pair here.
 func (s *Service) UpdateSource(ctx context.Context, a models.Actor, id string, spec connectors.SourceSpec, in models.SourceInput) (*models.Source, error) {
+	in.Generated = nil
+	if in.Config != nil && sshtunnel.Supports(spec.Fields) {
+		src, err := s.store.SourceByID(ctx, a.WorkspaceID, id)
+		if err != nil {
+			return nil, err
+		}
+		stored, err := s.store.SourceConfig(src)
+		if err != nil {
+			return nil, err
+		}
+		next := connectors.Config{}
+		for k, v := range stored {
+			next[k] = v
+		}
+		for k, v := range in.Config {
+			next[k] = v
+		}
+		if err := withTunnelKey(spec, next, stored[sshtunnel.FieldPrivateKey] != "", &in); err != nil {
+			return nil, err
+		}
+	}
 	return s.store.UpdateSource(ctx, a, id, spec, in)
 }
 
@@ -109,6 +150,9 @@ func (s *Service) ValidateSource(ctx context.Context, workspaceID, id string) (*
 	} else {
 		defer conn.Close()
 		checks = conn.Validate(ctx, refs)
+		if err := s.noteHostKey(ctx, src, conn); err != nil {
+			return nil, err
+		}
 	}
 	src, err = s.store.RecordSourceValidation(ctx, workspaceID, id, checks)
 	if err != nil {

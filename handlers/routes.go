@@ -155,6 +155,8 @@ func (s *Server) routes(e *echo.Echo, m *metrics, reg *prometheus.Registry) {
 	app.POST("/sources/:id", srcs.Update, adminOnly).Name = "sources.update"
 	app.POST("/sources/:id/test", srcs.Retest, adminOnly).Name = "sources.retest"
 	app.POST("/sources/:id/validate", srcs.Validate, adminOnly).Name = "sources.validate"
+	app.POST("/sources/:id/tunnel-key", srcs.GenerateTunnelKey, adminOnly).Name = "sources.tunnel_key"
+	app.POST("/sources/:id/host-key", srcs.AcceptHostKey, adminOnly).Name = "sources.accept_host_key"
 	app.DELETE("/sources/:id", srcs.Delete, adminOnly).Name = "sources.delete"
 	app.GET("/settings", s.Settings).Name = "settings"
 	plats := &PlatformHandler{s}

@@ -9,6 +9,7 @@ import (
 
 	"sluice/connectors"
 	"sluice/models"
+	"sluice/sources/sshtunnel"
 	"sluice/views/components"
 	"sluice/views/sources"
 )
@@ -157,7 +158,7 @@ func (h *SourceHandler) show(c echo.Context, status int, form *sources.FormProps
 	if form == nil {
 		form = &sources.FormProps{Name: src.Name, Values: src.PublicConfig()}
 	}
-	form.Specs, form.Kind, form.Saved = []connectors.SourceSpec{spec}, src.Kind, src
+	form.Specs, form.Kind, form.Saved, form.Tunnel = []connectors.SourceSpec{spec}, src.Kind, src, tunnelProps(src)
 	page := sources.ShowPage(sources.ShowProps{Source: src, Spec: spec, Models: dms, Form: *form})
 	return h.render(c, status, page, sources.Form(*form))
 }
@@ -196,7 +197,7 @@ func (h *SourceHandler) Validate(c echo.Context) error {
 	}
 	h.recheckSourceThresholds(c, c.Param("id"))
 	if wantsPartial(c) {
-		return h.render(c, http.StatusOK, sources.Validation(src), nil)
+		return h.render(c, http.StatusOK, sources.Validation(src, tunnelProps(src)), nil)
 	}
 	return h.show(c, http.StatusOK, nil)
 }
@@ -214,4 +215,56 @@ func (h *SourceHandler) Delete(c echo.Context) error {
 		return err
 	}
 	return redirect(c, c.Echo().Reverse("sources.index"))
+}
+
+// tunnelProps is what the page shows of a source's SSH tunnel: the public key, never the
+// private one, and the fingerprints of the bastion's pinned and offered host keys.
+func tunnelProps(src *models.Source) sources.TunnelProps {
+	cfg := src.PublicConfig()
+	return sources.TunnelProps{
+		PublicKey:          cfg[sshtunnel.FieldPublicKey],
+		User:               cfg[sshtunnel.FieldUser],
+		HostKeyFingerprint: sshtunnel.Fingerprint(cfg[sshtunnel.FieldHostKey]),
+		OfferedFingerprint: sshtunnel.Fingerprint(cfg[sshtunnel.FieldOfferedHostKey]),
+	}
+}
+
+// GenerateTunnelKey replaces the source's SSH key pair and validates it again.
+func (h *SourceHandler) GenerateTunnelKey(c echo.Context) error {
+	src, err := h.core.RegenerateTunnelKey(c.Request().Context(), actor(c), c.Param("id"))
+	if err != nil {
+		return h.tunnelError(c, err, "generate SSH key")
+	}
+	if err := flash(c, "success", "A new SSH key was generated for "+src.Name+": replace the old public key in authorized_keys on the bastion with the one shown, then validate the source."); err != nil {
+		return err
+	}
+	return redirect(c, c.Echo().Reverse("sources.show", src.ID))
+}
+
+// AcceptHostKey pins the bastion's new host key, the one whose fingerprint the admin
+// was shown, and validates the source again.
+func (h *SourceHandler) AcceptHostKey(c echo.Context) error {
+	var form struct {
+		Fingerprint string `form:"fingerprint"`
+	}
+	if err := c.Bind(&form); err != nil {
+		return echo.ErrBadRequest
+	}
+	src, err := h.core.AcceptTunnelHostKey(c.Request().Context(), actor(c), c.Param("id"), strings.TrimSpace(form.Fingerprint))
+	if err != nil {
+		return h.tunnelError(c, err, "accept host key")
+	}
+	return h.afterSave(c, src, "now trusts the bastion's host key "+form.Fingerprint)
+}
+
+// tunnelError shows a refused tunnel action as a warning on the source's page.
+func (h *SourceHandler) tunnelError(c echo.Context, err error, what string) error {
+	var fe *models.FieldError
+	if !asFieldErr(err, &fe) {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if err := flash(c, "error", fe.Message); err != nil {
+		return err
+	}
+	return redirect(c, c.Echo().Reverse("sources.show", c.Param("id")))
 }

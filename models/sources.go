@@ -79,6 +79,20 @@ func (s *Source) audit(secretNames []string) sourceAudit {
 type SourceInput struct {
 	Name   string
 	Config connectors.Config
+	// Generated are values of the spec's Generated fields (an SSH tunnel's key pair),
+	// which only core sets: the same fields in Config, from a form or the API, are
+	// ignored.
+	Generated connectors.Config
+}
+
+// withGenerated is cfg without what a form or the API sent for generated fields, with
+// what core generated instead.
+func withGenerated(fields []connectors.FieldSpec, cfg, generated connectors.Config) connectors.Config {
+	out := withoutGenerated(fields, cfg)
+	for k, v := range generated {
+		out[k] = v
+	}
+	return out
 }
 
 // splitConfig separates secret settings from the rest, as the fields say. A URL with
@@ -180,6 +194,7 @@ func (s *Store) CreateSource(ctx context.Context, a Actor, spec connectors.Sourc
 	if err != nil {
 		return nil, err
 	}
+	in.Config = withGenerated(spec.Fields, in.Config, in.Generated)
 	if err := in.Config.Validate(spec.Fields); err != nil {
 		return nil, configFieldError(err)
 	}
@@ -241,7 +256,7 @@ func (s *Store) UpdateSource(ctx context.Context, a Actor, id string, spec conne
 			}
 		}
 		if in.Config != nil {
-			merged := mergeConfig(src.PublicConfig(), oldSecret, in.Config)
+			merged := mergeConfig(src.PublicConfig(), oldSecret, withGenerated(spec.Fields, in.Config, in.Generated))
 			if err := merged.Validate(spec.Fields); err != nil {
 				return configFieldError(err)
 			}
@@ -260,6 +275,58 @@ func (s *Store) UpdateSource(ctx context.Context, a Actor, id string, spec conne
 		}
 		newSecret, _ := s.open(src.sealOwner(), src.SecretsSealed)
 		return s.record(tx, a, change{"source.update", "source", src.ID, src.Name, before, src.audit(sortedKeys(newSecret))})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &src, nil
+}
+
+// SetSourceGenerated changes generated settings of a source (an SSH tunnel's key pair,
+// the bastion's pinned host key) and records action in the audit log: before and after
+// show the public settings, and secrets by name only. An empty value removes the
+// setting. The status and checks are kept: the caller validates again when the change
+// calls for it.
+func (s *Store) SetSourceGenerated(ctx context.Context, a Actor, id, action string, spec connectors.SourceSpec, values connectors.Config) (*Source, error) {
+	generated := map[string]bool{}
+	for _, f := range spec.Fields {
+		generated[f.Name] = f.Generated
+	}
+	for k := range values {
+		if !generated[k] {
+			return nil, fmt.Errorf("models: set source setting %q: not a generated field of %s", k, spec.Kind)
+		}
+	}
+	var src Source
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Where("workspace_id = ? AND id = ?", a.WorkspaceID, id).Take(&src).Error; err != nil {
+			return translate(err)
+		}
+		oldSecret, err := s.open(src.sealOwner(), src.SecretsSealed)
+		if err != nil {
+			return err
+		}
+		before := src.audit(sortedKeys(oldSecret))
+		cfg := connectors.Config(src.PublicConfig())
+		for k, v := range oldSecret {
+			cfg[k] = v
+		}
+		for k, v := range values {
+			if v == "" {
+				delete(cfg, k)
+			} else {
+				cfg[k] = v
+			}
+		}
+		public, secret := splitConfig(spec.Fields, cfg)
+		if err := s.fillConfig(&src, public, secret); err != nil {
+			return err
+		}
+		src.UpdatedAt = s.now()
+		if err := translate(tx.Save(&src).Error); err != nil {
+			return err
+		}
+		return s.record(tx, a, change{action, "source", src.ID, src.Name, before, src.audit(sortedKeys(secret))})
 	})
 	if err != nil {
 		return nil, err

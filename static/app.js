@@ -1,5 +1,5 @@
 // Sluice's own few lines of script: the busy state of a long operation posted without
-// htmx, and the keyboard shortcuts of the lists.
+// htmx, copy buttons, and the keyboard shortcuts of the lists.
 (() => {
   'use strict';
 
@@ -15,6 +15,19 @@
   window.addEventListener('pageshow', (e) => {
     if (!e.persisted) return;
     document.querySelectorAll('.is-busy[data-busy]').forEach((b) => { b.classList.remove('is-busy'); b.disabled = false; });
+  });
+
+  // A button with data-copy="#id" copies that element's text (an SSH public key).
+  document.addEventListener('click', (e) => {
+    const b = e.target.closest && e.target.closest('[data-copy]');
+    if (!b) return;
+    const from = document.querySelector(b.dataset.copy);
+    if (!from || !navigator.clipboard) return;
+    navigator.clipboard.writeText(from.textContent.trim()).then(() => {
+      const label = b.textContent;
+      b.textContent = 'Copied';
+      setTimeout(() => { b.textContent = label; }, 1500);
+    });
   });
 
   // Lists (a table marked data-shortcuts): / focuses the search, j and k move the

@@ -28,8 +28,11 @@ import (
 // at Hook, in batches of BatchSize (default 10), at most RequestsPerSecond requests a
 // second (default: the webhook's own default).
 type Activation struct {
-	Source     connectors.SourceConnector
-	Config     connectors.Config
+	Source connectors.SourceConnector
+	Config connectors.Config
+	// Generated are values of the spec's Generated fields the source starts with (an
+	// SSH tunnel's key pair, which core otherwise generates).
+	Generated  connectors.Config
 	Table      connectors.Table
 	PrimaryKey string
 	Condition  segments.Condition
@@ -48,10 +51,11 @@ func Start(t testing.TB, a Activation) (run func() *models.Run) {
 	return Setup(t, a).Run
 }
 
-// Env is a set-up activation with what a test may ask beyond its runs: the service, the
-// admin acting, the validated source and the model.
+// Env is a set-up activation with what a test may ask beyond its runs: the service, its
+// store, the admin acting, the validated source and the model.
 type Env struct {
 	Service *core.Service
+	Store   *models.Store
 	Admin   models.Actor
 	Source  *models.Source
 	Model   *models.DataModel
@@ -76,7 +80,7 @@ func Setup(t testing.TB, a Activation) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := store.CreateSource(ctx, admin, spec, models.SourceInput{Name: spec.Label, Config: a.Config})
+	src, err := store.CreateSource(ctx, admin, spec, models.SourceInput{Name: spec.Label, Config: a.Config, Generated: a.Generated})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +116,7 @@ func Setup(t testing.TB, a Activation) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Env{Service: svc, Admin: admin, Source: src, Model: m, Run: func() *models.Run {
+	return &Env{Service: svc, Store: store, Admin: admin, Source: src, Model: m, Run: func() *models.Run {
 		t.Helper()
 		queued, err := runner.RunNow(ctx, admin.WorkspaceID, act.ID, models.TriggerManual, false)
 		if err != nil {

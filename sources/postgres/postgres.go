@@ -20,6 +20,7 @@ import (
 
 	"sluice/connectors"
 	"sluice/sources/sqlsource"
+	"sluice/sources/sshtunnel"
 )
 
 // Kind is the registry key of the PostgreSQL connector.
@@ -179,13 +180,13 @@ type connector struct {
 	queryTimeout     time.Duration // every query: previews, counts, syncs
 }
 
-// Spec describes the form: where the warehouse is, who Sluice logs in as, and which
-// schema holds the tables models read.
+// Spec describes the form: where the warehouse is, who Sluice logs in as, which schema
+// holds the tables models read, and the SSH tunnel it may be reached through.
 func (c *connector) Spec() connectors.SourceSpec {
 	return connectors.SourceSpec{
 		Kind:  c.flavor.Kind,
 		Label: c.flavor.Label,
-		Fields: []connectors.FieldSpec{
+		Fields: append([]connectors.FieldSpec{
 			{Name: "host", Label: "Host", Type: connectors.FieldString, Required: true, Help: c.flavor.HostHelp},
 			{Name: "port", Label: "Port", Type: connectors.FieldInt, Default: strconv.Itoa(c.flavor.DefaultPort)},
 			{Name: "database", Label: "Database", Type: connectors.FieldString, Required: true},
@@ -196,7 +197,7 @@ func (c *connector) Spec() connectors.SourceSpec {
 				Help: "require encrypts the connection; verify-ca and verify-full also check the server's certificate."},
 			{Name: "schema", Label: "Schema", Type: connectors.FieldString, Default: "public",
 				Help: "The schema whose tables and views models read."},
-		},
+		}, sshtunnel.Fields()...),
 	}
 }
 
@@ -216,19 +217,52 @@ func (s settings) addr() string { return net.JoinHostPort(s.host, strconv.Itoa(s
 // the connection stage's to report in words, so a source with a wrong password can still
 // be opened, validated and shown as broken.
 func (c *connector) Open(ctx context.Context, cfg connectors.Config) (connectors.Source, error) {
-	set, poolCfg, err := c.poolConfig(cfg)
+	set, poolCfg, tunnel, err := c.poolConfig(cfg)
 	if err != nil {
 		return nil, err
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
 	if err != nil {
+		if tunnel != nil {
+			_ = tunnel.Close()
+		}
 		return nil, &connectors.Error{Category: connectors.CategoryConfiguration,
 			Message: "The connection settings are not valid.", Detail: err.Error(), Err: err}
 	}
-	return &source{flavor: c.flavor, set: set, pool: pool, connCfg: poolCfg.ConnConfig, statementTimeout: c.statementTimeout, queryTimeout: c.queryTimeout}, nil
+	return &source{flavor: c.flavor, set: set, pool: pool, connCfg: poolCfg.ConnConfig, tunnel: tunnel, statementTimeout: c.statementTimeout, queryTimeout: c.queryTimeout}, nil
 }
 
-func (c *connector) poolConfig(in connectors.Config) (settings, *pgxpool.Config, error) {
+// throughTunnel makes every connection of cfg go through the tunnel: pgx dials the
+// warehouse's host:port over the bastion, which also resolves the name (the warehouse
+// is often on a private network whose names only the bastion knows).
+func throughTunnel(cfg *pgx.ConnConfig, tunnel *sshtunnel.Tunnel) {
+	cfg.LookupFunc = func(_ context.Context, host string) ([]string, error) { return []string{host}, nil }
+	cfg.DialFunc = tunnel.DialContext
+	for _, fb := range cfg.Fallbacks {
+		fb.Host = cfg.Host
+	}
+}
+
+func (c *connector) poolConfig(in connectors.Config) (settings, *pgxpool.Config, *sshtunnel.Tunnel, error) {
+	set, poolCfg, err := c.directConfig(in)
+	if err != nil {
+		return settings{}, nil, nil, err
+	}
+	tc, ok, err := sshtunnel.FromConfig(in)
+	if err != nil || !ok {
+		return set, poolCfg, nil, err
+	}
+	tc.ConnectTimeout = c.connectTimeout
+	tunnel, err := tc.Open()
+	if err != nil {
+		return settings{}, nil, nil, err
+	}
+	throughTunnel(poolCfg.ConnConfig, tunnel)
+	return set, poolCfg, tunnel, nil
+}
+
+// directConfig is the pool's config without a tunnel.
+func (c *connector) directConfig(in connectors.Config) (settings, *pgxpool.Config, error) {
 	cfg := connectors.Config{}
 	for k, v := range in {
 		cfg[k] = strings.TrimSpace(v)
@@ -278,17 +312,31 @@ type source struct {
 	set              settings
 	pool             *pgxpool.Pool
 	connCfg          *pgx.ConnConfig
-	statementTimeout time.Duration // validation statements
-	queryTimeout     time.Duration // every query
+	tunnel           *sshtunnel.Tunnel // nil without an SSH tunnel
+	statementTimeout time.Duration     // validation statements
+	queryTimeout     time.Duration     // every query
 }
 
 // Dialect is the flavor's SQL dialect, for the segment compiler.
 func (s *source) Dialect() connectors.Dialect { return s.flavor.Dialect }
 
-// Close closes the pool, waiting for connections in use to be released.
+// Close closes the pool, waiting for connections in use to be released, then the
+// tunnel.
 func (s *source) Close() error {
 	s.pool.Close()
+	if s.tunnel != nil {
+		return s.tunnel.Close()
+	}
 	return nil
+}
+
+// PresentedHostKey is the host key the SSH bastion presented (connectors.HostKeyReporter);
+// "" without a tunnel or before a connection.
+func (s *source) PresentedHostKey() string {
+	if s.tunnel == nil {
+		return ""
+	}
+	return s.tunnel.PresentedHostKey()
 }
 
 // schemaOr picks the configured schema when the caller gave none.

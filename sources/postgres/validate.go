@@ -12,6 +12,7 @@ import (
 
 	"sluice/connectors"
 	"sluice/sources/sqlsource"
+	"sluice/sources/sshtunnel"
 )
 
 // Validate runs the five stages of the seed on a fresh connection of its own (a pooled
@@ -52,8 +53,17 @@ func (v *validation) fail(err error) (bool, string) {
 	return false, v.set.classify(err).Message
 }
 
-// connection: can Sluice log in at all?
+// connection: can Sluice log in at all? Through a tunnel, the bastion is reached and
+// logged in to first, so a failure names its hop: the bastion unreachable, Sluice's key
+// refused, the bastion's host key changed, or the warehouse unreachable from it.
 func (v *validation) connection(ctx context.Context) (bool, string) {
+	var via string
+	if v.tunnel != nil {
+		if _, err := v.tunnel.Connect(ctx); err != nil {
+			return v.fail(err)
+		}
+		via = fmt.Sprintf(" through the SSH bastion %s (host key %s)", v.tunnel.Bastion(), sshtunnel.Fingerprint(v.tunnel.PresentedHostKey()))
+	}
 	conn, err := pgx.ConnectConfig(ctx, v.connCfg.Copy())
 	if err != nil {
 		return v.fail(err)
@@ -63,7 +73,7 @@ func (v *validation) connection(ctx context.Context) (bool, string) {
 	if _, err := conn.Exec(ctx, fmt.Sprintf("SET statement_timeout TO %d", ms)); err != nil {
 		return v.fail(err)
 	}
-	return true, fmt.Sprintf("Connected to %s, database %s, as %s.", v.set.addr(),
+	return true, fmt.Sprintf("Connected to %s%s, database %s, as %s.", v.set.addr(), via,
 		sqlsource.DisplayIdent(v.set.database), sqlsource.DisplayIdent(v.set.user))
 }
 
