@@ -164,6 +164,15 @@ func TestStoryShowsEveryState(t *testing.T) {
 			}
 		}
 
+		// A demo OAuth Sandbox holding a live grant (as after Re-authorize): removing the
+		// demo revokes it at the built-in authorization server.
+		live, err := wh.ConnectSandboxOAuth(ctx, models.Actor{WorkspaceID: models.DefaultWorkspaceID, Type: models.ActorSystem, Name: "demo data", Role: models.RoleAdmin}, "Sandbox CRM (OAuth), authorized again", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := store.MarkDemo(ctx, models.DefaultWorkspaceID, models.DemoPlatform, live.ID); err != nil {
+			t.Fatal(err)
+		}
 		if err := demo.Remove(ctx, store, wh, models.Actor{WorkspaceID: models.DefaultWorkspaceID, Type: models.ActorSystem, Name: "test", Role: models.RoleAdmin}, dir); err != nil {
 			t.Fatal(err)
 		}
@@ -176,6 +185,14 @@ func TestStoryShowsEveryState(t *testing.T) {
 		for name, r := range latest {
 			if _, err := store.RunByID(ctx, models.DefaultWorkspaceID, r.ID); !models.IsNotFound(err) {
 				t.Errorf("%s's run is still there: %v", name, err)
+			}
+		}
+		// Nothing is left about the demo's objects: no incident (the failures, the pauses,
+		// the broken platform), no validation issue, no live grant of the OAuth Sandbox.
+		for table, where := range map[string]string{"incidents": "1 = 1", "validation_issues": "1 = 1", "sandbox_grants": "revoked_at IS NULL"} {
+			var n int64
+			if err := store.DB().Table(table).Where("workspace_id = ? AND "+where, models.DefaultWorkspaceID).Count(&n).Error; err != nil || n != 0 {
+				t.Errorf("after Remove, %d rows of %s (%v)", n, table, err)
 			}
 		}
 	})

@@ -63,9 +63,18 @@ func (s *Store) DemoObjects(ctx context.Context, workspaceID string) (map[string
 }
 
 // ForgetDemo records that the workspace holds no demo data any more (and is not to be
-// seeded again).
+// seeded again), once its objects are deleted: the incidents and validation issues
+// about them go too, so nothing is left pointing at demo objects gone. The audit log
+// keeps what happened.
 func (s *Store) ForgetDemo(ctx context.Context, workspaceID string) error {
 	return translate(s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		demoIDs := tx.Model(&DemoObject{}).Select("object_id").Where("workspace_id = ?", workspaceID)
+		if err := tx.Where("workspace_id = ? AND object_id IN (?)", workspaceID, demoIDs).Delete(&Incident{}).Error; err != nil {
+			return err
+		}
+		if err := tx.Where("workspace_id = ? AND object_id IN (?)", workspaceID, demoIDs).Delete(&ValidationIssue{}).Error; err != nil {
+			return err
+		}
 		if err := tx.Where("workspace_id = ?", workspaceID).Delete(&DemoObject{}).Error; err != nil {
 			return err
 		}
