@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -22,6 +23,8 @@ import (
 //     created_at (when it was queued). scheduled_for is null unless the trigger is
 //     "schedule". error adds category_label (the seed's words for the category) and is
 //     null unless the run failed or was skipped; fix.url is absolute, under base_url.
+//     wait is what a running run waits for (a request to the platform unanswered for 2 s
+//     or more, a retry's pause, the warehouse's first rows), null otherwise.
 //   - Lists of runs are newest first, logs oldest first, issues in the order they were
 //     found; their cursors are opaque. POST /runs/{id}/cancel on a run that is over is 409.
 //   - GET /runs/{id}/samples lists the requests and answers kept for the debugger
@@ -46,6 +49,45 @@ type apiRunJSON struct {
 	CreatedAt       apiTimestamp     `json:"created_at"`
 	StartedAt       *apiTimestamp    `json:"started_at"`
 	FinishedAt      *apiTimestamp    `json:"finished_at"`
+	// Wait is what the run in flight waits for (null when it waits for nothing).
+	Wait *apiRunWait `json:"wait"`
+}
+
+// apiRunWait is what a running run waits for: a request to the platform not answered
+// for a while, the pause before a request is tried again, or the warehouse's first rows.
+type apiRunWait struct {
+	Kind           string        `json:"kind"`
+	Object         string        `json:"object"`
+	Since          apiTimestamp  `json:"since"`
+	Until          *apiTimestamp `json:"until"`
+	TimeoutSeconds *float64      `json:"timeout_seconds"`
+	Attempt        *int          `json:"attempt"`
+	MaxAttempts    *int          `json:"max_attempts"`
+	LastAnswer     *string       `json:"last_answer"`
+	Message        string        `json:"message"`
+}
+
+// apiWait is r's wait as the API answers it, nil when it waits for nothing.
+func apiWait(r *models.Run, now time.Time) *apiRunWait {
+	w := r.Wait()
+	if w == nil {
+		return nil
+	}
+	j := &apiRunWait{Kind: w.Kind, Object: w.Object, Since: apiTime(w.Since), Message: w.Sentence(now)}
+	if !w.Until.IsZero() {
+		j.Until = apiTimeOrNull(&w.Until)
+	}
+	if w.Timeout > 0 {
+		secs := w.Timeout.Seconds()
+		j.TimeoutSeconds = &secs
+	}
+	if w.Attempt > 0 && w.MaxAttempts > 0 {
+		j.Attempt, j.MaxAttempts = &w.Attempt, &w.MaxAttempts
+	}
+	if w.LastAnswer != "" {
+		j.LastAnswer = &w.LastAnswer
+	}
+	return j
 }
 
 // apiRunError is why a run failed or was skipped, and where to fix it (DESIGN.md).
@@ -119,6 +161,7 @@ func (rv *runView) run(ctx context.Context, r *models.Run) apiRunJSON {
 		ID: r.ID, ActivationID: r.ActivationID, Status: r.Status, Trigger: r.Trigger,
 		FullResync: r.FullResync, Processed: r.Processed, CancelRequested: r.CancelRequested, Counts: r.RunCounts,
 		CreatedAt: apiTime(r.CreatedAt), StartedAt: apiTimeOrNull(r.StartedAt), FinishedAt: apiTimeOrNull(r.FinishedAt),
+		Wait: apiWait(r, time.Now()),
 	}
 	if r.Trigger == models.TriggerSchedule {
 		j.ScheduledFor = apiTimeOrNull(r.ScheduledFor)

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/pb33f/libopenapi"
@@ -17,6 +18,7 @@ import (
 	"sluice/config"
 	"sluice/connectors"
 	"sluice/internal/testutil"
+	"sluice/models"
 	"sluice/secrets"
 )
 
@@ -298,6 +300,20 @@ func TestOpenAPIAnswersMatchTheDocument(t *testing.T) {
 		t.Fatal("no run was run")
 	}
 	check(http.MethodGet, "/runs/"+failed.ID, http.StatusOK, nil)
+	// A running run says what it waits for.
+	s.hook.status.Store(http.StatusOK)
+	slow := s.activation(t, "Slow one")
+	waiting := into[runBody](t, op.post("/activations/"+slow.ID+"/runs", nil).want(t, http.StatusAccepted))
+	if r, err := s.app.store.ClaimRun(t.Context(), "test-worker", time.Minute); err != nil || r.ID != waiting.ID {
+		t.Fatalf("claim %v, %v", r, err)
+	}
+	since := time.Now().Add(-3 * time.Second)
+	if err := s.app.store.SetRunWait(t.Context(), waiting.ID, "test-worker", &models.RunWait{Kind: models.WaitBackoff, Object: "Hook",
+		Since: since, Until: since.Add(10 * time.Second), Attempt: 2, MaxAttempts: 5, LastAnswer: "429 Too Many Requests"}); err != nil {
+		t.Fatal(err)
+	}
+	check(http.MethodGet, "/runs/"+waiting.ID, http.StatusOK, nil)
+	check(http.MethodGet, "/activations/"+slow.ID+"/runs", http.StatusOK, nil)
 	check(http.MethodGet, "/activations/"+failing.ID, http.StatusOK, nil)
 	if got := into[runBody](t, s.admin.get("/runs/"+failed.ID)); got.Error == nil {
 		t.Errorf("run against a 401 webhook has no error: %+v", got)

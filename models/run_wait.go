@@ -115,11 +115,13 @@ func (w RunWait) Sentence(now time.Time) string {
 		}
 		s += w.try()
 	case WaitBackoff:
-		s = "Waiting before trying " + w.object("the platform") + " again"
-		if left := w.Until.Sub(now); !w.Until.IsZero() && left > 0 {
-			s += ": " + waitSeconds(left) + " left"
-		} else {
-			s += ": " + so
+		switch left := w.Until.Sub(now); {
+		case w.Until.IsZero():
+			s = "Waiting before trying " + w.object("the platform") + " again: " + so
+		case left >= time.Second:
+			s = "Waiting before trying " + w.object("the platform") + " again: " + waitSeconds(left) + " left"
+		default: // the pause is over: the request is going out
+			s = "Trying " + w.object("the platform") + " again now"
 		}
 		s += w.try()
 	case WaitQuery:

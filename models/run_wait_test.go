@@ -76,6 +76,8 @@ func TestRunWaitSentence(t *testing.T) {
 			31 * time.Second, "Waiting for the platform Acme webhook to answer: 31 s so far, timeout 30 s, try 2 of 5; last answer: 503 Service Unavailable."},
 		{models.RunWait{Kind: models.WaitBackoff, Object: "Acme webhook", Since: since, Until: since.Add(20 * time.Second), Attempt: 3, MaxAttempts: 5, LastAnswer: "429 Too Many Requests"},
 			5 * time.Second, "Waiting before trying the platform Acme webhook again: 15 s left, try 3 of 5; last answer: 429 Too Many Requests."},
+		{models.RunWait{Kind: models.WaitBackoff, Object: "Acme webhook", Since: since, Until: since.Add(3 * time.Second), Attempt: 2, MaxAttempts: 5, LastAnswer: "503 Service Unavailable"},
+			3 * time.Second, "Trying the platform Acme webhook again now, try 2 of 5; last answer: 503 Service Unavailable."},
 		{models.RunWait{Kind: models.WaitQuery, Object: "Sales warehouse", Since: since},
 			150 * time.Second, "Waiting for the source Sales warehouse to send the segment's first rows: 2 min 30 s so far."},
 	} {

@@ -93,3 +93,16 @@ func valueOr(v, def string) string {
 	}
 	return v
 }
+
+// waitWords says what the run waits for, in plain words ("" when it waits for nothing).
+func (p ProgressProps) waitWords() string {
+	w := p.Run.Wait()
+	if w == nil {
+		return ""
+	}
+	now := p.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	return w.Sentence(now)
+}
