@@ -62,6 +62,25 @@ func TestRunWaitIsStoredThenClearedAtTheEnd(t *testing.T) {
 		if got, _ := s.RunByID(ctx, a.WorkspaceID, run.ID); got.WaitJSON != nil || got.Wait() != nil {
 			t.Fatal("a finished run still says what it waits for")
 		}
+
+		// A run whose process died while it waited: the reaper empties its wait too.
+		if _, err := s.EnqueueRun(ctx, a.WorkspaceID, act, models.TriggerManual, nil, false); err != nil {
+			t.Fatal(err)
+		}
+		dying, err := s.ClaimRun(ctx, "worker-1", 50*time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetRunWait(ctx, dying.ID, "worker-1", &w); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+		if reaped, err := s.ReapRuns(ctx); err != nil || len(reaped) != 1 {
+			t.Fatalf("reaped %v, %v", reaped, err)
+		}
+		if got, _ := s.RunByID(ctx, a.WorkspaceID, dying.ID); got.Status != models.RunInterrupted || got.WaitJSON != nil {
+			t.Fatalf("the reaped run: %s, wait %v", got.Status, got.WaitJSON)
+		}
 	})
 }
 

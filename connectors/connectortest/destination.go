@@ -77,6 +77,11 @@ func Destination(t *testing.T, c connectors.DestinationConnector, env Destinatio
 				t.Errorf("RateLimit() = %v/s with a burst of %d: a burst is at least 1", perSecond, burst)
 			}
 		}
+		if rt, ok := dest.(connectors.RequestTimeouter); ok {
+			if d := rt.RequestTimeout(); d <= 0 {
+				t.Errorf("RequestTimeout() = %v: a request's timeout is more than zero (a run says it while it waits)", d)
+			}
+		}
 	})
 	t.Run("errors", func(t *testing.T) {
 		for _, bad := range append(badConfigs(spec.Config, env.Config), env.Invalid...) {
