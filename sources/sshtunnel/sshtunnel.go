@@ -63,7 +63,7 @@ const DefaultConnectTimeout = 10 * time.Second
 // Fields are the tunnel's config fields, for a connector's spec.
 func Fields() []connectors.FieldSpec {
 	return []connectors.FieldSpec{
-		{Name: FieldEnabled, Label: "Connect through an SSH tunnel", Type: connectors.FieldBool, Default: "false", Section: Section,
+		{Name: FieldEnabled, Label: "Use an SSH tunnel", Type: connectors.FieldBool, Default: "false", Section: Section,
 			Help: "Reach a warehouse on a private network through a bastion host that Sluice logs in to with its own key."},
 		{Name: FieldHost, Label: "Bastion host", Type: connectors.FieldString, Section: Section,
 			Help: "The SSH server Sluice connects to, e.g. bastion.example.com. The warehouse host above is then as the bastion sees it."},
@@ -159,7 +159,7 @@ func CheckSettings(cfg connectors.Config) error {
 
 func settings(cfg connectors.Config) (c Config, ok bool, err error) {
 	if v := cfg[FieldEnabled]; v != "" && v != "true" && v != "false" {
-		return Config{}, false, configError(FieldEnabled, "Connect through an SSH tunnel must be true or false.")
+		return Config{}, false, configError(FieldEnabled, "Use an SSH tunnel must be true or false.")
 	}
 	if !Enabled(cfg) {
 		return Config{}, false, nil

@@ -809,7 +809,7 @@ func tunnelFieldset(p FormProps, fields []connectors.FieldSpec) templ.Component 
 		}
 		ctx = templ.InitializeContext(ctx)
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 60, "<fieldset class=\"card inset tunnel\" id=\"ssh-tunnel\" data-testid=\"ssh-tunnel\"><legend>Connect through an SSH tunnel</legend><p class=\"hint\">For a warehouse on a private network: Sluice logs in to a bastion host with a key of its own and reaches the warehouse from there. Host and port above are then the warehouse's as the bastion sees them.</p><div class=\"field-row\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 60, "<fieldset class=\"card inset tunnel\" id=\"ssh-tunnel\" data-testid=\"ssh-tunnel\"><legend>Connect through an SSH tunnel</legend><p class=\"muted small\">For a warehouse on a private network: Sluice logs in to a bastion host with a key of its own and reaches the warehouse from there. Host and port above are then the warehouse's as the bastion sees them.</p><div class=\"field-row\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -824,14 +824,14 @@ func tunnelFieldset(p FormProps, fields []connectors.FieldSpec) templ.Component 
 			return templ_7745c5c3_Err
 		}
 		if p.Tunnel.PublicKey != "" {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 62, "<div class=\"tunnel-key\"><strong>Sluice's public key</strong><p class=\"hint\">Add this line to <code>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 62, "<div class=\"tunnel-key\"><strong>Sluice's public key</strong><p class=\"hint small\">Add this line to <code>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var33 string
 			templ_7745c5c3_Var33, templ_7745c5c3_Err = templ.JoinStringErrs("~" + valueOr(p.Tunnel.User, "user") + "/.ssh/authorized_keys")
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/sources/sources.templ`, Line: 236, Col: 107}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/sources/sources.templ`, Line: 236, Col: 113}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var33))
 			if templ_7745c5c3_Err != nil {
@@ -884,14 +884,14 @@ func tunnelFieldset(p FormProps, fields []connectors.FieldSpec) templ.Component 
 			}
 		}
 		if p.Tunnel.HostKeyFingerprint != "" {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 69, "<p class=\"small\" data-testid=\"ssh-host-key\">Bastion host key, pinned on first connect: <code>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 69, "<p class=\"small tunnel-host-key\" data-testid=\"ssh-host-key\">Bastion host key, pinned on first connect: <code>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
 			var templ_7745c5c3_Var36 string
 			templ_7745c5c3_Var36, templ_7745c5c3_Err = templ.JoinStringErrs(p.Tunnel.HostKeyFingerprint)
 			if templ_7745c5c3_Err != nil {
-				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/sources/sources.templ`, Line: 252, Col: 125}
+				return templ.Error{Err: templ_7745c5c3_Err, FileName: `views/sources/sources.templ`, Line: 252, Col: 141}
 			}
 			_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var36))
 			if templ_7745c5c3_Err != nil {
@@ -937,7 +937,7 @@ func HostKeyOffer(src *models.Source, t TunnelProps) templ.Component {
 		ctx = templ.InitializeContext(ctx)
 		ctx = templ.ClearChildren(ctx)
 		if t.OfferedFingerprint != "" {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 72, "<div class=\"alert alert-error\" role=\"alert\" data-testid=\"host-key-offer\"><p><strong>The bastion's host key changed.</strong> Pinned: <code>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 72, "<div class=\"alert alert-error host-key-offer\" role=\"alert\" data-testid=\"host-key-offer\"><p><strong>The bastion's host key changed.</strong> Pinned: <code>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

@@ -118,6 +118,16 @@ func (s *Server) Logins() int {
 	return s.logins
 }
 
+// DropConnections ends every open connection, as a restarted bastion or a firewall
+// forgetting idle connections would; the bastion keeps listening.
+func (s *Server) DropConnections() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		_ = c.Close()
+	}
+}
+
 // Close stops the bastion and ends its connections.
 func (s *Server) Close() {
 	_ = s.ln.Close()
