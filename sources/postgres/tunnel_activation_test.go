@@ -122,6 +122,10 @@ func TestActivationRunsThroughSSHTunnel(t *testing.T) {
 		!strings.Contains(r.ErrorMessage, "The host key of the SSH bastion "+b.Host()+":"+b.Port()+" changed: Sluice pinned "+oldFP+" and the bastion now presents "+newFP) {
 		t.Fatalf("run after the host key changed: %s %s %q", r.Status, r.ErrorCategory, r.ErrorMessage)
 	}
+	// Its fix is on the source's page, where the new key is accepted.
+	if fix, ok := models.RunFixPlace(r.ErrorSide, r.ErrorCategory); !ok || fix.Route != "sources.show" {
+		t.Errorf("the failed run's fix: %+v %v (side %q)", fix, ok, r.ErrorSide)
+	}
 	src, err := env.Service.ValidateSource(ctx, ws, id)
 	if err != nil {
 		t.Fatal(err)
