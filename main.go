@@ -222,9 +222,12 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 			log.Info("added the demo workspace's sample data (SLUICE_DEMO=false to start without)")
 		}
 		if cfg.DemoStoryEnabled() {
-			if story, err = demo.PrepareStory(ctx, store, seeded); err != nil {
-				return fmt.Errorf("demo data: %w", err)
-			}
+			story, err = demo.PrepareStory(ctx, store, seeded)
+		} else {
+			err = demo.SkipStory(ctx, store)
+		}
+		if err != nil {
+			return fmt.Errorf("demo data: %w", err)
 		}
 	}
 	scheduler, err := jobs.NewScheduler(store, runner, log, cfg.RetentionDays)

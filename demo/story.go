@@ -89,10 +89,20 @@ func PrepareStory(ctx context.Context, store *models.Store, seeded bool) (bool, 
 	if err != nil {
 		return false, err
 	}
-	if !ws.HoldsDemo() || (!seeded && !ws.PreparingDemo()) {
+	if !ws.HoldsDemo() || (!seeded && !ws.PreparingDemo() && !ws.DemoStopped()) {
 		return false, nil
 	}
 	return true, store.SetDemoStory(ctx, actor.WorkspaceID, models.DemoStoryPreparing)
+}
+
+// SkipStory records, when the story is switched off, that one begun before stopped part
+// way: the banner then says so rather than that it is being prepared.
+func SkipStory(ctx context.Context, store *models.Store) error {
+	ws, err := store.WorkspaceByID(ctx, actor.WorkspaceID)
+	if err != nil || !ws.PreparingDemo() {
+		return err
+	}
+	return store.SetDemoStory(ctx, actor.WorkspaceID, models.DemoStoryStopped)
 }
 
 // Story makes the demo's platforms and activations and runs them for real through the

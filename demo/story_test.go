@@ -67,6 +67,17 @@ func TestStoryShowsEveryState(t *testing.T) {
 		if ws, _ := store.WorkspaceByID(ctx, models.DefaultWorkspaceID); !ws.PreparingDemo() {
 			t.Fatalf("the banner would not say the demo is being prepared: %+v", ws)
 		}
+		// Started with the story switched off, the banner says it stopped part way; the
+		// next start with it on carries on.
+		if err := demo.SkipStory(ctx, store); err != nil {
+			t.Fatal(err)
+		}
+		if ws, _ := store.WorkspaceByID(ctx, models.DefaultWorkspaceID); !ws.DemoStopped() || ws.PreparingDemo() {
+			t.Fatalf("after SkipStory the story is %q", ws.DemoStory)
+		}
+		if ok, err := demo.PrepareStory(ctx, store, false); err != nil || !ok {
+			t.Fatalf("PrepareStory after a stop = %v, %v", ok, err)
+		}
 		if err := demo.Story(ctx, store, wh, runner, dir); err != nil {
 			t.Fatal(err)
 		}

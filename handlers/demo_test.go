@@ -53,6 +53,20 @@ func TestRemoveDemoData(t *testing.T) {
 			if page.Count(t, "[data-testid=demo-banner][data-state=preparing]") != 1 || !strings.Contains(page.Body, "Preparing the demo…") {
 				t.Fatalf("the banner does not say the demo is being prepared:\n%s", page.Body)
 			}
+			// Not all of it is recorded as the demo's yet: removing it waits.
+			admin.do(http.MethodDelete, "/settings/demo", nil, "X-CSRF-Token", admin.csrf("/activations"), "HX-Request", "true").want(t, http.StatusOK)
+			if srcs, _ := store.ListSources(ctx, models.DefaultWorkspaceID); len(srcs) != 1 {
+				t.Fatalf("the demo was removed while being prepared: %+v", srcs)
+			}
+			if page := admin.get("/activations").want(t, http.StatusOK); !strings.Contains(page.Body, "The demo is still being prepared") {
+				t.Fatalf("no word that the removal waits:\n%s", page.Body)
+			}
+			if err := store.SetDemoStory(ctx, models.DefaultWorkspaceID, models.DemoStoryStopped); err != nil {
+				t.Fatal(err)
+			}
+			if page := editor.get("/activations").want(t, http.StatusOK); !strings.Contains(page.Body, "stopped part way: Sluice's log says why") {
+				t.Fatalf("the banner does not say the story stopped:\n%s", page.Body)
+			}
 			if err := store.SetDemoStory(ctx, models.DefaultWorkspaceID, models.DemoStoryReady); err != nil {
 				t.Fatal(err)
 			}

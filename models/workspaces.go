@@ -27,9 +27,15 @@ func (w *Workspace) HoldsDemo() bool {
 }
 
 // PreparingDemo is whether the demo's platforms, activations and runs are still being
-// made (or stopped part way, to be taken up at the next start).
+// made.
 func (w *Workspace) PreparingDemo() bool {
-	return w.HoldsDemo() && (w.DemoStory == DemoStoryPreparing || w.DemoStory == DemoStoryStopped)
+	return w.HoldsDemo() && w.DemoStory == DemoStoryPreparing
+}
+
+// DemoStopped is whether making the demo's story stopped part way (the next start
+// with the story on carries on).
+func (w *Workspace) DemoStopped() bool {
+	return w.HoldsDemo() && w.DemoStory == DemoStoryStopped
 }
 
 // WorkspaceByID loads one workspace.
