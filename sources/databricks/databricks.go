@@ -70,6 +70,7 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"sluice/connectors"
+	"sluice/sources/sshtunnel"
 )
 
 // Kind is the registry key of the Databricks connector.
@@ -123,7 +124,7 @@ func (c *connector) Spec() connectors.SourceSpec {
 	return connectors.SourceSpec{
 		Kind:  Kind,
 		Label: "Databricks",
-		Fields: []connectors.FieldSpec{
+		Fields: append([]connectors.FieldSpec{
 			{Name: "host", Label: "Workspace host", Type: connectors.FieldString, Required: true,
 				Help: "The workspace's address, e.g. dbc-a1b2c3d4-e5f6.cloud.databricks.com or adb-1234567890123456.7.azuredatabricks.net."},
 			{Name: "warehouse", Label: "SQL warehouse", Type: connectors.FieldString, Required: true,
@@ -140,7 +141,7 @@ func (c *connector) Spec() connectors.SourceSpec {
 				Help: "With oauth_m2m: the service principal's application (client) ID."},
 			{Name: "client_secret", Label: "OAuth secret", Type: connectors.FieldPassword, Secret: true,
 				Help: "With oauth_m2m: an OAuth secret of that service principal."},
-		},
+		}, sshtunnel.Fields()...),
 	}
 }
 
@@ -222,22 +223,51 @@ func (c *connector) Open(ctx context.Context, in connectors.Config) (connectors.
 		return nil, err
 	}
 	s := &source{set: set, hc: c.hc, statementTimeout: c.statementTimeout, queryTimeout: c.queryTimeout}
+	tc, tunneled, err := sshtunnel.FromConfig(in)
+	if err != nil {
+		return nil, err
+	}
+	if tunneled {
+		if s.tunnel, err = tc.Open(); err != nil {
+			return nil, err
+		}
+		s.hc = throughTunnel(c.hc, s.tunnel)
+	}
 	if set.auth == AuthOAuth {
 		cc := clientcredentials.Config{ClientID: cfg["client_id"], ClientSecret: cfg["client_secret"],
 			TokenURL: set.base + "/oidc/v1/token", Scopes: []string{"all-apis"}, AuthStyle: oauth2.AuthStyleInHeader}
 		// The token source outlives Open's ctx: it refreshes on later calls, through
-		// the connector's client.
-		s.tokens = cc.TokenSource(context.WithValue(context.Background(), oauth2.HTTPClient, c.hc))
+		// the source's client.
+		s.tokens = cc.TokenSource(context.WithValue(context.Background(), oauth2.HTTPClient, s.hc))
 	} else {
 		s.tokens = oauth2.StaticTokenSource(&oauth2.Token{AccessToken: cfg["token"], TokenType: "Bearer"})
 	}
 	return s, nil
 }
 
+// throughTunnel is a client like hc whose connections go through the SSH tunnel: its
+// own transport (idle connections through one source's tunnel are not another's), with
+// hc's settings when hc has an *http.Transport.
+func throughTunnel(hc *http.Client, tunnel *sshtunnel.Tunnel) *http.Client {
+	var tr *http.Transport
+	if base, ok := hc.Transport.(*http.Transport); ok {
+		tr = base.Clone()
+	} else {
+		tr = http.DefaultTransport.(*http.Transport).Clone()
+		tr.ResponseHeaderTimeout = requestTimeout
+	}
+	tr.Proxy = nil // the bastion is the way to the workspace
+	tr.DialContext = tunnel.DialContext
+	out := *hc
+	out.Transport = tr
+	return &out
+}
+
 // source is an open workspace connection: settings, an HTTP client and a token source.
 type source struct {
 	set              settings
 	hc               *http.Client
+	tunnel           *sshtunnel.Tunnel // nil without an SSH tunnel
 	tokens           oauth2.TokenSource
 	statementTimeout time.Duration
 	queryTimeout     time.Duration
@@ -246,10 +276,24 @@ type source struct {
 // Dialect is Databricks SQL, naming tables in the configured catalog.
 func (s *source) Dialect() connectors.Dialect { return Dialect{Catalog: s.set.catalog} }
 
-// Close has nothing to release: no session or connection is held between calls (the
-// HTTP client's idle connections belong to the connector, shared by its sources).
+// Close releases the SSH tunnel, if any; nothing else is held between calls (without a
+// tunnel, the HTTP client's idle connections belong to the connector, shared by its
+// sources).
 func (s *source) Close() error {
+	if s.tunnel != nil {
+		s.hc.CloseIdleConnections()
+		return s.tunnel.Close()
+	}
 	return nil
+}
+
+// PresentedHostKey is the host key the SSH bastion presented (connectors.HostKeyReporter);
+// "" without a tunnel or before a connection.
+func (s *source) PresentedHostKey() string {
+	if s.tunnel == nil {
+		return ""
+	}
+	return s.tunnel.PresentedHostKey()
 }
 
 func (s *source) schemaOr(schema string) string {

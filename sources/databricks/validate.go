@@ -9,6 +9,7 @@ import (
 
 	"sluice/connectors"
 	"sluice/sources/sqlsource"
+	"sluice/sources/sshtunnel"
 )
 
 // Validate runs the five stages of the seed, each statement bounded by the statement
@@ -42,6 +43,14 @@ func (v *validation) principal() string { return "`" + strings.ReplaceAll(v.user
 // connection: does the workspace answer, take the credentials, and run a statement on
 // the warehouse (starting it if it was stopped)?
 func (v *validation) connection(ctx context.Context) (bool, string) {
+	var via string
+	if v.tunnel != nil {
+		// The bastion first, so a failure names its hop.
+		if _, err := v.tunnel.Connect(ctx); err != nil {
+			return v.fail(err)
+		}
+		via = fmt.Sprintf(" through the SSH bastion %s (host key %s)", v.tunnel.Bastion(), sshtunnel.Fingerprint(v.tunnel.PresentedHostKey()))
+	}
 	resp, err := v.runIn(ctx, "", "", "SELECT current_user()", nil, "INLINE")
 	if err != nil {
 		return v.fail(err)
@@ -53,7 +62,7 @@ func (v *validation) connection(ctx context.Context) (bool, string) {
 	if err != nil {
 		return v.fail(err)
 	}
-	return true, fmt.Sprintf("Connected to workspace %s, SQL warehouse %s, as %s.", v.set.host, v.set.warehouse, v.user)
+	return true, fmt.Sprintf("Connected to workspace %s%s, SQL warehouse %s, as %s.", v.set.host, via, v.set.warehouse, v.user)
 }
 
 // access: can the principal see the configured catalog, and use it (USE CATALOG, or
