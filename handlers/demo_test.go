@@ -45,7 +45,11 @@ func TestRemoveDemoData(t *testing.T) {
 			}
 			_, editor := signedInAs(t, a, by, "ed@example.com", models.RoleEditor)
 
-			// While the story's platforms and activations are made, the banner says so.
+			// Without its story, the banner speaks of the data alone; while the story's
+			// platforms and activations are made, it says so.
+			if page := editor.get("/activations").want(t, http.StatusOK); !strings.Contains(page.Body, "build an activation on them") {
+				t.Fatalf("the banner of the demo's data alone:\n%s", page.Body)
+			}
 			if ok, err := demo.PrepareStory(ctx, store, true); err != nil || !ok {
 				t.Fatalf("PrepareStory = %v, %v", ok, err)
 			}
@@ -72,7 +76,7 @@ func TestRemoveDemoData(t *testing.T) {
 			}
 			page = editor.get("/activations").want(t, http.StatusOK)
 			if page.Count(t, "[data-testid=demo-banner][data-state=ready]") != 1 || page.Count(t, "[data-testid=remove-demo]") != 0 ||
-				!strings.Contains(page.Body, "This workspace holds demo data.") {
+				!strings.Contains(page.Body, "find the one that failed and follow its fix") {
 				t.Fatalf("an editor sees the banner without its button:\n%s", page.Body)
 			}
 			token := admin.csrf("/activations")
