@@ -231,7 +231,7 @@ func (c *connector) Open(ctx context.Context, in connectors.Config) (connectors.
 		if s.tunnel, err = tc.Open(); err != nil {
 			return nil, err
 		}
-		s.hc = throughTunnel(c.hc, s.tunnel)
+		s.hc = s.tunnel.HTTPClient(c.hc)
 	}
 	if set.auth == AuthOAuth {
 		cc := clientcredentials.Config{ClientID: cfg["client_id"], ClientSecret: cfg["client_secret"],
@@ -243,24 +243,6 @@ func (c *connector) Open(ctx context.Context, in connectors.Config) (connectors.
 		s.tokens = oauth2.StaticTokenSource(&oauth2.Token{AccessToken: cfg["token"], TokenType: "Bearer"})
 	}
 	return s, nil
-}
-
-// throughTunnel is a client like hc whose connections go through the SSH tunnel: its
-// own transport (idle connections through one source's tunnel are not another's), with
-// hc's settings when hc has an *http.Transport.
-func throughTunnel(hc *http.Client, tunnel *sshtunnel.Tunnel) *http.Client {
-	var tr *http.Transport
-	if base, ok := hc.Transport.(*http.Transport); ok {
-		tr = base.Clone()
-	} else {
-		tr = http.DefaultTransport.(*http.Transport).Clone()
-		tr.ResponseHeaderTimeout = requestTimeout
-	}
-	tr.Proxy = nil // the bastion is the way to the workspace
-	tr.DialContext = tunnel.DialContext
-	out := *hc
-	out.Transport = tr
-	return &out
 }
 
 // source is an open workspace connection: settings, an HTTP client and a token source.

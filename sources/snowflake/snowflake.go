@@ -57,6 +57,7 @@ import (
 	"time"
 
 	"sluice/connectors"
+	"sluice/sources/sshtunnel"
 )
 
 // Kind is the registry key of the Snowflake connector.
@@ -108,7 +109,7 @@ func (c *connector) Spec() connectors.SourceSpec {
 	return connectors.SourceSpec{
 		Kind:  Kind,
 		Label: "Snowflake",
-		Fields: []connectors.FieldSpec{
+		Fields: append([]connectors.FieldSpec{
 			{Name: "account", Label: "Account identifier", Type: connectors.FieldString, Required: true,
 				Help: "orgname-accountname, or the account locator with its region (xy12345.eu-west-1): what precedes .snowflakecomputing.com in your Snowflake URL."},
 			{Name: "user", Label: "User", Type: connectors.FieldString, Required: true,
@@ -123,7 +124,7 @@ func (c *connector) Spec() connectors.SourceSpec {
 			{Name: "database", Label: "Database", Type: connectors.FieldString, Required: true},
 			{Name: "schema", Label: "Schema", Type: connectors.FieldString, Default: "PUBLIC",
 				Help: "The schema whose tables and views models read. Names are folded to upper case as Snowflake folds unquoted names; write \"Mixed\" in double quotes to keep the case."},
-		},
+		}, sshtunnel.Fields()...),
 	}
 }
 
@@ -191,8 +192,19 @@ func (c *connector) Open(ctx context.Context, in connectors.Config) (connectors.
 	if base == "" {
 		base = "https://" + strings.ReplaceAll(account, "_", "-") + ".snowflakecomputing.com"
 	}
-	return &source{set: set, key: key, base: base, client: c.client,
-		statementTimeout: c.statementTimeout, queryTimeout: c.queryTimeout, now: time.Now}, nil
+	src := &source{set: set, key: key, base: base, client: c.client,
+		statementTimeout: c.statementTimeout, queryTimeout: c.queryTimeout, now: time.Now}
+	tc, tunneled, err := sshtunnel.FromConfig(in)
+	if err != nil {
+		return nil, err
+	}
+	if tunneled {
+		if src.tunnel, err = tc.Open(); err != nil {
+			return nil, err
+		}
+		src.client = src.tunnel.HTTPClient(c.client)
+	}
+	return src, nil
 }
 
 // source is a configured account. It holds no connection: each statement is its own
@@ -202,6 +214,7 @@ type source struct {
 	key              *rsa.PrivateKey
 	base             string
 	client           *http.Client
+	tunnel           *sshtunnel.Tunnel // nil without an SSH tunnel
 	statementTimeout time.Duration
 	queryTimeout     time.Duration
 	now              func() time.Time
@@ -214,8 +227,24 @@ type source struct {
 // Dialect is Snowflake's SQL.
 func (s *source) Dialect() connectors.Dialect { return Dialect{} }
 
-// Close has nothing to release: every request stands alone.
-func (s *source) Close() error { return nil }
+// Close releases the SSH tunnel, if any; nothing else is held: every request stands
+// alone.
+func (s *source) Close() error {
+	if s.tunnel != nil {
+		s.client.CloseIdleConnections()
+		return s.tunnel.Close()
+	}
+	return nil
+}
+
+// PresentedHostKey is the host key the SSH bastion presented (connectors.HostKeyReporter);
+// "" without a tunnel or before a connection.
+func (s *source) PresentedHostKey() string {
+	if s.tunnel == nil {
+		return ""
+	}
+	return s.tunnel.PresentedHostKey()
+}
 
 // jwt is the current token, signed anew when less than ten minutes are left.
 func (s *source) jwt() (string, error) {

@@ -8,6 +8,7 @@ import (
 
 	"sluice/connectors"
 	"sluice/sources/sqlsource"
+	"sluice/sources/sshtunnel"
 )
 
 // Validate runs the five stages of the seed, each a few statements with the validation
@@ -51,16 +52,24 @@ func str(v any) string {
 // connection: does the account answer, and does it take the key? The statement carries
 // no warehouse, role or database of the form, so those are the later stages' to judge.
 func (v *validation) connection(ctx context.Context) (bool, string) {
+	var via string
+	if v.tunnel != nil {
+		// The bastion first, so a failure names its hop.
+		if _, err := v.tunnel.Connect(ctx); err != nil {
+			return v.fail(err)
+		}
+		via = fmt.Sprintf(" through the SSH bastion %s (host key %s)", v.tunnel.Bastion(), sshtunnel.Fingerprint(v.tunnel.PresentedHostKey()))
+	}
 	row, err := v.one(ctx, scopeUser, "SELECT CURRENT_USER(), CURRENT_ACCOUNT()")
 	if err != nil {
 		var ae *apiError
 		if errors.As(err, &ae) && ae.status == 422 {
 			// Signed in: what failed is the user's defaults; the later stages judge the form's.
-			return true, fmt.Sprintf("Connected to %s as %s.", v.host(), v.set.user)
+			return true, fmt.Sprintf("Connected to %s%s as %s.", v.host(), via, v.set.user)
 		}
 		return v.fail(err)
 	}
-	return true, fmt.Sprintf("Connected to %s as %s (key-pair authentication, key %s).", v.host(), str(row[0]), fingerprint(v.key))
+	return true, fmt.Sprintf("Connected to %s%s as %s (key-pair authentication, key %s).", v.host(), via, str(row[0]), fingerprint(v.key))
 }
 
 // access: is the role granted to the user, and is the warehouse usable — it exists, the

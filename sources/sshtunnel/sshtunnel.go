@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -377,6 +378,24 @@ func (t *Tunnel) DialContext(ctx context.Context, _, addr string) (net.Conn, err
 		}
 		t.drop(client) // the connection to the bastion is gone: make a new one
 	}
+}
+
+// HTTPClient is a client like base whose connections go through the tunnel, for
+// warehouses reached over HTTPS: its own transport (idle connections through one
+// source's tunnel are not another's), with base's settings when base has an
+// *http.Transport, and no proxy (the bastion is the way to the warehouse).
+func (t *Tunnel) HTTPClient(base *http.Client) *http.Client {
+	var tr *http.Transport
+	if bt, ok := base.Transport.(*http.Transport); ok {
+		tr = bt.Clone()
+	} else {
+		tr = http.DefaultTransport.(*http.Transport).Clone()
+	}
+	tr.Proxy = nil
+	tr.DialContext = t.DialContext
+	out := *base
+	out.Transport = tr
+	return &out
 }
 
 // Close closes the SSH client; connections through it end with it.
