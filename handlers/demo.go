@@ -1,6 +1,8 @@
 package handlers
 
 import (
+	"net/http"
+
 	"github.com/labstack/echo/v4"
 
 	"sluice/demo"
@@ -29,4 +31,18 @@ func (s *Server) RemoveDemo(c echo.Context) error {
 		return err
 	}
 	return redirect(c, c.Echo().Reverse("activations.index"))
+}
+
+// DemoStory answers the banner's poll while the demo is being prepared: nothing while it
+// is, and a reload of the page once it is done, so its activations appear by themselves.
+func (s *Server) DemoStory(c echo.Context) error {
+	ws, err := s.store.WorkspaceByID(c.Request().Context(), actor(c).WorkspaceID)
+	if err != nil {
+		return err
+	}
+	if ws.PreparingDemo() {
+		return c.NoContent(http.StatusNoContent)
+	}
+	c.Response().Header().Set("HX-Refresh", "true")
+	return c.NoContent(http.StatusOK)
 }

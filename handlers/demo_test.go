@@ -57,6 +57,13 @@ func TestRemoveDemoData(t *testing.T) {
 			if page.Count(t, "[data-testid=demo-banner][data-state=preparing]") != 1 || !strings.Contains(page.Body, "Preparing the demo…") {
 				t.Fatalf("the banner does not say the demo is being prepared:\n%s", page.Body)
 			}
+			// It asks every two seconds whether the demo is ready, and reloads once it is.
+			if page.Count(t, "[data-testid=demo-banner] [hx-get='/settings/demo/story'][hx-trigger='every 2s']") != 1 {
+				t.Fatalf("the preparing banner does not poll:\n%s", page.Body)
+			}
+			if r := editor.get("/settings/demo/story").want(t, http.StatusNoContent); r.Header.Get("HX-Refresh") != "" {
+				t.Fatal("the page reloads while the demo is still being prepared")
+			}
 			// Not all of it is recorded as the demo's yet: removing it waits.
 			admin.do(http.MethodDelete, "/settings/demo", nil, "X-CSRF-Token", admin.csrf("/activations"), "HX-Request", "true").want(t, http.StatusOK)
 			if srcs, _ := store.ListSources(ctx, models.DefaultWorkspaceID); len(srcs) != 1 {
@@ -73,6 +80,9 @@ func TestRemoveDemoData(t *testing.T) {
 			}
 			if err := store.SetDemoStory(ctx, models.DefaultWorkspaceID, models.DemoStoryReady); err != nil {
 				t.Fatal(err)
+			}
+			if r := editor.get("/settings/demo/story").want(t, http.StatusOK); r.Header.Get("HX-Refresh") != "true" {
+				t.Fatal("the page is not reloaded once the demo is ready")
 			}
 			page = editor.get("/activations").want(t, http.StatusOK)
 			if page.Count(t, "[data-testid=demo-banner][data-state=ready]") != 1 || page.Count(t, "[data-testid=remove-demo]") != 0 ||

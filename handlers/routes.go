@@ -182,6 +182,7 @@ func (s *Server) routes(e *echo.Echo, m *metrics, reg *prometheus.Registry) {
 	app.POST("/settings/alerts/test", alerts.SendTest, adminOnly).Name = "alerts.test"
 	app.POST("/settings/alerts/activations/:id", alerts.UpdateOverride, adminOnly).Name = "alerts.override"
 	app.DELETE("/settings/demo", s.RemoveDemo, adminOnly).Name = "demo.remove"
+	app.GET("/settings/demo/story", s.DemoStory).Name = "demo.story"
 	incidents := &IncidentHandler{s}
 	app.GET("/incidents", incidents.Index).Name = "incidents.index"
 
