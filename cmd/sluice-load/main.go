@@ -10,6 +10,7 @@
 //	go run ./cmd/sluice-load
 //	go run ./cmd/sluice-load -c 32 -d 5s -markdown load.md
 //	go run ./cmd/sluice-load -only /api/v1/runs -cpuprofile cpu.out
+//	go run ./cmd/sluice-load -only /runs/ -memprofile allocs.out
 package main
 
 import (
@@ -62,6 +63,7 @@ type options struct {
 	only        string
 	markdown    string
 	cpuProfile  string
+	memProfile  string
 	queries     bool
 	keep        bool
 	wrk         bool
@@ -79,6 +81,7 @@ func main() {
 	flag.StringVar(&o.only, "only", "", "measure only the endpoint of this name, or those whose name contains this")
 	flag.StringVar(&o.markdown, "markdown", "", "also write the results as a markdown table to this file")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured time to this file")
+	flag.StringVar(&o.memProfile, "memprofile", "", "write a profile of the allocations (go tool pprof -sample_index=alloc_objects) to this file at the end")
 	flag.BoolVar(&o.queries, "queries", false, "print the SQL statements one request of each endpoint runs, and measure nothing")
 	flag.BoolVar(&o.keep, "keep", false, "keep the database afterwards")
 	flag.BoolVar(&o.wrk, "wrk", false, "drive the endpoints with wrk (two threads) instead of this process's clients, as the issue measured")
@@ -193,6 +196,9 @@ func run(ctx context.Context, o options) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	if o.memProfile != "" {
+		defer writeAllocsProfile(o.memProfile)
+	}
 	fmt.Printf("%d connections, %s per endpoint (after %s of warm-up), GOMAXPROCS %d\n\n", o.conns, o.duration, o.warmup, runtime.GOMAXPROCS(0))
 	fmt.Printf("%-36s %8s %9s %9s %9s %9s %9s %7s %6s %5s\n", "endpoint", "req/s", "p50", "p99", "max", "CPU/req", "PG/req", "allocs", "errors", "load")
 	var results []result
@@ -225,6 +231,20 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 	return nil
+}
+
+// writeAllocsProfile writes the allocations made since the process started (the
+// measured requests most of them) to path.
+func writeAllocsProfile(path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sluice-load:", err)
+		return
+	}
+	defer f.Close()
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		fmt.Fprintln(os.Stderr, "sluice-load:", err)
+	}
 }
 
 // selected are the endpoints -only names: the one of exactly that name, else those
