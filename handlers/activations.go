@@ -163,7 +163,7 @@ func (h *ActivationHandler) showProps(c echo.Context, a *models.Activation, part
 				props.LastError = &runs[i]
 				props.Fix = fixButton(c, runFix(ctx, h.store, &runs[i], a.Ref(), known))
 			}
-			if props.LastRunWarnings, err = h.syncWarnings(ctx, c, ws, runs[i].ID); err != nil {
+			if props.LastRunWarnings, err = h.syncWarnings(ctx, c, &runs[i]); err != nil {
 				return props, fmt.Errorf("activation %s: run warnings: %w", a.ID, err)
 			}
 			break

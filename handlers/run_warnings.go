@@ -9,9 +9,10 @@ import (
 	"sluice/views/runsview"
 )
 
-// syncWarnings are a run's stored sync warnings, each with the page where to look.
-func (s *Server) syncWarnings(ctx context.Context, c echo.Context, workspaceID, runID string) ([]runsview.SyncWarning, error) {
-	ws, err := s.store.RunWarnings(ctx, workspaceID, runID)
+// syncWarnings are the stored sync warnings of r, a run read from the request's
+// workspace, each with the page where to look.
+func (s *Server) syncWarnings(ctx context.Context, c echo.Context, r *models.Run) ([]runsview.SyncWarning, error) {
+	ws, err := s.store.RunWarnings(ctx, r)
 	if err != nil {
 		return nil, err
 	}

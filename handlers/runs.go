@@ -82,7 +82,7 @@ func (h *RunHandler) Show(c echo.Context) error {
 		return fmt.Errorf("run samples: %w", err)
 	}
 	p.Samples = samplesOf(samples)
-	if p.Warnings, err = h.syncWarnings(ctx, c, ws, r.ID); err != nil {
+	if p.Warnings, err = h.syncWarnings(ctx, c, r); err != nil {
 		return fmt.Errorf("run warnings: %w", err)
 	}
 	if !r.Finished() {

@@ -12,7 +12,11 @@ import (
 // warningsOf answers a run's sync warnings by kind.
 func (w *world) warningsOf(r *models.Run) map[string]models.RunWarning {
 	w.t.Helper()
-	ws, err := w.store.RunWarnings(w.ctx, w.admin.WorkspaceID, r.ID)
+	stored, err := w.store.RunByID(w.ctx, w.admin.WorkspaceID, r.ID) // with its warning count
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	ws, err := w.store.RunWarnings(w.ctx, stored)
 	if err != nil {
 		w.t.Fatal(err)
 	}

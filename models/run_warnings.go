@@ -3,6 +3,8 @@ package models
 import (
 	"context"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // Sync warning kinds: problems a run met without failing (the seed's "Sync warnings").
@@ -32,21 +34,40 @@ type RunWarning struct {
 	ObjectID    string
 }
 
-// AddRunWarnings stores a run's sync warnings, in their order.
+// AddRunWarnings stores sync warnings, in their order, and counts them on their runs
+// (Run.WarningCount) in the same transaction.
 func (s *Store) AddRunWarnings(ctx context.Context, ws []RunWarning) error {
 	if len(ws) == 0 {
 		return nil
 	}
+	type runKey struct{ workspaceID, runID string }
+	counts := map[runKey]int{}
 	for i := range ws {
 		ws[i].ID = newID()
+		counts[runKey{ws[i].WorkspaceID, ws[i].RunID}]++
 	}
-	return translate(s.db.WithContext(ctx).Create(&ws).Error)
+	return translate(s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Create(&ws).Error; err != nil {
+			return err
+		}
+		for k, n := range counts {
+			if err := tx.Model(&Run{}).Where("workspace_id = ? AND id = ?", k.workspaceID, k.runID).
+				Update("warning_count", gorm.Expr("warning_count + ?", n)).Error; err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
 }
 
-// RunWarnings lists a run's sync warnings, in the order they were found.
-func (s *Store) RunWarnings(ctx context.Context, workspaceID, runID string) ([]RunWarning, error) {
+// RunWarnings lists the sync warnings of r, a run already read from its workspace, in
+// the order they were found; a run that counts none is not asked about.
+func (s *Store) RunWarnings(ctx context.Context, r *Run) ([]RunWarning, error) {
+	if r.WarningCount == 0 {
+		return nil, nil
+	}
 	var out []RunWarning
-	err := s.db.WithContext(ctx).Where("workspace_id = ? AND run_id = ?", workspaceID, runID).Order("id").Find(&out).Error
+	err := s.db.WithContext(ctx).Where("workspace_id = ? AND run_id = ?", r.WorkspaceID, r.ID).Order("id").Find(&out).Error
 	return out, translate(err)
 }
 

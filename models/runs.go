@@ -81,6 +81,9 @@ type Run struct {
 	// WaitJSON is what the run in flight is waiting for (RunWait), nil when it waits for
 	// nothing; emptied when the run ends.
 	WaitJSON *string
+	// WarningCount is how many sync warnings the run has (AddRunWarnings keeps it), so
+	// pages read run_warnings only for a run that has some.
+	WarningCount int
 }
 
 // Outcome is the stored outcome of a finished run, as the runner had it.
@@ -436,11 +439,11 @@ const lastRunShownColumns = "COALESCE(r.id, ''), COALESCE(r.workspace_id, ''), C
 // runSummaryColumns are the columns of a run that a history, a chart or a progress bar
 // shows; scanRunSummary reads them in this order.
 const runSummaryColumns = "id, activation_id, status, trigger, created_at, started_at, finished_at, queried, added, changed, removed, " +
-	"sent, rejected, source_issues, error_category, error_message, error_side"
+	"sent, rejected, source_issues, error_category, error_message, error_side, warning_count"
 
 func scanRunSummary(rows interface{ Scan(...any) error }, r *Run) error {
 	return rows.Scan(&r.ID, &r.ActivationID, &r.Status, &r.Trigger, &r.CreatedAt, &r.StartedAt, &r.FinishedAt, &r.Queried, &r.Added,
-		&r.Changed, &r.Removed, &r.Sent, &r.Rejected, &r.SourceIssues, &r.ErrorCategory, &r.ErrorMessage, &r.ErrorSide)
+		&r.Changed, &r.Removed, &r.Sent, &r.Rejected, &r.SourceIssues, &r.ErrorCategory, &r.ErrorMessage, &r.ErrorSide, &r.WarningCount)
 }
 
 // ListRunSummaries is ListRuns with only the columns a run history, its chart and a

@@ -184,3 +184,59 @@ func TestPruneRunDetails(t *testing.T) {
 		}
 	})
 }
+
+// AddRunWarnings counts the warnings on their run, as the run page and the activation's
+// run history read them; RunWarnings answers them in order, from the run's workspace only.
+func TestRunWarningCount(t *testing.T) {
+	testutil.EachStore(t, func(t *testing.T, s *models.Store) {
+		ctx := context.Background()
+		_, a := testutil.Admin(t, s)
+		act := activations(t, s, a, 1)[0]
+		r, err := s.EnqueueRun(ctx, a.WorkspaceID, act, models.TriggerManual, nil, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ws, err := s.RunWarnings(ctx, r); err != nil || len(ws) != 0 {
+			t.Fatalf("a new run's warnings: %v %v", ws, err)
+		}
+		add := func(msgs ...string) {
+			var ws []models.RunWarning
+			for _, m := range msgs {
+				ws = append(ws, models.RunWarning{WorkspaceID: a.WorkspaceID, RunID: r.ID, Kind: models.WarnSlowRun, Message: m,
+					ObjectType: models.WarnObjectRun, ObjectID: r.ID})
+			}
+			if err := s.AddRunWarnings(ctx, ws); err != nil {
+				t.Fatal(err)
+			}
+		}
+		add("first", "second")
+		add("third")
+		stored, err := s.RunByID(ctx, a.WorkspaceID, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		summaries, err := s.ListRunSummaries(ctx, a.WorkspaceID, act, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if stored.WarningCount != 3 || len(summaries) != 1 || summaries[0].WarningCount != 3 {
+			t.Fatalf("warning count %d, in the history %v, want 3", stored.WarningCount, summaries)
+		}
+		ws, err := s.RunWarnings(ctx, stored)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, w := range ws {
+			got = append(got, w.Message)
+		}
+		if fmt.Sprint(got) != "[first second third]" {
+			t.Fatalf("warnings %v", got)
+		}
+		other := *stored
+		other.WorkspaceID = "another-workspace"
+		if ws, err := s.RunWarnings(ctx, &other); err != nil || len(ws) != 0 {
+			t.Fatalf("another workspace's read: %v %v", ws, err)
+		}
+	})
+}
