@@ -93,4 +93,10 @@ func (c Chart) RunsCaption() string {
 	return "last " + strconv.Itoa(len(c.Bars)) + " runs"
 }
 
-func f1(v float64) string { return fmt.Sprintf("%.1f", v) }
+func f1(v float64) string {
+	var buf [24]byte
+	return string(appendF1(buf[:0], v))
+}
+
+// appendF1 appends v with one decimal, as "%.1f" formats it.
+func appendF1(b []byte, v float64) []byte { return strconv.AppendFloat(b, v, 'f', 1, 64) }

@@ -65,18 +65,29 @@ type FormErrors map[string]string
 
 // FormatTime renders a time for tables: "28 Nov 2026, 18:40 UTC".
 func FormatTime(t time.Time) string {
-	if t.IsZero() {
-		return "—"
-	}
-	return t.UTC().Format("2 Jan 2006, 15:04 UTC")
+	var buf [32]byte // on the stack: the string is the one allocation
+	return string(appendTime(buf[:0], t))
 }
 
 // FormatTimePtr renders an optional time, "Never" when absent.
 func FormatTimePtr(t *time.Time) string {
+	var buf [32]byte
+	return string(AppendTimePtr(buf[:0], t))
+}
+
+// AppendTimePtr appends FormatTimePtr's text to b, for views that write rows by hand.
+func AppendTimePtr(b []byte, t *time.Time) []byte {
 	if t == nil {
-		return "Never"
+		return append(b, "Never"...)
 	}
-	return FormatTime(*t)
+	return appendTime(b, *t)
+}
+
+func appendTime(b []byte, t time.Time) []byte {
+	if t.IsZero() {
+		return append(b, "—"...)
+	}
+	return t.UTC().AppendFormat(b, "2 Jan 2006, 15:04 UTC")
 }
 
 // RoleBadgeClass picks the badge colour of a role.
