@@ -351,21 +351,17 @@ type ActivationFilter struct {
 // page (After, Limit).
 // Rows are read without gorm's reflection, which cost more than the query on a page.
 func (s *Store) ListActivations(ctx context.Context, workspaceID string, f ActivationFilter) ([]Activation, error) {
-	rows, err := filterActivations(s.db.WithContext(ctx).Model(&Activation{}).Select(activationColumns), "activations", workspaceID, f).
-		Order("name").Rows()
-	if err != nil {
-		return nil, translate(err)
-	}
-	defer rows.Close()
 	var out []Activation
-	for rows.Next() {
+	err := s.eachRow(filterActivations(s.db.WithContext(ctx).Model(&Activation{}).Select(activationColumns), "activations", workspaceID, f).
+		Order("name"), func(row rowScanner) error {
 		var a Activation
-		if err := rows.Scan(activationFields(&a)...); err != nil {
-			return nil, translate(err)
+		if err := row.Scan(activationFields(&a)...); err != nil {
+			return err
 		}
 		out = append(out, a)
-	}
-	return out, translate(rows.Err())
+		return nil
+	})
+	return out, err
 }
 
 // ListActivationsWithLastRuns is ListActivations with the last run of each, by id, read
@@ -374,14 +370,9 @@ func (s *Store) ListActivations(ctx context.Context, workspaceID string, f Activ
 func (s *Store) ListActivationsWithLastRuns(ctx context.Context, workspaceID string, f ActivationFilter) ([]Activation, map[string]*Run, error) {
 	q := s.db.WithContext(ctx).Table("activations AS a").Select("a." + strings.ReplaceAll(activationColumns, ", ", ", a.") + ", " + lastRunShownColumns).
 		Joins("LEFT JOIN runs AS r ON r.id = a.last_run_id AND r.workspace_id = a.workspace_id")
-	rows, err := filterActivations(q, "a", workspaceID, f).Order("a.name").Rows()
-	if err != nil {
-		return nil, nil, translate(err)
-	}
-	defer rows.Close()
 	var acts []Activation
 	var runs []*Run
-	for rows.Next() {
+	err := s.eachRow(filterActivations(q, "a", workspaceID, f).Order("a.name"), func(row rowScanner) error {
 		var a Activation
 		r := &Run{}
 		// Without a run its created_at is null; SQLite would not read a COALESCE of it
@@ -393,20 +384,24 @@ func (s *Store) ListActivationsWithLastRuns(ctx context.Context, workspaceID str
 				fields[i] = &createdAt
 			}
 		}
-		if err := rows.Scan(append(activationFields(&a), fields...)...); err != nil {
-			return nil, nil, translate(err)
+		if err := row.Scan(append(activationFields(&a), fields...)...); err != nil {
+			return err
 		}
 		acts = append(acts, a)
 		if r.ID != "" && createdAt != nil {
 			r.CreatedAt = *createdAt
 			runs = append(runs, r)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
 	}
 	last := make(map[string]*Run, len(runs))
 	for _, r := range runs {
 		last[r.ID] = r
 	}
-	return acts, last, translate(rows.Err())
+	return acts, last, nil
 }
 
 // activationFields are where activationColumns are read into.
@@ -471,27 +466,23 @@ func (s *Store) ActivationRows(ctx context.Context, workspaceID string, f Activa
 		Joins("LEFT JOIN segments AS g ON g.id = a.segment_id AND g.workspace_id = a.workspace_id").
 		Joins("LEFT JOIN platforms AS p ON p.id = a.platform_id AND p.workspace_id = a.workspace_id").
 		Joins("LEFT JOIN runs AS r ON r.id = a.last_run_id AND r.workspace_id = a.workspace_id")
-	rows, err := filterActivations(q, "a", workspaceID, f).Order("a.name").Rows()
-	if err != nil {
-		return nil, translate(err)
-	}
-	defer rows.Close()
 	var out []ActivationRow
-	for rows.Next() {
-		var row ActivationRow
-		a, run := &row.Activation, &row.LastRun
+	err := s.eachRow(filterActivations(q, "a", workspaceID, f).Order("a.name"), func(row rowScanner) error {
+		var r ActivationRow
+		a, run := &r.Activation, &r.LastRun
 		var runAt *time.Time
-		if err := rows.Scan(&a.ID, &a.Name, &a.SegmentID, &a.PlatformID, &a.ScheduleJSON, &a.Status, &a.PauseAutomatic, &a.PauseReason,
-			&a.Health, &a.LastRunID, &row.SegmentName, &row.PlatformName, &run.ID, &run.Status, &runAt, &run.Sent); err != nil {
-			return nil, translate(err)
+		if err := row.Scan(&a.ID, &a.Name, &a.SegmentID, &a.PlatformID, &a.ScheduleJSON, &a.Status, &a.PauseAutomatic, &a.PauseReason,
+			&a.Health, &a.LastRunID, &r.SegmentName, &r.PlatformName, &run.ID, &run.Status, &runAt, &run.Sent); err != nil {
+			return err
 		}
 		a.WorkspaceID = workspaceID
 		if runAt != nil {
 			run.CreatedAt = *runAt
 		}
-		out = append(out, row)
-	}
-	return out, translate(rows.Err())
+		out = append(out, r)
+		return nil
+	})
+	return out, err
 }
 
 // FirstSteps says which of what an activation needs the workspace already has: the

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
+	"gorm.io/gorm"
 
 	"sluice/migrations"
 )
@@ -75,4 +76,46 @@ func translatePgx(err error) error {
 		return fmt.Errorf("%w: %v", ErrConflict, err)
 	}
 	return translate(err)
+}
+
+// rowScanner is one row of a read, from database/sql's rows or pgx's.
+type rowScanner interface{ Scan(dest ...any) error }
+
+// eachRow runs q, a query of explicit columns, and hands each row to scan. On
+// PostgreSQL the rows are read through pgx directly, scanned straight into their
+// fields: database/sql boxes every value into a driver.Value and converts it again
+// into its field, which was most of the allocations of a list of 50 runs.
+func (s *Store) eachRow(q *gorm.DB, scan func(rowScanner) error) error {
+	if s.dialect != migrations.Postgres {
+		rows, err := q.Rows()
+		if err != nil {
+			return translate(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			if err := scan(rows); err != nil {
+				return translate(err)
+			}
+		}
+		return translate(rows.Err())
+	}
+	var none []map[string]any // the statement is built, not run
+	built := q.Session(&gorm.Session{DryRun: true}).Find(&none)
+	if built.Error != nil {
+		return translate(built.Error)
+	}
+	ctx, sql, vars := built.Statement.Context, built.Statement.SQL.String(), built.Statement.Vars
+	return s.withPgx(ctx, func(conn *pgx.Conn) error {
+		rows, err := conn.Query(ctx, sql, vars...)
+		if err != nil {
+			return translatePgx(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			if err := scan(rows); err != nil {
+				return translatePgx(err)
+			}
+		}
+		return translatePgx(rows.Err())
+	})
 }

@@ -345,35 +345,36 @@ func (s *Store) RunByID(ctx context.Context, workspaceID, id string) (*Run, erro
 // RunWithActivation loads a run of a workspace and what its page or answer needs of its
 // activation, in one query. A run whose activation is gone has an empty ref.
 func (s *Store) RunWithActivation(ctx context.Context, workspaceID, id string) (*Run, ActivationRef, error) {
-	var row struct {
-		Run
-		ActivationName       string
-		ActivationSegmentID  string
-		ActivationPlatformID string
-		ActivationFound      bool
-	}
-	err := s.db.WithContext(ctx).Table("runs").
-		Select("runs.*, COALESCE(activations.name, '') AS activation_name, "+
-			"COALESCE(activations.segment_id, '') AS activation_segment_id, "+
-			"COALESCE(activations.platform_id, '') AS activation_platform_id, "+
-			"activations.id IS NOT NULL AS activation_found").
+	var (
+		r                      Run
+		ref                    ActivationRef
+		found, activationFound bool
+	)
+	q := s.db.WithContext(ctx).Table("runs").
+		Select("runs."+strings.ReplaceAll(runColumns, ", ", ", runs.")+", COALESCE(activations.name, ''), "+
+			"COALESCE(activations.segment_id, ''), COALESCE(activations.platform_id, ''), activations.id IS NOT NULL").
 		Joins("LEFT JOIN activations ON activations.id = runs.activation_id AND activations.workspace_id = runs.workspace_id").
-		Where("runs.workspace_id = ? AND runs.id = ?", workspaceID, id).
-		Take(&row).Error
-	if err != nil {
-		return nil, ActivationRef{}, translate(err)
+		Where("runs.workspace_id = ? AND runs.id = ?", workspaceID, id).Limit(1)
+	err := s.eachRow(q, func(row rowScanner) error {
+		found = true
+		return row.Scan(append(runFields(&r), &ref.Name, &ref.SegmentID, &ref.PlatformID, &activationFound)...)
+	})
+	switch {
+	case err != nil:
+		return nil, ActivationRef{}, err
+	case !found:
+		return nil, ActivationRef{}, ErrNotFound
 	}
-	var ref ActivationRef
-	if row.ActivationFound {
-		ref = ActivationRef{ID: row.ActivationID, WorkspaceID: workspaceID, Name: row.ActivationName,
-			SegmentID: row.ActivationSegmentID, PlatformID: row.ActivationPlatformID}
+	if !activationFound {
+		return &r, ActivationRef{}, nil
 	}
-	return &row.Run, ref, nil
+	ref.ID, ref.WorkspaceID = r.ActivationID, workspaceID
+	return &r, ref, nil
 }
 
 // ListRuns returns an activation's runs, newest first, a page at a time.
 func (s *Store) ListRuns(ctx context.Context, workspaceID, activationID string, limit int) ([]Run, error) {
-	return findRuns(s.db.WithContext(ctx).Where("workspace_id = ? AND activation_id = ?", workspaceID, activationID).
+	return s.findRuns(s.db.WithContext(ctx).Where("workspace_id = ? AND activation_id = ?", workspaceID, activationID).
 		Order("created_at DESC, id DESC").Limit(clampLimit(limit)), runColumns, scanRun)
 }
 
@@ -381,31 +382,33 @@ func (s *Store) ListRuns(ctx context.Context, workspaceID, activationID string, 
 // are read with them, without gorm's reflection, which cost more than the queries.
 const runColumns = "id, workspace_id, activation_id, status, trigger, scheduled_for, full_resync, stage, processed, " +
 	"queried, added, changed, removed, unchanged, sent, rejected, unsent, source_issues, error_category, error_message, " +
-	"error_detail, lease_owner, lease_expires_at, cancel_requested, created_at, started_at, finished_at, stages_json, error_side, alerted_at, wait_json"
+	"error_detail, lease_owner, lease_expires_at, cancel_requested, created_at, started_at, finished_at, stages_json, error_side, alerted_at, " +
+	"wait_json, warning_count"
 
-func scanRun(rows interface{ Scan(...any) error }, r *Run) error {
-	return rows.Scan(&r.ID, &r.WorkspaceID, &r.ActivationID, &r.Status, &r.Trigger, &r.ScheduledFor, &r.FullResync, &r.Stage, &r.Processed,
+func scanRun(rows rowScanner, r *Run) error {
+	return rows.Scan(runFields(r)...)
+}
+
+// runFields are where runColumns are read into.
+func runFields(r *Run) []any {
+	return []any{&r.ID, &r.WorkspaceID, &r.ActivationID, &r.Status, &r.Trigger, &r.ScheduledFor, &r.FullResync, &r.Stage, &r.Processed,
 		&r.Queried, &r.Added, &r.Changed, &r.Removed, &r.Unchanged, &r.Sent, &r.Rejected, &r.Unsent, &r.SourceIssues, &r.ErrorCategory,
 		&r.ErrorMessage, &r.ErrorDetail, &r.LeaseOwner, &r.LeaseExpiresAt, &r.CancelRequested, &r.CreatedAt, &r.StartedAt, &r.FinishedAt,
-		&r.StagesJSON, &r.ErrorSide, &r.AlertedAt, &r.WaitJSON)
+		&r.StagesJSON, &r.ErrorSide, &r.AlertedAt, &r.WaitJSON, &r.WarningCount}
 }
 
 // findRuns runs q, a query of runs, for the columns given and reads each row with scan.
-func findRuns(q *gorm.DB, columns string, scan func(interface{ Scan(...any) error }, *Run) error) ([]Run, error) {
-	rows, err := q.Model(&Run{}).Select(columns).Rows()
-	if err != nil {
-		return nil, translate(err)
-	}
-	defer rows.Close()
+func (s *Store) findRuns(q *gorm.DB, columns string, scan func(rowScanner, *Run) error) ([]Run, error) {
 	var out []Run
-	for rows.Next() {
+	err := s.eachRow(q.Model(&Run{}).Select(columns), func(row rowScanner) error {
 		var r Run
-		if err := scan(rows, &r); err != nil {
-			return nil, translate(err)
+		if err := scan(row, &r); err != nil {
+			return err
 		}
 		out = append(out, r)
-	}
-	return out, translate(rows.Err())
+		return nil
+	})
+	return out, err
 }
 
 // runShownColumns are the columns of a run that its JSON and its fix link show: all but
@@ -415,7 +418,7 @@ const runShownColumns = "id, workspace_id, activation_id, status, trigger, sched
 	"queried, added, changed, removed, unchanged, sent, rejected, unsent, source_issues, error_category, error_message, " +
 	"cancel_requested, created_at, started_at, finished_at, error_side, wait_json"
 
-func scanRunShown(rows interface{ Scan(...any) error }, r *Run) error {
+func scanRunShown(rows rowScanner, r *Run) error {
 	return rows.Scan(runShownFields(r)...)
 }
 
@@ -441,7 +444,7 @@ const lastRunShownColumns = "COALESCE(r.id, ''), COALESCE(r.workspace_id, ''), C
 const runSummaryColumns = "id, activation_id, status, trigger, created_at, started_at, finished_at, queried, added, changed, removed, " +
 	"sent, rejected, source_issues, error_category, error_message, error_side, warning_count"
 
-func scanRunSummary(rows interface{ Scan(...any) error }, r *Run) error {
+func scanRunSummary(rows rowScanner, r *Run) error {
 	return rows.Scan(&r.ID, &r.ActivationID, &r.Status, &r.Trigger, &r.CreatedAt, &r.StartedAt, &r.FinishedAt, &r.Queried, &r.Added,
 		&r.Changed, &r.Removed, &r.Sent, &r.Rejected, &r.SourceIssues, &r.ErrorCategory, &r.ErrorMessage, &r.ErrorSide, &r.WarningCount)
 }
@@ -450,7 +453,7 @@ func scanRunSummary(rows interface{ Scan(...any) error }, r *Run) error {
 // progress bar show (runSummaryColumns; the rest are left empty), read without
 // reflection: an activation's page reads 50 of them on every view.
 func (s *Store) ListRunSummaries(ctx context.Context, workspaceID, activationID string, limit int) ([]Run, error) {
-	out, err := findRuns(s.db.WithContext(ctx).Where("workspace_id = ? AND activation_id = ?", workspaceID, activationID).
+	out, err := s.findRuns(s.db.WithContext(ctx).Where("workspace_id = ? AND activation_id = ?", workspaceID, activationID).
 		Order("created_at DESC, id DESC").Limit(clampLimit(limit)), runSummaryColumns, scanRunSummary)
 	for i := range out {
 		out[i].WorkspaceID = workspaceID
@@ -476,7 +479,7 @@ func (s *Store) ListRunsBefore(ctx context.Context, workspaceID, activationID st
 	if cursor != nil {
 		q = q.Where("created_at < ? OR (created_at = ? AND id < ?)", cursor.CreatedAt, cursor.CreatedAt, cursor.ID)
 	}
-	return findRuns(q.Order("created_at DESC, id DESC").Limit(max(1, min(limit, 1000))), runShownColumns, scanRunShown)
+	return s.findRuns(q.Order("created_at DESC, id DESC").Limit(max(1, min(limit, 1000))), runShownColumns, scanRunShown)
 }
 
 // RunsByIDs loads the runs of a workspace with these ids in one query, by id; ids not
@@ -487,7 +490,7 @@ func (s *Store) RunsByIDs(ctx context.Context, workspaceID string, ids []string)
 	if len(ids) == 0 {
 		return out, nil
 	}
-	runs, err := findRuns(s.db.WithContext(ctx).Where("workspace_id = ? AND id IN ?", workspaceID, ids), runShownColumns, scanRunShown)
+	runs, err := s.findRuns(s.db.WithContext(ctx).Where("workspace_id = ? AND id IN ?", workspaceID, ids), runShownColumns, scanRunShown)
 	if err != nil {
 		return nil, err
 	}
