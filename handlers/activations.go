@@ -133,7 +133,7 @@ func (h *ActivationHandler) showProps(c echo.Context, a *models.Activation, part
 	sc, next := a.ScheduleAndNext(time.Now())
 	props := activationsview.ShowProps{Activation: a, Segment: parts.SegmentName, Platform: parts.PlatformName, Runs: runs,
 		Tab: tab, Schedule: sc.Describe(), NextRun: next, Errors: errs}
-	if tab == "runs" { // the pauses and resumes are listed beside the run history only
+	if tab == "runs" && parts.HasEvents { // the pauses and resumes are listed beside the run history only
 		if props.Events, err = h.store.ActivationEvents(ctx, ws, a.ID, 50); err != nil {
 			return props, err
 		}

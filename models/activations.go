@@ -294,7 +294,8 @@ func (s *Store) ActivationByID(ctx context.Context, workspaceID, id string) (*Ac
 // ActivationParts are what an activation's page shows of the objects it uses: its
 // segment's name and model, the model's source, its platform's name and kind; and
 // whether the page has more to read: open validation issues on the source or the model
-// (OpenIssuesByObject), an open incident on the activation (OpenIncidentOn).
+// (OpenIssuesByObject), an open incident on the activation (OpenIncidentOn), pauses or
+// resumes to list (ActivationEvents).
 type ActivationParts struct {
 	SegmentName  string
 	Model        SegmentModel
@@ -302,37 +303,41 @@ type ActivationParts struct {
 	PlatformKind string
 	OpenIssues   bool
 	OpenIncident bool
+	HasEvents    bool
 }
 
 // ActivationWithParts loads an activation of a workspace with its parts, in one query.
 func (s *Store) ActivationWithParts(ctx context.Context, workspaceID, id string) (*Activation, ActivationParts, error) {
-	var row struct {
-		Activation
-		SegmentName  string
-		ModelID      string
-		SourceID     string
-		PlatformName string
-		PlatformKind string
-		OpenIssues   int
-		OpenIncident int
-	}
-	err := s.db.WithContext(ctx).Table("activations").
-		Select("activations.*, segments.name AS segment_name, data_models.id AS model_id, data_models.source_id AS source_id, "+
-			"platforms.name AS platform_name, platforms.kind AS platform_kind, "+
-			"CASE WHEN EXISTS (SELECT 1 FROM validation_issues v WHERE v.workspace_id = activations.workspace_id AND v.resolved_at IS NULL "+
-			"AND v.object_id IN (data_models.source_id, data_models.id)) THEN 1 ELSE 0 END AS open_issues, "+
-			"CASE WHEN EXISTS (SELECT 1 FROM incidents i WHERE i.workspace_id = activations.workspace_id AND i.object_type = ? "+
-			"AND i.object_id = activations.id AND i.resolved_at IS NULL) THEN 1 ELSE 0 END AS open_incident", IncidentActivation).
+	var (
+		a     Activation
+		p     ActivationParts
+		found bool
+	)
+	q := s.db.WithContext(ctx).Table("activations").
+		Select("activations."+strings.ReplaceAll(activationColumns, ", ", ", activations.")+", segments.name, data_models.id, data_models.source_id, "+
+			"platforms.name, platforms.kind, "+
+			"EXISTS (SELECT 1 FROM validation_issues v WHERE v.workspace_id = activations.workspace_id AND v.resolved_at IS NULL "+
+			"AND v.object_id IN (data_models.source_id, data_models.id)), "+
+			"EXISTS (SELECT 1 FROM incidents i WHERE i.workspace_id = activations.workspace_id AND i.object_type = ? "+
+			"AND i.object_id = activations.id AND i.resolved_at IS NULL), "+
+			"EXISTS (SELECT 1 FROM activation_events e WHERE e.workspace_id = activations.workspace_id AND e.activation_id = activations.id)",
+			IncidentActivation).
 		Joins("JOIN segments ON segments.id = activations.segment_id AND segments.workspace_id = activations.workspace_id").
 		Joins("JOIN data_models ON data_models.id = segments.model_id AND data_models.workspace_id = activations.workspace_id").
 		Joins("JOIN platforms ON platforms.id = activations.platform_id AND platforms.workspace_id = activations.workspace_id").
-		Where("activations.workspace_id = ? AND activations.id = ?", workspaceID, id).
-		Take(&row).Error
-	if err != nil {
-		return nil, ActivationParts{}, translate(err)
+		Where("activations.workspace_id = ? AND activations.id = ?", workspaceID, id).Limit(1)
+	err := s.eachRow(q, func(row rowScanner) error {
+		found = true
+		return row.Scan(append(activationFields(&a), &p.SegmentName, &p.Model.ModelID, &p.Model.SourceID, &p.PlatformName, &p.PlatformKind,
+			&p.OpenIssues, &p.OpenIncident, &p.HasEvents)...)
+	})
+	switch {
+	case err != nil:
+		return nil, ActivationParts{}, err
+	case !found:
+		return nil, ActivationParts{}, ErrNotFound
 	}
-	return &row.Activation, ActivationParts{SegmentName: row.SegmentName, Model: SegmentModel{ModelID: row.ModelID, SourceID: row.SourceID},
-		PlatformName: row.PlatformName, PlatformKind: row.PlatformKind, OpenIssues: row.OpenIssues == 1, OpenIncident: row.OpenIncident == 1}, nil
+	return &a, p, nil
 }
 
 // ActivationFilter narrows the activations list: by the last run's health (healthy,
