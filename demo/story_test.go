@@ -123,6 +123,9 @@ func TestStoryShowsEveryState(t *testing.T) {
 			if past != demo.HistoryDays {
 				t.Errorf("%s has %d past runs, want %d", name, past, demo.HistoryDays)
 			}
+			if oldest := runs[len(runs)-1]; a.CreatedAt.After(oldest.CreatedAt) {
+				t.Errorf("%s was made on %s, after its first run on %s", name, a.CreatedAt, oldest.CreatedAt)
+			}
 			if runs[0].Trigger != models.TriggerManual || runs[0].ID != a.LastRunID {
 				t.Errorf("%s: the latest run is not the real one Sluice ran: %+v", name, runs[0])
 			}

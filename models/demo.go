@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"slices"
+	"time"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -120,5 +121,20 @@ func (s *Store) AddRunHistory(ctx context.Context, workspaceID string, runs []Ru
 	if int(n) != len(acts) {
 		return ErrNotFound
 	}
-	return s.createInBatches(ctx, &runs, len(runs))
+	// An activation cannot have run before it was made: date it back to its first run.
+	first := map[string]time.Time{}
+	for _, r := range runs {
+		if t, ok := first[r.ActivationID]; !ok || r.CreatedAt.Before(t) {
+			first[r.ActivationID] = r.CreatedAt
+		}
+	}
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		for id, t := range first {
+			if err := tx.Model(&Activation{}).Where("workspace_id = ? AND id = ? AND created_at > ?", workspaceID, id, t).
+				Update("created_at", t).Error; err != nil {
+				return translate(err)
+			}
+		}
+		return translate(tx.CreateInBatches(&runs, 500).Error)
+	})
 }
