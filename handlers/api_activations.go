@@ -206,7 +206,7 @@ func (h *ActivationAPI) Index(c echo.Context) error {
 		}
 		f.After = lastName
 	}
-	page, lastRuns, err := h.store.ListActivationsWithLastRuns(ctx, ws, f)
+	page, lastRuns, segModels, err := h.store.ListActivationsWithLastRuns(ctx, ws, f)
 	if err != nil {
 		return fmt.Errorf("list activations: %w", err)
 	}
@@ -216,7 +216,7 @@ func (h *ActivationAPI) Index(c echo.Context) error {
 		next = base64.RawURLEncoding.EncodeToString([]byte(page[limit-1].ID + "\n" + page[limit-1].Name))
 	}
 	rv := h.runView(ws)
-	rv.runs = lastRuns
+	rv.runs, rv.segModels = lastRuns, segModels
 	items, err := apiMapList(page, func(a *models.Activation) (apiActivationJSON, error) { return h.apiActivation(ctx, rv, a) })
 	if err != nil {
 		return err

@@ -185,6 +185,15 @@ func TestAPIRunErrorsLinkToTheirFix(t *testing.T) {
 			got.Counts != (models.RunCounts{Queried: 3, Added: 3, Sent: 1, Unsent: 2}) || got.Stage == nil {
 			t.Errorf("%s/%s: run %+v error %+v, want %+v", tc.side, tc.category, got, got.Error, want)
 		}
+		// The list of activations links its last run's error to the same fix (it reads the
+		// segment's model in its one statement).
+		if err := s.app.store.SetActivationHealth(t.Context(), models.DefaultWorkspaceID, act.ID, queued.ID, models.HealthFailed); err != nil {
+			t.Fatal(err)
+		}
+		l := into[list[activationBody]](t, s.admin.get("/activations").want(t, http.StatusOK))
+		if len(l.Items) != 1 || l.Items[0].LastRun == nil || l.Items[0].LastRun.Error == nil || *l.Items[0].LastRun.Error != want {
+			t.Errorf("%s/%s: the list's last run %+v, want the error %+v", tc.side, tc.category, l.Items, want)
+		}
 	}
 
 	// A successful run has no error; the activation's health and last run follow the run

@@ -369,14 +369,19 @@ func (s *Store) ListActivations(ctx context.Context, workspaceID string, f Activ
 	return out, err
 }
 
-// ListActivationsWithLastRuns is ListActivations with the last run of each, by id, read
-// in the same query (the API's list shows them); the columns only a run's own page
-// shows (runShownColumns) are left empty.
-func (s *Store) ListActivationsWithLastRuns(ctx context.Context, workspaceID string, f ActivationFilter) ([]Activation, map[string]*Run, error) {
-	q := s.db.WithContext(ctx).Table("activations AS a").Select("a." + strings.ReplaceAll(activationColumns, ", ", ", a.") + ", " + lastRunShownColumns).
-		Joins("LEFT JOIN runs AS r ON r.id = a.last_run_id AND r.workspace_id = a.workspace_id")
+// ListActivationsWithLastRuns is ListActivations with the last run of each, by id, and
+// the model of each one's segment, by segment id, read in the same query (the API's list
+// shows the runs, and the fix of a failed one may lead to the model or its source); the
+// columns only a run's own page shows (runShownColumns) are left empty.
+func (s *Store) ListActivationsWithLastRuns(ctx context.Context, workspaceID string, f ActivationFilter) ([]Activation, map[string]*Run, map[string]SegmentModel, error) {
+	q := s.db.WithContext(ctx).Table("activations AS a").
+		Select("a." + strings.ReplaceAll(activationColumns, ", ", ", a.") + ", " + lastRunShownColumns + ", COALESCE(m.id, ''), COALESCE(m.source_id, '')").
+		Joins("LEFT JOIN runs AS r ON r.id = a.last_run_id AND r.workspace_id = a.workspace_id").
+		Joins("LEFT JOIN segments AS g ON g.id = a.segment_id AND g.workspace_id = a.workspace_id").
+		Joins("LEFT JOIN data_models AS m ON m.id = g.model_id AND m.workspace_id = a.workspace_id")
 	var acts []Activation
 	var runs []*Run
+	segModels := map[string]SegmentModel{}
 	err := s.eachRow(filterActivations(q, "a", workspaceID, f).Order("a.name"), func(row rowScanner) error {
 		var a Activation
 		r := &Run{}
@@ -389,10 +394,14 @@ func (s *Store) ListActivationsWithLastRuns(ctx context.Context, workspaceID str
 				fields[i] = &createdAt
 			}
 		}
-		if err := row.Scan(append(activationFields(&a), fields...)...); err != nil {
+		var m SegmentModel
+		if err := row.Scan(append(append(activationFields(&a), fields...), &m.ModelID, &m.SourceID)...); err != nil {
 			return err
 		}
 		acts = append(acts, a)
+		if m.ModelID != "" {
+			segModels[a.SegmentID] = m
+		}
 		if r.ID != "" && createdAt != nil {
 			r.CreatedAt = *createdAt
 			runs = append(runs, r)
@@ -400,13 +409,13 @@ func (s *Store) ListActivationsWithLastRuns(ctx context.Context, workspaceID str
 		return nil
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	last := make(map[string]*Run, len(runs))
 	for _, r := range runs {
 		last[r.ID] = r
 	}
-	return acts, last, nil
+	return acts, last, segModels, nil
 }
 
 // activationFields are where activationColumns are read into.
