@@ -13,6 +13,7 @@ const (
 	keyActor     = "sluice.actor"
 	keySession   = "sluice.session"
 	keySessionID = "sluice.session_id"
+	keyMemberOf  = "sluice.member_of"
 )
 
 // currentUser is the signed-in user, nil for API calls and signed-out visitors.
@@ -42,3 +43,9 @@ func currentSessionID(c echo.Context) string {
 
 // workspaceID scopes every store call of the request.
 func workspaceID(c echo.Context) string { return actor(c).WorkspaceID }
+
+// memberOf is how many workspaces the signed-in user is a member of, 0 when signed out.
+func memberOf(c echo.Context) int {
+	n, _ := c.Get(keyMemberOf).(int)
+	return n
+}

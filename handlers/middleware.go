@@ -44,7 +44,7 @@ func saveSession(c echo.Context) error {
 
 // loadSession reads the session cookie, makes sure it carries a CSRF token, and loads
 // the signed-in user from the server-side session the cookie names, whose workspace
-// then scopes the whole request. A session ended (sign-out, role change, removal, an
+// then scopes the whole request, with the user's role in it (their membership). A session ended (sign-out, role change, removal, an
 // admin) or expired is gone from the database, so its cookie signs nobody in.
 func (s *Server) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
@@ -72,6 +72,7 @@ func (s *Server) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
 				c.Set(keySessionID, in.SessionID)
 				c.Set(keyUser, u)
 				c.Set(keyWorkspace, &in.Workspace)
+				c.Set(keyMemberOf, in.Workspaces)
 				c.Set(keyActor, models.Actor{WorkspaceID: u.WorkspaceID, Type: models.ActorUser, ID: u.ID, Name: u.Email, Role: u.Role})
 			}
 		}

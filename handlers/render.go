@@ -26,13 +26,18 @@ func wantsPartial(c echo.Context) bool {
 // so a failed render still becomes a proper error answer.
 func (s *Server) render(c echo.Context, status int, page, partial templ.Component) error {
 	c.Response().Header().Add("Vary", "HX-Request")
-	comp := page
+	comp, full := page, true
 	if partial != nil && wantsPartial(c) {
-		comp = partial
+		comp, full = partial, false
 	}
 	p, err := s.pageContext(c)
 	if err != nil {
 		return err
+	}
+	if full && memberOf(c) > 1 {
+		if p.Workspaces, err = s.store.WorkspacesOf(c.Request().Context(), currentUser(c).ID); err != nil {
+			return fmt.Errorf("render: %w", err)
+		}
 	}
 	buf := renderBuffers.Get().(*bytes.Buffer)
 	defer putRenderBuffer(buf)

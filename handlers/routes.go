@@ -112,7 +112,7 @@ func (s *Server) routes(e *echo.Echo, m *metrics, reg *prometheus.Registry) {
 	app.GET("/activations", acts.Index).Name = "activations.index"
 	app.GET("/activations/new", acts.New, editorOnly).Name = "activations.new"
 	app.POST("/activations", acts.Create, editorOnly).Name = "activations.create"
-	app.GET("/activations/:id", acts.Show).Name = "activations.show"
+	app.GET("/activations/:id", acts.Show, s.followLink("activations")).Name = "activations.show"
 	app.POST("/activations/:id/runs", acts.RunNow, operatorOnly).Name = "activations.run"
 	app.POST("/activations/:id/pause", acts.Pause, operatorOnly).Name = "activations.pause"
 	app.POST("/activations/:id/resume", acts.Resume, operatorOnly).Name = "activations.resume"
@@ -121,7 +121,7 @@ func (s *Server) routes(e *echo.Echo, m *metrics, reg *prometheus.Registry) {
 	app.POST("/activations/:id/settings", acts.UpdateSettings, editorOnly).Name = "activations.settings"
 	app.DELETE("/activations/:id", acts.Delete, editorOnly).Name = "activations.delete"
 	runs := &RunHandler{s}
-	app.GET("/runs/:id", runs.Show).Name = "runs.show"
+	app.GET("/runs/:id", runs.Show, s.followLink("runs")).Name = "runs.show"
 	app.GET("/runs/:id/issues", runs.Issues).Name = "runs.issues"
 	app.GET("/runs/:id/issues.csv", runs.IssuesCSV).Name = "runs.issues_csv"
 	app.GET("/runs/:id/progress", runs.Progress).Name = "runs.progress"
@@ -185,6 +185,13 @@ func (s *Server) routes(e *echo.Echo, m *metrics, reg *prometheus.Registry) {
 	app.GET("/settings/demo/story", s.DemoStory).Name = "demo.story"
 	incidents := &IncidentHandler{s}
 	app.GET("/incidents", incidents.Index).Name = "incidents.index"
+
+	wss := &WorkspaceHandler{s}
+	app.POST("/workspaces/switch", wss.Switch).Name = "workspaces.switch"
+	app.GET("/settings/workspaces", wss.Index, requireOwner).Name = "workspaces.index"
+	app.POST("/settings/workspaces", wss.Create, requireOwner).Name = "workspaces.create"
+	app.POST("/settings/workspaces/:id", wss.Update, requireOwner).Name = "workspaces.update"
+	app.POST("/settings/workspaces/:id/delete", wss.Delete, requireOwner).Name = "workspaces.delete"
 
 	admin := app.Group("/settings", adminOnly)
 	users := &UserHandler{s}

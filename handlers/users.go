@@ -51,7 +51,11 @@ func (h *UserHandler) Create(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("create user: %w", err)
 	}
-	if err := flash(c, "success", fmt.Sprintf("%s can now sign in as %s.", u.Email, u.Role.Label())); err != nil {
+	msg := fmt.Sprintf("%s can now sign in as %s.", u.Email, u.Role.Label())
+	if u.WorkspaceID != workspaceID(c) { // an account of the organization, now a member here too
+		msg = fmt.Sprintf("%s already had an account: they now also work in this workspace, as %s.", u.Email, u.Role.Label())
+	}
+	if err := flash(c, "success", msg); err != nil {
 		return err
 	}
 	return redirect(c, c.Echo().Reverse("users.index"))

@@ -29,6 +29,9 @@ import (
 var (
 	ErrNotFound = errors.New("not found")
 	ErrConflict = errors.New("conflict")
+	// ErrForbidden: the actor may not do this whatever the input, e.g. manage the
+	// workspaces of an organization they do not own.
+	ErrForbidden = errors.New("forbidden")
 )
 
 // DefaultWorkspaceID is the workspace the first migration creates.

@@ -88,12 +88,15 @@ func (s *Store) CreateSession(ctx context.Context, u *User, userAgent, ip, repla
 	return token, nil
 }
 
-// SignedIn is what a live session stands for: its id, its user and the user's
-// workspace, which scopes the whole request.
+// SignedIn is what a live session stands for: its id, its user (with the role of their
+// membership) and the session's workspace, which scopes the whole request.
 type SignedIn struct {
 	SessionID string
 	User      User
 	Workspace Workspace
+	// Workspaces is how many workspaces the user is a member of: the frame offers a
+	// switch between them when there is more than one.
+	Workspaces int
 }
 
 // SessionUser finds the live session a cookie's token names, with its user and
@@ -113,18 +116,22 @@ func (s *Store) SessionUser(ctx context.Context, token string) (*SignedIn, error
 		w          = &in.Workspace
 		lastSeenAt time.Time
 	)
+	// The role is the user's membership in the session's workspace: a user removed from
+	// it, or a workspace deleted, leaves no row, so the session signs nobody in.
 	err := db.Table("sessions").
-		Select("users.id, users.workspace_id, users.email, users.name, users.role, users.last_sign_in_at, users.created_at, users.updated_at, "+
-			"sessions.id, sessions.last_seen_at, workspaces.name, workspaces.setup_completed_at, workspaces.demo_seeded_at, workspaces.demo_removed_at, workspaces.demo_story, workspaces.created_at").
+		Select("users.id, users.organization_id, users.email, users.name, users.owner, memberships.role, users.last_sign_in_at, users.created_at, users.updated_at, "+
+			"sessions.id, sessions.last_seen_at, sessions.workspace_id, workspaces.organization_id, workspaces.name, workspaces.setup_completed_at, workspaces.demo_seeded_at, workspaces.demo_removed_at, workspaces.demo_story, workspaces.created_at, "+
+			"(SELECT COUNT(*) FROM memberships m WHERE m.user_id = sessions.user_id)").
 		Joins("JOIN users ON users.id = sessions.user_id").
-		Joins("JOIN workspaces ON workspaces.id = users.workspace_id").
+		Joins("JOIN memberships ON memberships.user_id = sessions.user_id AND memberships.workspace_id = sessions.workspace_id").
+		Joins("JOIN workspaces ON workspaces.id = sessions.workspace_id").
 		Where("sessions.token_hash = ? AND sessions.expires_at > ?", HashToken(token), now).
-		Limit(1).Row().Scan(&u.ID, &u.WorkspaceID, &u.Email, &u.Name, &u.Role, &u.LastSignInAt, &u.CreatedAt, &u.UpdatedAt,
-		&in.SessionID, &lastSeenAt, &w.Name, &w.SetupCompletedAt, &w.DemoSeededAt, &w.DemoRemovedAt, &w.DemoStory, &w.CreatedAt)
+		Limit(1).Row().Scan(&u.ID, &u.OrganizationID, &u.Email, &u.Name, &u.Owner, &u.Role, &u.LastSignInAt, &u.CreatedAt, &u.UpdatedAt,
+		&in.SessionID, &lastSeenAt, &w.ID, &w.OrganizationID, &w.Name, &w.SetupCompletedAt, &w.DemoSeededAt, &w.DemoRemovedAt, &w.DemoStory, &w.CreatedAt, &in.Workspaces)
 	if err != nil {
 		return nil, translate(err)
 	}
-	w.ID = u.WorkspaceID
+	u.WorkspaceID = w.ID
 	if now.Sub(lastSeenAt) > lastSeenEvery {
 		if err := db.Model(&Session{}).Where("id = ?", in.SessionID).Update("last_seen_at", now).Error; err != nil {
 			return nil, translate(err)
@@ -159,9 +166,9 @@ func (s *Store) EndSession(ctx context.Context, a Actor, id string) (*Session, e
 		if err := tx.Where("workspace_id = ? AND id = ?", a.WorkspaceID, id).Take(&row).Error; err != nil {
 			return translate(err)
 		}
-		var u User
-		if err := tx.Where("workspace_id = ? AND id = ?", a.WorkspaceID, row.UserID).Take(&u).Error; err != nil {
-			return translate(err)
+		u, err := memberTx(tx, a.WorkspaceID, row.UserID)
+		if err != nil {
+			return err
 		}
 		if err := tx.Delete(&row).Error; err != nil {
 			return translate(err)
@@ -174,17 +181,17 @@ func (s *Store) EndSession(ctx context.Context, a Actor, id string) (*Session, e
 	return &row, nil
 }
 
-// EndUserSessions signs a user of the actor's workspace out everywhere and returns how
-// many sessions ended.
+// EndUserSessions signs a member of the actor's workspace out of every browser in that
+// workspace (their sessions in other workspaces are not this workspace's admins' to end)
+// and returns how many sessions ended.
 func (s *Store) EndUserSessions(ctx context.Context, a Actor, userID string) (int64, error) {
 	var n int64
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var u User
-		if err := tx.Where("workspace_id = ? AND id = ?", a.WorkspaceID, userID).Take(&u).Error; err != nil {
-			return translate(err)
+		u, err := memberTx(tx, a.WorkspaceID, userID)
+		if err != nil {
+			return err
 		}
-		var err error
-		if n, err = endSessionsOf(tx, u.ID); err != nil {
+		if n, err = endSessionsIn(tx, u.ID, a.WorkspaceID); err != nil {
 			return err
 		}
 		return s.record(tx, a, change{"session.end_all", "session", u.ID, u.Email, nil, map[string]int64{"sessions": n}})
@@ -197,6 +204,31 @@ func (s *Store) EndUserSessions(ctx context.Context, a Actor, userID string) (in
 func endSessionsOf(tx *gorm.DB, userID string) (int64, error) {
 	res := tx.Where("user_id = ?", userID).Delete(&Session{})
 	return res.RowsAffected, translate(res.Error)
+}
+
+// endSessionsIn ends a user's sessions in one workspace, in the caller's transaction.
+func endSessionsIn(tx *gorm.DB, userID, workspaceID string) (int64, error) {
+	res := tx.Where("user_id = ? AND workspace_id = ?", userID, workspaceID).Delete(&Session{})
+	return res.RowsAffected, translate(res.Error)
+}
+
+// SwitchWorkspace moves a session to another workspace of its user, which later sign-ins
+// open too. A workspace the user is not a member of is ErrNotFound.
+func (s *Store) SwitchWorkspace(ctx context.Context, sessionID, userID, workspaceID string) (*Membership, error) {
+	var m Membership
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Where("user_id = ? AND workspace_id = ?", userID, workspaceID).Take(&m).Error; err != nil {
+			return translate(err)
+		}
+		if err := tx.Model(&Session{}).Where("id = ? AND user_id = ?", sessionID, userID).Update("workspace_id", workspaceID).Error; err != nil {
+			return translate(err)
+		}
+		return translate(tx.Model(&User{}).Where("id = ?", userID).Update("workspace_id", workspaceID).Error)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &m, nil
 }
 
 // PruneSessions forgets sessions past their expiry.

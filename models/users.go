@@ -10,19 +10,39 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
-// User is a person who signs in to one workspace.
+// User is a person of one organization, with a role in each workspace they are a member
+// of (memberships). The e-mail is unique across the installation, not per organization:
+// sign-in asks only for an e-mail and a password, so one address must name one account,
+// and an invitation to an address that has an account adds a membership to it.
 type User struct {
-	ID           string
+	ID             string
+	OrganizationID string
+	// WorkspaceID is the workspace a sign-in opens: the last one the user switched to.
 	WorkspaceID  string
 	Email        string
 	Name         string
 	PasswordHash string
-	Role         Role
+	// Owner: the user owns the organization, and creates, renames and deletes its
+	// workspaces.
+	Owner bool
+	// Role is the user's role in the workspace they were loaded for (memberships.role);
+	// the users table has no role.
+	Role         Role `gorm:"->"`
 	LastSignInAt *time.Time
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
+}
+
+// Membership is a user's role in one workspace.
+type Membership struct {
+	UserID      string
+	WorkspaceID string
+	Role        Role
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // DisplayName is the name, or the e-mail when no name was given.
@@ -57,6 +77,8 @@ const (
 	bcryptCost        = 11
 )
 
+// normalize checks the e-mail, name and role; the password is checked only when a new
+// account is made (checkPassword), since adding an existing member needs none.
 func (n *NewUser) normalize() error {
 	n.Email = strings.ToLower(strings.TrimSpace(n.Email))
 	n.Name = strings.TrimSpace(n.Name)
@@ -72,7 +94,7 @@ func (n *NewUser) normalize() error {
 	if !n.Role.Valid() {
 		return invalid("role", "Choose a role: admin, editor, operator or viewer.")
 	}
-	return checkPassword(n.Password)
+	return nil
 }
 
 func checkPassword(p string) error {
@@ -93,37 +115,102 @@ func hashPassword(p string) (string, error) {
 	return string(h), nil
 }
 
-func (s *Store) insertUser(tx *gorm.DB, workspaceID string, n NewUser) (*User, error) {
+// organizationOf is the organization a workspace belongs to.
+func organizationOf(tx *gorm.DB, workspaceID string) (string, error) {
+	var org string
+	err := tx.Model(&Workspace{}).Where("id = ?", workspaceID).Pluck("organization_id", &org).Error
+	if err == nil && org == "" {
+		err = gorm.ErrRecordNotFound
+	}
+	return org, translate(err)
+}
+
+// insertUser makes a new account in the workspace's organization, a member of the
+// workspace with n's role.
+func (s *Store) insertUser(tx *gorm.DB, workspaceID string, n NewUser, owner bool) (*User, error) {
+	if err := checkPassword(n.Password); err != nil {
+		return nil, err
+	}
+	org, err := organizationOf(tx, workspaceID)
+	if err != nil {
+		return nil, err
+	}
 	hash, err := hashPassword(n.Password)
 	if err != nil {
 		return nil, err
 	}
 	now := s.now()
-	u := User{ID: newID(), WorkspaceID: workspaceID, Email: n.Email, Name: n.Name, PasswordHash: hash, Role: n.Role, CreatedAt: now, UpdatedAt: now}
+	u := User{ID: newID(), OrganizationID: org, WorkspaceID: workspaceID, Email: n.Email, Name: n.Name, PasswordHash: hash,
+		Owner: owner, CreatedAt: now, UpdatedAt: now}
 	if err := translate(tx.Create(&u).Error); err != nil {
 		if errors.Is(err, ErrConflict) {
 			return nil, invalid("email", "A user with this e-mail already exists.")
 		}
 		return nil, err
 	}
+	if err := s.addMembership(tx, u.ID, workspaceID, n.Role); err != nil {
+		return nil, err
+	}
+	u.Role = n.Role
 	return &u, nil
 }
 
-// CreateUser adds a user to the actor's workspace.
+func (s *Store) addMembership(tx *gorm.DB, userID, workspaceID string, role Role) error {
+	now := s.now()
+	return translate(tx.Create(&Membership{UserID: userID, WorkspaceID: workspaceID, Role: role, CreatedAt: now, UpdatedAt: now}).Error)
+}
+
+// CreateUser adds a user to the actor's workspace. An e-mail that already has an account
+// in the workspace's organization gets a membership (no password needed: the account
+// has one); an e-mail of another organization's account is refused, since one address
+// names one account.
 func (s *Store) CreateUser(ctx context.Context, a Actor, n NewUser) (*User, error) {
 	if err := n.normalize(); err != nil {
 		return nil, err
 	}
 	var u *User
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var err error
-		if u, err = s.insertUser(tx, a.WorkspaceID, n); err != nil {
+		var existing User
+		err := tx.Where("email = ?", n.Email).Take(&existing).Error
+		switch {
+		case err == nil:
+			org, err := organizationOf(tx, a.WorkspaceID)
+			if err != nil {
+				return err
+			}
+			if existing.OrganizationID != org {
+				return invalid("email", "This e-mail already has an account in another organization of this installation.")
+			}
+			var n2 int64
+			if err := tx.Model(&Membership{}).Where("user_id = ? AND workspace_id = ?", existing.ID, a.WorkspaceID).Count(&n2).Error; err != nil {
+				return translate(err)
+			}
+			if n2 > 0 {
+				return invalid("email", "A user with this e-mail is already a member of this workspace.")
+			}
+			if err := s.addMembership(tx, existing.ID, a.WorkspaceID, n.Role); err != nil {
+				return err
+			}
+			existing.Role = n.Role
+			u = &existing
+			return s.record(tx, a, change{"user.add", "user", u.ID, u.Email, nil, u.audit()})
+		case !errors.Is(err, gorm.ErrRecordNotFound):
+			return translate(err)
+		}
+		if u, err = s.insertUser(tx, a.WorkspaceID, n, false); err != nil {
 			return err
 		}
-		// The first user made outside /setup (e.g. `sluice user create`) also ends setup.
-		if err := tx.Model(&Workspace{}).Where("id = ? AND setup_completed_at IS NULL", a.WorkspaceID).
-			Update("setup_completed_at", s.now()).Error; err != nil {
-			return err
+		// The first user made outside /setup (e.g. `sluice user create`) also ends setup,
+		// and owns the organization.
+		res := tx.Model(&Workspace{}).Where("id = ? AND setup_completed_at IS NULL", a.WorkspaceID).Update("setup_completed_at", s.now())
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected > 0 && u.Role == RoleAdmin {
+			if err := tx.Model(u).Update("owner", true).Error; err != nil {
+				return translate(err)
+			}
+			u.Owner = true
 		}
 		return s.record(tx, a, change{"user.create", "user", u.ID, u.Email, nil, u.audit()})
 	})
@@ -140,8 +227,9 @@ func (s *Store) NeedsSetup(ctx context.Context) (bool, error) {
 	return n == 0, translate(err)
 }
 
-// SetupFirstAdmin names the first workspace and creates its admin. The guarded update on
-// setup_completed_at makes it succeed once, even when two browsers submit together.
+// SetupFirstAdmin names the first workspace and creates its admin, who owns the
+// organization. The guarded update on setup_completed_at makes it succeed once, even
+// when two browsers submit together.
 func (s *Store) SetupFirstAdmin(ctx context.Context, workspaceName string, n NewUser) (*User, error) {
 	n.Role = RoleAdmin
 	workspaceName = strings.TrimSpace(workspaceName)
@@ -152,6 +240,9 @@ func (s *Store) SetupFirstAdmin(ctx context.Context, workspaceName string, n New
 		return nil, invalid("workspace", "Keep the name under 100 characters.")
 	}
 	if err := n.normalize(); err != nil {
+		return nil, err
+	}
+	if err := checkPassword(n.Password); err != nil {
 		return nil, err
 	}
 	var u *User
@@ -171,8 +262,14 @@ func (s *Store) SetupFirstAdmin(ctx context.Context, workspaceName string, n New
 		if res.RowsAffected == 0 {
 			return ErrSetupDone
 		}
-		var err error
-		if u, err = s.insertUser(tx, DefaultWorkspaceID, n); err != nil {
+		org, err := organizationOf(tx, DefaultWorkspaceID)
+		if err != nil {
+			return err
+		}
+		if err := tx.Model(&Organization{}).Where("id = ?", org).Update("name", workspaceName).Error; err != nil {
+			return translate(err)
+		}
+		if u, err = s.insertUser(tx, DefaultWorkspaceID, n, true); err != nil {
 			return err
 		}
 		a := Actor{WorkspaceID: DefaultWorkspaceID, Type: ActorUser, ID: u.ID, Name: u.Email, Role: RoleAdmin}
@@ -181,27 +278,43 @@ func (s *Store) SetupFirstAdmin(ctx context.Context, workspaceName string, n New
 	return u, err
 }
 
-// UserByID loads a user of a workspace.
-func (s *Store) UserByID(ctx context.Context, workspaceID, id string) (*User, error) {
-	return byID[User](ctx, s, workspaceID, id)
+// members reads users with their role in one workspace.
+func members(tx *gorm.DB, workspaceID string) *gorm.DB {
+	return tx.Model(&User{}).Select("users.*, memberships.role AS role").
+		Joins("JOIN memberships ON memberships.user_id = users.id AND memberships.workspace_id = ?", workspaceID)
 }
 
-// ListUsers returns a workspace's users by e-mail.
+func memberTx(tx *gorm.DB, workspaceID, id string) (*User, error) {
+	var u User
+	if err := members(tx, workspaceID).Where("users.id = ?", id).Take(&u).Error; err != nil {
+		return nil, translate(err)
+	}
+	return &u, nil
+}
+
+// UserByID loads a member of a workspace, with their role in it.
+func (s *Store) UserByID(ctx context.Context, workspaceID, id string) (*User, error) {
+	return memberTx(s.db.WithContext(ctx), workspaceID, id)
+}
+
+// ListUsers returns a workspace's members by e-mail, with their roles in it.
 func (s *Store) ListUsers(ctx context.Context, workspaceID string) ([]User, error) {
 	var users []User
-	err := s.db.WithContext(ctx).Where("workspace_id = ?", workspaceID).Order("email").Find(&users).Error
+	err := members(s.db.WithContext(ctx), workspaceID).Order("users.email").Find(&users).Error
 	return users, translate(err)
 }
 
-// UpdateUserRole changes a user's role; a workspace always keeps one admin.
+// UpdateUserRole changes a member's role in the actor's workspace; a workspace always
+// keeps one admin.
 func (s *Store) UpdateUserRole(ctx context.Context, a Actor, id string, role Role) (*User, error) {
 	if !role.Valid() {
 		return nil, invalid("role", "Choose a role: admin, editor, operator or viewer.")
 	}
-	var u User
+	var u *User
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Where("workspace_id = ? AND id = ?", a.WorkspaceID, id).Take(&u).Error; err != nil {
-			return translate(err)
+		var err error
+		if u, err = memberTx(tx, a.WorkspaceID, id); err != nil {
+			return err
 		}
 		if u.Role == role {
 			return nil
@@ -212,12 +325,14 @@ func (s *Store) UpdateUserRole(ctx context.Context, a Actor, id string, role Rol
 				return err
 			}
 		}
-		u.Role, u.UpdatedAt = role, s.now()
-		if err := tx.Model(&u).Updates(map[string]any{"role": role, "updated_at": u.UpdatedAt}).Error; err != nil {
+		now := s.now()
+		if err := tx.Model(&Membership{}).Where("user_id = ? AND workspace_id = ?", u.ID, a.WorkspaceID).
+			Updates(map[string]any{"role": role, "updated_at": now}).Error; err != nil {
 			return translate(err)
 		}
-		// The user signs in again under the new role, wherever they were signed in.
-		if _, err := endSessionsOf(tx, u.ID); err != nil {
+		u.Role = role
+		// The user signs in again under the new role, on every browser in this workspace.
+		if _, err := endSessionsIn(tx, u.ID, a.WorkspaceID); err != nil {
 			return err
 		}
 		return s.record(tx, a, change{"user.update", "user", u.ID, u.Email, before, u.audit()})
@@ -225,15 +340,17 @@ func (s *Store) UpdateUserRole(ctx context.Context, a Actor, id string, role Rol
 	if err != nil {
 		return nil, err
 	}
-	return &u, nil
+	return u, nil
 }
 
-// DeleteUser removes a user. Nobody removes themselves, and the last admin stays.
+// DeleteUser removes a member from the actor's workspace. Nobody removes themselves, and
+// the last admin stays. A user left without any workspace is deleted, except an
+// organization's owner, who stays until they hand the organization over.
 func (s *Store) DeleteUser(ctx context.Context, a Actor, id string) error {
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var u User
-		if err := tx.Where("workspace_id = ? AND id = ?", a.WorkspaceID, id).Take(&u).Error; err != nil {
-			return translate(err)
+		u, err := memberTx(tx, a.WorkspaceID, id)
+		if err != nil {
+			return err
 		}
 		if a.Type == ActorUser && a.ID == u.ID {
 			return invalid("user", "You cannot remove yourself. Ask another admin.")
@@ -243,11 +360,32 @@ func (s *Store) DeleteUser(ctx context.Context, a Actor, id string) error {
 				return err
 			}
 		}
-		if _, err := endSessionsOf(tx, u.ID); err != nil {
+		var others []string
+		if err := tx.Model(&Membership{}).Where("user_id = ? AND workspace_id <> ?", u.ID, a.WorkspaceID).
+			Order("created_at, workspace_id").Pluck("workspace_id", &others).Error; err != nil {
+			return translate(err)
+		}
+		if len(others) == 0 && u.Owner {
+			return invalid("user", u.Email+" owns the organization and has no other workspace; they cannot be removed.")
+		}
+		if _, err := endSessionsIn(tx, u.ID, a.WorkspaceID); err != nil {
 			return err
 		}
-		if err := tx.Delete(&u).Error; err != nil {
+		if err := tx.Where("user_id = ? AND workspace_id = ?", u.ID, a.WorkspaceID).Delete(&Membership{}).Error; err != nil {
 			return translate(err)
+		}
+		switch {
+		case len(others) == 0:
+			if _, err := endSessionsOf(tx, u.ID); err != nil {
+				return err
+			}
+			if err := tx.Delete(&User{ID: u.ID}).Error; err != nil {
+				return translate(err)
+			}
+		case u.WorkspaceID == a.WorkspaceID:
+			if err := tx.Model(&User{ID: u.ID}).Update("workspace_id", others[0]).Error; err != nil {
+				return translate(err)
+			}
 		}
 		return s.record(tx, a, change{"user.delete", "user", u.ID, u.Email, u.audit(), nil})
 	})
@@ -255,7 +393,7 @@ func (s *Store) DeleteUser(ctx context.Context, a Actor, id string) error {
 
 func (s *Store) keepOneAdmin(tx *gorm.DB, workspaceID, field string) error {
 	var admins int64
-	if err := tx.Model(&User{}).Where("workspace_id = ? AND role = ?", workspaceID, RoleAdmin).Count(&admins).Error; err != nil {
+	if err := tx.Model(&Membership{}).Where("workspace_id = ? AND role = ?", workspaceID, RoleAdmin).Count(&admins).Error; err != nil {
 		return translate(err)
 	}
 	if admins <= 1 {
@@ -285,6 +423,13 @@ func (s *Store) Authenticate(ctx context.Context, email, password, ip string) (*
 	}
 	var u User
 	err = db.Where("email = ?", email).Take(&u).Error
+	if err == nil {
+		// The role is the one in the workspace the sign-in opens: the last one used, or
+		// any the user is still a member of.
+		var m Membership
+		err = db.Where("user_id = ?", u.ID).Order(clause.Expr{SQL: "workspace_id = ? DESC, created_at", Vars: []any{u.WorkspaceID}}).Take(&m).Error
+		u.WorkspaceID, u.Role = m.WorkspaceID, m.Role
+	}
 	hash := dummyHash
 	if err == nil {
 		hash = []byte(u.PasswordHash)
@@ -299,7 +444,7 @@ func (s *Store) Authenticate(ctx context.Context, email, password, ip string) (*
 	}
 	now := s.now()
 	return &u, s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Model(&u).Update("last_sign_in_at", now).Error; err != nil {
+		if err := tx.Model(&u).Updates(map[string]any{"last_sign_in_at": now, "workspace_id": u.WorkspaceID}).Error; err != nil {
 			return err
 		}
 		a := Actor{WorkspaceID: u.WorkspaceID, Type: ActorUser, ID: u.ID, Name: u.Email, Role: u.Role}

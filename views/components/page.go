@@ -22,10 +22,13 @@ type Flash struct {
 type Page struct {
 	User      *models.User
 	Workspace *models.Workspace
-	CSRF      string
-	Path      string
-	Flashes   []Flash
-	Reverse   func(name string, params ...any) string
+	// Workspaces are the signed-in user's workspaces when they have more than one (the
+	// frame's switcher), else nil.
+	Workspaces []models.MemberWorkspace
+	CSRF       string
+	Path       string
+	Flashes    []Flash
+	Reverse    func(name string, params ...any) string
 }
 
 type pageKey struct{}
@@ -52,6 +55,12 @@ func URL(ctx context.Context, name string, params ...any) string {
 func Can(ctx context.Context, role models.Role) bool {
 	p := PageOf(ctx)
 	return p.User != nil && p.User.Role.AtLeast(role)
+}
+
+// Owner reports whether the signed-in user owns the organization.
+func Owner(ctx context.Context) bool {
+	p := PageOf(ctx)
+	return p.User != nil && p.User.Owner
 }
 
 // Active reports whether the nav entry for prefix is the current section.

@@ -1,0 +1,28 @@
+package core
+
+import (
+	"context"
+
+	"sluice/models"
+)
+
+// AddWorkspace creates a workspace in the organization the actor owns.
+func (s *Service) AddWorkspace(ctx context.Context, a models.Actor, name string) (*models.Workspace, error) {
+	return s.store.AddWorkspace(ctx, a, name)
+}
+
+// RenameWorkspace renames a workspace of the organization the actor owns.
+func (s *Service) RenameWorkspace(ctx context.Context, a models.Actor, id, name string) (*models.Workspace, error) {
+	return s.store.RenameWorkspace(ctx, a, id, name)
+}
+
+// DeleteWorkspace deletes a workspace of the actor's organization and everything in it;
+// confirm is its name, typed.
+func (s *Service) DeleteWorkspace(ctx context.Context, a models.Actor, id, confirm string) error {
+	return s.store.DeleteWorkspace(ctx, a, id, confirm)
+}
+
+// SwitchWorkspace moves a browser's session to another workspace of its user.
+func (s *Service) SwitchWorkspace(ctx context.Context, sessionID, userID, workspaceID string) (*models.Membership, error) {
+	return s.store.SwitchWorkspace(ctx, sessionID, userID, workspaceID)
+}

@@ -1,0 +1,50 @@
+package e2e
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+)
+
+// The organization's owner adds a workspace on Settings → Workspaces, then moves to it
+// with the frame's switcher, which then shows where they are working and as what.
+func TestOwnerAddsAndSwitchesWorkspaces(t *testing.T) {
+	base := startSluice(t)
+	ctx := newBrowser(t)
+	shots := newScreenshots(t)
+
+	run(t, ctx, "create the first admin", chromedp.Navigate(base+"/setup"), createAdmin("ada@acme.example", "correct horse battery"))
+	run(t, ctx, "no switcher with one workspace",
+		chromedp.WaitVisible(chromedp.CSS(`div[data-testid=workspace-name]`)),
+	)
+	run(t, ctx, "add a workspace",
+		chromedp.Click(chromedp.CSS(`[data-testid=nav-workspaces]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=add-workspace]`)),
+		chromedp.SendKeys(chromedp.CSS(`[data-testid=add-workspace-form] #f-name`), "Globex"),
+		chromedp.Click(chromedp.CSS(`[data-testid=add-workspace]`)),
+		chromedp.WaitVisible(chromedp.CSS(`.alert-success`)),
+		chromedp.Poll[chromedp.Void](`document.querySelectorAll('[data-testid=workspace-row]').length === 2`),
+		shots.take("workspaces-page"),
+	)
+	run(t, ctx, "switch to it",
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=workspace-switcher] select`)),
+		// Choose Globex as a person would; the change event posts the form, and the page
+		// that follows is another document, so the event fires after this script returns.
+		chromedp.Evaluate[chromedp.Void](`setTimeout(() => {
+			const s = document.querySelector('[data-testid=workspace-switcher] select');
+			s.value = [...s.options].find(o => o.text.startsWith('Globex')).value;
+			s.dispatchEvent(new Event('change', {bubbles: true}));
+		}, 0)`),
+	)
+	run(t, ctx, "land in it",
+		chromedp.WaitVisible(chromedp.CSS(`.alert-info:not(.demo-banner)`)),
+		chromedp.Poll[chromedp.Void](`location.pathname === '/activations' && !!document.querySelector('.alert-info:not(.demo-banner)') &&
+			document.querySelector('[data-testid=workspace-switcher] option:checked').text.startsWith('Globex')`),
+		shots.take("workspace-switcher"),
+	)
+	flash := read(t, ctx, "read the flash", chromedp.Text(chromedp.CSS(`.alert-info:not(.demo-banner)`)))
+	if !strings.Contains(flash, "Globex") {
+		t.Errorf("flash after switching: %q", flash)
+	}
+}

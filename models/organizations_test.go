@@ -1,0 +1,151 @@
+package models_test
+
+import (
+	"errors"
+	"slices"
+	"testing"
+
+	"sluice/internal/testutil"
+	"sluice/models"
+)
+
+func auditActions(t *testing.T, s *models.Store, workspaceID string) []string {
+	t.Helper()
+	entries, _, err := s.ListAuditEntries(t.Context(), workspaceID, models.AuditFilter{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range entries {
+		out = append(out, e.Action+" "+e.ResourceName)
+	}
+	return out
+}
+
+// TestOwnerManagesWorkspaces: the organization's owner adds, renames and deletes
+// workspaces of their organization and nobody else's; members keep a role per workspace.
+func TestOwnerManagesWorkspaces(t *testing.T) {
+	t.Parallel()
+	testutil.EachStore(t, func(t *testing.T, s *models.Store) {
+		ctx := t.Context()
+		ada, adaA := testutil.Admin(t, s) // owns the organization
+		if !ada.Owner {
+			t.Fatal("the first admin does not own the organization")
+		}
+		bob := addUser(t, s, adaA, "bob@example.com", models.RoleAdmin)
+		bobA := testutil.ActorOf(bob)
+		_, boss := otherWorkspace(t, s)
+
+		// Only the owner manages workspaces; an admin of the workspace does not.
+		if _, err := s.AddWorkspace(ctx, bobA, "Marketing"); !errors.Is(err, models.ErrForbidden) {
+			t.Fatalf("admin who owns nothing adds a workspace: %v, want ErrForbidden", err)
+		}
+		tok := models.Actor{WorkspaceID: ada.WorkspaceID, Type: models.ActorToken, ID: "t", Role: models.RoleAdmin}
+		if _, err := s.AddWorkspace(ctx, tok, "Marketing"); !errors.Is(err, models.ErrForbidden) {
+			t.Fatalf("API token adds a workspace: %v, want ErrForbidden", err)
+		}
+		_, err := s.AddWorkspace(ctx, adaA, " acme ")
+		wantField(t, err, "name") // same name as her first workspace, whatever the case
+		mkt, err := s.AddWorkspace(ctx, adaA, "Marketing")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mkt.OrganizationID != ada.OrganizationID {
+			t.Errorf("new workspace in organization %s, want %s", mkt.OrganizationID, ada.OrganizationID)
+		}
+		if got := getUser(t, s, mkt.ID, ada.ID); got.Role != models.RoleAdmin {
+			t.Errorf("owner's role in the new workspace: %s, want admin", got.Role)
+		}
+		if _, err := s.UserByID(ctx, mkt.ID, bob.ID); !errors.Is(err, models.ErrNotFound) {
+			t.Errorf("bob in the new workspace before being added: %v, want ErrNotFound", err)
+		}
+
+		// Adding bob's e-mail to Marketing gives him a membership with its own role, no
+		// second account and no password.
+		inMkt := adaA
+		inMkt.WorkspaceID = mkt.ID
+		added, err := s.CreateUser(ctx, inMkt, models.NewUser{Email: "BOB@example.com", Role: models.RoleViewer})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if added.ID != bob.ID || added.Role != models.RoleViewer {
+			t.Errorf("adding bob to Marketing: %+v, want his account as viewer", added)
+		}
+		_, err = s.CreateUser(ctx, inMkt, models.NewUser{Email: "bob@example.com", Role: models.RoleEditor})
+		wantField(t, err, "email") // a member already
+		_, err = s.CreateUser(ctx, inMkt, models.NewUser{Email: "boss@globex.example", Role: models.RoleViewer})
+		wantField(t, err, "email") // an account of another organization
+		if got := getUser(t, s, ada.WorkspaceID, bob.ID); got.Role != models.RoleAdmin {
+			t.Errorf("bob's role in Acme: %s, want admin still", got.Role)
+		}
+		ws, err := s.WorkspacesOf(ctx, bob.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, w := range ws {
+			names = append(names, w.Name+":"+string(w.Role))
+		}
+		if !slices.Equal(names, []string{"Acme:admin", "Marketing:viewer"}) {
+			t.Errorf("bob's workspaces: %v", names)
+		}
+		// A role change in one workspace leaves the other alone.
+		if _, err := s.UpdateUserRole(ctx, inMkt, bob.ID, models.RoleOperator); err != nil {
+			t.Fatal(err)
+		}
+		if got := getUser(t, s, ada.WorkspaceID, bob.ID); got.Role != models.RoleAdmin {
+			t.Errorf("bob's role in Acme after a change in Marketing: %s", got.Role)
+		}
+
+		// The owner of another organization sees and touches none of it.
+		if _, err := s.RenameWorkspace(ctx, boss, mkt.ID, "Mine"); !errors.Is(err, models.ErrForbidden) && !errors.Is(err, models.ErrNotFound) {
+			t.Errorf("another organization's owner renames: %v", err)
+		}
+		if _, err := s.RenameWorkspace(ctx, boss, mkt.ID, "Mine"); err == nil {
+			t.Error("another organization renamed Marketing")
+		}
+		if list, err := s.OrganizationWorkspaces(ctx, boss); err != nil || len(list) != 1 || list[0].Name != "Globex" {
+			t.Errorf("Globex's owner lists %+v (%v), want only Globex", list, err)
+		}
+
+		renamed, err := s.RenameWorkspace(ctx, adaA, mkt.ID, "Growth")
+		if err != nil || renamed.Name != "Growth" {
+			t.Fatalf("rename: %+v %v", renamed, err)
+		}
+		list, err := s.OrganizationWorkspaces(ctx, adaA)
+		if err != nil || len(list) != 2 || list[1].Name != "Growth" || list[1].Members != 2 {
+			t.Errorf("Acme's workspaces: %+v (%v), want Acme and Growth with 2 members", list, err)
+		}
+
+		// Carol works only in Growth: she goes with it. Bob keeps Acme, and a sign-in that
+		// would have opened Growth opens Acme.
+		carol := addUser(t, s, inMkt, "carol@example.com", models.RoleEditor)
+		if _, err := s.SwitchWorkspace(ctx, "", bob.ID, mkt.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.SwitchWorkspace(ctx, "", carol.ID, ada.WorkspaceID); !errors.Is(err, models.ErrNotFound) {
+			t.Errorf("switching to a workspace one is not a member of: %v, want ErrNotFound", err)
+		}
+		wantField(t, s.DeleteWorkspace(ctx, adaA, mkt.ID, "growth"), "confirm")  // typed wrong
+		wantField(t, s.DeleteWorkspace(ctx, inMkt, mkt.ID, "Growth"), "confirm") // working in it
+		wantField(t, s.DeleteWorkspace(ctx, adaA, ada.WorkspaceID, "Acme"), "confirm")
+		if err := s.DeleteWorkspace(ctx, adaA, mkt.ID, "Growth"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.WorkspaceByID(ctx, mkt.ID); !errors.Is(err, models.ErrNotFound) {
+			t.Errorf("deleted workspace: %v", err)
+		}
+		if _, err := s.UserByID(ctx, mkt.ID, carol.ID); !errors.Is(err, models.ErrNotFound) {
+			t.Errorf("carol after her only workspace went: %v", err)
+		}
+		if u, err := s.Authenticate(ctx, "bob@example.com", testutil.Password, "192.0.2.1"); err != nil || u.WorkspaceID != ada.WorkspaceID || u.Role != models.RoleAdmin {
+			t.Errorf("bob signs in: %+v %v, want Acme as admin", u, err)
+		}
+		got := auditActions(t, s, ada.WorkspaceID)
+		for _, want := range []string{"workspace.create Marketing", "workspace.rename Growth", "workspace.delete Growth"} {
+			if !slices.Contains(got, want) {
+				t.Errorf("Acme's audit log lacks %q: %v", want, got)
+			}
+		}
+	})
+}
