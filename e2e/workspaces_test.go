@@ -8,7 +8,8 @@ import (
 )
 
 // The organization's owner adds a workspace on Settings → Workspaces, then moves to it
-// with the frame's switcher, which then shows where they are working and as what.
+// with the frame's switcher, which then shows where they are working and as what, and
+// invites someone there by e-mail.
 func TestOwnerAddsAndSwitchesWorkspaces(t *testing.T) {
 	base := startSluice(t)
 	ctx := newBrowser(t)
@@ -47,4 +48,13 @@ func TestOwnerAddsAndSwitchesWorkspaces(t *testing.T) {
 	if !strings.Contains(flash, "Globex") {
 		t.Errorf("flash after switching: %q", flash)
 	}
+	run(t, ctx, "invite someone to Globex",
+		chromedp.Click(chromedp.CSS(`[data-testid=nav-users]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=invite-user]`)),
+		chromedp.SendKeys(chromedp.CSS(`#f-invite-email`), "grace@globex.example"),
+		chromedp.SetValue(chromedp.CSS(`#f-invite-role`), "editor"),
+		chromedp.Click(chromedp.CSS(`[data-testid=invite-user]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=invitation-row]`)),
+		shots.take("users-invitations"),
+	)
 }

@@ -105,6 +105,9 @@ func (s *Server) routes(e *echo.Echo, m *metrics, reg *prometheus.Registry) {
 	web.GET("/login", s.LoginForm).Name = "auth.login"
 	web.POST("/login", s.Login)
 	web.POST("/logout", s.Logout).Name = "auth.logout"
+	invs := &InvitationHandler{s}
+	web.GET("/invitation", invs.Show).Name = "invitations.show"
+	web.POST("/invitation", invs.Accept).Name = "invitations.accept"
 
 	app := web.Group("", s.requireUser)
 	app.GET("/", s.Home).Name = "home"
@@ -199,6 +202,9 @@ func (s *Server) routes(e *echo.Echo, m *metrics, reg *prometheus.Registry) {
 	admin.POST("/users", users.Create).Name = "users.create"
 	admin.POST("/users/:id", users.Update).Name = "users.update"
 	admin.DELETE("/users/:id", users.Delete).Name = "users.delete"
+	admin.POST("/invitations", invs.Create).Name = "invitations.create"
+	admin.POST("/invitations/:id/resend", invs.Resend).Name = "invitations.resend"
+	admin.POST("/invitations/:id/revoke", invs.Revoke).Name = "invitations.revoke"
 	sessions := &SessionHandler{s}
 	admin.GET("/sessions", sessions.Index).Name = "sessions.index"
 	admin.DELETE("/sessions/:id", sessions.Delete).Name = "sessions.delete"

@@ -27,6 +27,10 @@ func (h *UserHandler) Index(c echo.Context) error {
 }
 
 func (h *UserHandler) page(c echo.Context, status int, form settings.UserFormProps) error {
+	return h.pageWith(c, status, form, settings.InviteFormProps{Role: models.RoleViewer})
+}
+
+func (h *UserHandler) pageWith(c echo.Context, status int, form settings.UserFormProps, invite settings.InviteFormProps) error {
 	users, err := h.store.ListUsers(c.Request().Context(), workspaceID(c))
 	if err != nil {
 		return fmt.Errorf("list users: %w", err)
@@ -35,7 +39,12 @@ func (h *UserHandler) page(c echo.Context, status int, form settings.UserFormPro
 	if err != nil {
 		return err
 	}
-	return h.render(c, status, settings.UsersPage(settings.UsersProps{Users: users, Form: form, Sessions: sessions}), settings.UserForm(form))
+	invitations, err := h.store.ListInvitations(c.Request().Context(), workspaceID(c))
+	if err != nil {
+		return fmt.Errorf("list invitations: %w", err)
+	}
+	return h.render(c, status, settings.UsersPage(settings.UsersProps{Users: users, Form: form, Sessions: sessions,
+		Invite: invite, Invitations: invitations, Now: h.store.Now()}), settings.UserForm(form))
 }
 
 // Create adds a user to the workspace.

@@ -28,12 +28,14 @@ const (
 	KindReminder Kind = "reminder"
 	// KindTest is "Send test alert" from Settings → Alerts.
 	KindTest Kind = "test"
+	// KindInvitation invites someone to a workspace, with a link to accept.
+	KindInvitation Kind = "invitation"
 )
 
 // Valid reports whether k is one of the kinds above.
 func (k Kind) Valid() bool {
 	switch k {
-	case KindFailure, KindResolved, KindReminder, KindTest:
+	case KindFailure, KindResolved, KindReminder, KindTest, KindInvitation:
 		return true
 	}
 	return false
@@ -101,7 +103,7 @@ func (m Message) Validate() error {
 
 // Subject is the e-mail subject, and the plain text Slack shows in notifications.
 func (m Message) Subject() string {
-	prefix := map[Kind]string{KindFailure: "Failed", KindResolved: "Resolved", KindReminder: "Still failing", KindTest: "Test alert"}[m.Kind]
+	prefix := map[Kind]string{KindFailure: "Failed", KindResolved: "Resolved", KindReminder: "Still failing", KindTest: "Test alert", KindInvitation: "Invitation"}[m.Kind]
 	s := oneLine(m.Title)
 	if prefix != "" {
 		s = prefix + ": " + s
@@ -142,7 +144,7 @@ func Link(baseURL, path string) (string, error) {
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // accent is the colour of a kind: red for a failure, green for a recovery, amber for a
-// reminder, blue for a test.
+// reminder, blue for a test, indigo for an invitation.
 func (k Kind) accent() string {
 	switch k {
 	case KindResolved:
@@ -151,6 +153,8 @@ func (k Kind) accent() string {
 		return "#b45309"
 	case KindTest:
 		return "#1d4ed8"
+	case KindInvitation:
+		return "#4338ca"
 	}
 	return "#b91c1c"
 }
@@ -164,6 +168,8 @@ func (k Kind) label() string {
 		return "Still failing"
 	case KindTest:
 		return "Test alert"
+	case KindInvitation:
+		return "Invitation"
 	}
 	return "Failed"
 }

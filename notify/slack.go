@@ -112,6 +112,8 @@ func (k Kind) emoji() string {
 		return "⏰"
 	case KindTest:
 		return "🔔"
+	case KindInvitation:
+		return "✉️"
 	}
 	return "🔴"
 }
