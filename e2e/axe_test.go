@@ -161,6 +161,7 @@ func TestMainPagesAreAccessible(t *testing.T) {
 		{"alerts", "/settings/alerts", `h1`},
 		{"users", "/settings/users", `[data-testid=add-user]`},
 		{"tokens", "/settings/tokens", `[data-testid=create-token]`},
+		{"workspaces", "/settings/workspaces", `[data-testid=add-workspace]`},
 	}
 	for _, p := range pages {
 		run(t, ctx, p.name, chromedp.Navigate(base+p.path), chromedp.WaitVisible(chromedp.CSS(p.wait)), check(p.name), shots.take("a11y-"+p.name))
