@@ -16,21 +16,23 @@ func InvitationPath(token string) string { return "/invitation?token=" + url.Que
 
 // InviteUser invites an e-mail to the actor's workspace with a role, and sends the link
 // by e-mail through the alerts' outbox.
-func (s *Service) InviteUser(ctx context.Context, a models.Actor, email string, role models.Role) (*models.Invitation, error) {
+func (s *Service) InviteUser(ctx context.Context, a models.Actor, email string, role models.Role) (*models.Invitation, string, error) {
 	inv, token, err := s.store.InviteUser(ctx, a, email, role)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return inv, s.sendInvitation(ctx, a, inv, token)
+	link, err := s.sendInvitation(ctx, a, inv, token)
+	return inv, link, err
 }
 
 // ResendInvitation sends an invitation again with a new link; the previous one dies.
-func (s *Service) ResendInvitation(ctx context.Context, a models.Actor, id string) (*models.Invitation, error) {
+func (s *Service) ResendInvitation(ctx context.Context, a models.Actor, id string) (*models.Invitation, string, error) {
 	inv, token, err := s.store.ResendInvitation(ctx, a, id)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return inv, s.sendInvitation(ctx, a, inv, token)
+	link, err := s.sendInvitation(ctx, a, inv, token)
+	return inv, link, err
 }
 
 // RevokeInvitation ends an invitation; its link opens nothing.
@@ -48,10 +50,12 @@ func (s *Service) AcceptInvitationAs(ctx context.Context, token string, u *model
 	return s.store.AcceptInvitationAs(ctx, token, u)
 }
 
-func (s *Service) sendInvitation(ctx context.Context, a models.Actor, inv *models.Invitation, token string) error {
+// sendInvitation queues the invitation's e-mail and returns its link, which the inviting
+// admin is shown when no mail server is configured.
+func (s *Service) sendInvitation(ctx context.Context, a models.Actor, inv *models.Invitation, token string) (string, error) {
 	ws, err := s.store.WorkspaceByID(ctx, inv.WorkspaceID)
 	if err != nil {
-		return err
+		return "", err
 	}
 	base := s.baseURL
 	if base == "" {
@@ -59,7 +63,7 @@ func (s *Service) sendInvitation(ctx context.Context, a models.Actor, inv *model
 	}
 	link, err := notify.Link(base, InvitationPath(token))
 	if err != nil {
-		return err
+		return "", err
 	}
 	who := a.Name
 	if who == "" {
@@ -76,10 +80,10 @@ func (s *Service) sendInvitation(ctx context.Context, a models.Actor, inv *model
 	}
 	payload, err := json.Marshal(msg)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if _, err := s.store.EnqueueAlerts(ctx, models.NewAlert{WorkspaceID: inv.WorkspaceID, Channel: ChannelEmail, Target: inv.Email, Payload: payload}); err != nil {
-		return fmt.Errorf("core: send invitation to %s: %w", inv.Email, err)
+		return "", fmt.Errorf("core: send invitation to %s: %w", inv.Email, err)
 	}
-	return nil
+	return link, nil
 }

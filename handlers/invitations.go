@@ -20,7 +20,7 @@ type InvitationHandler struct{ *Server }
 // Create invites an e-mail to the workspace with a role and e-mails the link.
 func (h *InvitationHandler) Create(c echo.Context) error {
 	email, role := c.FormValue("invite-email"), models.Role(c.FormValue("invite-role"))
-	inv, err := h.core.InviteUser(c.Request().Context(), actor(c), email, role)
+	inv, link, err := h.core.InviteUser(c.Request().Context(), actor(c), email, role)
 	if errs, ok := formErrors(err); ok {
 		return (&UserHandler{h.Server}).pageWith(c, http.StatusUnprocessableEntity, settings.UserFormProps{Role: models.RoleViewer},
 			settings.InviteFormProps{Email: email, Role: role, Errors: errs})
@@ -28,7 +28,7 @@ func (h *InvitationHandler) Create(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("invite: %w", err)
 	}
-	if err := flash(c, "success", fmt.Sprintf("An invitation to join as %s is on its way to %s. Its link works once, for 7 days.", inv.Role.Label(), inv.Email)); err != nil {
+	if err := h.flashInvitation(c, link, fmt.Sprintf("An invitation to join as %s is on its way to %s. Its link works once, for 7 days.", inv.Role.Label(), inv.Email)); err != nil {
 		return err
 	}
 	return redirect(c, c.Echo().Reverse("users.index"))
@@ -36,14 +36,23 @@ func (h *InvitationHandler) Create(c echo.Context) error {
 
 // Resend e-mails a new link; the previous one stops working.
 func (h *InvitationHandler) Resend(c echo.Context) error {
-	inv, err := h.core.ResendInvitation(c.Request().Context(), actor(c), c.Param("id"))
+	inv, link, err := h.core.ResendInvitation(c.Request().Context(), actor(c), c.Param("id"))
 	if err != nil {
 		return err // not found in this workspace: 404
 	}
-	if err := flash(c, "success", fmt.Sprintf("A new invitation link is on its way to %s; the previous one no longer works.", inv.Email)); err != nil {
+	if err := h.flashInvitation(c, link, fmt.Sprintf("A new invitation link is on its way to %s; the previous one no longer works.", inv.Email)); err != nil {
 		return err
 	}
 	return redirect(c, c.Echo().Reverse("users.index"))
+}
+
+// flashInvitation says the invitation was sent, or, when no mail server is configured
+// and the e-mail cannot leave, gives the admin its link to pass on themselves.
+func (h *InvitationHandler) flashInvitation(c echo.Context, link, sent string) error {
+	if h.cfg.SMTPURL != "" {
+		return flash(c, "success", sent)
+	}
+	return flash(c, "warning", "Sluice has no mail server configured (SLUICE_SMTP_URL), so no e-mail leaves: send this link to the invitee yourself. It works once, for 7 days: "+link)
 }
 
 // Revoke ends an invitation; its link opens nothing.

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"sluice/config"
 	"sluice/internal/testutil"
 	"sluice/models"
 	"sluice/notify"
@@ -51,11 +52,16 @@ func TestInvitationsThroughThePages(t *testing.T) {
 			return c.post("/settings/invitations", url.Values{"_csrf": {token}, "invite-email": {email}, "invite-role": {role}})
 		}
 		invite(ada, csrf, "grace@acme.example", "editor").want(t, http.StatusSeeOther)
+		// No mail server in this app: the admin is given the link to pass on.
+		sent := ada.get("/settings/users").want(t, http.StatusOK).Text(t, "#flash")
 		r := invite(ada, csrf, "grace@acme.example", "viewer").want(t, http.StatusUnprocessableEntity)
 		if !strings.Contains(r.Text(t, "[data-testid=error-invite-email]"), "Resend") {
 			t.Errorf("inviting twice: %q", r.Text(t, "[data-testid=error-invite-email]"))
 		}
 		first := mailedLink(t, a, "grace@acme.example")
+		if !strings.Contains(sent, "no mail server configured") || !strings.Contains(sent, first) {
+			t.Errorf("without a mail server the admin is not given the link %s: %q", first, sent)
+		}
 		list, err := a.store.ListInvitations(ctx, models.DefaultWorkspaceID)
 		if err != nil || len(list) != 1 {
 			t.Fatalf("invitations: %+v %v", list, err)
@@ -142,6 +148,23 @@ func TestInvitationsThroughThePages(t *testing.T) {
 		}
 		if got := page.Text(t, ".sidebar-footer .badge"); got != "Viewer" {
 			t.Errorf("grace's role in Marketing: %q, want Viewer", got)
+		}
+	})
+}
+
+// With a mail server configured, the link leaves by e-mail only.
+func TestInvitationLinkIsNotShownWhenMailed(t *testing.T) {
+	t.Parallel()
+	cfg := config.Default()
+	cfg.SMTPURL = "smtp://127.0.0.1:1"
+	eachAppWith(t, cfg, func(t *testing.T, a *app) {
+		_, ada := signedInAdmin(t, a)
+		ada.post("/settings/invitations", url.Values{"_csrf": {ada.csrf("/settings/users")}, "invite-email": {"grace@acme.example"}, "invite-role": {"viewer"}}).
+			want(t, http.StatusSeeOther)
+		page := ada.get("/settings/users").want(t, http.StatusOK)
+		link := mailedLink(t, a, "grace@acme.example")
+		if strings.Contains(page.Body, link) || !strings.Contains(page.Body, "is on its way to grace@acme.example") {
+			t.Errorf("with a mail server the page shows the link or no word of the e-mail:\n%s", page.Body)
 		}
 	})
 }
