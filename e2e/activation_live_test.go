@@ -23,16 +23,7 @@ func TestActivationPageFollowsItsRun(t *testing.T) {
 	}))
 	defer hook.Close()
 	base := startSluice(t, "SLUICE_ALLOW_PRIVATE_NETWORKS=true", "SLUICE_BOOTSTRAP_TOKEN="+runPageToken)
-	var ms struct {
-		Items []struct{ ID, Name string } `json:"items"`
-	}
-	runPageAPI(t, base, "GET", "/models", nil, &ms)
-	modelID := ""
-	for _, m := range ms.Items {
-		if m.Name == "Customers" {
-			modelID = m.ID
-		}
-	}
+	modelID := customersModel(t, base)
 	var seg, platform, act struct{ ID string }
 	runPageAPI(t, base, "POST", "/segments", map[string]any{"model_id": modelID, "name": "Everyone", "conditions": map[string]any{"all": []any{}}}, &seg)
 	runPageAPI(t, base, "POST", "/platforms", map[string]any{"name": "CRM webhook", "kind": "webhook", "config": map[string]any{"url": hook.URL, "batch_size": "25"}}, &platform)

@@ -43,6 +43,22 @@ func runPageAPI(t *testing.T, base, method, path string, body, out any) {
 	}
 }
 
+// customersModel is the id of the demo's Customers model.
+func customersModel(t *testing.T, base string) string {
+	t.Helper()
+	var ms struct {
+		Items []struct{ ID, Name string } `json:"items"`
+	}
+	runPageAPI(t, base, "GET", "/models", nil, &ms)
+	for _, m := range ms.Items {
+		if m.Name == "Customers" {
+			return m.ID
+		}
+	}
+	t.Fatalf("no Customers model in the demo: %+v", ms.Items)
+	return ""
+}
+
 // An operator watches a slow run on its page: the progress card polls, the rows
 // processed and the bar move without a reload, then the page turns into the finished
 // run with its counts and timing per stage. The log filters by level, a running run is
@@ -61,19 +77,7 @@ func TestRunPageShowsLiveProgress(t *testing.T) {
 	base := startSluice(t, "SLUICE_ALLOW_PRIVATE_NETWORKS=true", "SLUICE_BOOTSTRAP_TOKEN="+runPageToken)
 
 	// Everyone in the demo warehouse (5,000 customers), 50 records a request.
-	var ms struct {
-		Items []struct{ ID, Name string } `json:"items"`
-	}
-	runPageAPI(t, base, "GET", "/models", nil, &ms)
-	modelID := ""
-	for _, m := range ms.Items {
-		if m.Name == "Customers" {
-			modelID = m.ID
-		}
-	}
-	if modelID == "" {
-		t.Fatalf("no Customers model in the demo: %+v", ms.Items)
-	}
+	modelID := customersModel(t, base)
 	var seg, platform, act struct{ ID string }
 	runPageAPI(t, base, "POST", "/segments", map[string]any{"model_id": modelID, "name": "Everyone", "conditions": map[string]any{"all": []any{}}}, &seg)
 	runPageAPI(t, base, "POST", "/platforms", map[string]any{"name": "CRM webhook", "kind": "webhook", "config": map[string]any{"url": hook.URL, "batch_size": "50"}}, &platform)

@@ -55,19 +55,7 @@ func TestRunPageSaysWhatTheRunWaitsFor(t *testing.T) {
 	base := startSluice(t, "SLUICE_ALLOW_PRIVATE_NETWORKS=true", "SLUICE_BOOTSTRAP_TOKEN="+runPageToken)
 
 	// Three demo customers to a webhook, in one request.
-	var ms struct {
-		Items []struct{ ID, Name string } `json:"items"`
-	}
-	runPageAPI(t, base, "GET", "/models", nil, &ms)
-	modelID := ""
-	for _, m := range ms.Items {
-		if m.Name == "Customers" {
-			modelID = m.ID
-		}
-	}
-	if modelID == "" {
-		t.Fatalf("no Customers model in the demo: %+v", ms.Items)
-	}
+	modelID := customersModel(t, base)
 	var seg, platform, act, queued struct{ ID string }
 	runPageAPI(t, base, "POST", "/segments", map[string]any{"model_id": modelID, "name": "First three",
 		"conditions": map[string]any{"all": []any{map[string]any{"column": "id", "op": "lte", "value": 3}}}}, &seg)
