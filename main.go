@@ -28,6 +28,7 @@ import (
 	"sluice/demo"
 	"sluice/destinations/braze"
 	"sluice/destinations/googleads"
+	"sluice/destinations/httpdest"
 	"sluice/destinations/hubspot"
 	"sluice/destinations/klaviyo"
 	"sluice/destinations/metaads"
@@ -204,6 +205,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	writes := core.New(store, reg)
 	writes.SetAlerts(cfg.BaseURL, log)
 	writes.SetOAuth(cfg.BaseURL, oauthClients(cfg, reg, os.Getenv))
+	writes.SetSSOClient(httpdest.NewClient(httpdest.Options{Name: "The identity provider", AllowPrivate: cfg.AllowPrivateNetworks}).HTTPClient())
 	runner := jobs.NewRunner(store, writes, log, jobs.Options{})
 	// Earlier versions kept the demo warehouse at the data dir's root, where SQLite
 	// sources may no longer read.

@@ -8,6 +8,7 @@ package core
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"sluice/connectors"
@@ -27,6 +28,8 @@ type Service struct {
 	oauthClients map[string]OAuthClient
 	// sandboxRate counts the Sandbox inbox's requests per platform and minute.
 	sandboxRate minuteWindows
+	// ssoHTTP sends requests to identity providers (SetSSOClient).
+	ssoHTTP *http.Client
 }
 
 // New returns the write door.

@@ -92,7 +92,12 @@ func (s *Server) LoginForm(c echo.Context) error {
 	} else if need {
 		return redirect(c, c.Echo().Reverse("auth.setup"))
 	}
-	return s.render(c, http.StatusOK, auth.LoginPage(auth.LoginProps{Next: next}), nil)
+	props, err := s.loginProps(c, c.QueryParam("password") == "1")
+	if err != nil {
+		return err
+	}
+	props.Next = next
+	return s.render(c, http.StatusOK, auth.LoginPage(props), nil)
 }
 
 // Login checks the credentials, starts a new session and returns to where the visitor
@@ -104,8 +109,16 @@ func (s *Server) Login(c echo.Context) error {
 	}
 	f.Next = safeNext(f.Next)
 	u, err := s.store.Authenticate(c.Request().Context(), f.Email, f.Password, c.RealIP())
-	props := auth.LoginProps{Email: f.Email, Next: f.Next}
+	props, perr := s.loginProps(c, c.FormValue("password_mode") == "1")
+	if perr != nil {
+		return perr
+	}
+	props.Email, props.Next = f.Email, f.Next
+	var ssoOnly *models.SSORequiredError
 	switch {
+	case errors.As(err, &ssoOnly):
+		props.Error = ssoOnly.Error()
+		return s.render(c, http.StatusUnprocessableEntity, auth.LoginPage(props), nil)
 	case errors.Is(err, models.ErrThrottled):
 		wait, _ := throttleWait(err)
 		setRetryAfter(c, wait)

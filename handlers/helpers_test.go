@@ -18,6 +18,7 @@ import (
 	"sluice/config"
 	"sluice/connectors"
 	"sluice/core"
+	"sluice/destinations/httpdest"
 	"sluice/destinations/webhook"
 	"sluice/handlers"
 	"sluice/internal/testutil"
@@ -81,6 +82,7 @@ func handlersFor(s *models.Store, box *secrets.Box, cfg config.Config, reg *conn
 		clients[provider] = core.OAuthClient{ClientID: c.ClientID, ClientSecret: c.ClientSecret, AuthURL: c.AuthURL, TokenURL: c.TokenURL}
 	}
 	writes.SetOAuth(cfg.BaseURL, clients)
+	writes.SetSSOClient(httpdest.NewClient(httpdest.Options{Name: "The identity provider", AllowPrivate: cfg.AllowPrivateNetworks}).HTTPClient())
 	runner := jobs.NewRunner(s, writes, logger, jobs.Options{})
 	e := handlers.New(handlers.Deps{Config: cfg, Store: s, Secrets: box, Logger: logger,
 		Registry: prometheus.NewRegistry(), Core: writes, Runs: runner})

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"sluice/core"
 	"sluice/destinations/sandbox"
 	"sluice/models"
 	"sluice/static"
@@ -105,6 +106,9 @@ func (s *Server) routes(e *echo.Echo, m *metrics, reg *prometheus.Registry) {
 	web.GET("/login", s.LoginForm).Name = "auth.login"
 	web.POST("/login", s.Login)
 	web.POST("/logout", s.Logout).Name = "auth.logout"
+	sso := &SSOHandler{s}
+	web.GET("/sso/start", sso.Start).Name = "sso.start"
+	web.GET(core.SSOCallbackPath, sso.Callback).Name = "sso.callback"
 	invs := &InvitationHandler{s}
 	web.GET("/invitation", invs.Show).Name = "invitations.show"
 	web.POST("/invitation", invs.Accept).Name = "invitations.accept"
@@ -195,6 +199,10 @@ func (s *Server) routes(e *echo.Echo, m *metrics, reg *prometheus.Registry) {
 	app.POST("/settings/workspaces", wss.Create, requireOwner).Name = "workspaces.create"
 	app.POST("/settings/workspaces/:id", wss.Update, requireOwner).Name = "workspaces.update"
 	app.POST("/settings/workspaces/:id/delete", wss.Delete, requireOwner).Name = "workspaces.delete"
+
+	app.GET("/settings/sso", sso.Index, requireOwner).Name = "sso.index"
+	app.POST("/settings/sso", sso.Save, requireOwner).Name = "sso.save"
+	app.POST("/settings/sso/require", sso.Require, requireOwner).Name = "sso.require"
 
 	admin := app.Group("/settings", adminOnly)
 	users := &UserHandler{s}

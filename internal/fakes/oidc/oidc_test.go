@@ -1,0 +1,126 @@
+package oidc_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	fake "sluice/internal/fakes/oidc"
+)
+
+const redirect = "http://app.test/callback"
+
+// authorize asks the authorization endpoint and returns the redirect back's query.
+func authorize(t *testing.T, s *fake.Server, q url.Values) url.Values {
+	t.Helper()
+	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := hc.Get(s.Issuer() + "/authorize?" + q.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusFound {
+		return url.Values{"status": {res.Status}}
+	}
+	u, err := url.Parse(res.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Query()
+}
+
+func TestProviderIsStrict(t *testing.T) {
+	s := fake.New("client", "secret", redirect, fake.User{Subject: "s1", Email: "a@example.com", EmailVerified: true, Groups: []string{"g"}})
+	defer s.Close()
+	ctx := context.Background()
+	p, err := oidc.NewProvider(ctx, s.Issuer())
+	if err != nil {
+		t.Fatalf("discovery: %v", err)
+	}
+	cfg := oauth2.Config{ClientID: "client", ClientSecret: "secret", Endpoint: p.Endpoint(), RedirectURL: redirect, Scopes: []string{"openid", "email"}}
+	cfg.Endpoint.AuthStyle = oauth2.AuthStyleInHeader // one try per exchange, so each answer is the first
+	verifier := oauth2.GenerateVerifier()
+	authURL, _ := url.Parse(cfg.AuthCodeURL("st", oidc.Nonce("n1"), oauth2.S256ChallengeOption(verifier)))
+	q := authURL.Query()
+
+	// Unregistered redirect URI and missing PKCE are refused.
+	bad := url.Values{}
+	for k, v := range q {
+		bad[k] = v
+	}
+	bad.Set("redirect_uri", "http://evil.test/cb")
+	if got := authorize(t, s, bad); got.Get("status") != "400 Bad Request" {
+		t.Fatalf("unregistered redirect_uri: %v", got)
+	}
+	bad.Set("redirect_uri", redirect)
+	bad.Del("code_challenge")
+	if got := authorize(t, s, bad); got.Get("error") != "invalid_request" {
+		t.Fatalf("no PKCE: %v", got)
+	}
+
+	// A wrong code_verifier kills the code.
+	back := authorize(t, s, q)
+	if back.Get("state") != "st" || back.Get("code") == "" {
+		t.Fatalf("redirect back: %v", back)
+	}
+	if _, err := cfg.Exchange(ctx, back.Get("code"), oauth2.VerifierOption("wrong-verifier-wrong-verifier-wrong-verifier")); err == nil || !strings.Contains(err.Error(), "code_verifier") {
+		t.Fatalf("wrong verifier: %v", err)
+	}
+	if _, err := cfg.Exchange(ctx, back.Get("code"), oauth2.VerifierOption(verifier)); err == nil || !strings.Contains(err.Error(), "invalid_grant") {
+		t.Fatalf("code used twice: %v", err)
+	}
+
+	// A wrong client secret is invalid_client.
+	back = authorize(t, s, q)
+	wrong := cfg
+	wrong.ClientSecret = "nope"
+	if _, err := wrong.Exchange(ctx, back.Get("code"), oauth2.VerifierOption(verifier)); err == nil || !strings.Contains(err.Error(), "invalid_client") {
+		t.Fatalf("wrong secret: %v", err)
+	}
+
+	// The right exchange gives an ID token go-oidc verifies, with the nonce and claims.
+	back = authorize(t, s, q)
+	tok, err := cfg.Exchange(ctx, back.Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	idt, err := p.Verifier(&oidc.Config{ClientID: "client"}).Verify(ctx, tok.Extra("id_token").(string))
+	if err != nil {
+		t.Fatalf("verify: %v", err)
+	}
+	var claims struct {
+		Email  string   `json:"email"`
+		Groups []string `json:"groups"`
+	}
+	if err := idt.Claims(&claims); err != nil {
+		t.Fatal(err)
+	}
+	if idt.Nonce != "n1" || idt.Subject != "s1" || claims.Email != "a@example.com" || len(claims.Groups) != 1 {
+		t.Fatalf("token: nonce %q subject %q claims %+v", idt.Nonce, idt.Subject, claims)
+	}
+
+	// Tampered tokens fail go-oidc's checks.
+	s.SetTamper(fake.Tamper{Expired: true})
+	back = authorize(t, s, q)
+	tok, err = cfg.Exchange(ctx, back.Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var expired *oidc.TokenExpiredError
+	if _, err := p.Verifier(&oidc.Config{ClientID: "client"}).Verify(ctx, tok.Extra("id_token").(string)); err == nil || !asExpired(err, &expired) {
+		t.Fatalf("expired token verified: %v", err)
+	}
+}
+
+func asExpired(err error, target **oidc.TokenExpiredError) bool {
+	e, ok := err.(*oidc.TokenExpiredError)
+	if ok {
+		*target = e
+	}
+	return ok
+}
