@@ -162,6 +162,7 @@ func TestMainPagesAreAccessible(t *testing.T) {
 		{"users", "/settings/users", `[data-testid=add-user]`},
 		{"tokens", "/settings/tokens", `[data-testid=create-token]`},
 		{"workspaces", "/settings/workspaces", `[data-testid=add-workspace]`},
+		{"sso", "/settings/sso", `[data-testid=save-sso]`},
 	}
 	for _, p := range pages {
 		run(t, ctx, p.name, chromedp.Navigate(base+p.path), chromedp.WaitVisible(chromedp.CSS(p.wait)), check(p.name), shots.take("a11y-"+p.name))

@@ -39,6 +39,8 @@ func TestSingleSignOnWithOpenIDConnect(t *testing.T) {
 	run(t, ctx, "sign out and in with the provider",
 		chromedp.Click(chromedp.CSS(`[data-testid=sign-out]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid=sso-sign-in]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=password-form]`)),
+		shots.take("sign-in-sso-or-password"),
 		chromedp.Click(chromedp.CSS(`[data-testid=sso-sign-in]`)),
 		chromedp.WaitVisible(chromedp.CSS(`#continue`)),
 		shots.take("sso-provider-page"),
