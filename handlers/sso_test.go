@@ -188,6 +188,16 @@ func TestSSOSignInMakesAccountsWithMappedRoles(t *testing.T) {
 		if len(users) != 3 {
 			t.Fatalf("%d users, want the owner, Dana and Vic", len(users))
 		}
+		// Later sign-ins follow the mapping when a group matches, and keep the role when
+		// none does.
+		idp.SetUser(fakeoidc.User{Subject: "u-43", Email: "vic@example.com", EmailVerified: true, Groups: []string{"data-team"}})
+		vic = a.client(t)
+		ssoSignIn(t, vic, owner.OrganizationID).want(t, http.StatusSeeOther)
+		vic.get("/activations/new").want(t, http.StatusOK)
+		idp.SetUser(fakeoidc.User{Subject: "u-43", Email: "vic@example.com", EmailVerified: true, Groups: []string{"staff"}})
+		vic = a.client(t)
+		ssoSignIn(t, vic, owner.OrganizationID).want(t, http.StatusSeeOther)
+		vic.get("/activations/new").want(t, http.StatusOK)
 
 		// An unverified e-mail neither makes nor finds an account.
 		idp.SetUser(fakeoidc.User{Subject: "owner-claim", Email: owner.Email, EmailVerified: false})
@@ -202,6 +212,12 @@ func TestSSOSignInMakesAccountsWithMappedRoles(t *testing.T) {
 		oc.get("/settings/sso").want(t, http.StatusOK)
 		if linked, _ := a.store.HasSSOIdentity(ctx, idp.Issuer(), owner.ID); !linked {
 			t.Fatal("the owner's provider account is not remembered")
+		}
+		// The workspace's only admin is never demoted by a mapping.
+		idp.SetUser(fakeoidc.User{Subject: "owner-1", Email: owner.Email, EmailVerified: true, Groups: []string{"data-team"}})
+		ssoSignIn(t, a.client(t), owner.OrganizationID).want(t, http.StatusSeeOther)
+		if o, _ := a.store.UserByID(ctx, owner.WorkspaceID, owner.ID); o.Role != models.RoleAdmin {
+			t.Fatalf("the only admin became %s", o.Role)
 		}
 	})
 }

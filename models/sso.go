@@ -54,14 +54,23 @@ func (c *SSOConfig) Mapping() []GroupRole {
 // RoleFor is the role a new account with these groups gets: the first mapping whose
 // group is among them, else the default role.
 func (c *SSOConfig) RoleFor(groups []string) Role {
+	if r, ok := c.MappedRole(groups); ok {
+		return r
+	}
+	return c.DefaultRole
+}
+
+// MappedRole is the role of the first mapping whose group is among groups; ok is false
+// when none is.
+func (c *SSOConfig) MappedRole(groups []string) (role Role, ok bool) {
 	for _, m := range c.Mapping() {
 		for _, g := range groups {
 			if g == m.Group {
-				return m.Role
+				return m.Role, true
 			}
 		}
 	}
-	return c.DefaultRole
+	return "", false
 }
 
 func (c *SSOConfig) secretOwner() string { return "sso-secret:" + c.OrganizationID }
@@ -456,6 +465,11 @@ func (s *Store) SSOSignIn(ctx context.Context, c *SSOConfig, cl SSOClaims) (u *U
 				return translate(err)
 			}
 		}
+		if !created {
+			if err := s.syncSSORole(tx, c, u, cl.Groups); err != nil {
+				return err
+			}
+		}
 		var m Membership
 		err = tx.Where("user_id = ?", u.ID).Order(clause.Expr{SQL: "workspace_id = ? DESC, created_at", Vars: []any{u.WorkspaceID}}).Take(&m).Error
 		if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -497,4 +511,46 @@ func (s *Store) createSSOUser(tx *gorm.DB, c *SSOConfig, cl SSOClaims, email str
 	u.Role = role
 	a := Actor{WorkspaceID: first.ID, Type: ActorSystem, Name: c.ProviderName}
 	return s.record(tx, a, change{"user.create", "user", u.ID, u.Email, nil, map[string]any{"email": u.Email, "name": u.Name, "role": role, "via": "sso", "groups": cl.Groups}})
+}
+
+// syncSSORole gives an existing account, at each sign-in, the role its groups map to in
+// the organization's first workspace, when a mapping matches and it is a member there; no
+// match keeps the role given on Settings -> Users. The workspace's last admin stays admin.
+func (s *Store) syncSSORole(tx *gorm.DB, c *SSOConfig, u *User, groups []string) error {
+	role, ok := c.MappedRole(groups)
+	if !ok {
+		return nil
+	}
+	var first Workspace
+	if err := tx.Where("organization_id = ?", c.OrganizationID).Order("created_at, id").Take(&first).Error; err != nil {
+		return translate(err)
+	}
+	var m Membership
+	err := tx.Where("user_id = ? AND workspace_id = ?", u.ID, first.ID).Take(&m).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil
+	}
+	if err != nil {
+		return translate(err)
+	}
+	if m.Role == role {
+		return nil
+	}
+	if m.Role == RoleAdmin {
+		if err := s.keepOneAdmin(tx, first.ID, "role"); err != nil {
+			var fe *FieldError
+			if errors.As(err, &fe) {
+				return nil // the last admin keeps the workspace administered
+			}
+			return err
+		}
+	}
+	if err := tx.Model(&Membership{}).Where("user_id = ? AND workspace_id = ?", u.ID, first.ID).
+		Updates(map[string]any{"role": role, "updated_at": s.now()}).Error; err != nil {
+		return translate(err)
+	}
+	a := Actor{WorkspaceID: first.ID, Type: ActorSystem, Name: c.ProviderName}
+	before := userAudit{Email: u.Email, Name: u.Name, Role: m.Role}
+	after := userAudit{Email: u.Email, Name: u.Name, Role: role}
+	return s.record(tx, a, change{"user.update", "user", u.ID, u.Email, before, after})
 }
