@@ -351,8 +351,20 @@ func TestRequireSSO(t *testing.T) {
 			t.Fatalf("audit entries %+v", entries)
 		}
 
-		// Off again: passwords work for everyone.
+		// Another provider: nobody has signed in with it yet, so SSO is no longer required.
+		idp2 := fakeoidc.New("sluice-client", "other-secret", ssoCallback, fakeoidc.User{})
+		defer idp2.Close()
 		token = bg.csrf("/settings/sso")
+		bg.post("/settings/sso", url.Values{"_csrf": {token}, "provider_name": {"Other ID"}, "issuer": {idp2.Issuer()},
+			"client_id": {"sluice-client"}, "client_secret": {"other-secret"}, "default_role": {"viewer"}}).want(t, http.StatusSeeOther)
+		if got := bg.get("/settings/sso").Text(t, "[data-testid=require-sso-status]"); got != "Off" {
+			t.Fatalf("require SSO after changing the issuer: %q", got)
+		}
+		if a.client(t).get("/login").Count(t, "[data-testid=password-form]") != 1 {
+			t.Fatal("no password form after changing the issuer")
+		}
+
+		// Off: passwords work for everyone.
 		bg.post("/settings/sso/require", url.Values{"_csrf": {token}, "require": {"0"}}).want(t, http.StatusSeeOther)
 		ed.signIn("ed@example.com", testutil.Password)
 		if !ed.signedIn() {
