@@ -36,6 +36,8 @@ func sealedColumns() []sealedColumn {
 		{table: "alert_outbox", column: "target", key: "id", filter: "channel = ?", args: []any{ChannelSlack},
 			owner: func(id string) string { return (&OutboxMessage{ID: id}).sealOwner() }},
 		{table: "oauth_states", column: "sealed", key: "state_hash", owner: func(hash string) string { return "oauth-state:" + hash }},
+		{table: "sso_configs", column: "secret_sealed", key: "organization_id", owner: func(org string) string { return (&SSOConfig{OrganizationID: org}).secretOwner() }},
+		{table: "sso_states", column: "sealed", key: "state_hash", owner: func(hash string) string { return "sso-state:" + hash }},
 	}
 }
 
