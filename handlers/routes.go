@@ -199,6 +199,9 @@ func (s *Server) routes(e *echo.Echo, m *metrics, reg *prometheus.Registry) {
 	app.POST("/settings/workspaces", wss.Create, requireOwner).Name = "workspaces.create"
 	app.POST("/settings/workspaces/:id", wss.Update, requireOwner).Name = "workspaces.update"
 	app.POST("/settings/workspaces/:id/delete", wss.Delete, requireOwner).Name = "workspaces.delete"
+	cps := &CopyHandler{s}
+	app.GET("/copy/:kind/:id", cps.Show, editorOnly).Name = "copy.show"
+	app.POST("/copy/:kind/:id", cps.Create, editorOnly).Name = "copy.create"
 
 	app.GET("/settings/sso", sso.Index, requireOwner).Name = "sso.index"
 	app.POST("/settings/sso", sso.Save, requireOwner).Name = "sso.save"

@@ -159,3 +159,18 @@ func ScanSize(n int64) string {
 	}
 	return fmt.Sprintf("%.1f %s", f, units[i])
 }
+
+// CanCopy reports whether the signed-in user may copy from this workspace: editor (or
+// above) here and in another workspace of the organization.
+func CanCopy(ctx context.Context) bool {
+	p := PageOf(ctx)
+	if !Can(ctx, models.RoleEditor) || p.Workspace == nil {
+		return false
+	}
+	for _, w := range p.Workspaces {
+		if w.ID != p.Workspace.ID && w.OrganizationID == p.Workspace.OrganizationID && w.Role.AtLeast(models.RoleEditor) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,144 @@
+package handlers_test
+
+import (
+	"database/sql"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"sluice/connectors"
+	"sluice/internal/testutil"
+	"sluice/models"
+	"sluice/sources/sqlite"
+)
+
+// TestCopyToWorkspacePages: the preview lists what will be created in Production and
+// what it maps to; creating needs the CSRF token, lands on the paused copy in Production;
+// an editor who only views Production is refused, and another organization's workspace
+// is not found.
+func TestCopyToWorkspacePages(t *testing.T) {
+	t.Parallel()
+	eachApp(t, func(t *testing.T, a *app) {
+		ctx := t.Context()
+		s := a.store
+		ada, browser := signedInAdmin(t, a)
+		acme := testutil.ActorOf(ada)
+		prod, err := s.AddWorkspace(ctx, acme, "Production")
+		if err != nil {
+			t.Fatal(err)
+		}
+		inProd := acme
+		inProd.WorkspaceID = prod.ID
+		path := filepath.Join(t.TempDir(), "warehouse.db")
+		db, err := sql.Open("sqlite", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(`CREATE TABLE customers (id INTEGER PRIMARY KEY, email TEXT, country TEXT)`); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		spec := sqlite.New(t.TempDir()).Spec()
+		var srcs [2]*models.Source
+		var hooks [2]*models.Platform
+		for i, in := range []models.Actor{acme, inProd} {
+			if srcs[i], err = s.CreateSource(ctx, in, spec, models.SourceInput{Name: "Warehouse", Config: connectors.Config{"path": path}}); err != nil {
+				t.Fatal(err)
+			}
+			if hooks[i], err = s.CreatePlatform(ctx, in, connectors.DestinationSpec{Kind: "webhook"}, models.PlatformInput{Name: "Hook"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cols := []connectors.Column{{Name: "id", Type: "integer"}, {Name: "email", Type: "string"}, {Name: "country", Type: "string"}}
+		m, err := s.CreateModel(ctx, acme, models.ModelInput{SourceID: srcs[0].ID, Name: "Customers",
+			Relation: connectors.Relation{Table: &connectors.Table{Schema: sqlite.Schema, Name: "customers"}}, PrimaryKey: "id", Columns: cols})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := s.CreateSegment(ctx, acme, models.SegmentInput{ModelID: m.ID, Name: "French VIPs", ConditionsJSON: `{"all":[{"column":"country","op":"eq","value":"FR"}]}`})
+		if err != nil {
+			t.Fatal(err)
+		}
+		act, err := s.CreateActivation(ctx, acme, models.ActivationInput{Name: "VIP sync", SegmentID: g.ID, PlatformID: hooks[0].ID, Action: "sync_records",
+			Mappings: []models.Mapping{{From: "email", To: "email", Type: "string"}}, Schedule: models.Schedule{Kind: "manual"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		for _, page := range []string{"/activations/" + act.ID + "?tab=settings", "/models/" + m.ID, "/segments/" + g.ID} {
+			if n := browser.get(page).want(t, http.StatusOK).Count(t, "[data-testid=copy-to-workspace]"); n != 1 {
+				t.Errorf("%s shows %d Copy to workspace links, want 1", page, n)
+			}
+		}
+		copyPage := "/copy/activation/" + act.ID
+		pv := browser.get(copyPage+"?target="+prod.ID).want(t, http.StatusOK)
+		items := pv.Text(t, "[data-testid=copy-items]")
+		for _, want := range []string{"model Customers — new", "segment French VIPs — new", "activation VIP sync — new, paused"} {
+			if !strings.Contains(items, want) {
+				t.Errorf("preview %q lacks %q", items, want)
+			}
+		}
+		if got := pv.Text(t, "#copy-source option[selected]"); got != "Warehouse" {
+			t.Errorf("source maps to %q, want Warehouse", got)
+		}
+		form := url.Values{"target": {prod.ID}, "source_id": {srcs[1].ID}, "platform_id": {hooks[1].ID}}
+		browser.post(copyPage, form).want(t, http.StatusForbidden) // no CSRF token
+		if n := countIn(t, s, prod.ID); n != 0 {
+			t.Fatalf("a post without the CSRF token created %d activations", n)
+		}
+		form.Set("_csrf", browser.csrf(copyPage))
+		r := browser.post(copyPage, form).want(t, http.StatusSeeOther)
+		copies, err := s.ListActivations(ctx, prod.ID, models.ActivationFilter{})
+		if err != nil || len(copies) != 1 {
+			t.Fatalf("Production's activations: %v %v", copies, err)
+		}
+		if r.Location() != "/activations/"+copies[0].ID || copies[0].Status != models.ActivationPaused {
+			t.Errorf("landed on %s; copy %s", r.Location(), copies[0].Status)
+		}
+		shown := browser.get(r.Location()).want(t, http.StatusOK) // switched to Production
+		if !strings.Contains(shown.Body, "VIP sync") {
+			t.Error("the copy's page does not show it")
+		}
+
+		// Bob edits Acme and only views Production.
+		bob, err := s.CreateUser(ctx, acme, models.NewUser{Email: "bob@example.com", Password: testutil.Password, Role: models.RoleEditor})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, token, err := s.InviteUser(ctx, inProd, bob.Email, models.RoleViewer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.AcceptInvitationAs(ctx, token, bob); err != nil {
+			t.Fatal(err)
+		}
+		bb := a.client(t)
+		bb.signIn(bob.Email, testutil.Password)
+		if n := bb.get("/activations/"+act.ID+"?tab=settings").want(t, http.StatusOK).Count(t, "[data-testid=copy-to-workspace]"); n != 0 {
+			t.Error("Copy to workspace shown to a viewer of every other workspace")
+		}
+		bb.get(copyPage+"?target="+prod.ID).want(t, http.StatusForbidden)
+		form.Set("_csrf", bb.csrf(copyPage))
+		bb.post(copyPage, form).want(t, http.StatusForbidden)
+
+		other, err := s.CreateWorkspace(ctx, "Globex")
+		if err != nil {
+			t.Fatal(err)
+		}
+		browser.get("/copy/activation/"+act.ID+"?target="+other.ID).want(t, http.StatusNotFound)
+		if n := countIn(t, s, prod.ID); n != 1 {
+			t.Errorf("Production holds %d activations, want the one copy", n)
+		}
+	})
+}
+
+func countIn(t *testing.T, s *models.Store, workspaceID string) int {
+	t.Helper()
+	as, err := s.ListActivations(t.Context(), workspaceID, models.ActivationFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(as)
+}
