@@ -109,6 +109,9 @@ func (s *Server) routes(e *echo.Echo, m *metrics, reg *prometheus.Registry) {
 	sso := &SSOHandler{s}
 	web.GET("/sso/start", sso.Start).Name = "sso.start"
 	web.GET(core.SSOCallbackPath, sso.Callback).Name = "sso.callback"
+	e.GET(core.SAMLMetadataPath+":org", sso.SAMLMetadata).Name = "saml.metadata"
+	// The identity provider's form posts here from its own page: no CSRF token.
+	e.POST(core.SAMLACSPath+":org", sso.SAMLACS, s.loadSession, refuseNUL).Name = "saml.acs"
 	invs := &InvitationHandler{s}
 	web.GET("/invitation", invs.Show).Name = "invitations.show"
 	web.POST("/invitation", invs.Accept).Name = "invitations.accept"
@@ -206,6 +209,7 @@ func (s *Server) routes(e *echo.Echo, m *metrics, reg *prometheus.Registry) {
 	app.GET("/settings/sso", sso.Index, requireOwner).Name = "sso.index"
 	app.POST("/settings/sso", sso.Save, requireOwner).Name = "sso.save"
 	app.POST("/settings/sso/require", sso.Require, requireOwner).Name = "sso.require"
+	app.POST("/settings/sso/saml", sso.SaveSAML, requireOwner).Name = "saml.save"
 
 	admin := app.Group("/settings", adminOnly)
 	users := &UserHandler{s}

@@ -44,6 +44,19 @@ func (h *SSOHandler) page(c echo.Context, status int, p settings.SSOProps, fillF
 		return fmt.Errorf("SSO settings: %w", err)
 	}
 	p.Config, p.RedirectURI = cfg, h.redirectURI()
+	saml, org, err := h.store.OwnerSAMLConfig(ctx, actor(c))
+	if err != nil {
+		return fmt.Errorf("SAML settings: %w", err)
+	}
+	urls := core.SAMLURLsOf(h.cfg.BaseURL, org)
+	p.SAML, p.SAMLEntityID, p.SAMLACS = saml, urls.EntityID, urls.ACS
+	if saml != nil && p.SAMLErrors == nil {
+		p.SAMLForm = models.SAMLInput{ProviderName: saml.ProviderName, MetadataURL: saml.MetadataURL, DefaultRole: saml.DefaultRole,
+			GroupsAttribute: saml.GroupsAttribute, GroupRoles: saml.Mapping()}
+		if saml.MetadataURL == "" {
+			p.SAMLXML = saml.MetadataXML
+		}
+	}
 	if cfg != nil {
 		if fillForm {
 			p.Form = models.SSOInput{ProviderName: cfg.ProviderName, Issuer: cfg.Issuer, ClientID: cfg.ClientID,
@@ -129,7 +142,7 @@ func (h *SSOHandler) Start(c echo.Context) error {
 	var refused *models.SSORefusal
 	switch {
 	case models.IsNotFound(err):
-		return h.loginRefused(c, "This organization has no single sign-on. Sign in with your e-mail and password.")
+		return h.startSAML(c, c.QueryParam("org"), next)
 	case errors.As(err, &refused):
 		return h.loginRefused(c, refused.Reason)
 	case err != nil:

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -296,6 +297,15 @@ func (s *Store) SSOChoices(ctx context.Context) ([]SSOChoice, int64, error) {
 	var out []SSOChoice
 	if err := db.Model(&SSOConfig{}).Select("organization_id, provider_name, require_sso").Order("provider_name").Scan(&out).Error; err != nil {
 		return nil, 0, translate(err)
+	}
+	var saml []SSOChoice
+	if err := db.Model(&SAMLConfig{}).Select("organization_id, provider_name").Order("provider_name").Scan(&saml).Error; err != nil {
+		return nil, 0, translate(err)
+	}
+	for _, c := range saml {
+		if !slices.ContainsFunc(out, func(o SSOChoice) bool { return o.OrganizationID == c.OrganizationID }) {
+			out = append(out, c)
+		}
 	}
 	var orgs int64
 	err := db.Model(&Organization{}).Count(&orgs).Error

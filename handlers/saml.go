@@ -1,0 +1,97 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"sluice/core"
+	"sluice/models"
+	"sluice/views/settings"
+)
+
+// SAMLMetadata serves the organization's SP metadata: its URL is also Sluice's entity
+// ID at the identity provider.
+func (h *SSOHandler) SAMLMetadata(c echo.Context) error {
+	xml, err := h.core.SAMLMetadata(c.Request().Context(), c.Param("org"), h.cfg.BaseURL)
+	if models.IsNotFound(err) {
+		return echo.NewHTTPError(http.StatusNotFound, "This organization has no SAML sign-in set up.")
+	}
+	if err != nil {
+		return fmt.Errorf("SAML metadata: %w", err)
+	}
+	return c.Blob(http.StatusOK, "application/samlmetadata+xml", xml)
+}
+
+// SAMLACS is where the identity provider posts its answer: the assertion is checked and
+// the person signed in, their account made at the first sign-in. The post comes from
+// the provider's page, so it carries no CSRF token: the relay state kept server-side,
+// used once, and the signed assertion answering that very request stand for it.
+func (h *SSOHandler) SAMLACS(c echo.Context) error {
+	res, err := h.core.FinishSAML(c.Request().Context(), c.Param("org"), c.Request(), h.cfg.BaseURL)
+	var refused *models.SSORefusal
+	if errors.As(err, &refused) {
+		return h.loginRefused(c, refused.Reason)
+	}
+	if err != nil {
+		return fmt.Errorf("finish SAML sign-in: %w", err)
+	}
+	if err := h.signIn(c, res.User); err != nil {
+		return err
+	}
+	if res.Created {
+		if err := flash(c, "success", fmt.Sprintf("Welcome to Sluice. Your account was made with the role %s.", res.User.Role.Label())); err != nil {
+			return err
+		}
+	}
+	return redirect(c, h.afterSignIn(c, res.Next))
+}
+
+// startSAML sends the browser to the organization's SAML identity provider.
+func (h *SSOHandler) startSAML(c echo.Context, org, next string) error {
+	to, err := h.core.StartSAML(c.Request().Context(), org, next, h.cfg.BaseURL)
+	if models.IsNotFound(err) {
+		return h.loginRefused(c, "This organization has no single sign-on. Sign in with your e-mail and password.")
+	}
+	if err != nil {
+		return fmt.Errorf("start SAML sign-in: %w", err)
+	}
+	return redirect(c, to)
+}
+
+// SaveSAML checks and stores the SAML settings: the identity provider's metadata is
+// read (from its URL) and checked first; Sluice's key is made at the first save.
+func (h *SSOHandler) SaveSAML(c echo.Context) error {
+	params, err := c.FormParams()
+	if err != nil {
+		return echo.ErrBadRequest
+	}
+	in := core.SAMLSettings{SAMLInput: models.SAMLInput{ProviderName: params.Get("saml_provider_name"), MetadataURL: params.Get("metadata_url"),
+		DefaultRole: models.Role(params.Get("saml_default_role")), GroupsAttribute: params.Get("groups_attribute")},
+		PastedXML: params.Get("metadata_xml")}
+	groups, roles := params["saml_group"], params["saml_role"]
+	for i, g := range groups {
+		r := models.Role("")
+		if i < len(roles) {
+			r = models.Role(roles[i])
+		}
+		in.GroupRoles = append(in.GroupRoles, models.GroupRole{Group: g, Role: r})
+	}
+	_, err = h.core.SaveSAMLConfig(c.Request().Context(), actor(c), h.cfg.BaseURL, in)
+	if errors.Is(err, models.ErrForbidden) {
+		return errNotSSOOwner
+	}
+	if errs, ok := formErrors(err); ok {
+		return h.page(c, http.StatusUnprocessableEntity, settings.SSOProps{SAMLForm: in.SAMLInput, SAMLXML: in.PastedXML, SAMLErrors: errs}, true)
+	}
+	if err != nil {
+		return fmt.Errorf("save SAML settings: %w", err)
+	}
+	if err := flash(c, "success", "SAML sign-in is saved: the sign-in page offers \"Sign in with "+strings.TrimSpace(in.ProviderName)+"\"."); err != nil {
+		return err
+	}
+	return redirect(c, c.Echo().Reverse("sso.index"))
+}
