@@ -38,6 +38,7 @@ func sealedColumns() []sealedColumn {
 		{table: "oauth_states", column: "sealed", key: "state_hash", owner: func(hash string) string { return "oauth-state:" + hash }},
 		{table: "sso_configs", column: "secret_sealed", key: "organization_id", owner: func(org string) string { return (&SSOConfig{OrganizationID: org}).secretOwner() }},
 		{table: "sso_states", column: "sealed", key: "state_hash", owner: func(hash string) string { return "sso-state:" + hash }},
+		{table: "saml_configs", column: "sp_key_sealed", key: "organization_id", owner: func(org string) string { return (&SAMLConfig{OrganizationID: org}).keyOwner() }},
 	}
 }
 
