@@ -3,7 +3,6 @@ package models
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -41,7 +40,7 @@ func (s *Store) PlatformGrant(p *Platform) (*Grant, error) {
 		return nil, fmt.Errorf("models: platform %s has no OAuth grant", p.ID)
 	}
 	if s.secrets == nil {
-		return nil, errors.New("models: no secret key configured")
+		return nil, errNoSecretKey
 	}
 	raw, err := s.secrets.Open(p.OAuthSealed, p.grantOwner())
 	if err != nil {
@@ -57,7 +56,7 @@ func (s *Store) PlatformGrant(p *Platform) (*Grant, error) {
 // fillGrant seals g into p with the columns shown about it.
 func (s *Store) fillGrant(p *Platform, g *Grant) error {
 	if s.secrets == nil {
-		return errors.New("models: no secret key configured")
+		return errNoSecretKey
 	}
 	raw, err := json.Marshal(g)
 	if err != nil {
@@ -152,7 +151,7 @@ const OAuthStateTTL = 10 * time.Minute
 // SaveOAuthStart keeps st under state (stored hashed), for TakeOAuthStart; expired ones go.
 func (s *Store) SaveOAuthStart(ctx context.Context, state string, st OAuthStart) error {
 	if s.secrets == nil {
-		return errors.New("models: no secret key configured")
+		return errNoSecretKey
 	}
 	hash := HashToken(state)
 	raw, err := json.Marshal(struct {
@@ -177,25 +176,31 @@ func (s *Store) SaveOAuthStart(ctx context.Context, state string, st OAuthStart)
 	})
 }
 
+// takeState reads the sign-in or consent state row under hash into row and deletes it,
+// in one transaction: each state is used once. Unknown, or taken by a concurrent
+// request: ErrNotFound.
+func (s *Store) takeState(ctx context.Context, hash string, row any) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Where("state_hash = ?", hash).Take(row).Error; err != nil {
+			return translate(err)
+		}
+		res := tx.Where("state_hash = ?", hash).Delete(row)
+		if res.Error != nil {
+			return translate(res.Error)
+		}
+		if res.RowsAffected != 1 {
+			return ErrNotFound
+		}
+		return nil
+	})
+}
+
 // TakeOAuthStart returns and forgets the consent under state: each is used once. An
 // unknown or expired state is ErrNotFound.
 func (s *Store) TakeOAuthStart(ctx context.Context, state string) (*OAuthStart, error) {
 	hash := HashToken(state)
 	var row oauthState
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Where("state_hash = ?", hash).Take(&row).Error; err != nil {
-			return translate(err)
-		}
-		res := tx.Where("state_hash = ?", hash).Delete(&oauthState{})
-		if res.Error != nil {
-			return translate(res.Error)
-		}
-		if res.RowsAffected != 1 {
-			return ErrNotFound // taken by a concurrent request
-		}
-		return nil
-	})
-	if err != nil {
+	if err := s.takeState(ctx, hash, &row); err != nil {
 		return nil, err
 	}
 	if s.now().After(row.ExpiresAt) {

@@ -75,7 +75,7 @@ const rotateBatch = 100
 func (s *Store) CountSecrets(ctx context.Context) (SecretsCount, error) {
 	var out SecretsCount
 	if s.secrets == nil {
-		return out, errors.New("models: no secret key configured")
+		return out, errNoSecretKey
 	}
 	for _, c := range sealedColumns() {
 		err := s.eachSealedPage(ctx, s.db, c, false, func(_ *gorm.DB, rows []sealedRow) error {

@@ -130,7 +130,7 @@ func (s *Store) OwnerSAMLConfig(ctx context.Context, a Actor) (*SAMLConfig, stri
 // SAMLKey opens the organization's SP private key (PEM), to sign and decrypt only.
 func (s *Store) SAMLKey(c *SAMLConfig) (string, error) {
 	if s.secrets == nil {
-		return "", errors.New("models: no secret key configured")
+		return "", errNoSecretKey
 	}
 	raw, err := s.secrets.Open(c.SPKeySealed, c.keyOwner())
 	if err != nil {
@@ -143,7 +143,7 @@ func (s *Store) SAMLKey(c *SAMLConfig) (string, error) {
 // normalized and its metadata checked. The key is kept once made.
 func (s *Store) SaveSAMLConfig(ctx context.Context, a Actor, in SAMLInput) (*SAMLConfig, error) {
 	if s.secrets == nil {
-		return nil, errors.New("models: no secret key configured")
+		return nil, errNoSecretKey
 	}
 	var out *SAMLConfig
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {

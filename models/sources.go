@@ -129,12 +129,15 @@ func sortedKeys(m map[string]string) []string {
 	return keys
 }
 
+// errNoSecretKey: a secret is to be sealed or opened without SLUICE_SECRET_KEY.
+var errNoSecretKey = errors.New("models: no secret key configured")
+
 func (s *Store) seal(owner string, values map[string]string) (string, error) {
 	if len(values) == 0 {
 		return "", nil
 	}
 	if s.secrets == nil {
-		return "", errors.New("models: no secret key configured")
+		return "", errNoSecretKey
 	}
 	raw, err := json.Marshal(values)
 	if err != nil {
@@ -149,7 +152,7 @@ func (s *Store) open(owner, sealed string) (map[string]string, error) {
 		return values, nil
 	}
 	if s.secrets == nil {
-		return nil, errors.New("models: no secret key configured")
+		return nil, errNoSecretKey
 	}
 	raw, err := s.secrets.Open(sealed, owner)
 	if err != nil {

@@ -168,7 +168,7 @@ func (s *Store) OwnerSSOConfig(ctx context.Context, a Actor) (*SSOConfig, string
 // SSOClientSecret opens the client secret, for the token request only.
 func (s *Store) SSOClientSecret(c *SSOConfig) (string, error) {
 	if s.secrets == nil {
-		return "", errors.New("models: no secret key configured")
+		return "", errNoSecretKey
 	}
 	raw, err := s.secrets.Open(c.SecretSealed, c.secretOwner())
 	if err != nil {
@@ -182,7 +182,7 @@ func (s *Store) SSOClientSecret(c *SSOConfig) (string, error) {
 // the new provider yet.
 func (s *Store) SaveSSOConfig(ctx context.Context, a Actor, in SSOInput) (*SSOConfig, error) {
 	if s.secrets == nil {
-		return nil, errors.New("models: no secret key configured")
+		return nil, errNoSecretKey
 	}
 	var out *SSOConfig
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
@@ -358,7 +358,7 @@ func (ssoState) TableName() string { return "sso_states" }
 // expired ones go. It lasts OAuthStateTTL.
 func (s *Store) SaveSSOStart(ctx context.Context, state string, st SSOStart) error {
 	if s.secrets == nil {
-		return errors.New("models: no secret key configured")
+		return errNoSecretKey
 	}
 	hash := HashToken(state)
 	raw, err := json.Marshal(st)
@@ -383,20 +383,7 @@ func (s *Store) SaveSSOStart(ctx context.Context, state string, st SSOStart) err
 func (s *Store) TakeSSOStart(ctx context.Context, state string) (*SSOStart, error) {
 	hash := HashToken(state)
 	var row ssoState
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Where("state_hash = ?", hash).Take(&row).Error; err != nil {
-			return translate(err)
-		}
-		res := tx.Where("state_hash = ?", hash).Delete(&ssoState{})
-		if res.Error != nil {
-			return translate(res.Error)
-		}
-		if res.RowsAffected != 1 {
-			return ErrNotFound
-		}
-		return nil
-	})
-	if err != nil {
+	if err := s.takeState(ctx, hash, &row); err != nil {
 		return nil, err
 	}
 	if s.now().After(row.ExpiresAt) {
