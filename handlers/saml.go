@@ -32,22 +32,10 @@ func (h *SSOHandler) SAMLMetadata(c echo.Context) error {
 // used once, and the signed assertion answering that very request stand for it.
 func (h *SSOHandler) SAMLACS(c echo.Context) error {
 	res, err := h.core.FinishSAML(c.Request().Context(), c.Param("org"), c.Request(), h.cfg.BaseURL)
-	var refused *models.SSORefusal
-	if errors.As(err, &refused) {
-		return h.loginRefused(c, refused.Reason)
-	}
-	if err != nil {
+	if err != nil && !errors.As(err, new(*models.SSORefusal)) {
 		return fmt.Errorf("finish SAML sign-in: %w", err)
 	}
-	if err := h.signIn(c, res.User); err != nil {
-		return err
-	}
-	if res.Created {
-		if err := flash(c, "success", fmt.Sprintf("Welcome to Sluice. Your account was made with the role %s.", res.User.Role.Label())); err != nil {
-			return err
-		}
-	}
-	return redirect(c, h.afterSignIn(c, res.Next))
+	return h.finishSignIn(c, res, err)
 }
 
 // startSAML sends the browser to the organization's SAML identity provider.

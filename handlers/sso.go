@@ -169,15 +169,22 @@ func (h *SSOHandler) Callback(c echo.Context) error {
 		return h.loginRefused(c, "This sign-in was not started in this browser, or was already used. Start again with the \"Sign in with\" button.")
 	}
 	res, err := h.core.FinishSSO(c.Request().Context(), q.Get("state"), q.Get("code"), q.Get("error"), q.Get("error_description"), h.redirectURI())
+	if err != nil && !errors.As(err, new(*models.SSORefusal)) {
+		return fmt.Errorf("finish SSO: %w", err)
+	}
+	return h.finishSignIn(c, res, err)
+}
+
+// finishSignIn ends a sign-in through the identity provider, OpenID Connect or SAML:
+// the sign-in page with the refusal's words, or the person signed in (welcomed when
+// their account was just made) and sent where they were going.
+func (h *SSOHandler) finishSignIn(c echo.Context, res *core.SSOResult, err error) error {
 	var refused *models.SSORefusal
 	if errors.As(err, &refused) {
 		if err := saveSession(c); err != nil {
 			return err
 		}
 		return h.loginRefused(c, refused.Reason)
-	}
-	if err != nil {
-		return fmt.Errorf("finish SSO: %w", err)
 	}
 	if err := h.signIn(c, res.User); err != nil {
 		return err
