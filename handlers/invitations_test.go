@@ -58,6 +58,10 @@ func TestInvitationsThroughThePages(t *testing.T) {
 		if !strings.Contains(r.Text(t, "[data-testid=error-invite-email]"), "Resend") {
 			t.Errorf("inviting twice: %q", r.Text(t, "[data-testid=error-invite-email]"))
 		}
+		// A member of the workspace already is not invited again.
+		if r := invite(ada, csrf, "admin@example.com", "viewer").want(t, http.StatusUnprocessableEntity); !strings.Contains(r.Text(t, "[data-testid=error-invite-email]"), "already a member of this workspace") {
+			t.Errorf("inviting a member: %q", r.Text(t, "[data-testid=error-invite-email]"))
+		}
 		first := mailedLink(t, a, "grace@acme.example")
 		if !strings.Contains(sent, "no mail server configured") || !strings.Contains(sent, first) {
 			t.Errorf("without a mail server the admin is not given the link %s: %q", first, sent)

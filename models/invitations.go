@@ -61,26 +61,8 @@ func (s *Store) InviteUser(ctx context.Context, a Actor, email string, role Role
 	inv := Invitation{ID: newID(), WorkspaceID: a.WorkspaceID, Email: n.Email, Role: n.Role, TokenHash: HashToken(token),
 		InvitedBy: a.Name, SentAt: now, ExpiresAt: now.Add(InvitationLifetime), CreatedAt: now}
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var existing User
-		err := tx.Where("email = ?", n.Email).Take(&existing).Error
-		switch {
-		case err == nil:
-			org, err := organizationOf(tx, a.WorkspaceID)
-			if err != nil {
-				return err
-			}
-			if existing.OrganizationID != org {
-				return invalid("email", "This e-mail already has an account in another organization of this installation.")
-			}
-			var member int64
-			if err := tx.Model(&Membership{}).Where("user_id = ? AND workspace_id = ?", existing.ID, a.WorkspaceID).Count(&member).Error; err != nil {
-				return translate(err)
-			}
-			if member > 0 {
-				return invalid("email", n.Email+" is already a member of this workspace.")
-			}
-		case !errors.Is(err, gorm.ErrRecordNotFound):
-			return translate(err)
+		if _, err := accountToAdd(tx, a.WorkspaceID, n.Email); err != nil {
+			return err
 		}
 		var live int64
 		if err := tx.Model(&Invitation{}).Where("workspace_id = ? AND email = ? AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > ?",

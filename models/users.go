@@ -160,6 +160,35 @@ func (s *Store) addMembership(tx *gorm.DB, userID, workspaceID string, role Role
 	return translate(tx.Create(&Membership{UserID: userID, WorkspaceID: workspaceID, Role: role, CreatedAt: now, UpdatedAt: now}).Error)
 }
 
+// accountToAdd is the account of email in the workspace's organization, nil when the
+// address has none. One address names one account in the installation, so another
+// organization's is refused, as is a member of the workspace already.
+func accountToAdd(tx *gorm.DB, workspaceID, email string) (*User, error) {
+	var existing User
+	err := tx.Where("email = ?", email).Take(&existing).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, translate(err)
+	}
+	org, err := organizationOf(tx, workspaceID)
+	if err != nil {
+		return nil, err
+	}
+	if existing.OrganizationID != org {
+		return nil, invalid("email", "This e-mail already has an account in another organization of this installation.")
+	}
+	var member int64
+	if err := tx.Model(&Membership{}).Where("user_id = ? AND workspace_id = ?", existing.ID, workspaceID).Count(&member).Error; err != nil {
+		return nil, translate(err)
+	}
+	if member > 0 {
+		return nil, invalid("email", email+" is already a member of this workspace.")
+	}
+	return &existing, nil
+}
+
 // CreateUser adds a user to the actor's workspace. An e-mail that already has an account
 // in the workspace's organization gets a membership (no password needed: the account
 // has one); an e-mail of another organization's account is refused, since one address
@@ -170,32 +199,17 @@ func (s *Store) CreateUser(ctx context.Context, a Actor, n NewUser) (*User, erro
 	}
 	var u *User
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var existing User
-		err := tx.Where("email = ?", n.Email).Take(&existing).Error
-		switch {
-		case err == nil:
-			org, err := organizationOf(tx, a.WorkspaceID)
-			if err != nil {
-				return err
-			}
-			if existing.OrganizationID != org {
-				return invalid("email", "This e-mail already has an account in another organization of this installation.")
-			}
-			var n2 int64
-			if err := tx.Model(&Membership{}).Where("user_id = ? AND workspace_id = ?", existing.ID, a.WorkspaceID).Count(&n2).Error; err != nil {
-				return translate(err)
-			}
-			if n2 > 0 {
-				return invalid("email", "A user with this e-mail is already a member of this workspace.")
-			}
+		existing, err := accountToAdd(tx, a.WorkspaceID, n.Email)
+		if err != nil {
+			return err
+		}
+		if existing != nil {
 			if err := s.addMembership(tx, existing.ID, a.WorkspaceID, n.Role); err != nil {
 				return err
 			}
 			existing.Role = n.Role
-			u = &existing
+			u = existing
 			return s.record(tx, a, change{"user.add", "user", u.ID, u.Email, nil, u.audit()})
-		case !errors.Is(err, gorm.ErrRecordNotFound):
-			return translate(err)
 		}
 		if u, err = s.insertUser(tx, a.WorkspaceID, n, false); err != nil {
 			return err
