@@ -106,16 +106,13 @@ func (s *Service) PlanCopy(ctx context.Context, a models.Actor, kind, id, target
 	if err != nil {
 		return nil, err
 	}
-	sm := CopyMapping{Kind: "source", From: src.Name, FromKind: src.Kind}
+	var sameKind []CopyOption
 	for _, c := range sources {
-		if c.Kind != src.Kind {
-			continue
-		}
-		sm.Options = append(sm.Options, CopyOption{c.ID, c.Name})
-		if (ch.SourceID == "" && c.Name == src.Name) || c.ID == ch.SourceID {
-			sm.ToID, sm.ToName, sm.ByName = c.ID, c.Name, ch.SourceID == ""
+		if c.Kind == src.Kind {
+			sameKind = append(sameKind, CopyOption{c.ID, c.Name})
 		}
 	}
+	sm := copyMapping("source", src.Name, src.Kind, ch.SourceID, sameKind)
 	if len(sm.Options) == 0 {
 		return nil, &models.FieldError{Field: "source_id", Message: fmt.Sprintf(
 			"%s has no %s source to copy %s onto: connect one there first.", w.Name, src.Kind, m.Name)}
@@ -152,16 +149,13 @@ func (s *Service) PlanCopy(ctx context.Context, a models.Actor, kind, id, target
 		if err != nil {
 			return nil, err
 		}
-		pm := CopyMapping{Kind: "platform", From: p.Name, FromKind: p.Kind}
+		var sameKind []CopyOption
 		for _, c := range platforms {
-			if c.Kind != p.Kind {
-				continue
-			}
-			pm.Options = append(pm.Options, CopyOption{c.ID, c.Name})
-			if (ch.PlatformID == "" && c.Name == p.Name) || c.ID == ch.PlatformID {
-				pm.ToID, pm.ToName, pm.ByName = c.ID, c.Name, ch.PlatformID == ""
+			if c.Kind == p.Kind {
+				sameKind = append(sameKind, CopyOption{c.ID, c.Name})
 			}
 		}
+		pm := copyMapping("platform", p.Name, p.Kind, ch.PlatformID, sameKind)
 		if len(pm.Options) == 0 {
 			return nil, &models.FieldError{Field: "platform_id", Message: fmt.Sprintf(
 				"%s has no %s platform to send %s to: connect one there first.", w.Name, p.Kind, act.Name)}
@@ -225,4 +219,16 @@ func (s *Service) Copy(ctx context.Context, a models.Actor, kind, id, targetID s
 		}
 	}
 	return s.store.CopyInto(ctx, a, targetID, kind, id, plan.input)
+}
+
+// copyMapping maps a source or platform onto the target's of the same kind (options):
+// the one chosen, or else the one of the same name.
+func copyMapping(kind, from, fromKind, chosenID string, options []CopyOption) CopyMapping {
+	m := CopyMapping{Kind: kind, From: from, FromKind: fromKind, Options: options}
+	for _, o := range options {
+		if (chosenID == "" && o.Name == from) || o.ID == chosenID {
+			m.ToID, m.ToName, m.ByName = o.ID, o.Name, chosenID == ""
+		}
+	}
+	return m
 }
