@@ -160,6 +160,9 @@ func (s *Service) FinishSSO(ctx context.Context, state, code, providerError, des
 	if err := idt.Claims(&claims); err != nil {
 		return nil, &models.SSORefusal{Reason: "The ID token from " + c.ProviderName + " could not be read: " + err.Error() + "."}
 	}
+	if err := addUserInfo(hctx, c, p, tok, idt.Subject, claims); err != nil {
+		return nil, err
+	}
 	cl := models.SSOClaims{Subject: idt.Subject}
 	cl.Email, _ = claims["email"].(string)
 	cl.Name, _ = claims["name"].(string)
@@ -186,6 +189,46 @@ func (s *Service) FinishSSO(ctx context.Context, state, code, providerError, des
 		return nil, err
 	}
 	return &SSOResult{User: u, Created: created, Next: st.Next}, nil
+}
+
+// addUserInfo adds to an ID token's claims what it left out of the e-mail, its
+// verification and the groups, from the provider's userinfo endpoint when it has one: a
+// provider that also issues an access token may keep the claims asked for with the
+// "email" and "profile" scopes out of the ID token (OpenID Connect Core 5.4), as
+// zitadel's does. The answer counts only for the ID token's subject (Core 5.3.4), and
+// the ID token's own claims win.
+func addUserInfo(ctx context.Context, c *models.SSOConfig, p *oidc.Provider, tok *oauth2.Token, subject string, claims map[string]any) error {
+	wanted := []string{"email", "email_verified"}
+	if c.GroupsClaim != "" {
+		wanted = append(wanted, c.GroupsClaim)
+	}
+	missing := false
+	for _, k := range wanted {
+		if _, ok := claims[k]; !ok {
+			missing = true
+		}
+	}
+	if !missing || p.UserInfoEndpoint() == "" {
+		return nil
+	}
+	ui, err := p.UserInfo(ctx, oauth2.StaticTokenSource(tok))
+	if err != nil {
+		return &models.SSORefusal{Reason: c.ProviderName + "'s ID token has no e-mail or groups, and its userinfo endpoint (" +
+			p.UserInfoEndpoint() + ") did not give them: " + strings.TrimPrefix(err.Error(), "oidc: ") + ". Start again from the sign-in page; if it fails again, ask your administrator to check the client at " + c.ProviderName + "."}
+	}
+	if ui.Subject != subject {
+		return &models.SSORefusal{Reason: c.ProviderName + "'s userinfo endpoint answered for another person than its ID token names, so Sluice cannot tell who you are. Ask your administrator to check the provider."}
+	}
+	more := map[string]any{}
+	if err := ui.Claims(&more); err != nil {
+		return &models.SSORefusal{Reason: c.ProviderName + "'s userinfo answer could not be read: " + err.Error() + "."}
+	}
+	for k, v := range more {
+		if _, ok := claims[k]; !ok {
+			claims[k] = v
+		}
+	}
+	return nil
 }
 
 func tokenErrorWords(err error) string {

@@ -3,7 +3,8 @@
 // /.well-known/openid-configuration, a JWKS of one RSA key, ID tokens signed RS256 with
 // iss, sub, aud, exp, iat and the nonce of the authorization request, single-use codes
 // valid ten minutes, the exact registered redirect URI, the client secret and the
-// code_verifier checked against the S256 challenge at the token endpoint.
+// code_verifier checked against the S256 challenge at the token endpoint, and a userinfo
+// endpoint for the access token (where ClaimsAtUserInfo moves the e-mail, name and groups).
 //
 // The person who signs in is the provider's current User (SetUser); tests switch what
 // the ID token says wrongly (Tamper) to prove the relying party refuses it.
@@ -19,6 +20,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -45,6 +47,8 @@ type Tamper struct {
 	Nonce string
 	// Expired issues tokens that expired an hour ago.
 	Expired bool
+	// UserInfoSubject replaces the subject the userinfo endpoint answers with.
+	UserInfoSubject string
 }
 
 // Provider is the identity provider; Server serves it over HTTP.
@@ -55,6 +59,10 @@ type Provider struct {
 	// Interactive shows a sign-in page with a button at /authorize instead of
 	// redirecting back at once.
 	Interactive bool
+	// ClaimsAtUserInfo keeps the e-mail, name and groups out of the ID token and gives
+	// them at the userinfo endpoint only, as a provider may when it also issues an
+	// access token (OpenID Connect Core 5.4).
+	ClaimsAtUserInfo bool
 
 	issuer string
 	key    *rsa.PrivateKey
@@ -64,6 +72,7 @@ type Provider struct {
 	user   User
 	tamper Tamper
 	codes  map[string]*code
+	tokens map[string]User // access tokens, for the userinfo endpoint
 	// Issued counts the ID tokens handed out.
 	issued int
 }
@@ -84,7 +93,7 @@ type Server struct {
 
 // New starts a provider for one registered client.
 func New(clientID, clientSecret, redirectURI string, u User) *Server {
-	p := &Provider{ClientID: clientID, ClientSecret: clientSecret, RedirectURI: redirectURI, user: u, codes: map[string]*code{}}
+	p := &Provider{ClientID: clientID, ClientSecret: clientSecret, RedirectURI: redirectURI, user: u, codes: map[string]*code{}, tokens: map[string]User{}}
 	srv := httptest.NewServer(p)
 	p.issuer = srv.URL
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -117,7 +126,7 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/.well-known/openid-configuration":
 		writeJSON(w, http.StatusOK, map[string]any{
 			"issuer": p.issuer, "authorization_endpoint": p.issuer + "/authorize", "token_endpoint": p.issuer + "/token",
-			"jwks_uri": p.issuer + "/keys", "response_types_supported": []string{"code"}, "subject_types_supported": []string{"public"},
+			"jwks_uri": p.issuer + "/keys", "userinfo_endpoint": p.issuer + "/userinfo", "response_types_supported": []string{"code"}, "subject_types_supported": []string{"public"},
 			"id_token_signing_alg_values_supported": []string{"RS256"}, "scopes_supported": []string{"openid", "email", "profile"},
 			"code_challenge_methods_supported": []string{"S256"}, "token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
 		})
@@ -127,6 +136,8 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.authorize(w, r)
 	case "/token":
 		p.token(w, r)
+	case "/userinfo":
+		p.userinfo(w, r)
 	default:
 		http.NotFound(w, r)
 	}
@@ -253,14 +264,10 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	claims := map[string]any{
 		"iss": p.issuer, "sub": c.user.Subject, "aud": p.ClientID, "iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(),
-		"nonce": c.nonce, "email": c.user.Email, "email_verified": c.user.EmailVerified, "name": c.user.Name,
+		"nonce": c.nonce,
 	}
-	groups := p.GroupsClaim
-	if groups == "" {
-		groups = "groups"
-	}
-	if c.user.Groups != nil {
-		claims[groups] = c.user.Groups
+	if !p.ClaimsAtUserInfo {
+		p.addUserClaims(claims, c.user)
 	}
 	if p.tamper.Audience != "" {
 		claims["aud"] = p.tamper.Audience
@@ -283,8 +290,43 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.issued++
+	access := randomString()
+	p.tokens[access] = c.user
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, map[string]any{"access_token": randomString(), "token_type": "Bearer", "expires_in": 300, "id_token": idToken})
+	writeJSON(w, http.StatusOK, map[string]any{"access_token": access, "token_type": "Bearer", "expires_in": 300, "id_token": idToken})
+}
+
+// addUserClaims adds the person's e-mail, name and groups to an ID token's or a
+// userinfo answer's claims.
+func (p *Provider) addUserClaims(claims map[string]any, u User) {
+	claims["email"], claims["email_verified"], claims["name"] = u.Email, u.EmailVerified, u.Name
+	groups := p.GroupsClaim
+	if groups == "" {
+		groups = "groups"
+	}
+	if u.Groups != nil {
+		claims[groups] = u.Groups
+	}
+}
+
+// userinfo answers who holds the bearer access token (OpenID Connect Core 5.3), or
+// 401 with invalid_token (RFC 6750 §3).
+func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	u, known := p.tokens[token]
+	if !ok || !known {
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		tokenError(w, http.StatusUnauthorized, "invalid_token", "the access token is unknown")
+		return
+	}
+	claims := map[string]any{"sub": u.Subject}
+	if p.tamper.UserInfoSubject != "" {
+		claims["sub"] = p.tamper.UserInfoSubject
+	}
+	p.addUserClaims(claims, u)
+	writeJSON(w, http.StatusOK, claims)
 }
 
 func tokenError(w http.ResponseWriter, status int, code, description string) {

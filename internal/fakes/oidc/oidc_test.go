@@ -124,3 +124,51 @@ func asExpired(err error, target **oidc.TokenExpiredError) bool {
 	}
 	return ok
 }
+
+// With ClaimsAtUserInfo the ID token names only the subject; the userinfo endpoint
+// gives the rest to the holder of the access token, and nobody else.
+func TestClaimsAtUserInfo(t *testing.T) {
+	s := fake.New("client", "secret", redirect, fake.User{Subject: "s1", Email: "a@example.com", EmailVerified: true, Name: "A", Groups: []string{"g"}})
+	defer s.Close()
+	s.ClaimsAtUserInfo = true
+	ctx := context.Background()
+	p, err := oidc.NewProvider(ctx, s.Issuer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := oauth2.Config{ClientID: "client", ClientSecret: "secret", Endpoint: p.Endpoint(), RedirectURL: redirect, Scopes: []string{"openid", "email"}}
+	verifier := oauth2.GenerateVerifier()
+	authURL, _ := url.Parse(cfg.AuthCodeURL("st", oidc.Nonce("n1"), oauth2.S256ChallengeOption(verifier)))
+	tok, err := cfg.Exchange(ctx, authorize(t, s, authURL.Query()).Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	idt, err := p.Verifier(&oidc.Config{ClientID: "client"}).Verify(ctx, tok.Extra("id_token").(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := map[string]any{}
+	_ = idt.Claims(&in)
+	if _, ok := in["email"]; ok || in["sub"] != "s1" {
+		t.Fatalf("ID token claims %v, want the subject and no e-mail", in)
+	}
+	ui, err := p.UserInfo(ctx, oauth2.StaticTokenSource(tok))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var more struct {
+		Name   string   `json:"name"`
+		Groups []string `json:"groups"`
+	}
+	_ = ui.Claims(&more)
+	if ui.Subject != "s1" || ui.Email != "a@example.com" || !ui.EmailVerified || more.Name != "A" || len(more.Groups) != 1 {
+		t.Fatalf("userinfo %+v %+v", ui, more)
+	}
+	if _, err := p.UserInfo(ctx, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "made-up"})); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("userinfo with an unknown token: %v", err)
+	}
+	s.SetTamper(fake.Tamper{UserInfoSubject: "s2"})
+	if ui, err := p.UserInfo(ctx, oauth2.StaticTokenSource(tok)); err != nil || ui.Subject != "s2" {
+		t.Fatalf("tampered userinfo: %+v %v", ui, err)
+	}
+}
