@@ -223,16 +223,10 @@ func (c *connector) Open(ctx context.Context, in connectors.Config) (connectors.
 		return nil, err
 	}
 	s := &source{set: set, hc: c.hc, statementTimeout: c.statementTimeout, queryTimeout: c.queryTimeout}
-	tc, tunneled, err := sshtunnel.FromConfig(in)
-	if err != nil {
+	if s.tunnel, err = sshtunnel.Open(in); err != nil {
 		return nil, err
 	}
-	if tunneled {
-		if s.tunnel, err = tc.Open(); err != nil {
-			return nil, err
-		}
-		s.hc = s.tunnel.HTTPClient(c.hc)
-	}
+	s.hc = s.tunnel.HTTPClient(c.hc)
 	if set.auth == AuthOAuth {
 		cc := clientcredentials.Config{ClientID: cfg["client_id"], ClientSecret: cfg["client_secret"],
 			TokenURL: set.base + "/oidc/v1/token", Scopes: []string{"all-apis"}, AuthStyle: oauth2.AuthStyleInHeader}
@@ -261,22 +255,11 @@ func (s *source) Dialect() connectors.Dialect { return Dialect{Catalog: s.set.ca
 // Close releases the SSH tunnel, if any; nothing else is held between calls (without a
 // tunnel, the HTTP client's idle connections belong to the connector, shared by its
 // sources).
-func (s *source) Close() error {
-	if s.tunnel != nil {
-		s.hc.CloseIdleConnections()
-		return s.tunnel.Close()
-	}
-	return nil
-}
+func (s *source) Close() error { return s.tunnel.Close() }
 
 // PresentedHostKey is the host key the SSH bastion presented (connectors.HostKeyReporter);
 // "" without a tunnel or before a connection.
-func (s *source) PresentedHostKey() string {
-	if s.tunnel == nil {
-		return ""
-	}
-	return s.tunnel.PresentedHostKey()
-}
+func (s *source) PresentedHostKey() string { return s.tunnel.PresentedHostKey() }
 
 func (s *source) schemaOr(schema string) string {
 	if schema == "" {

@@ -2,12 +2,14 @@ package databricks_test
 
 import (
 	"context"
-	"strings"
 	"testing"
 
 	"sluice/connectors"
 	"sluice/internal/fakes/bastion"
-	"sluice/sources/sshtunnel"
+	"sluice/jobs/jobstest"
+	"sluice/models"
+	"sluice/segments"
+	"sluice/sources/databricks"
 )
 
 // A Databricks workspace reached through an SSH bastion: the statements travel over the
@@ -16,34 +18,29 @@ import (
 func TestThroughSSHTunnel(t *testing.T) {
 	w := newWarehouse(t)
 	b := bastion.Start(t)
-	priv, pub, err := sshtunnel.NewKey("sluice")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := with(w.cfg, sshtunnel.FieldEnabled, "true", sshtunnel.FieldHost, b.Host(), sshtunnel.FieldPort, b.Port(),
-		sshtunnel.FieldUser, "sluice", sshtunnel.FieldPrivateKey, priv)
-
-	refused := validate(t, w.open(t, cfg))
-	if c := refused[0]; c.OK || !strings.Contains(c.Message, "The SSH bastion "+b.Host()+":"+b.Port()+" refused Sluice's key for user sluice.") || !refused[1].Skipped {
-		t.Fatalf("with a key the bastion refuses: %+v", refused)
-	}
-
-	b.Authorize(pub)
-	src := w.open(t, cfg)
-	checks := validate(t, src)
-	for _, c := range checks {
-		if !c.OK {
-			t.Fatalf("through the tunnel: %+v", checks)
-		}
-	}
-	if !strings.Contains(checks[0].Message, "through the SSH bastion sluice@") || src.(connectors.HostKeyReporter).PresentedHostKey() != b.HostKey() {
-		t.Errorf("connection check %q, presented host key %q", checks[0].Message, src.(connectors.HostKeyReporter).PresentedHostKey())
-	}
+	src := b.CheckSource(t, w.cfg, func(cfg connectors.Config) connectors.Source { return w.open(t, cfg) })
 	var n int
 	if err := src.Query(context.Background(), "SELECT id FROM main.sales.customers", nil, func([]any) error { n++; return nil }); err != nil || n != 12 {
 		t.Fatalf("query through the tunnel: %d rows, %v", n, err)
 	}
-	if b.Forwarded() == 0 {
-		t.Fatal("nothing went through the bastion")
-	}
+}
+
+// TestActivationRunsThroughSSHTunnel is a whole activation from a Databricks workspace
+// reached through an SSH bastion (jobstest.ThroughTunnel): the runs read the workspace
+// through it, and a refused key or a changed host key fails a run naming the bastion.
+func TestActivationRunsThroughSSHTunnel(t *testing.T) {
+	w := newWarehouse(t)
+	in := &inbox{records: map[string]map[string]any{}}
+	jobstest.ThroughTunnel(t, jobstest.Activation{
+		Source: databricks.New(databricks.Options{BaseURL: w.f.URL()}), Config: w.cfg,
+		Table: connectors.Table{Schema: "sales", Name: "customers"}, PrimaryKey: "id",
+		Condition: segments.All(segments.Leaf("id", segments.OpLte, 10)),
+		Mappings:  []models.Mapping{{From: "email", To: "email", Type: "email"}},
+		Hook:      in,
+	}, bastion.Start(t), func(r *models.Run) {
+		// Customers 1 to 10, every one sent.
+		if rec, _, n := in.get("10"); r.Queried != 10 || r.Added != 10 || r.Sent != 10 || n != 10 || rec["email"] != "c10@example.com" {
+			t.Fatalf("first run through the tunnel: %+v; the destination holds %d records, 10 is %v", r.RunCounts, n, rec)
+		}
+	})
 }

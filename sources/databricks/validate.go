@@ -9,7 +9,6 @@ import (
 
 	"sluice/connectors"
 	"sluice/sources/sqlsource"
-	"sluice/sources/sshtunnel"
 )
 
 // Validate runs the five stages of the seed, each statement bounded by the statement
@@ -43,13 +42,9 @@ func (v *validation) principal() string { return "`" + strings.ReplaceAll(v.user
 // connection: does the workspace answer, take the credentials, and run a statement on
 // the warehouse (starting it if it was stopped)?
 func (v *validation) connection(ctx context.Context) (bool, string) {
-	var via string
-	if v.tunnel != nil {
-		// The bastion first, so a failure names its hop.
-		if _, err := v.tunnel.Connect(ctx); err != nil {
-			return v.fail(err)
-		}
-		via = fmt.Sprintf(" through the SSH bastion %s (host key %s)", v.tunnel.Bastion(), sshtunnel.Fingerprint(v.tunnel.PresentedHostKey()))
+	via, err := v.tunnel.Reach(ctx) // the bastion first, so a failure names its hop
+	if err != nil {
+		return v.fail(err)
 	}
 	resp, err := v.runIn(ctx, "", "", "SELECT current_user()", nil, "INLINE")
 	if err != nil {

@@ -223,9 +223,7 @@ func (c *connector) Open(ctx context.Context, cfg connectors.Config) (connectors
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
 	if err != nil {
-		if tunnel != nil {
-			_ = tunnel.Close()
-		}
+		_ = tunnel.Close()
 		return nil, &connectors.Error{Category: connectors.CategoryConfiguration,
 			Message: "The connection settings are not valid.", Detail: err.Error(), Err: err}
 	}
@@ -324,20 +322,12 @@ func (s *source) Dialect() connectors.Dialect { return s.flavor.Dialect }
 // tunnel.
 func (s *source) Close() error {
 	s.pool.Close()
-	if s.tunnel != nil {
-		return s.tunnel.Close()
-	}
-	return nil
+	return s.tunnel.Close()
 }
 
 // PresentedHostKey is the host key the SSH bastion presented (connectors.HostKeyReporter);
 // "" without a tunnel or before a connection.
-func (s *source) PresentedHostKey() string {
-	if s.tunnel == nil {
-		return ""
-	}
-	return s.tunnel.PresentedHostKey()
-}
+func (s *source) PresentedHostKey() string { return s.tunnel.PresentedHostKey() }
 
 // schemaOr picks the configured schema when the caller gave none.
 func (s *source) schemaOr(schema string) string {

@@ -12,7 +12,6 @@ import (
 
 	"sluice/connectors"
 	"sluice/sources/sqlsource"
-	"sluice/sources/sshtunnel"
 )
 
 // Validate runs the five stages of the seed on a fresh connection of its own (a pooled
@@ -57,12 +56,9 @@ func (v *validation) fail(err error) (bool, string) {
 // logged in to first, so a failure names its hop: the bastion unreachable, Sluice's key
 // refused, the bastion's host key changed, or the warehouse unreachable from it.
 func (v *validation) connection(ctx context.Context) (bool, string) {
-	var via string
-	if v.tunnel != nil {
-		if _, err := v.tunnel.Connect(ctx); err != nil {
-			return v.fail(err)
-		}
-		via = fmt.Sprintf(" through the SSH bastion %s (host key %s)", v.tunnel.Bastion(), sshtunnel.Fingerprint(v.tunnel.PresentedHostKey()))
+	via, err := v.tunnel.Reach(ctx)
+	if err != nil {
+		return v.fail(err)
 	}
 	conn, err := pgx.ConnectConfig(ctx, v.connCfg.Copy())
 	if err != nil {

@@ -194,16 +194,10 @@ func (c *connector) Open(ctx context.Context, in connectors.Config) (connectors.
 	}
 	src := &source{set: set, key: key, base: base, client: c.client,
 		statementTimeout: c.statementTimeout, queryTimeout: c.queryTimeout, now: time.Now}
-	tc, tunneled, err := sshtunnel.FromConfig(in)
-	if err != nil {
+	if src.tunnel, err = sshtunnel.Open(in); err != nil {
 		return nil, err
 	}
-	if tunneled {
-		if src.tunnel, err = tc.Open(); err != nil {
-			return nil, err
-		}
-		src.client = src.tunnel.HTTPClient(c.client)
-	}
+	src.client = src.tunnel.HTTPClient(c.client)
 	return src, nil
 }
 
@@ -229,22 +223,11 @@ func (s *source) Dialect() connectors.Dialect { return Dialect{} }
 
 // Close releases the SSH tunnel, if any; nothing else is held: every request stands
 // alone.
-func (s *source) Close() error {
-	if s.tunnel != nil {
-		s.client.CloseIdleConnections()
-		return s.tunnel.Close()
-	}
-	return nil
-}
+func (s *source) Close() error { return s.tunnel.Close() }
 
 // PresentedHostKey is the host key the SSH bastion presented (connectors.HostKeyReporter);
 // "" without a tunnel or before a connection.
-func (s *source) PresentedHostKey() string {
-	if s.tunnel == nil {
-		return ""
-	}
-	return s.tunnel.PresentedHostKey()
-}
+func (s *source) PresentedHostKey() string { return s.tunnel.PresentedHostKey() }
 
 // jwt is the current token, signed anew when less than ten minutes are left.
 func (s *source) jwt() (string, error) {

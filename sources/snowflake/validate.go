@@ -8,7 +8,6 @@ import (
 
 	"sluice/connectors"
 	"sluice/sources/sqlsource"
-	"sluice/sources/sshtunnel"
 )
 
 // Validate runs the five stages of the seed, each a few statements with the validation
@@ -52,13 +51,9 @@ func str(v any) string {
 // connection: does the account answer, and does it take the key? The statement carries
 // no warehouse, role or database of the form, so those are the later stages' to judge.
 func (v *validation) connection(ctx context.Context) (bool, string) {
-	var via string
-	if v.tunnel != nil {
-		// The bastion first, so a failure names its hop.
-		if _, err := v.tunnel.Connect(ctx); err != nil {
-			return v.fail(err)
-		}
-		via = fmt.Sprintf(" through the SSH bastion %s (host key %s)", v.tunnel.Bastion(), sshtunnel.Fingerprint(v.tunnel.PresentedHostKey()))
+	via, err := v.tunnel.Reach(ctx) // the bastion first, so a failure names its hop
+	if err != nil {
+		return v.fail(err)
 	}
 	row, err := v.one(ctx, scopeUser, "SELECT CURRENT_USER(), CURRENT_ACCOUNT()")
 	if err != nil {

@@ -205,15 +205,31 @@ func configError(field, msg string) *connectors.Error {
 }
 
 // Tunnel is an SSH client to one bastion, connected on first use.
+//
+// A nil *Tunnel is the direct way, for a source whose config asks for no tunnel (Open
+// answers nil then): HTTPClient and Transport answer what they are given, Reach and
+// PresentedHostKey "", Close nothing. A connector keeps one field and asks no question.
 type Tunnel struct {
 	cfg    Config
 	signer ssh.Signer
 
-	mu        sync.Mutex
-	client    *ssh.Client
-	stop      chan struct{} // closes the client's keepalive loop
-	presented string        // the host key the bastion presented last
-	closed    bool
+	mu         sync.Mutex
+	client     *ssh.Client
+	stop       chan struct{}     // closes the client's keepalive loop
+	presented  string            // the host key the bastion presented last
+	transports []*http.Transport // made by Transport, their idle connections closed with the tunnel
+	closed     bool
+}
+
+// Open opens the tunnel a source's config asks for, without connecting; nil when it
+// asks for none. Missing settings and an unreadable key are configuration errors on
+// their field.
+func Open(cfg connectors.Config) (*Tunnel, error) {
+	c, ok, err := FromConfig(cfg)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return c.Open()
 }
 
 // Open prepares a tunnel without connecting.
@@ -232,9 +248,27 @@ func (c Config) Open() (*Tunnel, error) {
 // Bastion names the bastion for messages: "user@host:port".
 func (t *Tunnel) Bastion() string { return t.cfg.User + "@" + t.cfg.Addr() }
 
+// Reach logs in to the bastion, for a connection check to try the first hop before the
+// warehouse, so that a failure names the hop, and answers how the check's message names
+// the way it took: " through the SSH bastion user@host:port (host key SHA256:…)", or ""
+// without a tunnel.
+func (t *Tunnel) Reach(ctx context.Context) (string, error) {
+	if t == nil {
+		return "", nil
+	}
+	if _, err := t.Connect(ctx); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf(" through the SSH bastion %s (host key %s)", t.Bastion(), Fingerprint(t.PresentedHostKey())), nil
+}
+
 // PresentedHostKey is the host key the bastion presented at the last handshake, in
-// authorized_keys form; "" before any.
+// authorized_keys form; "" before any, or without a tunnel. A source answers it as its
+// connectors.HostKeyReporter.
 func (t *Tunnel) PresentedHostKey() string {
+	if t == nil {
+		return ""
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.presented
@@ -381,27 +415,51 @@ func (t *Tunnel) DialContext(ctx context.Context, _, addr string) (net.Conn, err
 }
 
 // HTTPClient is a client like base whose connections go through the tunnel, for
-// warehouses reached over HTTPS: its own transport (idle connections through one
-// source's tunnel are not another's), with base's settings when base has an
-// *http.Transport, and no proxy (the bastion is the way to the warehouse).
+// warehouses reached over HTTPS: its own transport (Transport of base's, or of
+// http.DefaultTransport's settings when base has no *http.Transport). base itself
+// without a tunnel.
 func (t *Tunnel) HTTPClient(base *http.Client) *http.Client {
-	var tr *http.Transport
-	if bt, ok := base.Transport.(*http.Transport); ok {
-		tr = bt.Clone()
-	} else {
-		tr = http.DefaultTransport.(*http.Transport).Clone()
+	if t == nil {
+		return base
 	}
-	tr.Proxy = nil
-	tr.DialContext = t.DialContext
+	bt, ok := base.Transport.(*http.Transport)
+	if !ok {
+		bt = http.DefaultTransport.(*http.Transport)
+	}
 	out := *base
-	out.Transport = tr
+	out.Transport = t.Transport(bt)
 	return &out
 }
 
-// Close closes the SSH client; connections through it end with it.
+// Transport is a copy of base whose connections go through the tunnel: its own (idle
+// connections through one source's tunnel are not another's), with no proxy (the
+// bastion is the way to the warehouse). TLS is still end to end: the bastion forwards
+// bytes it cannot read, and the certificate is checked against the host asked for.
+// base itself without a tunnel.
+func (t *Tunnel) Transport(base *http.Transport) *http.Transport {
+	if t == nil {
+		return base
+	}
+	tr := base.Clone()
+	tr.Proxy = nil
+	tr.DialContext = t.DialContext
+	t.mu.Lock()
+	t.transports = append(t.transports, tr)
+	t.mu.Unlock()
+	return tr
+}
+
+// Close closes the idle connections of the transports made through the tunnel, then the
+// SSH client; connections through it end with it. Nothing without a tunnel.
 func (t *Tunnel) Close() error {
+	if t == nil {
+		return nil
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	for _, tr := range t.transports {
+		tr.CloseIdleConnections()
+	}
 	t.closed = true
 	if t.client == nil {
 		return nil

@@ -67,6 +67,18 @@ func (s *Server) Authorize(authorizedKey string) {
 	s.mu.Unlock()
 }
 
+// Deauthorize refuses the key of an authorized_keys line again, as removing its line
+// from ~/.ssh/authorized_keys would (for the logins to come).
+func (s *Server) Deauthorize(authorizedKey string) {
+	key, _, _, _, err := ssh.ParseAuthorizedKey([]byte(authorizedKey))
+	if err != nil {
+		panic("bastion: deauthorize: " + err.Error())
+	}
+	s.mu.Lock()
+	delete(s.authorized, ssh.FingerprintSHA256(key))
+	s.mu.Unlock()
+}
+
 // ChangeHostKey gives the bastion a new Ed25519 host key, for the connections to come.
 func (s *Server) ChangeHostKey() {
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
