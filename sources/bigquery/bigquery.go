@@ -22,6 +22,12 @@
 // Settings: project ID (where query jobs run and where the dataset lives), dataset (the
 // models' tables), location (where jobs run: the dataset's, US by default) and the key.
 //
+// A Sluice whose only way out is an SSH bastion reaches BigQuery through it (sshtunnel,
+// the form's tunnel fields): the HTTP transport handed to the client dials every
+// connection as a direct-tcpip channel from the bastion, the API's
+// (bigquery.googleapis.com:443) and the token endpoint's (oauth2.googleapis.com:443)
+// alike, and TLS still ends at Google, so the bastion forwards bytes it cannot read.
+//
 // The SQL dialect is GoogleSQL (dialect.go): backtick identifiers, @p1-style named
 // parameters, LOWER(…) LIKE LOWER(…) for case-insensitive matches (GoogleSQL has no
 // ILIKE), TIMESTAMP_SUB/DATETIME_SUB per column type, and key order by BYTES.
@@ -42,11 +48,13 @@ package bigquery
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	bq "cloud.google.com/go/bigquery"
@@ -55,6 +63,7 @@ import (
 	"google.golang.org/api/option"
 
 	"sluice/connectors"
+	"sluice/sources/sshtunnel"
 )
 
 // Kind is the registry key of the BigQuery connector.
@@ -92,12 +101,13 @@ type connector struct {
 	queryTimeout time.Duration
 }
 
-// Spec is the form: the project, the dataset, where it lives, and the key.
+// Spec is the form: the project, the dataset, where it lives, the key, and the SSH
+// tunnel for a Sluice whose only way out is a bastion.
 func (c *connector) Spec() connectors.SourceSpec {
 	return connectors.SourceSpec{
 		Kind:  Kind,
 		Label: "Google BigQuery",
-		Fields: []connectors.FieldSpec{
+		Fields: append([]connectors.FieldSpec{
 			{Name: "project_id", Label: "Project ID", Type: connectors.FieldString, Required: true,
 				Help: "The Google Cloud project that runs Sluice's query jobs and holds the dataset, e.g. acme-analytics."},
 			{Name: "dataset", Label: "Dataset", Type: connectors.FieldString, Required: true,
@@ -106,7 +116,7 @@ func (c *connector) Spec() connectors.SourceSpec {
 				Help: "Where the dataset lives: US, EU or a region such as europe-west1. Query jobs run there."},
 			{Name: "service_account_key", Label: "Service account key (JSON)", Type: connectors.FieldText, Secret: true, Required: true,
 				Help: "The JSON key of a service account with BigQuery Job User on the project and BigQuery Data Viewer on the dataset."},
-		},
+		}, sshtunnel.Fields()...),
 	}
 }
 
@@ -177,12 +187,18 @@ func (c *connector) Open(ctx context.Context, cfg connectors.Config) (connectors
 		return nil, &connectors.Error{Category: connectors.CategoryConfiguration, Field: "service_account_key",
 			Message: "The service account key's private key cannot be read. Paste the key file exactly as downloaded."}
 	}
+	tunnel, err := sshtunnel.Open(cfg)
+	if err != nil {
+		return nil, err
+	}
 	opts := []option.ClientOption{}
 	if c.baseURL != "" {
 		jwt.TokenURL = c.baseURL + "/token"
 		opts = append(opts, option.WithEndpoint(c.baseURL+"/bigquery/v2/"))
 	}
-	base := &http.Transport{
+	// Through a tunnel, both the API and the token endpoint are reached over the
+	// bastion (TLS still ends at Google); the transport's other settings stay.
+	base := tunnel.Transport(&http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		TLSHandshakeTimeout:   10 * time.Second,
@@ -190,17 +206,20 @@ func (c *connector) Open(ctx context.Context, cfg connectors.Config) (connectors
 		MaxIdleConnsPerHost:   4,
 		IdleConnTimeout:       90 * time.Second,
 		ForceAttemptHTTP2:     true,
-	}
-	tokenCtx := context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Transport: base, Timeout: 30 * time.Second})
+	})
+	failed := &lastFailure{base: base}
+	tokenCtx := context.WithValue(context.Background(), oauth2.HTTPClient, &http.Client{Transport: failed, Timeout: 30 * time.Second})
 	ts := oauth2.ReuseTokenSource(nil, jwt.TokenSource(tokenCtx))
-	httpClient := &http.Client{Transport: &authTransport{source: ts, base: base}}
+	httpClient := &http.Client{Transport: &authTransport{source: ts, base: base, failed: failed}}
 	opts = append(opts, option.WithHTTPClient(httpClient))
 	client, err := bq.NewClient(ctx, set.project, opts...)
 	if err != nil {
+		_ = tunnel.Close()
 		return nil, &connectors.Error{Category: connectors.CategoryConfiguration, Message: "The BigQuery client could not be set up.", Detail: err.Error(), Err: err}
 	}
 	client.Location = set.location
-	return &source{set: set, client: client, tokens: ts, transport: base, stageTimeout: c.stageTimeout, queryTimeout: c.queryTimeout}, nil
+	return &source{set: set, client: client, tokens: &tokenSource{source: ts, failed: failed}, transport: base, tunnel: tunnel,
+		stageTimeout: c.stageTimeout, queryTimeout: c.queryTimeout}, nil
 }
 
 // authTransport adds the bearer token to each request. A token that cannot be had is
@@ -209,10 +228,11 @@ func (c *connector) Open(ctx context.Context, cfg connectors.Config) (connectors
 type authTransport struct {
 	source oauth2.TokenSource
 	base   http.RoundTripper
+	failed *lastFailure
 }
 
 func (t *authTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	tok, err := t.source.Token()
+	tok, err := t.failed.token(t.source)
 	if err != nil {
 		if r.Body != nil {
 			_ = r.Body.Close()
@@ -223,6 +243,51 @@ func (t *authTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	tok.SetAuthHeader(r2)
 	return t.base.RoundTrip(r2)
 }
+
+// lastFailure is the token endpoint's transport, keeping the connector error of its
+// last failed request: oauth2 keeps only the text of a transport error ("cannot fetch
+// token: %v"), and the SSH tunnel's errors (which hop failed, and how to fix it) must
+// reach the checks and the runs whole.
+type lastFailure struct {
+	base http.RoundTripper
+
+	mu  sync.Mutex
+	err *connectors.Error
+}
+
+func (f *lastFailure) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := f.base.RoundTrip(r)
+	if ce, ok := connectors.AsError(err); ok {
+		f.mu.Lock()
+		f.err = ce
+		f.mu.Unlock()
+	}
+	return resp, err
+}
+
+// token is ts's token; on failure, the connector error of the request that failed when
+// oauth2's error is its text, else oauth2's.
+func (f *lastFailure) token(ts oauth2.TokenSource) (*oauth2.Token, error) {
+	tok, err := ts.Token()
+	if err == nil {
+		return tok, nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil && strings.Contains(err.Error(), f.err.Error()) {
+		return nil, f.err
+	}
+	return nil, err
+}
+
+// tokenSource is the source's tokens, failing with the token endpoint's connector
+// error when there is one (lastFailure).
+type tokenSource struct {
+	source oauth2.TokenSource
+	failed *lastFailure
+}
+
+func (s *tokenSource) Token() (*oauth2.Token, error) { return s.failed.token(s.source) }
 
 // tokenError is a failure to get an access token for the service account.
 type tokenError struct{ err error }
@@ -236,6 +301,7 @@ type source struct {
 	client       *bq.Client
 	tokens       oauth2.TokenSource
 	transport    *http.Transport
+	tunnel       *sshtunnel.Tunnel // nil without an SSH tunnel
 	stageTimeout time.Duration
 	queryTimeout time.Duration
 }
@@ -243,12 +309,16 @@ type source struct {
 // Dialect is GoogleSQL's.
 func (s *source) Dialect() connectors.Dialect { return Dialect{} }
 
-// Close ends the client and its idle connections.
+// Close ends the client, its idle connections and the SSH tunnel, if any.
 func (s *source) Close() error {
 	err := s.client.Close()
 	s.transport.CloseIdleConnections()
-	return err
+	return errors.Join(err, s.tunnel.Close())
 }
+
+// PresentedHostKey is the host key the SSH bastion presented (connectors.HostKeyReporter);
+// "" without a tunnel or before a connection.
+func (s *source) PresentedHostKey() string { return s.tunnel.PresentedHostKey() }
 
 func (s *source) fail(op string, err error) error {
 	return fmt.Errorf("%s: %s: %w", Kind, op, s.set.classify(err))

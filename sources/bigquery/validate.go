@@ -18,7 +18,8 @@ const maxGrantChecks = 200
 
 // Validate runs the five stages of the seed:
 //
-//   - connection: Google signs the service account in (the key's JWT traded for a token);
+//   - connection: through the SSH bastion when there is one, Google signs the service
+//     account in (the key's JWT traded for a token);
 //   - access: the account may run query jobs in the project (SELECT 1 through jobs.query);
 //   - schema: the dataset exists, the account may see it, and it is in the location set;
 //   - grants: the account may read each table the models read (every table of the
@@ -48,6 +49,10 @@ func (v *validation) fail(err error) (bool, string) {
 }
 
 func (v *validation) connection(ctx context.Context) (bool, string) {
+	via, err := v.tunnel.Reach(ctx) // the bastion first, so a failure names its hop
+	if err != nil {
+		return v.fail(err)
+	}
 	type result struct{ err error }
 	ch := make(chan result, 1)
 	go func() {
@@ -62,7 +67,7 @@ func (v *validation) connection(ctx context.Context) (bool, string) {
 			return v.fail(r.err)
 		}
 	}
-	return true, fmt.Sprintf("Google signed in service account %s.", v.set.email)
+	return true, fmt.Sprintf("Google signed in service account %s%s.", v.set.email, via)
 }
 
 func (v *validation) access(ctx context.Context) (bool, string) {

@@ -65,9 +65,9 @@ const DefaultConnectTimeout = 10 * time.Second
 func Fields() []connectors.FieldSpec {
 	return []connectors.FieldSpec{
 		{Name: FieldEnabled, Label: "Use an SSH tunnel", Type: connectors.FieldBool, Default: "false", Section: Section,
-			Help: "Reach a warehouse on a private network through a bastion host that Sluice logs in to with its own key."},
+			Help: "Reach the warehouse through a bastion host that Sluice logs in to with its own key: a warehouse on a private network, or a Sluice whose only way out is the bastion."},
 		{Name: FieldHost, Label: "Bastion host", Type: connectors.FieldString, Section: Section,
-			Help: "The SSH server Sluice connects to, e.g. bastion.example.com. The warehouse host above is then as the bastion sees it."},
+			Help: "The SSH server Sluice connects to, e.g. bastion.example.com. The warehouse is reached from the bastion, by its address as the bastion sees it."},
 		{Name: FieldPort, Label: "Bastion port", Type: connectors.FieldInt, Default: strconv.Itoa(DefaultPort), Section: Section},
 		{Name: FieldUser, Label: "Bastion user", Type: connectors.FieldString, Section: Section,
 			Help: "The account on the bastion whose ~/.ssh/authorized_keys holds Sluice's public key, e.g. sluice."},
