@@ -65,7 +65,7 @@ const DefaultConnectTimeout = 10 * time.Second
 func Fields() []connectors.FieldSpec {
 	return []connectors.FieldSpec{
 		{Name: FieldEnabled, Label: "Use an SSH tunnel", Type: connectors.FieldBool, Default: "false", Section: Section,
-			Help: "Reach the warehouse through a bastion host that Sluice logs in to with its own key: a warehouse on a private network, or a Sluice whose only way out is the bastion."},
+			Help: "Reach the warehouse through a bastion host that Sluice logs in to with its own key."},
 		{Name: FieldHost, Label: "Bastion host", Type: connectors.FieldString, Section: Section,
 			Help: "The SSH server Sluice connects to, e.g. bastion.example.com. The warehouse is reached from the bastion, by its address as the bastion sees it."},
 		{Name: FieldPort, Label: "Bastion port", Type: connectors.FieldInt, Default: strconv.Itoa(DefaultPort), Section: Section},

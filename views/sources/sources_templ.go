@@ -809,7 +809,7 @@ func tunnelFieldset(p FormProps, fields []connectors.FieldSpec) templ.Component 
 		}
 		ctx = templ.InitializeContext(ctx)
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 60, "<fieldset class=\"card inset tunnel\" id=\"ssh-tunnel\" data-testid=\"ssh-tunnel\"><legend>Connect through an SSH tunnel</legend><p class=\"muted small\">For a warehouse on a private network: Sluice logs in to a bastion host with a key of its own and reaches the warehouse from there. Host and port above are then the warehouse's as the bastion sees them.</p><div class=\"field-row\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 60, "<fieldset class=\"card inset tunnel\" id=\"ssh-tunnel\" data-testid=\"ssh-tunnel\"><legend>Connect through an SSH tunnel</legend><p class=\"muted small\">For a warehouse on a private network, or a Sluice whose only way out is a bastion: Sluice logs in to the bastion host with a key of its own and reaches the warehouse from there, by the warehouse's address as the bastion sees it.</p><div class=\"field-row\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
