@@ -2,6 +2,7 @@ package databricks_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"sluice/connectors"
@@ -43,4 +44,30 @@ func TestActivationRunsThroughSSHTunnel(t *testing.T) {
 			t.Fatalf("first run through the tunnel: %+v; the destination holds %d records, 10 is %v", r.RunCounts, n, rec)
 		}
 	})
+}
+
+// With OAuth machine-to-machine, the token request goes through the tunnel too, and its
+// failure names the hop like any other request's, though oauth2 keeps only its text: in
+// a query (a run) with a key the bastion refuses, and in the connection check when the
+// bastion may not forward.
+func TestOAuthThroughSSHTunnelNamesTheHop(t *testing.T) {
+	w := newWarehouse(t)
+	b := bastion.Start(t)
+	id, secret := w.f.AddServicePrincipal()
+	cfg, pub := b.TunnelConfig(t, with(w.cfg, "auth", databricks.AuthOAuth, "token", "", "client_id", id, "client_secret", secret))
+	addr := b.Host() + ":" + b.Port()
+
+	err := w.open(t, cfg).Query(context.Background(), "SELECT 1", nil, func([]any) error { return nil })
+	want := "The SSH bastion " + addr + " refused Sluice's key for user " + bastion.User + "."
+	if ce, ok := connectors.AsError(err); !ok || ce.Category != connectors.CategoryCredentials || !strings.Contains(ce.Message, want) {
+		t.Errorf("query with a key the bastion refuses: %v, want a credentials error saying %q", err, want)
+	}
+
+	b.Authorize(pub)
+	b.RefuseForwarding(true)
+	checks := validate(t, w.open(t, cfg))
+	want = "The SSH bastion " + addr + " does not let user " + bastion.User + " open connections to"
+	if c := checks[0]; c.OK || !strings.Contains(c.Message, want) {
+		t.Errorf("connection check with forwarding off: %+v, want it to say %q", c, want)
+	}
 }
