@@ -4,6 +4,9 @@ import (
 	"context"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -123,5 +126,57 @@ func TestSettingsAreChecked(t *testing.T) {
 	}
 	if err := sshtunnel.CheckSettings(connectors.Config{sshtunnel.FieldEnabled: "false"}); err != nil {
 		t.Errorf("tunnel off: %v", err)
+	}
+}
+
+// A config without a tunnel opens none, and the nil tunnel is the direct way: what a
+// connector holds and calls whether or not its source asks for a tunnel.
+func TestNoTunnelIsTheDirectWay(t *testing.T) {
+	tunnel, err := sshtunnel.Open(connectors.Config{sshtunnel.FieldEnabled: "false", sshtunnel.FieldHost: "bastion.example.com"})
+	if err != nil || tunnel != nil {
+		t.Fatalf("open without a tunnel: %v %v", tunnel, err)
+	}
+	base := &http.Client{Timeout: time.Second}
+	tr := &http.Transport{}
+	via, err := tunnel.Reach(context.Background())
+	if tunnel.HTTPClient(base) != base || tunnel.Transport(tr) != tr || via != "" || err != nil ||
+		tunnel.PresentedHostKey() != "" || tunnel.Close() != nil {
+		t.Fatal("the nil tunnel changed the way to the warehouse")
+	}
+}
+
+// An HTTP client through the tunnel keeps its base's settings, dials through the bastion
+// and uses no proxy; the tunnel's Close ends its connections.
+func TestHTTPClientThroughTheTunnel(t *testing.T) {
+	b := bastion.Start(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("through")) }))
+	t.Cleanup(srv.Close)
+	cfg, pub := b.TunnelConfig(t, connectors.Config{})
+	b.Authorize(pub)
+	tunnel, err := sshtunnel.Open(cfg)
+	if err != nil || tunnel == nil {
+		t.Fatalf("open: %v %v", tunnel, err)
+	}
+	base := &http.Client{Timeout: 7 * time.Second, Transport: &http.Transport{
+		Proxy: func(*http.Request) (*url.URL, error) { return url.Parse("http://127.0.0.1:1") }, MaxIdleConnsPerHost: 3}}
+	c := tunnel.HTTPClient(base)
+	tr := c.Transport.(*http.Transport)
+	if c.Timeout != base.Timeout || tr.MaxIdleConnsPerHost != 3 || tr.Proxy != nil || tr == base.Transport {
+		t.Fatalf("client through the tunnel: timeout %v, idle per host %d, proxy %v", c.Timeout, tr.MaxIdleConnsPerHost, tr.Proxy != nil)
+	}
+	resp, err := c.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "through" || b.Forwarded() != 1 {
+		t.Fatalf("answer %q, %d connections forwarded", body, b.Forwarded())
+	}
+	if err := tunnel.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Get(srv.URL); err == nil || !strings.Contains(err.Error(), "tunnel closed") {
+		t.Fatalf("a request after Close: %v", err)
 	}
 }
