@@ -187,9 +187,16 @@ func (c *connector) Open(ctx context.Context, cfg connectors.Config) (connectors
 		return nil, &connectors.Error{Category: connectors.CategoryConfiguration, Field: "service_account_key",
 			Message: "The service account key's private key cannot be read. Paste the key file exactly as downloaded."}
 	}
-	tunnel, err := sshtunnel.Open(cfg)
+	tc, tunneled, err := sshtunnel.FromConfig(cfg)
 	if err != nil {
 		return nil, err
+	}
+	var tunnel *sshtunnel.Tunnel // nil: direct
+	if tunneled {
+		tc.Service = "Google's BigQuery API" // no host field: the bastion's egress is the fix
+		if tunnel, err = tc.Open(); err != nil {
+			return nil, err
+		}
 	}
 	opts := []option.ClientOption{}
 	if c.baseURL != "" {

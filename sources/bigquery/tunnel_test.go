@@ -13,6 +13,7 @@ import (
 	"sluice/models"
 	"sluice/segments"
 	"sluice/sources/bigquery"
+	"sluice/sources/sshtunnel"
 )
 
 // A Sluice whose only way out is an SSH bastion: the token exchange and every API call
@@ -51,8 +52,8 @@ func TestSSHTunnelFailuresNameTheirHop(t *testing.T) {
 		defer src.Close()
 		wantFailure(t, validate(t, src), connectors.StageConnection, want)
 		err = src.Query(context.Background(), "SELECT 1", nil, func([]any) error { return nil })
-		if ce, ok := connectors.AsError(err); !ok || ce.Category != connectors.CategoryConnection || !strings.Contains(ce.Message, want) {
-			t.Errorf("query error = %v, want a connection error saying %q", err, want)
+		if ce, ok := connectors.AsError(err); !ok || ce.Category != connectors.CategoryConnection || !strings.Contains(ce.Message, want) || ce.Field != sshtunnel.FieldHost {
+			t.Errorf("query error = %v, want a connection error on the bastion's host field saying %q", err, want)
 		}
 	}
 
@@ -68,7 +69,8 @@ func TestSSHTunnelFailuresNameTheirHop(t *testing.T) {
 		}
 		closed := l.Addr().String()
 		l.Close()
-		fail(t, bigquery.New(bigquery.Options{BaseURL: "http://" + closed}), "The SSH bastion "+addr+" cannot reach the warehouse at "+closed+": connect failed")
+		fail(t, bigquery.New(bigquery.Options{BaseURL: "http://" + closed}), "The SSH bastion "+addr+" cannot reach Google's BigQuery API at "+closed+": connect failed")
+		fail(t, bigquery.New(bigquery.Options{BaseURL: "http://" + closed}), "Let the bastion make outbound connections to "+closed+".")
 	})
 }
 

@@ -145,6 +145,10 @@ type Config struct {
 	HostKey string
 	// ConnectTimeout bounds the TCP connection and handshake (DefaultConnectTimeout if 0).
 	ConnectTimeout time.Duration
+	// Service names the fixed service a connector reaches through the bastion (e.g.
+	// Google's API), empty when it reaches the warehouse at the source's host field:
+	// an unreachable service is fixed on the bastion, not in a host field.
+	Service string
 }
 
 // Addr is the bastion's host:port.
@@ -523,7 +527,11 @@ func (t *Tunnel) handshakeError(ctx context.Context, err error) *connectors.Erro
 // and logged in to, the warehouse was not reached from it.
 func (t *Tunnel) forwardError(addr string, err error) *connectors.Error {
 	e := &connectors.Error{Category: connectors.CategoryConnection, Field: "host", Retryable: true, Detail: err.Error(), Err: err}
-	bastion := t.cfg.Addr()
+	bastion, target, fix := t.cfg.Addr(), "the warehouse", "Check the warehouse host and port as the bastion sees them, and that the warehouse accepts connections from the bastion."
+	if t.cfg.Service != "" {
+		e.Field = FieldHost
+		target, fix = t.cfg.Service, fmt.Sprintf("Let the bastion make outbound connections to %s.", addr)
+	}
 	var refused *ssh.OpenChannelError
 	switch {
 	case errors.As(err, &refused) && refused.Reason == ssh.Prohibited:
@@ -532,9 +540,9 @@ func (t *Tunnel) forwardError(addr string, err error) *connectors.Error {
 		e.Field, e.Retryable = FieldHost, false
 		e.Message = fmt.Sprintf("The SSH bastion %s does not let user %s open connections to %s (port forwarding is off: AllowTcpForwarding or PermitOpen in its sshd_config).", bastion, t.cfg.User, addr)
 	case errors.As(err, &refused):
-		e.Message = fmt.Sprintf("The SSH bastion %s cannot reach the warehouse at %s: %s. Check the warehouse host and port as the bastion sees them, and that the warehouse accepts connections from the bastion.", bastion, addr, strings.TrimSuffix(refused.Message, "."))
+		e.Message = fmt.Sprintf("The SSH bastion %s cannot reach %s at %s: %s. %s", bastion, target, addr, strings.TrimSuffix(refused.Message, "."), fix)
 	default:
-		e.Message = fmt.Sprintf("The connection through the SSH bastion %s to the warehouse at %s failed.", bastion, addr)
+		e.Message = fmt.Sprintf("The connection through the SSH bastion %s to %s at %s failed.", bastion, target, addr)
 	}
 	return e
 }
