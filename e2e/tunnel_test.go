@@ -128,6 +128,9 @@ func TestSSHTunnelBigQueryForm(t *testing.T) {
 		waitText(`[data-testid=source-status]`, "Connected"),
 		shots.take("bigquery-ssh-tunnel-connected"),
 	)
+	if flash := read(t, bctx, "flash", chromedp.Text(chromedp.CSS(`#flash`))); strings.TrimSpace(flash) != "" {
+		t.Errorf("after the checks passed the page still says %q", flash)
+	}
 	checks = read(t, bctx, "checks", chromedp.Text(chromedp.CSS(`[data-testid=validation]`)))
 	if !strings.Contains(checks, "Google signed in service account "+reader+" through the SSH bastion sluice@"+b.Host()+":"+b.Port()) || b.Forwarded() == 0 {
 		t.Fatalf("the checks with the key installed say %q; the bastion forwarded %d connections", checks, b.Forwarded())
