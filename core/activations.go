@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"sluice/connectors"
@@ -31,6 +32,13 @@ func (s *Service) check(ctx context.Context, workspaceID string, in *models.Acti
 	if err != nil {
 		return err
 	}
+	return s.checkOn(m.Name, m.Columns(), p, in)
+}
+
+// checkOn is check's rules for an activation of a model (its name and columns) sent to
+// platform p: also what a copy to another workspace must pass before its model exists
+// there.
+func (s *Service) checkOn(modelName string, columns []connectors.Column, p *models.Platform, in *models.ActivationInput) error {
 	spec, err := s.DestinationSpec(p.Kind)
 	if err != nil {
 		return err
@@ -59,9 +67,9 @@ func (s *Service) check(ctx context.Context, workspaceID string, in *models.Acti
 	for i := range in.Mappings {
 		mp := &in.Mappings[i]
 		path := fmt.Sprintf("mappings[%d]", i)
-		col, ok := m.Column(mp.From)
-		if !ok {
-			return &models.FieldError{Field: path + ".from", Message: fmt.Sprintf("The model %s has no column %q.", m.Name, mp.From)}
+		at := slices.IndexFunc(columns, func(c connectors.Column) bool { return c.Name == mp.From })
+		if at < 0 {
+			return &models.FieldError{Field: path + ".from", Message: fmt.Sprintf("The model %s has no column %q.", modelName, mp.From)}
 		}
 		mp.To = strings.TrimSpace(mp.To)
 		if mp.To == "" {
@@ -87,7 +95,7 @@ func (s *Service) check(ctx context.Context, workspaceID string, in *models.Acti
 		default:
 			return &models.FieldError{Field: path + ".type", Message: "Type must be email, phone, string, number, boolean or datetime."}
 		}
-		if !models.ColumnFitsField(col.Type, kind) {
+		if col := columns[at]; !models.ColumnFitsField(col.Type, kind) {
 			return &models.FieldError{Field: path + ".from", Message: fmt.Sprintf("Column %s is %s; %s expects %s.", col.Name, col.Type, mp.To, kind)}
 		}
 		mp.Type = string(kind)

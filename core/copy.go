@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"sluice/models"
@@ -42,8 +43,12 @@ type CopyPlan struct {
 	Target   *models.Workspace
 	Items    []CopyItem
 	Mappings []CopyMapping
-	input    models.CopyInput
-	target   models.Actor
+	// Refused is why the copy cannot be made onto the source or platform mapped, in
+	// plain words naming it and the column or field at fault; nil when it can. The plan
+	// is whole otherwise, so that another source or platform may be chosen.
+	Refused *models.FieldError
+	input   models.CopyInput
+	target  models.Actor
 }
 
 // NeedsChoice reports whether a mapping has no match by name and no choice yet.
@@ -56,15 +61,18 @@ func (p *CopyPlan) NeedsChoice() bool {
 	return false
 }
 
-// PlanCopy previews copying a model, segment or activation (kind, id) of the actor's
-// workspace, with its dependencies, into another workspace of the organization. The
-// model is checked against the target's source: a missing column is a plain error
-// naming it and the source.
-func (s *Service) PlanCopy(ctx context.Context, a models.Actor, kind, id, targetID string, ch CopyChoices) (*CopyPlan, error) {
-	t, err := s.store.CopyTargetActor(ctx, a, targetID)
+// PlanCopy previews copying a model, segment or activation (kind, id) of a's
+// workspace, with its dependencies, into the workspace of t, the actor there (from
+// Store.CopyTargetActor or CopyTargetToken, checked again here). The model is checked
+// against the target's source and the activation against the target's platform by the
+// rules that create one there (checkOn): a refusal is the plan's Refused. A target with
+// no source or platform of the kind needed is a *models.FieldError.
+func (s *Service) PlanCopy(ctx context.Context, a, t models.Actor, kind, id string, ch CopyChoices) (*CopyPlan, error) {
+	t, err := s.store.CopyTarget(ctx, a, t)
 	if err != nil {
 		return nil, err
 	}
+	targetID := t.WorkspaceID
 	w, err := s.store.WorkspaceByID(ctx, targetID)
 	if err != nil {
 		return nil, err
@@ -120,9 +128,7 @@ func (s *Service) PlanCopy(ctx context.Context, a models.Actor, kind, id, target
 	plan.Mappings = append(plan.Mappings, sm)
 	plan.input.Model = models.ModelInput{Name: m.Name, SourceID: sm.ToID, Relation: m.Relation(), PrimaryKey: m.PrimaryKey, Columns: m.Columns()}
 	if sm.ToID != "" {
-		if err := s.checkCopiedModel(ctx, targetID, sm.ToName, &plan.input.Model); err != nil {
-			return nil, err
-		}
+		plan.Refused = s.checkCopiedModel(ctx, w, sm.ToName, &plan.input.Model)
 	}
 	name := func(k, n string) (string, error) {
 		return models.FreeCopyName(n, func(x string) (bool, error) { return s.store.NameTaken(ctx, targetID, k, x) })
@@ -163,6 +169,11 @@ func (s *Service) PlanCopy(ctx context.Context, a models.Actor, kind, id, target
 		plan.Mappings = append(plan.Mappings, pm)
 		plan.input.Activation = &models.ActivationInput{Name: act.Name, PlatformID: pm.ToID, Action: act.Action,
 			Mappings: act.Mappings(), Schedule: act.Schedule(), Settings: act.Settings()}
+		if pm.ToID != "" && sm.ToID != "" && plan.Refused == nil {
+			if plan.Refused, err = s.checkCopiedActivation(ctx, w, act.Name, plan.input.Model, plan.input.Activation); err != nil {
+				return nil, err
+			}
+		}
 		an, err := name("activation", act.Name)
 		if err != nil {
 			return nil, err
@@ -179,11 +190,13 @@ func (s *Service) PlanCopy(ctx context.Context, a models.Actor, kind, id, target
 }
 
 // checkCopiedModel reads the model's relation in the target's source: every column of
-// the model must be there. The input takes the target's columns.
-func (s *Service) checkCopiedModel(ctx context.Context, targetID, sourceName string, in *models.ModelInput) error {
-	_, conn, err := s.openByID(ctx, targetID, in.SourceID)
+// the model must be there. The input takes the target's columns. A refusal names the
+// source and the column.
+func (s *Service) checkCopiedModel(ctx context.Context, target *models.Workspace, sourceName string, in *models.ModelInput) *models.FieldError {
+	_, conn, err := s.openByID(ctx, target.ID, in.SourceID)
 	if err != nil {
-		return fmt.Errorf("source %s of the target workspace could not be opened: %w", sourceName, err)
+		return &models.FieldError{Field: "source_id", Message: fmt.Sprintf(
+			"Source %s of %s could not be opened: %s Check it on its page in %s, or choose another source.", sourceName, target.Name, errorText(err), target.Name)}
 	}
 	defer conn.Close()
 	cols, err := conn.Columns(ctx, in.Relation)
@@ -205,10 +218,29 @@ func (s *Service) checkCopiedModel(ctx context.Context, targetID, sourceName str
 	return nil
 }
 
+// checkCopiedActivation checks the copied activation (in, normalized in place) as
+// CreateActivation checks one, against the target's platform and the model as it reads
+// in the target's source. A refusal names the platform, then what the rule says of the
+// field at fault.
+func (s *Service) checkCopiedActivation(ctx context.Context, target *models.Workspace, name string, m models.ModelInput, in *models.ActivationInput) (*models.FieldError, error) {
+	p, err := s.store.PlatformByID(ctx, target.ID, in.PlatformID)
+	if err != nil {
+		return nil, err
+	}
+	err = s.checkOn(m.Name, m.Columns, p, in)
+	var fe *models.FieldError
+	if errors.As(err, &fe) {
+		return &models.FieldError{Field: "platform_id", Message: fmt.Sprintf(
+			"Activation %s cannot be copied onto platform %s of %s: %s Choose another platform, or change the activation here first.", name, p.Name, target.Name, fe.Message)}, nil
+	}
+	return nil, err
+}
+
 // Copy creates what PlanCopy previews, in one transaction, and answers what it created
-// in the target workspace. Every mapping must be resolved (matched by name or chosen).
-func (s *Service) Copy(ctx context.Context, a models.Actor, kind, id, targetID string, ch CopyChoices) (*models.Copied, error) {
-	plan, err := s.PlanCopy(ctx, a, kind, id, targetID, ch)
+// in the target workspace. Every mapping must be resolved (matched by name or chosen)
+// and the plan not refused.
+func (s *Service) Copy(ctx context.Context, a, t models.Actor, kind, id string, ch CopyChoices) (*models.Copied, error) {
+	plan, err := s.PlanCopy(ctx, a, t, kind, id, ch)
 	if err != nil {
 		return nil, err
 	}
@@ -218,7 +250,10 @@ func (s *Service) Copy(ctx context.Context, a models.Actor, kind, id, targetID s
 				"Choose the %s of %s that %s %s maps to.", m.Kind, plan.Target.Name, m.Kind, m.From)}
 		}
 	}
-	return s.store.CopyInto(ctx, a, targetID, kind, id, plan.input)
+	if plan.Refused != nil {
+		return nil, plan.Refused
+	}
+	return s.store.CopyInto(ctx, a, plan.target, kind, id, plan.input)
 }
 
 // copyMapping maps a source or platform onto the target's of the same kind (options):

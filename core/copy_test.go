@@ -9,6 +9,7 @@ import (
 
 	"sluice/connectors"
 	"sluice/core"
+	"sluice/destinations/webhook"
 	"sluice/internal/testutil"
 	"sluice/models"
 	"sluice/sources/sqlite"
@@ -47,6 +48,7 @@ func newCopyWorld(t *testing.T, s *models.Store, prodSourceName, prodCols string
 	ctx := t.Context()
 	reg := connectors.NewRegistry()
 	reg.RegisterSource(sqlite.New(t.TempDir() + "/.."))
+	reg.RegisterDestination(webhook.New(true))
 	cw := &copyWorld{store: s, svc: core.New(s, reg)}
 	_, cw.ada = testutil.Admin(t, s)
 	var err error
@@ -102,6 +104,16 @@ func newCopyWorld(t *testing.T, s *models.Store, prodSourceName, prodCols string
 	return cw
 }
 
+// to is ada as the actor in Production.
+func (cw *copyWorld) to(t *testing.T) models.Actor {
+	t.Helper()
+	in, err := cw.store.CopyTargetActor(t.Context(), cw.ada, cw.prod.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in
+}
+
 // names lists the names of the target's models, segments and activations.
 func (cw *copyWorld) names(t *testing.T) string {
 	t.Helper()
@@ -151,7 +163,7 @@ func TestCopyActivationWithDependencies(t *testing.T) {
 	testutil.EachStore(t, func(t *testing.T, s *models.Store) {
 		ctx := t.Context()
 		cw := newCopyWorld(t, s, "Warehouse", "id INTEGER PRIMARY KEY, email TEXT, country TEXT, extra TEXT")
-		plan, err := cw.svc.PlanCopy(ctx, cw.ada, "activation", cw.act, cw.prod.ID, core.CopyChoices{})
+		plan, err := cw.svc.PlanCopy(ctx, cw.ada, cw.to(t), "activation", cw.act, core.CopyChoices{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -166,7 +178,7 @@ func TestCopyActivationWithDependencies(t *testing.T) {
 		if got := strings.Join(items, ", "); got != want {
 			t.Errorf("preview %q, want %q", got, want)
 		}
-		got, err := cw.svc.Copy(ctx, cw.ada, "activation", cw.act, cw.prod.ID, core.CopyChoices{})
+		got, err := cw.svc.Copy(ctx, cw.ada, cw.to(t), "activation", cw.act, core.CopyChoices{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -180,7 +192,7 @@ func TestCopyActivationWithDependencies(t *testing.T) {
 		if _, ok := got.Model.Column("extra"); !ok {
 			t.Error("copied model's columns are not read from Production's source")
 		}
-		if _, err := cw.svc.Copy(ctx, cw.ada, "activation", cw.act, cw.prod.ID, core.CopyChoices{}); err != nil {
+		if _, err := cw.svc.Copy(ctx, cw.ada, cw.to(t), "activation", cw.act, core.CopyChoices{}); err != nil {
 			t.Fatal(err)
 		}
 		want = "model Customers, model Customers (copy), segment French VIPs, segment French VIPs (copy), activation VIP sync, activation VIP sync (copy)"
@@ -202,7 +214,7 @@ func TestCopyChosenMapping(t *testing.T) {
 	testutil.EachStore(t, func(t *testing.T, s *models.Store) {
 		ctx := t.Context()
 		cw := newCopyWorld(t, s, "Production DWH", "id INTEGER PRIMARY KEY, email TEXT, country TEXT")
-		plan, err := cw.svc.PlanCopy(ctx, cw.ada, "segment", cw.seg, cw.prod.ID, core.CopyChoices{})
+		plan, err := cw.svc.PlanCopy(ctx, cw.ada, cw.to(t), "segment", cw.seg, core.CopyChoices{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -210,10 +222,10 @@ func TestCopyChosenMapping(t *testing.T) {
 			t.Errorf("mappings %+v, want a choice of Production DWH", plan.Mappings)
 		}
 		var fe *models.FieldError
-		if _, err := cw.svc.Copy(ctx, cw.ada, "segment", cw.seg, cw.prod.ID, core.CopyChoices{}); !errors.As(err, &fe) || fe.Field != "source_id" {
+		if _, err := cw.svc.Copy(ctx, cw.ada, cw.to(t), "segment", cw.seg, core.CopyChoices{}); !errors.As(err, &fe) || fe.Field != "source_id" {
 			t.Errorf("copy without a source: %v", err)
 		}
-		got, err := cw.svc.Copy(ctx, cw.ada, "segment", cw.seg, cw.prod.ID, core.CopyChoices{SourceID: cw.prodSrc})
+		got, err := cw.svc.Copy(ctx, cw.ada, cw.to(t), "segment", cw.seg, core.CopyChoices{SourceID: cw.prodSrc})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -232,11 +244,14 @@ func TestCopyRefused(t *testing.T) {
 	testutil.EachStore(t, func(t *testing.T, s *models.Store) {
 		ctx := t.Context()
 		cw := newCopyWorld(t, s, "Warehouse", "id INTEGER PRIMARY KEY, email TEXT")
-		_, err := cw.svc.PlanCopy(ctx, cw.ada, "model", cw.model, cw.prod.ID, core.CopyChoices{})
-		if err == nil || !strings.Contains(err.Error(), "Column country of model Customers is missing from source Warehouse") {
-			t.Errorf("missing column: %v", err)
+		plan, err := cw.svc.PlanCopy(ctx, cw.ada, cw.to(t), "model", cw.model, core.CopyChoices{})
+		if err != nil {
+			t.Fatal(err)
 		}
-		if _, err := cw.svc.Copy(ctx, cw.ada, "model", cw.model, cw.prod.ID, core.CopyChoices{}); err == nil {
+		if plan.Refused == nil || plan.Refused.Message != "Column country of model Customers is missing from source Warehouse." {
+			t.Errorf("missing column: %v", plan.Refused)
+		}
+		if _, err := cw.svc.Copy(ctx, cw.ada, cw.to(t), "model", cw.model, core.CopyChoices{}); err == nil {
 			t.Error("copied a model whose column is missing")
 		}
 		// An editor of Acme who only views Production, and a viewer of Acme who edits it.
@@ -254,10 +269,16 @@ func TestCopyRefused(t *testing.T) {
 			if _, err := s.AcceptInvitationAs(ctx, token, u); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := cw.svc.PlanCopy(ctx, testutil.ActorOf(u), "segment", cw.seg, cw.prod.ID, core.CopyChoices{}); !errors.Is(err, models.ErrForbidden) {
+			if _, err := s.CopyTargetActor(ctx, testutil.ActorOf(u), cw.prod.ID); !errors.Is(err, models.ErrForbidden) {
 				t.Errorf("%s in Acme, %s in Production: %v, want forbidden", roles[0], roles[1], err)
 			}
-			if _, err := s.CopyInto(ctx, testutil.ActorOf(u), cw.prod.ID, "model", cw.model, models.CopyInput{}); !errors.Is(err, models.ErrForbidden) {
+			// The same person as the target's actor, made by hand, is checked again.
+			there := testutil.ActorOf(u)
+			there.WorkspaceID, there.Role = cw.prod.ID, models.RoleAdmin
+			if _, err := cw.svc.PlanCopy(ctx, testutil.ActorOf(u), there, "segment", cw.seg, core.CopyChoices{}); !errors.Is(err, models.ErrForbidden) {
+				t.Errorf("%s in Acme, %s in Production, plan: %v, want forbidden", roles[0], roles[1], err)
+			}
+			if _, err := s.CopyInto(ctx, testutil.ActorOf(u), there, "model", cw.model, models.CopyInput{}); !errors.Is(err, models.ErrForbidden) {
 				t.Errorf("%s in Acme, %s in Production, store: %v, want forbidden", roles[0], roles[1], err)
 			}
 		}
@@ -265,8 +286,13 @@ func TestCopyRefused(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := cw.svc.PlanCopy(ctx, cw.ada, "model", cw.model, other.ID, core.CopyChoices{}); !errors.Is(err, models.ErrNotFound) {
+		if _, err := s.CopyTargetActor(ctx, cw.ada, other.ID); !errors.Is(err, models.ErrNotFound) {
 			t.Errorf("another organization's workspace: %v, want not found", err)
+		}
+		globex := cw.ada
+		globex.WorkspaceID = other.ID
+		if _, err := cw.svc.PlanCopy(ctx, cw.ada, globex, "model", cw.model, core.CopyChoices{}); !errors.Is(err, models.ErrNotFound) {
+			t.Errorf("another organization's workspace, plan: %v, want not found", err)
 		}
 		// The activation fails last (a platform that is not Production's): the model and
 		// segment made before it in the same transaction are gone too.
@@ -274,7 +300,7 @@ func TestCopyRefused(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = s.CopyInto(ctx, cw.ada, cw.prod.ID, "activation", cw.act, models.CopyInput{From: "VIP sync",
+		_, err = s.CopyInto(ctx, cw.ada, cw.to(t), "activation", cw.act, models.CopyInput{From: "VIP sync",
 			Model:      models.ModelInput{Name: "Customers", SourceID: cw.prodSrc, Relation: m.Relation(), PrimaryKey: "id", Columns: m.Columns()},
 			Segment:    &models.SegmentInput{Name: "French VIPs", ConditionsJSON: `{"all":[]}`},
 			Activation: &models.ActivationInput{Name: "VIP sync", PlatformID: "not-a-platform", Action: "sync_records", Schedule: models.Schedule{Kind: "manual"}}})
@@ -283,6 +309,49 @@ func TestCopyRefused(t *testing.T) {
 		}
 		if n := cw.names(t); n != "" {
 			t.Errorf("half a copy in Production: %s", n)
+		}
+	})
+}
+
+// TestCopyActivationCheckedOnTargetPlatform: the activation sends column country as a
+// date, which Acme's warehouse holds as text and Production's as an integer. The copy is
+// checked by CreateActivation's rules against Production's platform and the model as
+// Production's source reads it: the preview says why, naming the platform and the
+// column, and nothing is created.
+func TestCopyActivationCheckedOnTargetPlatform(t *testing.T) {
+	testutil.EachStore(t, func(t *testing.T, s *models.Store) {
+		ctx := t.Context()
+		cw := newCopyWorld(t, s, "Warehouse", "id INTEGER PRIMARY KEY, email TEXT, country INTEGER")
+		act, err := s.ActivationByID(ctx, cw.ada.WorkspaceID, cw.act)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := models.ActivationInput{Name: "Country as a date", SegmentID: cw.seg, PlatformID: act.PlatformID, Action: "sync_records",
+			Mappings: []models.Mapping{{From: "email", To: "email", Type: "string"}, {From: "country", To: "joined", Type: "datetime"}},
+			Schedule: models.Schedule{Kind: "manual"}}
+		dated, err := cw.svc.CreateActivation(ctx, cw.ada, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan, err := cw.svc.PlanCopy(ctx, cw.ada, cw.to(t), "activation", dated.ID, core.CopyChoices{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "Activation Country as a date cannot be copied onto platform Hook of Production: Column country is integer; joined expects datetime."
+		if plan.Refused == nil || !strings.HasPrefix(plan.Refused.Message, want) || plan.Refused.Field != "platform_id" {
+			t.Errorf("refused %+v, want %q", plan.Refused, want)
+		}
+		var fe *models.FieldError
+		if _, err := cw.svc.Copy(ctx, cw.ada, cw.to(t), "activation", dated.ID, core.CopyChoices{}); !errors.As(err, &fe) || fe.Message != plan.Refused.Message {
+			t.Errorf("copy: %v, want the preview's refusal", err)
+		}
+		if n := cw.names(t); n != "" {
+			t.Errorf("Production holds %q after a refused copy", n)
+		}
+		// The activation that maps email only passes the same rules.
+		plan, err = cw.svc.PlanCopy(ctx, cw.ada, cw.to(t), "activation", cw.act, core.CopyChoices{})
+		if err != nil || plan.Refused != nil {
+			t.Errorf("VIP sync: %v %v", err, plan.Refused)
 		}
 	})
 }

@@ -38,7 +38,7 @@ func (s *Server) apiAuth(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return fmt.Errorf("api auth: %w", err)
 		}
-		c.Set(keyActor, models.Actor{WorkspaceID: t.WorkspaceID, Type: models.ActorToken, ID: t.ID, Name: "token " + t.Name, Role: t.Role})
+		c.Set(keyActor, t.Actor())
 		return next(c)
 	}
 }

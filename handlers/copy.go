@@ -50,20 +50,35 @@ func (h *CopyHandler) copied(c echo.Context) (copyview.Props, error) {
 	return p, err
 }
 
+// copyRefusal is the answer to a missing role (on either side) or a workspace that is
+// not another of the organization's; other errors pass unchanged.
+func copyRefusal(err error) error {
+	switch {
+	case errors.Is(err, models.ErrForbidden):
+		return errCopyForbidden
+	case models.IsNotFound(err):
+		return echo.ErrNotFound
+	}
+	return err
+}
+
 func copyChoices(c echo.Context) core.CopyChoices {
 	return core.CopyChoices{SourceID: c.FormValue("source_id"), PlatformID: c.FormValue("platform_id")}
 }
 
 // plan fills the preview of a copy into the target; a refusal in plain words is shown
-// on the page, a missing role or a workspace of another organization is not.
+// on the page (with the choices, when there is a plan to choose in), a missing role or a
+// workspace of another organization is not.
 func (h *CopyHandler) plan(c echo.Context, p *copyview.Props, target string) (*core.CopyPlan, error) {
+	ctx := c.Request().Context()
 	p.Target = target
-	plan, err := h.core.PlanCopy(c.Request().Context(), actor(c), p.Kind, p.ID, target, copyChoices(c))
-	switch {
-	case errors.Is(err, models.ErrForbidden):
-		return nil, errCopyForbidden
-	case models.IsNotFound(err):
-		return nil, echo.ErrNotFound
+	t, err := h.store.CopyTargetActor(ctx, actor(c), target)
+	var plan *core.CopyPlan
+	if err == nil {
+		plan, err = h.core.PlanCopy(ctx, actor(c), t, p.Kind, p.ID, copyChoices(c))
+	}
+	if errors.Is(err, models.ErrForbidden) || models.IsNotFound(err) {
+		return nil, copyRefusal(err)
 	}
 	for _, w := range p.Targets {
 		if w.ID == target {
@@ -78,6 +93,9 @@ func (h *CopyHandler) plan(c echo.Context, p *copyview.Props, target string) (*c
 	if err != nil {
 		return nil, fmt.Errorf("copy preview: %w", err)
 	}
+	if plan.Refused != nil {
+		p.Error = plan.Refused.Message
+	}
 	for _, it := range plan.Items {
 		p.Items = append(p.Items, copyview.Item{Kind: it.Kind, Name: it.Name, Note: it.Note})
 	}
@@ -91,7 +109,8 @@ func (h *CopyHandler) plan(c echo.Context, p *copyview.Props, target string) (*c
 	return plan, nil
 }
 
-// Show is steps 1 and 2: the target workspaces, and with ?target= the preview.
+// Show is steps 1 and 2: the target workspaces, and with ?target= the preview. A
+// mapping changed on the preview asks for the preview alone (htmx).
 func (h *CopyHandler) Show(c echo.Context) error {
 	p, err := h.copied(c)
 	if err != nil {
@@ -102,7 +121,7 @@ func (h *CopyHandler) Show(c echo.Context) error {
 			return err
 		}
 	}
-	return h.render(c, http.StatusOK, copyview.Page(p), nil)
+	return h.render(c, http.StatusOK, copyview.Page(p), copyview.Preview(p))
 }
 
 // Create is step 3: everything is created in one transaction, then the user is switched
@@ -114,19 +133,22 @@ func (h *CopyHandler) Create(c echo.Context) error {
 		return err
 	}
 	target := c.FormValue("target")
-	if _, err := h.plan(c, &p, target); err != nil {
-		return err
+	t, err := h.store.CopyTargetActor(ctx, actor(c), target)
+	var got *models.Copied
+	if err == nil {
+		got, err = h.core.Copy(ctx, actor(c), t, p.Kind, p.ID, copyChoices(c))
 	}
-	if p.Error != "" {
-		return h.render(c, http.StatusUnprocessableEntity, copyview.Page(p), nil)
-	}
-	got, err := h.core.Copy(ctx, actor(c), p.Kind, p.ID, target, copyChoices(c))
 	var fe *models.FieldError
-	if errors.As(err, &fe) {
-		p.Error = fe.Message
+	if errors.As(err, &fe) { // shown on the preview, as it stands now
+		if _, err := h.plan(c, &p, target); err != nil {
+			return err
+		}
+		if p.Error == "" {
+			p.Error = fe.Message
+		}
 		return h.render(c, http.StatusUnprocessableEntity, copyview.Page(p), nil)
 	}
-	if err != nil {
+	if err := copyRefusal(err); err != nil {
 		return fmt.Errorf("copy %s %s: %w", p.Kind, p.ID, err)
 	}
 	if _, err := h.core.SwitchWorkspace(ctx, currentSessionID(c), currentUser(c).ID, target); err != nil {

@@ -83,6 +83,56 @@ func TestCopyToWorkspacePages(t *testing.T) {
 		if got := pv.Text(t, "#copy-source option[selected]"); got != "Warehouse" {
 			t.Errorf("source maps to %q, want Warehouse", got)
 		}
+		// Changing a mapping asks for the preview alone, with the choices kept: another
+		// platform, then a source whose table lacks a column, which refuses the copy there.
+		hook2, err := s.CreatePlatform(ctx, inProd, connectors.DestinationSpec{Kind: "webhook"}, models.PlatformInput{Name: "Hook 2"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bare := filepath.Join(t.TempDir(), "bare.db")
+		if db, err = sql.Open("sqlite", bare); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(`CREATE TABLE customers (id INTEGER PRIMARY KEY, email TEXT)`); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		lake, err := s.CreateSource(ctx, inProd, spec, models.SourceInput{Name: "Lake", Config: connectors.Config{"path": bare}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		frag := browser.get(copyPage+"?target="+prod.ID+"&source_id="+srcs[1].ID+"&platform_id="+hook2.ID, "HX-Request", "true").want(t, http.StatusOK)
+		if strings.Contains(frag.Body, "<html") || frag.Count(t, "#copy-preview") != 1 || frag.Count(t, "[data-testid=copy-target-form]") != 0 {
+			t.Errorf("a mapping changed answers more than the preview: %s", frag.Body)
+		}
+		if got := frag.Text(t, "#copy-platform option[selected]"); got != "Hook 2" {
+			t.Errorf("platform chosen shows %q, want Hook 2", got)
+		}
+		if got := frag.Text(t, "#copy-source option[selected]"); got != "Warehouse" {
+			t.Errorf("source chosen shows %q, want Warehouse", got)
+		}
+		if frag.Count(t, "[data-testid=copy-create]") != 1 || frag.Count(t, "[data-testid=copy-error]") != 0 {
+			t.Error("a copy that can be made is not offered")
+		}
+		pf := frag.Doc(t).Find("[data-testid=copy-form]")
+		if get, _ := pf.Attr("hx-get"); get != copyPage || pf.AttrOr("hx-trigger", "") != "change" || pf.AttrOr("hx-target", "") != "#copy-preview" {
+			t.Errorf("the preview's form does not ask for itself again on change: hx-get=%q", get)
+		}
+		refused := browser.get(copyPage+"?target="+prod.ID+"&source_id="+lake.ID+"&platform_id="+hook2.ID, "HX-Request", "true").want(t, http.StatusOK)
+		if got := refused.Text(t, "[data-testid=copy-error]"); got != "Column country of model Customers is missing from source Lake." {
+			t.Errorf("refusal %q", got)
+		}
+		if refused.Count(t, "[data-testid=copy-create]") != 0 || refused.Text(t, "#copy-source option[selected]") != "Lake" || refused.Text(t, "#copy-platform option[selected]") != "Hook 2" {
+			t.Error("a refused preview offers to create, or lost the choices")
+		}
+		lakeForm := url.Values{"target": {prod.ID}, "source_id": {lake.ID}, "platform_id": {hook2.ID}, "_csrf": {browser.csrf(copyPage)}}
+		if got := browser.post(copyPage, lakeForm).want(t, http.StatusUnprocessableEntity).Text(t, "[data-testid=copy-error]"); !strings.Contains(got, "missing from source Lake") {
+			t.Errorf("refused creation says %q", got)
+		}
+		if n := countIn(t, s, prod.ID); n != 0 {
+			t.Fatalf("a refused copy created %d activations", n)
+		}
+
 		form := url.Values{"target": {prod.ID}, "source_id": {srcs[1].ID}, "platform_id": {hooks[1].ID}}
 		browser.post(copyPage, form).want(t, http.StatusForbidden) // no CSRF token
 		if n := countIn(t, s, prod.ID); n != 0 {

@@ -12,11 +12,34 @@ import (
 // and in the target. A workspace of another organization, or one they are not a member
 // of, is ErrNotFound; a role below editor on either side is ErrForbidden.
 func (s *Store) CopyTargetActor(ctx context.Context, a Actor, workspaceID string) (Actor, error) {
-	return copyTarget(s.db.WithContext(ctx), a, workspaceID)
+	return copyTarget(s.db.WithContext(ctx), a, Actor{WorkspaceID: workspaceID, Type: ActorUser, ID: a.ID, Name: a.Name})
 }
 
-func copyTarget(tx *gorm.DB, a Actor, workspaceID string) (Actor, error) {
-	if a.Type != ActorUser || workspaceID == a.WorkspaceID {
+// CopyTargetToken is the actor of an API token of another workspace, given by its value
+// (ip counts wrong values as APITokenFrom does), for a copy through the API by a token:
+// a token acts in its own workspace only, so copying needs one of the target too, an
+// editor's (or above) in a workspace of the same organization. A value that is no token
+// is ErrNotFound, as a workspace of another organization; a role below editor on either
+// side is ErrForbidden.
+func (s *Store) CopyTargetToken(ctx context.Context, a Actor, value, ip string) (Actor, error) {
+	t, err := s.APITokenFrom(ctx, value, ip)
+	if err != nil {
+		return Actor{}, err
+	}
+	return copyTarget(s.db.WithContext(ctx), a, t.Actor())
+}
+
+// CopyTarget checks again that a may copy into t's workspace as t (one of
+// CopyTargetActor's or CopyTargetToken's answers), with their roles as they are now.
+func (s *Store) CopyTarget(ctx context.Context, a, t Actor) (Actor, error) {
+	return copyTarget(s.db.WithContext(ctx), a, t)
+}
+
+// copyTarget answers t with its current role in its workspace, after checking that a
+// may copy there as t: t is a itself (a person) or a token of the target (a token),
+// the workspace is another of a's organization, and both are editors or above.
+func copyTarget(tx *gorm.DB, a, t Actor) (Actor, error) {
+	if t.WorkspaceID == a.WorkspaceID || t.Type != a.Type || (a.Type == ActorUser && t.ID != a.ID) {
 		return Actor{}, ErrNotFound
 	}
 	from, err := organizationOf(tx, a.WorkspaceID)
@@ -24,19 +47,29 @@ func copyTarget(tx *gorm.DB, a Actor, workspaceID string) (Actor, error) {
 		return Actor{}, err
 	}
 	var w Workspace
-	if err := tx.Where("organization_id = ? AND id = ?", from, workspaceID).Take(&w).Error; err != nil {
+	if err := tx.Where("organization_id = ? AND id = ?", from, t.WorkspaceID).Take(&w).Error; err != nil {
 		return Actor{}, translate(err)
 	}
-	var m Membership
-	if err := tx.Where("user_id = ? AND workspace_id = ?", a.ID, workspaceID).Take(&m).Error; err != nil {
-		return Actor{}, translate(err)
+	switch a.Type {
+	case ActorUser:
+		var m Membership
+		if err := tx.Where("user_id = ? AND workspace_id = ?", t.ID, t.WorkspaceID).Take(&m).Error; err != nil {
+			return Actor{}, translate(err)
+		}
+		t.Role = m.Role
+	case ActorToken:
+		var tok APIToken
+		if err := tx.Where("id = ? AND workspace_id = ?", t.ID, t.WorkspaceID).Take(&tok).Error; err != nil {
+			return Actor{}, translate(err)
+		}
+		t.Role = tok.Role
+	default:
+		return Actor{}, ErrNotFound
 	}
-	if !a.Role.AtLeast(RoleEditor) || !m.Role.AtLeast(RoleEditor) {
+	if !a.Role.AtLeast(RoleEditor) || !t.Role.AtLeast(RoleEditor) {
 		return Actor{}, ErrForbidden
 	}
-	in := a
-	in.WorkspaceID, in.Role = workspaceID, m.Role
-	return in, nil
+	return t, nil
 }
 
 // CopyTargets lists the workspaces the actor may copy into, by name.
@@ -126,14 +159,14 @@ func nameTaken(tx *gorm.DB, workspaceID, kind, name string) (bool, error) {
 	return n > 0, translate(err)
 }
 
-// CopyInto creates the copy in the target workspace in one transaction: all of it or
-// nothing. Names taken in the target get " (copy)"; the activation starts paused. Each
+// CopyInto creates the copy in the target workspace in one transaction, as t (the
+// actor there, checked again): all of it or nothing. Names taken in the target get " (copy)"; the activation starts paused. Each
 // created object has its audit entry in the target, and the source workspace records
 // the copy on the object copied.
-func (s *Store) CopyInto(ctx context.Context, a Actor, targetID, resourceType, resourceID string, in CopyInput) (*Copied, error) {
+func (s *Store) CopyInto(ctx context.Context, a, t Actor, resourceType, resourceID string, in CopyInput) (*Copied, error) {
 	var out Copied
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		t, err := copyTarget(tx, a, targetID)
+		t, err := copyTarget(tx, a, t)
 		if err != nil {
 			return err
 		}

@@ -27,6 +27,11 @@ type APIToken struct {
 	CreatedAt   time.Time
 }
 
+// Actor is who acts with the token: the token itself, in its workspace, with its role.
+func (t *APIToken) Actor() Actor {
+	return Actor{WorkspaceID: t.WorkspaceID, Type: ActorToken, ID: t.ID, Name: "token " + t.Name, Role: t.Role}
+}
+
 type tokenAudit struct {
 	Name   string `json:"name"`
 	Role   Role   `json:"role"`
