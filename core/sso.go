@@ -71,8 +71,18 @@ func (s *Service) SaveSSOConfig(ctx context.Context, a models.Actor, in models.S
 }
 
 // SetRequireSSO turns "require SSO" on or off for the actor's organization.
-func (s *Service) SetRequireSSO(ctx context.Context, a models.Actor, on bool) (*models.SSOConfig, error) {
+func (s *Service) SetRequireSSO(ctx context.Context, a models.Actor, on bool) (*models.SSOPolicy, error) {
 	return s.store.SetRequireSSO(ctx, a, on)
+}
+
+// RemoveSSOConfig removes the actor's organization's OpenID Connect provider.
+func (s *Service) RemoveSSOConfig(ctx context.Context, a models.Actor) error {
+	return s.store.RemoveSSOConfig(ctx, a)
+}
+
+// RemoveSAMLConfig removes the actor's organization's SAML provider.
+func (s *Service) RemoveSAMLConfig(ctx context.Context, a models.Actor) error {
+	return s.store.RemoveSAMLConfig(ctx, a)
 }
 
 func oauthConfig(c *models.SSOConfig, p *oidc.Provider, secret, redirectURL string) *oauth2.Config {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -92,11 +93,37 @@ func (s *Server) LoginForm(c echo.Context) error {
 	} else if need {
 		return redirect(c, c.Echo().Reverse("auth.setup"))
 	}
-	props, err := s.loginProps(c, c.QueryParam("password") == "1")
+	props, err := s.loginProps(c, "", c.QueryParam("password") == "1")
 	if err != nil {
 		return err
 	}
 	props.Next = next
+	return s.render(c, http.StatusOK, auth.LoginPage(props), nil)
+}
+
+type loginEmailForm struct {
+	Email string `form:"email"`
+	Next  string `form:"next"`
+}
+
+// LoginEmail is the e-mail step's answer: the sign-in choices of the person's
+// organization (the password form alone for an e-mail without an account, as for an
+// organization without single sign-on).
+func (s *Server) LoginEmail(c echo.Context) error {
+	var f loginEmailForm
+	if err := c.Bind(&f); err != nil {
+		return echo.ErrBadRequest
+	}
+	f.Next = safeNext(f.Next)
+	props, err := s.loginProps(c, f.Email, false)
+	if err != nil {
+		return err
+	}
+	props.Next = f.Next
+	if strings.TrimSpace(f.Email) == "" {
+		props.Errors = components.FormErrors{"email": "Enter the e-mail address you sign in with."}
+		return s.render(c, http.StatusUnprocessableEntity, auth.LoginPage(props), nil)
+	}
 	return s.render(c, http.StatusOK, auth.LoginPage(props), nil)
 }
 
@@ -109,11 +136,11 @@ func (s *Server) Login(c echo.Context) error {
 	}
 	f.Next = safeNext(f.Next)
 	u, err := s.store.Authenticate(c.Request().Context(), f.Email, f.Password, c.RealIP())
-	props, perr := s.loginProps(c, c.FormValue("password_mode") == "1")
+	props, perr := s.loginProps(c, f.Email, c.FormValue("password_mode") == "1")
 	if perr != nil {
 		return perr
 	}
-	props.Email, props.Next = f.Email, f.Next
+	props.Next = f.Next
 	var ssoOnly *models.SSORequiredError
 	switch {
 	case errors.As(err, &ssoOnly):

@@ -105,6 +105,7 @@ func (s *Server) routes(e *echo.Echo, m *metrics, reg *prometheus.Registry) {
 	web.POST("/setup", s.Setup)
 	web.GET("/login", s.LoginForm).Name = "auth.login"
 	web.POST("/login", s.Login)
+	web.POST("/login/email", s.LoginEmail).Name = "auth.email"
 	web.POST("/logout", s.Logout).Name = "auth.logout"
 	sso := &SSOHandler{s}
 	web.GET("/sso/start", sso.Start).Name = "sso.start"
@@ -210,6 +211,8 @@ func (s *Server) routes(e *echo.Echo, m *metrics, reg *prometheus.Registry) {
 	app.POST("/settings/sso", sso.Save, requireOwner).Name = "sso.save"
 	app.POST("/settings/sso/require", sso.Require, requireOwner).Name = "sso.require"
 	app.POST("/settings/sso/saml", sso.SaveSAML, requireOwner).Name = "saml.save"
+	app.POST("/settings/sso/remove", sso.Remove, requireOwner).Name = "sso.remove"
+	app.POST("/settings/sso/saml/remove", sso.RemoveSAML, requireOwner).Name = "saml.remove"
 
 	admin := app.Group("/settings", adminOnly)
 	users := &UserHandler{s}

@@ -60,14 +60,7 @@ func (h *SSOHandler) SaveSAML(c echo.Context) error {
 	in := core.SAMLSettings{SAMLInput: models.SAMLInput{ProviderName: params.Get("saml_provider_name"), MetadataURL: params.Get("metadata_url"),
 		DefaultRole: models.Role(params.Get("saml_default_role")), GroupsAttribute: params.Get("groups_attribute")},
 		PastedXML: params.Get("metadata_xml")}
-	groups, roles := params["saml_group"], params["saml_role"]
-	for i, g := range groups {
-		r := models.Role("")
-		if i < len(roles) {
-			r = models.Role(roles[i])
-		}
-		in.GroupRoles = append(in.GroupRoles, models.GroupRole{Group: g, Role: r})
-	}
+	in.GroupRoles = mappingForm(params, "saml_")
 	_, err = h.core.SaveSAMLConfig(c.Request().Context(), actor(c), h.cfg.BaseURL, in)
 	if errors.Is(err, models.ErrForbidden) {
 		return errNotSSOOwner

@@ -151,7 +151,7 @@ func samlSetup(t *testing.T, a *app) (*models.User, *client, *samlIdP) {
 // and posts the provider's auto-submitting form back to Sluice's ACS, as a browser does.
 func samlSignIn(t *testing.T, c *client, orgID string) *response {
 	t.Helper()
-	start := c.get("/sso/start?org="+orgID).want(t, http.StatusSeeOther)
+	start := c.get("/sso/start?provider=saml&org="+orgID).want(t, http.StatusSeeOther)
 	res, err := http.Get(start.Location())
 	if err != nil {
 		t.Fatal(err)

@@ -1,9 +1,11 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -36,7 +38,7 @@ func (h *SSOHandler) Index(c echo.Context) error {
 
 func (h *SSOHandler) page(c echo.Context, status int, p settings.SSOProps, fillForm bool) error {
 	ctx := c.Request().Context()
-	cfg, _, err := h.store.OwnerSSOConfig(ctx, actor(c))
+	cfg, org, err := h.store.OwnerSSOConfig(ctx, actor(c))
 	if errors.Is(err, models.ErrForbidden) {
 		return errNotSSOOwner
 	}
@@ -44,7 +46,7 @@ func (h *SSOHandler) page(c echo.Context, status int, p settings.SSOProps, fillF
 		return fmt.Errorf("SSO settings: %w", err)
 	}
 	p.Config, p.RedirectURI = cfg, h.redirectURI()
-	saml, org, err := h.store.OwnerSAMLConfig(ctx, actor(c))
+	saml, _, err := h.store.OwnerSAMLConfig(ctx, actor(c))
 	if err != nil {
 		return fmt.Errorf("SAML settings: %w", err)
 	}
@@ -57,21 +59,43 @@ func (h *SSOHandler) page(c echo.Context, status int, p settings.SSOProps, fillF
 			p.SAMLXML = saml.MetadataXML
 		}
 	}
-	if cfg != nil {
-		if fillForm {
-			p.Form = models.SSOInput{ProviderName: cfg.ProviderName, Issuer: cfg.Issuer, ClientID: cfg.ClientID,
-				DefaultRole: cfg.DefaultRole, GroupsClaim: cfg.GroupsClaim, GroupRoles: cfg.Mapping()}
-		}
-		if p.OwnerLinked, err = h.store.HasSSOIdentity(ctx, cfg.Issuer, actor(c).ID); err != nil {
+	if cfg != nil && fillForm {
+		p.Form = models.SSOInput{ProviderName: cfg.ProviderName, Issuer: cfg.Issuer, ClientID: cfg.ClientID,
+			DefaultRole: cfg.DefaultRole, GroupsClaim: cfg.GroupsClaim, GroupRoles: cfg.Mapping()}
+	}
+	if p.Workspaces, err = h.store.OrganizationWorkspaces(ctx, actor(c)); err != nil {
+		return fmt.Errorf("SSO settings: %w", err)
+	}
+	if p.Policy, err = h.store.SSOPolicyOf(ctx, org); err != nil {
+		return fmt.Errorf("SSO settings: %w", err)
+	}
+	if p.OwnerLinked, err = h.store.SignedInWithAny(ctx, p.Policy, actor(c).ID); err != nil {
+		return err
+	}
+	if p.Policy.RequireSSO {
+		if p.BreakGlass, err = h.store.BreakGlassEmail(ctx, p.Policy); err != nil {
 			return err
-		}
-		if cfg.RequireSSO {
-			if p.BreakGlass, err = h.store.BreakGlassEmail(ctx, cfg); err != nil {
-				return err
-			}
 		}
 	}
 	return h.render(c, status, settings.SSOPage(p), nil)
+}
+
+// mappingForm reads a settings form's groups → roles rows: the fields prefix+"group",
+// prefix+"role" and prefix+"workspace", one value per row.
+func mappingForm(params url.Values, prefix string) []models.GroupRole {
+	var out []models.GroupRole
+	roles, workspaces := params[prefix+"role"], params[prefix+"workspace"]
+	for i, g := range params[prefix+"group"] {
+		m := models.GroupRole{Group: g}
+		if i < len(roles) {
+			m.Role = models.Role(roles[i])
+		}
+		if i < len(workspaces) {
+			m.WorkspaceID = workspaces[i]
+		}
+		out = append(out, m)
+	}
+	return out
 }
 
 // Save checks and stores the provider's settings; the issuer's discovery document is
@@ -82,15 +106,8 @@ func (h *SSOHandler) Save(c echo.Context) error {
 		return echo.ErrBadRequest
 	}
 	in := models.SSOInput{ProviderName: params.Get("provider_name"), Issuer: params.Get("issuer"), ClientID: params.Get("client_id"),
-		ClientSecret: params.Get("client_secret"), DefaultRole: models.Role(params.Get("default_role")), GroupsClaim: params.Get("groups_claim")}
-	groups, roles := params["group"], params["role"]
-	for i, g := range groups {
-		r := models.Role("")
-		if i < len(roles) {
-			r = models.Role(roles[i])
-		}
-		in.GroupRoles = append(in.GroupRoles, models.GroupRole{Group: g, Role: r})
-	}
+		ClientSecret: params.Get("client_secret"), DefaultRole: models.Role(params.Get("default_role")), GroupsClaim: params.Get("groups_claim"),
+		GroupRoles: mappingForm(params, "")}
 	_, err = h.core.SaveSSOConfig(c.Request().Context(), actor(c), in)
 	if errors.Is(err, models.ErrForbidden) {
 		return errNotSSOOwner
@@ -108,17 +125,69 @@ func (h *SSOHandler) Save(c echo.Context) error {
 	return redirect(c, c.Echo().Reverse("sso.index"))
 }
 
+// Remove removes the OpenID Connect provider.
+func (h *SSOHandler) Remove(c echo.Context) error {
+	return h.remove(c, h.core.RemoveSSOConfig, "OpenID Connect")
+}
+
+// RemoveSAML removes the SAML provider.
+func (h *SSOHandler) RemoveSAML(c echo.Context) error {
+	return h.remove(c, h.core.RemoveSAMLConfig, "SAML")
+}
+
+func (h *SSOHandler) remove(c echo.Context, remove func(context.Context, models.Actor) error, what string) error {
+	ctx := c.Request().Context()
+	before, err := h.ownerPolicy(c)
+	if err != nil {
+		return err
+	}
+	err = remove(ctx, actor(c))
+	switch {
+	case errors.Is(err, models.ErrForbidden):
+		return errNotSSOOwner
+	case models.IsNotFound(err):
+		if err := flash(c, "error", "Your organization has no "+what+" provider to remove."); err != nil {
+			return err
+		}
+		return redirect(c, c.Echo().Reverse("sso.index"))
+	case err != nil:
+		return fmt.Errorf("remove %s provider: %w", what, err)
+	}
+	msg := "The " + what + " provider is removed: its sign-in button is gone."
+	if after, err := h.store.SSOPolicyOf(ctx, before.OrganizationID); err != nil {
+		return err
+	} else if before.RequireSSO && !after.RequireSSO {
+		msg += " Single sign-on is no longer required: no provider you have signed in with is left, so passwords work again."
+	}
+	if err := flash(c, "success", msg); err != nil {
+		return err
+	}
+	return redirect(c, c.Echo().Reverse("sso.index"))
+}
+
+func (h *SSOHandler) ownerPolicy(c echo.Context) (*models.SSOPolicy, error) {
+	ctx := c.Request().Context()
+	_, org, err := h.store.OwnerSSOConfig(ctx, actor(c))
+	if errors.Is(err, models.ErrForbidden) {
+		return nil, errNotSSOOwner
+	}
+	if err != nil {
+		return nil, err
+	}
+	return h.store.SSOPolicyOf(ctx, org)
+}
+
 // Require turns "require SSO" on or off.
 func (h *SSOHandler) Require(c echo.Context) error {
 	on := c.FormValue("require") == "1"
-	cfg, err := h.core.SetRequireSSO(c.Request().Context(), actor(c), on)
+	p, err := h.core.SetRequireSSO(c.Request().Context(), actor(c), on)
 	switch {
 	case errors.Is(err, models.ErrForbidden):
 		return errNotSSOOwner
 	case errors.Is(err, models.ErrSSONotTried):
-		return h.page(c, http.StatusUnprocessableEntity, settings.SSOProps{RequireError: "Sign in with your provider once before requiring it: sign out, use the \"Sign in with\" button of the sign-in page, then come back here. This keeps a broken setup from locking everyone out."}, true)
-	case models.IsNotFound(err):
-		if err := flash(c, "error", "Set up single sign-on before requiring it."); err != nil {
+		return h.page(c, http.StatusUnprocessableEntity, settings.SSOProps{RequireError: "Sign in with your provider once before requiring it: sign out, use a \"Sign in with\" button of the sign-in page, then come back here. This keeps a broken setup from locking everyone out."}, true)
+	case errors.Is(err, models.ErrNoSSOProvider):
+		if err := flash(c, "error", "Set up an OpenID Connect or SAML provider before requiring single sign-on."); err != nil {
 			return err
 		}
 		return redirect(c, c.Echo().Reverse("sso.index"))
@@ -127,7 +196,7 @@ func (h *SSOHandler) Require(c echo.Context) error {
 	}
 	msg := "Single sign-on is no longer required: passwords work again."
 	if on {
-		msg = "Single sign-on is required: only you keep password sign-in (at /login?password=1); everyone else signs in with " + cfg.ProviderName + "."
+		msg = "Single sign-on is required: only you keep password sign-in (at /login?password=1); everyone else signs in with " + p.Names() + "."
 	}
 	if err := flash(c, "success", msg); err != nil {
 		return err
@@ -135,14 +204,21 @@ func (h *SSOHandler) Require(c echo.Context) error {
 	return redirect(c, c.Echo().Reverse("sso.index"))
 }
 
-// Start sends the browser to the organization's provider.
+// Start sends the browser to one provider of the organization: provider=oidc or saml
+// (without it, the OpenID Connect provider if there is one, else the SAML one).
 func (h *SSOHandler) Start(c echo.Context) error {
 	next := safeNext(c.QueryParam("next"))
-	to, state, err := h.core.StartSSO(c.Request().Context(), c.QueryParam("org"), next, h.redirectURI())
+	org, kind := c.QueryParam("org"), c.QueryParam("provider")
+	if kind == models.SSOKindSAML {
+		return h.startSAML(c, org, next)
+	}
+	to, state, err := h.core.StartSSO(c.Request().Context(), org, next, h.redirectURI())
 	var refused *models.SSORefusal
 	switch {
+	case models.IsNotFound(err) && kind == "":
+		return h.startSAML(c, org, next)
 	case models.IsNotFound(err):
-		return h.startSAML(c, c.QueryParam("org"), next)
+		return h.loginRefused(c, "This organization has no OpenID Connect sign-in (any more). Use another way on this page.")
 	case errors.As(err, &refused):
 		return h.loginRefused(c, refused.Reason)
 	case err != nil:
@@ -199,7 +275,7 @@ func (h *SSOHandler) finishSignIn(c echo.Context, res *core.SSOResult, err error
 
 // loginRefused shows the sign-in page with why the sign-in failed.
 func (h *SSOHandler) loginRefused(c echo.Context, reason string) error {
-	props, err := h.loginProps(c, false)
+	props, err := h.loginProps(c, "", false)
 	if err != nil {
 		return err
 	}
@@ -207,21 +283,17 @@ func (h *SSOHandler) loginRefused(c echo.Context, reason string) error {
 	return h.render(c, http.StatusUnprocessableEntity, auth.LoginPage(props), nil)
 }
 
-// loginProps is the sign-in page's SSO part. The page offers a "Sign in with" button for
-// each organization with SSO (installations usually hold one organization); the password
-// form goes when every organization requires SSO, except with ?password=1, the break-glass
-// owner's way in (the store refuses anyone else's password).
-func (s *Server) loginProps(c echo.Context, passwordMode bool) (auth.LoginProps, error) {
-	choices, orgs, err := s.store.SSOChoices(c.Request().Context())
+// loginProps is the sign-in page's SSO part for the person with email (empty: not asked
+// yet), as models.Store.SignInChoices decides it: with one organization its "Sign in
+// with" buttons at once, with several the e-mail first. The password form goes when the
+// organization requires SSO, except with ?password=1, the break-glass owner's way in (the
+// store refuses anyone else's password).
+func (s *Server) loginProps(c echo.Context, email string, passwordMode bool) (auth.LoginProps, error) {
+	ch, err := s.store.SignInChoices(c.Request().Context(), email)
 	if err != nil {
 		return auth.LoginProps{}, fmt.Errorf("sign-in page: %w", err)
 	}
-	required := 0
-	for _, o := range choices {
-		if o.RequireSSO {
-			required++
-		}
-	}
-	off := orgs > 0 && int64(required) == orgs
-	return auth.LoginProps{SSO: choices, PasswordOff: off, BreakGlass: off && passwordMode}, nil
+	email = strings.TrimSpace(email)
+	return auth.LoginProps{Email: email, SSO: ch.Providers, PasswordOff: ch.PasswordOff, BreakGlass: ch.PasswordOff && passwordMode,
+		AskEmail: ch.EmailFirst && email == "", EmailChosen: ch.EmailFirst && email != ""}, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -27,23 +26,33 @@ type SAMLConfig struct {
 	GroupRoles      string
 	CreatedAt       time.Time
 	UpdatedAt       time.Time
+
+	keyMade bool // for the audit entry of a save
 }
 
 // TableName is the configs' table.
 func (SAMLConfig) TableName() string { return "saml_configs" }
 
 // Mapping is the group → role table.
-func (c *SAMLConfig) Mapping() []GroupRole {
-	var out []GroupRole
-	_ = json.Unmarshal([]byte(c.GroupRoles), &out)
-	return out
-}
+func (c *SAMLConfig) Mapping() []GroupRole { return parseMapping(c.GroupRoles) }
 
 // AsSSO is the config in the shape SSOSignIn takes, so that both kinds of provider find,
 // match and make accounts by one rule: the IdP's entity ID stands for the issuer.
 func (c *SAMLConfig) AsSSO() *SSOConfig {
 	return &SSOConfig{OrganizationID: c.OrganizationID, ProviderName: c.ProviderName, Issuer: c.IdPEntityID,
 		DefaultRole: c.DefaultRole, GroupsClaim: c.GroupsAttribute, GroupRoles: c.GroupRoles}
+}
+
+// Provider is the provider as the sign-in page and "require SSO" see it.
+func (c *SAMLConfig) Provider() SSOProvider {
+	return SSOProvider{OrganizationID: c.OrganizationID, Kind: SSOKindSAML, ProviderName: c.ProviderName, Issuer: c.IdPEntityID}
+}
+
+func (c *SAMLConfig) stamp(org string, now time.Time, isNew bool) {
+	if isNew {
+		c.OrganizationID, c.CreatedAt = org, now
+	}
+	c.UpdatedAt = now
 }
 
 func (c *SAMLConfig) keyOwner() string { return "saml-key:" + c.OrganizationID }
@@ -58,8 +67,8 @@ type samlAudit struct {
 	KeyMade         bool        `json:"key_made,omitempty"`
 }
 
-func (c *SAMLConfig) audit() samlAudit {
-	return samlAudit{c.ProviderName, c.MetadataURL, c.IdPEntityID, c.DefaultRole, c.GroupsAttribute, c.Mapping(), false}
+func (c *SAMLConfig) auditView() any {
+	return samlAudit{c.ProviderName, c.MetadataURL, c.IdPEntityID, c.DefaultRole, c.GroupsAttribute, c.Mapping(), c.keyMade}
 }
 
 // SAMLInput is the settings form once the metadata was read and checked by the caller.
@@ -72,105 +81,47 @@ type SAMLInput struct {
 	NewKeyPEM, NewCertPEM                               string
 }
 
+var samlForm = providerForm{name: "saml_provider_name", mapping: "saml_group_roles", groups: "groups_attribute",
+	groupsWords: "Name the attribute that holds the groups, or leave the mapping empty."}
+
 // Normalize checks the form's own fields; the metadata is the caller's.
 func (in *SAMLInput) Normalize() error {
-	in.ProviderName = strings.TrimSpace(in.ProviderName)
 	in.MetadataURL = strings.TrimSpace(in.MetadataURL)
 	in.GroupsAttribute = strings.TrimSpace(in.GroupsAttribute)
-	if in.ProviderName == "" {
-		return invalid("saml_provider_name", "Give the provider a name: the sign-in button says \"Sign in with\" it.")
-	}
-	if len(in.ProviderName) > 60 {
-		return invalid("saml_provider_name", "Keep the provider's name under 60 characters.")
-	}
-	if !in.DefaultRole.Valid() {
-		return invalid("saml_default_role", "Choose the role of accounts made at their first sign-in.")
-	}
-	var kept []GroupRole
-	for _, m := range in.GroupRoles {
-		m.Group = strings.TrimSpace(m.Group)
-		if m.Group == "" {
-			continue
-		}
-		if !m.Role.Valid() {
-			return invalid("saml_group_roles", fmt.Sprintf("Choose a role for the group %q.", m.Group))
-		}
-		kept = append(kept, m)
-	}
-	if len(kept) > 0 && in.GroupsAttribute == "" {
-		return invalid("groups_attribute", "Name the attribute that holds the groups, or leave the mapping empty.")
-	}
-	in.GroupRoles = kept
-	return nil
+	return normalizeProvider(samlForm, &in.ProviderName, string(in.DefaultRole), "saml_default_role", in.GroupsAttribute, &in.GroupRoles)
 }
 
 // SAMLConfigOf is the organization's SAML settings; ErrNotFound when it has none.
 func (s *Store) SAMLConfigOf(ctx context.Context, orgID string) (*SAMLConfig, error) {
-	var c SAMLConfig
-	if err := s.db.WithContext(ctx).Where("organization_id = ?", orgID).Take(&c).Error; err != nil {
-		return nil, translate(err)
-	}
-	return &c, nil
+	return orgConfig[SAMLConfig](s.db.WithContext(ctx), orgID)
 }
 
 // OwnerSAMLConfig is the SAML settings of the organization the actor owns (nil when
 // none yet), with the organization's id. Anyone but its owners: ErrForbidden.
 func (s *Store) OwnerSAMLConfig(ctx context.Context, a Actor) (*SAMLConfig, string, error) {
-	org, err := ownerOrganization(s.db.WithContext(ctx), a)
-	if err != nil {
-		return nil, "", err
-	}
-	c, err := s.SAMLConfigOf(ctx, org)
-	if IsNotFound(err) {
-		return nil, org, nil
-	}
-	return c, org, err
+	return ownerConfig[SAMLConfig](s.db.WithContext(ctx), a)
 }
 
 // SAMLKey opens the organization's SP private key (PEM), to sign and decrypt only.
 func (s *Store) SAMLKey(c *SAMLConfig) (string, error) {
-	if s.secrets == nil {
-		return "", errNoSecretKey
-	}
-	raw, err := s.secrets.Open(c.SPKeySealed, c.keyOwner())
-	if err != nil {
-		return "", fmt.Errorf("models: open the SAML key: %w", err)
-	}
-	return string(raw), nil
+	return s.openSealed(c.SPKeySealed, c.keyOwner(), "SAML key")
 }
 
 // SaveSAMLConfig stores the SAML settings of the organization the actor owns; in was
-// normalized and its metadata checked. The key is kept once made.
+// normalized and its metadata checked. The key is kept once made. Another identity
+// provider (entity ID) is one nobody has signed in with yet: "require SSO" goes off
+// unless another provider the break-glass owner used is left.
 func (s *Store) SaveSAMLConfig(ctx context.Context, a Actor, in SAMLInput) (*SAMLConfig, error) {
-	if s.secrets == nil {
-		return nil, errNoSecretKey
-	}
-	var out *SAMLConfig
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		org, err := ownerOrganization(tx, a)
-		if err != nil {
+	return saveProvider(ctx, s, a, func(tx *gorm.DB, c *SAMLConfig, _ bool) error {
+		if err := checkMapping(tx, c.OrganizationID, "saml_group_roles", in.GroupRoles); err != nil {
 			return err
-		}
-		now := s.now()
-		var c SAMLConfig
-		err = tx.Where("organization_id = ?", org).Take(&c).Error
-		isNew := errors.Is(err, gorm.ErrRecordNotFound)
-		if err != nil && !isNew {
-			return translate(err)
-		}
-		var before any
-		if isNew {
-			c = SAMLConfig{OrganizationID: org, CreatedAt: now}
-		} else {
-			before = c.audit()
 		}
 		mapping, err := json.Marshal(in.GroupRoles)
 		if err != nil {
 			return err
 		}
 		c.ProviderName, c.MetadataURL, c.MetadataXML, c.IdPEntityID = in.ProviderName, in.MetadataURL, in.MetadataXML, in.IdPEntityID
-		c.DefaultRole, c.GroupsAttribute, c.GroupRoles, c.UpdatedAt = in.DefaultRole, in.GroupsAttribute, string(mapping), now
-		keyMade := false
+		c.DefaultRole, c.GroupsAttribute, c.GroupRoles = in.DefaultRole, in.GroupsAttribute, string(mapping)
 		if c.SPKeySealed == "" {
 			if in.NewKeyPEM == "" || in.NewCertPEM == "" {
 				return errors.New("models: a new SAML configuration needs its key and certificate")
@@ -178,15 +129,14 @@ func (s *Store) SaveSAMLConfig(ctx context.Context, a Actor, in SAMLInput) (*SAM
 			if c.SPKeySealed, err = s.secrets.Seal([]byte(in.NewKeyPEM), c.keyOwner()); err != nil {
 				return err
 			}
-			c.SPCertPEM, keyMade = in.NewCertPEM, true
+			c.SPCertPEM, c.keyMade = in.NewCertPEM, true
 		}
-		if err := translate(tx.Save(&c).Error); err != nil {
-			return err
-		}
-		after := c.audit()
-		after.KeyMade = keyMade
-		out = &c
-		return s.record(tx, a, change{"saml.update", "saml", org, c.ProviderName, before, after})
+		return nil
 	})
-	return out, err
+}
+
+// RemoveSAMLConfig removes the SAML provider of the organization the actor owns, its key
+// with it; "require SSO" goes off when no provider it relies on is left.
+func (s *Store) RemoveSAMLConfig(ctx context.Context, a Actor) error {
+	return removeProvider[SAMLConfig](ctx, s, a)
 }

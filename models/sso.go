@@ -14,10 +14,10 @@ import (
 	"gorm.io/gorm/clause"
 )
 
-// SSOConfig is an organization's single sign-on with an OpenID Connect provider. Roles
-// from the groups claim (and the default role) apply to the organization's first
-// workspace, the one it started with: accounts made at first sign-in become members of
-// it; other workspaces are given from their Users page.
+// SSOConfig is an organization's single sign-on with an OpenID Connect provider. Its
+// mapping gives roles in the organization's workspaces (see GroupRole); "require SSO" is
+// the organization's (SSOPolicy). SAML settings take this shape for a sign-in
+// (SAMLConfig.AsSSO), so both find, match and make accounts by one rule.
 type SSOConfig struct {
 	OrganizationID string `gorm:"primaryKey"`
 	ProviderName   string
@@ -26,52 +26,30 @@ type SSOConfig struct {
 	SecretSealed   string
 	DefaultRole    Role
 	GroupsClaim    string
-	// GroupRoles is the mapping, as JSON: [{"group":…,"role":…}], first match wins.
+	// GroupRoles is the mapping, as JSON: [{"group":…,"role":…,"workspace_id":…}].
 	GroupRoles string
-	// RequireSSO turns password sign-in off for everyone of the organization but the
-	// BreakGlassUserID, the owner who turned it on.
-	RequireSSO       bool
-	BreakGlassUserID string
-	CreatedAt        time.Time
-	UpdatedAt        time.Time
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+
+	secretChanged bool // for the audit entry of a save
 }
 
 // TableName is the configs' table.
 func (SSOConfig) TableName() string { return "sso_configs" }
 
-// GroupRole maps a group of the groups claim to a role.
-type GroupRole struct {
-	Group string `json:"group"`
-	Role  Role   `json:"role"`
-}
-
 // Mapping is the group → role table.
-func (c *SSOConfig) Mapping() []GroupRole {
-	var out []GroupRole
-	_ = json.Unmarshal([]byte(c.GroupRoles), &out)
-	return out
+func (c *SSOConfig) Mapping() []GroupRole { return parseMapping(c.GroupRoles) }
+
+// Provider is the provider as the sign-in page and "require SSO" see it.
+func (c *SSOConfig) Provider() SSOProvider {
+	return SSOProvider{OrganizationID: c.OrganizationID, Kind: SSOKindOIDC, ProviderName: c.ProviderName, Issuer: c.Issuer}
 }
 
-// RoleFor is the role a new account with these groups gets: the first mapping whose
-// group is among them, else the default role.
-func (c *SSOConfig) RoleFor(groups []string) Role {
-	if r, ok := c.MappedRole(groups); ok {
-		return r
+func (c *SSOConfig) stamp(org string, now time.Time, isNew bool) {
+	if isNew {
+		c.OrganizationID, c.CreatedAt = org, now
 	}
-	return c.DefaultRole
-}
-
-// MappedRole is the role of the first mapping whose group is among groups; ok is false
-// when none is.
-func (c *SSOConfig) MappedRole(groups []string) (role Role, ok bool) {
-	for _, m := range c.Mapping() {
-		for _, g := range groups {
-			if g == m.Group {
-				return m.Role, true
-			}
-		}
-	}
-	return "", false
+	c.UpdatedAt = now
 }
 
 func (c *SSOConfig) secretOwner() string { return "sso-secret:" + c.OrganizationID }
@@ -85,12 +63,11 @@ type ssoAudit struct {
 	DefaultRole   Role        `json:"default_role"`
 	GroupsClaim   string      `json:"groups_claim"`
 	GroupRoles    []GroupRole `json:"group_roles"`
-	RequireSSO    bool        `json:"require_sso"`
 	SecretChanged bool        `json:"secret_changed,omitempty"`
 }
 
-func (c *SSOConfig) audit() ssoAudit {
-	return ssoAudit{c.ProviderName, c.Issuer, c.ClientID, c.DefaultRole, c.GroupsClaim, c.Mapping(), c.RequireSSO, false}
+func (c *SSOConfig) auditView() any {
+	return ssoAudit{c.ProviderName, c.Issuer, c.ClientID, c.DefaultRole, c.GroupsClaim, c.Mapping(), c.secretChanged}
 }
 
 // SSOInput is the settings form. An empty ClientSecret keeps the saved one.
@@ -101,17 +78,16 @@ type SSOInput struct {
 	GroupRoles                                   []GroupRole
 }
 
+var oidcForm = providerForm{name: "provider_name", mapping: "group_roles", groups: "groups_claim",
+	groupsWords: "Name the claim that holds the groups (often \"groups\"), or leave the mapping empty."}
+
 // Normalize checks the form's fields; the issuer's discovery is checked by the caller.
 func (in *SSOInput) Normalize() error {
-	in.ProviderName = strings.TrimSpace(in.ProviderName)
 	in.Issuer = strings.TrimRight(strings.TrimSpace(in.Issuer), "/")
 	in.ClientID = strings.TrimSpace(in.ClientID)
 	in.GroupsClaim = strings.TrimSpace(in.GroupsClaim)
-	if in.ProviderName == "" {
-		return invalid("provider_name", "Give the provider a name: the sign-in button says \"Sign in with\" it.")
-	}
-	if len(in.ProviderName) > 60 {
-		return invalid("provider_name", "Keep the provider's name under 60 characters.")
+	if err := normalizeProvider(oidcForm, &in.ProviderName, string(in.DefaultRole), "default_role", in.GroupsClaim, &in.GroupRoles); err != nil {
+		return err
 	}
 	u, err := url.Parse(in.Issuer)
 	if in.Issuer == "" || err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
@@ -120,212 +96,56 @@ func (in *SSOInput) Normalize() error {
 	if in.ClientID == "" {
 		return invalid("client_id", "Enter the client id the provider gave Sluice.")
 	}
-	if !in.DefaultRole.Valid() {
-		return invalid("default_role", "Choose the role of accounts made at their first sign-in.")
-	}
-	var kept []GroupRole
-	for _, m := range in.GroupRoles {
-		m.Group = strings.TrimSpace(m.Group)
-		if m.Group == "" {
-			continue
-		}
-		if !m.Role.Valid() {
-			return invalid("group_roles", fmt.Sprintf("Choose a role for the group %q.", m.Group))
-		}
-		kept = append(kept, m)
-	}
-	if len(kept) > 0 && in.GroupsClaim == "" {
-		return invalid("groups_claim", "Name the claim that holds the groups (often \"groups\"), or leave the mapping empty.")
-	}
-	in.GroupRoles = kept
 	return nil
 }
 
 // SSOConfigOf is the organization's SSO settings; ErrNotFound when it has none.
 func (s *Store) SSOConfigOf(ctx context.Context, orgID string) (*SSOConfig, error) {
-	var c SSOConfig
-	if err := s.db.WithContext(ctx).Where("organization_id = ?", orgID).Take(&c).Error; err != nil {
-		return nil, translate(err)
-	}
-	return &c, nil
+	return orgConfig[SSOConfig](s.db.WithContext(ctx), orgID)
 }
 
 // OwnerSSOConfig is the SSO settings of the organization the actor owns (nil when none
 // yet), with the organization's id. Anyone but its owners: ErrForbidden.
 func (s *Store) OwnerSSOConfig(ctx context.Context, a Actor) (*SSOConfig, string, error) {
-	db := s.db.WithContext(ctx)
-	org, err := ownerOrganization(db, a)
-	if err != nil {
-		return nil, "", err
-	}
-	c, err := s.SSOConfigOf(ctx, org)
-	if IsNotFound(err) {
-		return nil, org, nil
-	}
-	return c, org, err
+	return ownerConfig[SSOConfig](s.db.WithContext(ctx), a)
 }
 
 // SSOClientSecret opens the client secret, for the token request only.
 func (s *Store) SSOClientSecret(c *SSOConfig) (string, error) {
-	if s.secrets == nil {
-		return "", errNoSecretKey
-	}
-	raw, err := s.secrets.Open(c.SecretSealed, c.secretOwner())
-	if err != nil {
-		return "", fmt.Errorf("models: open the SSO client secret: %w", err)
-	}
-	return string(raw), nil
+	return s.openSealed(c.SecretSealed, c.secretOwner(), "SSO client secret")
 }
 
 // SaveSSOConfig stores the SSO settings of the organization the actor owns; in was
-// normalized. Changing the issuer turns "require SSO" off: nobody has signed in with
-// the new provider yet.
+// normalized. A new issuer is a new provider nobody has signed in with yet: "require
+// SSO" goes off unless another provider the break-glass owner used is left.
 func (s *Store) SaveSSOConfig(ctx context.Context, a Actor, in SSOInput) (*SSOConfig, error) {
-	if s.secrets == nil {
-		return nil, errNoSecretKey
-	}
-	var out *SSOConfig
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		org, err := ownerOrganization(tx, a)
-		if err != nil {
+	return saveProvider(ctx, s, a, func(tx *gorm.DB, c *SSOConfig, isNew bool) error {
+		if isNew && in.ClientSecret == "" {
+			return invalid("client_secret", "Enter the client secret the provider gave Sluice.")
+		}
+		if err := checkMapping(tx, c.OrganizationID, "group_roles", in.GroupRoles); err != nil {
 			return err
-		}
-		now := s.now()
-		var c SSOConfig
-		err = tx.Where("organization_id = ?", org).Take(&c).Error
-		isNew := errors.Is(err, gorm.ErrRecordNotFound)
-		if err != nil && !isNew {
-			return translate(err)
-		}
-		var before any
-		if !isNew {
-			before = c.audit()
-		} else {
-			c = SSOConfig{OrganizationID: org, CreatedAt: now}
-			if in.ClientSecret == "" {
-				return invalid("client_secret", "Enter the client secret the provider gave Sluice.")
-			}
-		}
-		if c.Issuer != in.Issuer {
-			c.RequireSSO, c.BreakGlassUserID = false, ""
 		}
 		mapping, err := json.Marshal(in.GroupRoles)
 		if err != nil {
 			return err
 		}
-		c.ProviderName, c.Issuer, c.ClientID, c.DefaultRole, c.GroupsClaim, c.GroupRoles, c.UpdatedAt =
-			in.ProviderName, in.Issuer, in.ClientID, in.DefaultRole, in.GroupsClaim, string(mapping), now
+		c.ProviderName, c.Issuer, c.ClientID, c.DefaultRole, c.GroupsClaim, c.GroupRoles =
+			in.ProviderName, in.Issuer, in.ClientID, in.DefaultRole, in.GroupsClaim, string(mapping)
 		if in.ClientSecret != "" {
 			if c.SecretSealed, err = s.secrets.Seal([]byte(in.ClientSecret), c.secretOwner()); err != nil {
 				return err
 			}
+			c.secretChanged = true
 		}
-		if err := translate(tx.Save(&c).Error); err != nil {
-			return err
-		}
-		after := c.audit()
-		after.SecretChanged = in.ClientSecret != ""
-		out = &c
-		return s.record(tx, a, change{"sso.update", "sso", org, c.ProviderName, before, after})
+		return nil
 	})
-	return out, err
 }
 
-// ErrSSONotTried refuses "require SSO" to an owner who has not signed in with the
-// provider: they could lock everyone out with a broken setup.
-var ErrSSONotTried = errors.New("sign in with the provider once before requiring it")
-
-// SetRequireSSO turns "require SSO" on or off for the organization the actor owns. On
-// needs the actor to have signed in with the provider once; they become the break-glass
-// owner, the one account that keeps password sign-in.
-func (s *Store) SetRequireSSO(ctx context.Context, a Actor, on bool) (*SSOConfig, error) {
-	var out *SSOConfig
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		org, err := ownerOrganization(tx, a)
-		if err != nil {
-			return err
-		}
-		var c SSOConfig
-		if err := tx.Where("organization_id = ?", org).Take(&c).Error; err != nil {
-			return translate(err)
-		}
-		before := c.audit()
-		if on {
-			var n int64
-			if err := tx.Model(&ssoIdentity{}).Where("issuer = ? AND user_id = ?", c.Issuer, a.ID).Count(&n).Error; err != nil {
-				return translate(err)
-			}
-			if n == 0 {
-				return ErrSSONotTried
-			}
-			c.BreakGlassUserID = a.ID
-		} else {
-			c.BreakGlassUserID = ""
-		}
-		c.RequireSSO = on
-		if err := tx.Model(&c).Updates(map[string]any{"require_sso": c.RequireSSO, "break_glass_user_id": c.BreakGlassUserID, "updated_at": s.now()}).Error; err != nil {
-			return translate(err)
-		}
-		out = &c
-		action := "sso.require_off"
-		if on {
-			action = "sso.require_on"
-		}
-		return s.record(tx, a, change{action, "sso", org, c.ProviderName, before, c.audit()})
-	})
-	return out, err
-}
-
-// HasSSOIdentity reports whether the user has signed in with the issuer's provider.
-func (s *Store) HasSSOIdentity(ctx context.Context, issuer, userID string) (bool, error) {
-	var n int64
-	err := s.db.WithContext(ctx).Model(&ssoIdentity{}).Where("issuer = ? AND user_id = ?", issuer, userID).Count(&n).Error
-	return n > 0, translate(err)
-}
-
-// SSOChoice is an organization with SSO, as the sign-in page offers it.
-type SSOChoice struct {
-	OrganizationID string
-	ProviderName   string
-	RequireSSO     bool
-}
-
-// SSOChoices lists the organizations with SSO set up, and how many organizations the
-// installation has.
-func (s *Store) SSOChoices(ctx context.Context) ([]SSOChoice, int64, error) {
-	db := s.db.WithContext(ctx)
-	var out []SSOChoice
-	if err := db.Model(&SSOConfig{}).Select("organization_id, provider_name, require_sso").Order("provider_name").Scan(&out).Error; err != nil {
-		return nil, 0, translate(err)
-	}
-	var saml []SSOChoice
-	if err := db.Model(&SAMLConfig{}).Select("organization_id, provider_name").Order("provider_name").Scan(&saml).Error; err != nil {
-		return nil, 0, translate(err)
-	}
-	for _, c := range saml {
-		if !slices.ContainsFunc(out, func(o SSOChoice) bool { return o.OrganizationID == c.OrganizationID }) {
-			out = append(out, c)
-		}
-	}
-	var orgs int64
-	err := db.Model(&Organization{}).Count(&orgs).Error
-	return out, orgs, translate(err)
-}
-
-// BreakGlassEmail is the e-mail of the account that keeps password sign-in in an
-// organization that requires SSO.
-func (s *Store) BreakGlassEmail(ctx context.Context, c *SSOConfig) (string, error) {
-	var email string
-	err := s.db.WithContext(ctx).Model(&User{}).Where("id = ?", c.BreakGlassUserID).Pluck("email", &email).Error
-	return email, translate(err)
-}
-
-// SSORequiredError refuses a right password of an organization that requires SSO: the
-// person signs in with the provider.
-type SSORequiredError struct{ OrganizationID, Provider string }
-
-func (e *SSORequiredError) Error() string {
-	return "Your organization signs in with " + e.Provider + ": use the \"Sign in with " + e.Provider + "\" button."
+// RemoveSSOConfig removes the OpenID Connect provider of the organization the actor
+// owns; "require SSO" goes off when no provider it relies on is left.
+func (s *Store) RemoveSSOConfig(ctx context.Context, a Actor) error {
+	return removeProvider[SSOConfig](ctx, s, a)
 }
 
 type ssoIdentity struct {
@@ -418,7 +238,7 @@ func (e *SSORefusal) Error() string { return e.Reason }
 // SSOSignIn finds the person of a verified ID token in the organization of c: by their
 // provider account (issuer, subject), else by their verified e-mail (and remembers the
 // provider account), else makes an account for them (no password), a member of the
-// organization's first workspace with the role the groups map to. created says an
+// workspaces the groups map to (createSSOUser). created says an
 // account was made. The user comes back like Authenticate's, with their role in the
 // workspace the sign-in opens.
 func (s *Store) SSOSignIn(ctx context.Context, c *SSOConfig, cl SSOClaims) (u *User, created bool, err error) {
@@ -490,64 +310,109 @@ func (s *Store) SSOSignIn(ctx context.Context, c *SSOConfig, cl SSOClaims) (u *U
 	return u, created, nil
 }
 
-func (s *Store) createSSOUser(tx *gorm.DB, c *SSOConfig, cl SSOClaims, email string, u *User) error {
-	var first Workspace
-	if err := tx.Where("organization_id = ?", c.OrganizationID).Order("created_at, id").Take(&first).Error; err != nil {
-		return translate(err)
+// orgRoles is what the mapping gives someone with groups in the organization's
+// workspaces, in order (the first workspace ahead), rows naming a workspace gone left
+// out.
+func orgRoles(tx *gorm.DB, c *SSOConfig, groups []string) (first string, order []string, roles map[string]Role, err error) {
+	w, err := firstWorkspace(tx, c.OrganizationID)
+	if err != nil {
+		return "", nil, nil, err
 	}
-	role := c.RoleFor(cl.Groups)
+	var ids []string
+	if err := tx.Model(&Workspace{}).Where("organization_id = ?", c.OrganizationID).Pluck("id", &ids).Error; err != nil {
+		return "", nil, nil, translate(err)
+	}
+	all, roles := workspaceRoles(c.Mapping(), groups, w.ID)
+	for _, ws := range all {
+		if slices.Contains(ids, ws) {
+			order = append(order, ws)
+		}
+	}
+	return w.ID, order, roles, nil
+}
+
+// createSSOUser makes the account of a first sign-in, a member of each workspace its
+// groups map to, or of the organization's first workspace with the default role when
+// none does.
+func (s *Store) createSSOUser(tx *gorm.DB, c *SSOConfig, cl SSOClaims, email string, u *User) error {
+	first, order, roles, err := orgRoles(tx, c, cl.Groups)
+	if err != nil {
+		return err
+	}
+	if len(order) == 0 {
+		order, roles = []string{first}, map[string]Role{first: c.DefaultRole}
+	}
+	home := order[0]
 	now := s.now()
-	*u = User{ID: newID(), OrganizationID: c.OrganizationID, WorkspaceID: first.ID, Email: email, Name: strings.TrimSpace(cl.Name),
+	*u = User{ID: newID(), OrganizationID: c.OrganizationID, WorkspaceID: home, Email: email, Name: strings.TrimSpace(cl.Name),
 		CreatedAt: now, UpdatedAt: now}
 	if err := tx.Create(u).Error; err != nil {
 		return translate(err)
 	}
-	if err := s.addMembership(tx, u.ID, first.ID, role); err != nil {
-		return err
-	}
-	u.Role = role
-	a := Actor{WorkspaceID: first.ID, Type: ActorSystem, Name: c.ProviderName}
-	return s.record(tx, a, change{"user.create", "user", u.ID, u.Email, nil, map[string]any{"email": u.Email, "name": u.Name, "role": role, "via": "sso", "groups": cl.Groups}})
-}
-
-// syncSSORole gives an existing account, at each sign-in, the role its groups map to in
-// the organization's first workspace, when a mapping matches and it is a member there; no
-// match keeps the role given on Settings -> Users. The workspace's last admin stays admin.
-func (s *Store) syncSSORole(tx *gorm.DB, c *SSOConfig, u *User, groups []string) error {
-	role, ok := c.MappedRole(groups)
-	if !ok {
-		return nil
-	}
-	var first Workspace
-	if err := tx.Where("organization_id = ?", c.OrganizationID).Order("created_at, id").Take(&first).Error; err != nil {
-		return translate(err)
-	}
-	var m Membership
-	err := tx.Where("user_id = ? AND workspace_id = ?", u.ID, first.ID).Take(&m).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil
-	}
-	if err != nil {
-		return translate(err)
-	}
-	if m.Role == role {
-		return nil
-	}
-	if m.Role == RoleAdmin {
-		if err := s.keepOneAdmin(tx, first.ID, "role"); err != nil {
-			var fe *FieldError
-			if errors.As(err, &fe) {
-				return nil // the last admin keeps the workspace administered
-			}
+	for i, ws := range order {
+		if err := s.addMembership(tx, u.ID, ws, roles[ws]); err != nil {
+			return err
+		}
+		a := Actor{WorkspaceID: ws, Type: ActorSystem, Name: c.ProviderName}
+		action := "user.add"
+		if i == 0 {
+			action = "user.create"
+		}
+		if err := s.record(tx, a, change{action, "user", u.ID, u.Email, nil, map[string]any{"email": u.Email, "name": u.Name, "role": roles[ws], "via": "sso", "groups": cl.Groups}}); err != nil {
 			return err
 		}
 	}
-	if err := tx.Model(&Membership{}).Where("user_id = ? AND workspace_id = ?", u.ID, first.ID).
-		Updates(map[string]any{"role": role, "updated_at": s.now()}).Error; err != nil {
-		return translate(err)
+	u.Role = roles[home]
+	return nil
+}
+
+// syncSSORole gives an existing account, at each sign-in, the role its groups map to in
+// each workspace a mapping row matches, making it a member there if it is not yet; a
+// workspace no row matches keeps the role given on Settings -> Users. A workspace's last
+// admin stays admin.
+func (s *Store) syncSSORole(tx *gorm.DB, c *SSOConfig, u *User, groups []string) error {
+	_, order, roles, err := orgRoles(tx, c, groups)
+	if err != nil {
+		return err
 	}
-	a := Actor{WorkspaceID: first.ID, Type: ActorSystem, Name: c.ProviderName}
-	before := userAudit{Email: u.Email, Name: u.Name, Role: m.Role}
-	after := userAudit{Email: u.Email, Name: u.Name, Role: role}
-	return s.record(tx, a, change{"user.update", "user", u.ID, u.Email, before, after})
+	for _, ws := range order {
+		role := roles[ws]
+		a := Actor{WorkspaceID: ws, Type: ActorSystem, Name: c.ProviderName}
+		var m Membership
+		err := tx.Where("user_id = ? AND workspace_id = ?", u.ID, ws).Take(&m).Error
+		if errors.Is(err, gorm.ErrRecordNotFound) {
+			if err := s.addMembership(tx, u.ID, ws, role); err != nil {
+				return err
+			}
+			if err := s.record(tx, a, change{"user.add", "user", u.ID, u.Email, nil, userAudit{Email: u.Email, Name: u.Name, Role: role}}); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return translate(err)
+		}
+		if m.Role == role {
+			continue
+		}
+		if m.Role == RoleAdmin {
+			if err := s.keepOneAdmin(tx, ws, "role"); err != nil {
+				var fe *FieldError
+				if errors.As(err, &fe) {
+					continue // the last admin keeps the workspace administered
+				}
+				return err
+			}
+		}
+		if err := tx.Model(&Membership{}).Where("user_id = ? AND workspace_id = ?", u.ID, ws).
+			Updates(map[string]any{"role": role, "updated_at": s.now()}).Error; err != nil {
+			return translate(err)
+		}
+		before := userAudit{Email: u.Email, Name: u.Name, Role: m.Role}
+		after := userAudit{Email: u.Email, Name: u.Name, Role: role}
+		if err := s.record(tx, a, change{"user.update", "user", u.ID, u.Email, before, after}); err != nil {
+			return err
+		}
+	}
+	return nil
 }

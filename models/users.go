@@ -453,9 +453,7 @@ func (s *Store) Authenticate(ctx context.Context, email, password, ip string) (*
 	if bcrypt.CompareHashAndPassword(hash, []byte(password)) != nil || err != nil {
 		return nil, ErrBadCredentials // the try stays counted as a failure
 	}
-	if c, err := s.SSOConfigOf(ctx, u.OrganizationID); err == nil && c.RequireSSO && c.BreakGlassUserID != u.ID {
-		return nil, &SSORequiredError{OrganizationID: c.OrganizationID, Provider: c.ProviderName}
-	} else if err != nil && !IsNotFound(err) {
+	if err := passwordRefusal(db, &u); err != nil {
 		return nil, err
 	}
 	if err := s.signInSucceeded(ctx, pair, address); err != nil {

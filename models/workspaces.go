@@ -13,6 +13,10 @@ type Organization struct {
 	ID        string
 	Name      string
 	CreatedAt time.Time
+	// RequireSSO turns password sign-in off for everyone of the organization but the
+	// BreakGlassUserID, the owner who turned it on (see SSOPolicy).
+	RequireSSO       bool
+	BreakGlassUserID string
 }
 
 // Workspace is the tenant: every other row belongs to exactly one.
