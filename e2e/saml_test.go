@@ -9,18 +9,22 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/crewjam/saml"
+
+	"sluice/models"
 )
 
 // The owner sets up SAML sign-in from the identity provider's metadata URL; the page
 // then shows the entity ID and ACS URL to give the provider, never Sluice's key.
 func TestSAMLSettingsPage(t *testing.T) {
-	base := startSluice(t, "SLUICE_ALLOW_PRIVATE_NETWORKS=true") // the provider listens on loopback
+	dbURL := "sqlite://" + filepath.Join(t.TempDir(), "sluice.db")
+	base := startSluice(t, "SLUICE_ALLOW_PRIVATE_NETWORKS=true", "SLUICE_DATABASE_URL="+dbURL) // the provider listens on loopback
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
@@ -40,6 +44,23 @@ func TestSAMLSettingsPage(t *testing.T) {
 	ctx := newBrowser(t)
 	shots := newScreenshots(t)
 	run(t, ctx, "create the first admin", chromedp.Navigate(base+"/setup"), createAdmin("ada@acme.example", "correct horse battery"))
+	// A second workspace for the mapping's workspace column, and another organization of
+	// the installation, which makes the sign-in page ask the e-mail first.
+	store, err := models.Open(dbURL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	var ada models.User
+	if err := store.DB().Where("email = ?", "ada@acme.example").Take(&ada).Error; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.AddWorkspace(t.Context(), models.Actor{WorkspaceID: ada.WorkspaceID, Type: models.ActorUser, ID: ada.ID, Name: ada.Email, Role: models.RoleAdmin}, "Production"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.CreateWorkspace(t.Context(), "Globex"); err != nil {
+		t.Fatal(err)
+	}
 	run(t, ctx, "set up SAML",
 		chromedp.Click(chromedp.CSS(`[data-testid=nav-sso]`)),
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid=save-saml]`)),
@@ -50,9 +71,26 @@ func TestSAMLSettingsPage(t *testing.T) {
 		chromedp.ScrollIntoView(chromedp.CSS(`[data-testid=saml-card]`)),
 		shots.take("saml-settings"),
 	)
+	if n := read(t, ctx, "count the mapping's workspace choices", chromedp.Evaluate[string](`String(document.querySelectorAll('[data-testid=saml-mapping] select[name=saml_workspace]')[0].options.length)`)); n != "2" {
+		t.Errorf("the mapping offers %s workspaces, want 2", n)
+	}
 	status := read(t, ctx, "read the SAML status", chromedp.Text(chromedp.CSS(`[data-testid=saml-status]`)))
 	acs := read(t, ctx, "read the ACS URL", chromedp.Text(chromedp.CSS(`[data-testid=saml-acs]`)))
 	if status != "Set up" || !strings.HasPrefix(acs, base+"/saml/acs/") {
 		t.Errorf("SAML status %q, ACS URL %q", status, acs)
+	}
+
+	run(t, ctx, "the e-mail first",
+		chromedp.Click(chromedp.CSS(`[data-testid=sign-out]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=continue]`)),
+		shots.take("sign-in-email-first"),
+		chromedp.SendKeys(chromedp.CSS(`#f-email`), "ada@acme.example"),
+		chromedp.Click(chromedp.CSS(`[data-testid=continue]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=sso-sign-in]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#f-password`)),
+		shots.take("sign-in-choices"),
+	)
+	if got := read(t, ctx, "read the button", chromedp.Text(chromedp.CSS(`[data-testid=sso-sign-in]`))); got != "Sign in with Campus IdP" {
+		t.Errorf("button %q", got)
 	}
 }
