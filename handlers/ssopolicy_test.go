@@ -185,6 +185,16 @@ func TestBothProvidersTwoButtons(t *testing.T) {
 		if login.Count(t, "[data-testid=password-form]") != 0 || login.Count(t, "[data-testid=sso-sign-in]") != 2 {
 			t.Fatal("required: want both buttons and no password form")
 		}
+		if _, err := a.store.CreateUser(context.Background(), testutil.ActorOf(owner), models.NewUser{Email: "ed@example.com", Password: testutil.Password, Role: models.RoleEditor}); err != nil {
+			t.Fatal(err)
+		}
+		ed := a.client(t)
+		tok := ed.csrf("/login?password=1")
+		r = ed.post("/login", url.Values{"_csrf": {tok}, "email": {"ed@example.com"}, "password": {testutil.Password}, "password_mode": {"1"}}).
+			want(t, http.StatusUnprocessableEntity)
+		if got := r.Text(t, "[data-testid=login-error]"); got != `Your organization signs in with Example ID or Campus IdP: use one of the "Sign in with" buttons.` {
+			t.Fatalf("refusal %q", got)
+		}
 		idp2 := fakeoidc.New("sluice-client", "other-secret", ssoCallback, fakeoidc.User{})
 		defer idp2.Close()
 		oc.post("/settings/sso", url.Values{"_csrf": {token}, "provider_name": {"Other ID"}, "issuer": {idp2.Issuer()},
@@ -383,6 +393,29 @@ func TestSSOMappingIntoSecondWorkspace(t *testing.T) {
 		entries, _, _ := a.store.ListAuditEntries(ctx, prod.ID, models.AuditFilter{ResourceType: "user"})
 		if len(entries) == 0 || entries[0].Action != "user.add" || entries[0].ResourceName != "vic@example.com" {
 			t.Fatalf("Production's audit: %+v", entries)
+		}
+
+		// Production deleted: its rows give nothing (the default role in the first
+		// workspace), and the settings page says so rather than quietly pointing them
+		// elsewhere.
+		if _, err := a.store.AddWorkspace(ctx, testutil.ActorOf(owner), "Staging"); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.store.DeleteWorkspace(ctx, testutil.ActorOf(owner), prod.ID, "Production"); err != nil {
+			t.Fatal(err)
+		}
+		idp.SetUser(fakeoidc.User{Subject: "u-4", Email: "zoe@example.com", EmailVerified: true, Groups: []string{"prod-ops"}})
+		ssoSignIn(t, a.client(t), owner.OrganizationID).want(t, http.StatusSeeOther)
+		if f := roleIn(t, first, "zoe@example.com"); f != models.RoleViewer {
+			t.Fatalf("Zoe, mapped to a deleted workspace only: %q in the first workspace", f)
+		}
+		page = c.get("/settings/sso").want(t, http.StatusOK)
+		if n := page.Count(t, "[data-testid=sso-mapping] option[selected]:contains('A deleted workspace')"); n != 2 {
+			t.Fatalf("%d rows say their workspace was deleted, want the 2 that named Production", n)
+		}
+		r = save([]string{"prod-ops"}, []string{"admin"}, []string{prod.ID}).want(t, http.StatusUnprocessableEntity)
+		if got := r.Text(t, "[data-testid=error-group_roles]"); !strings.Contains(got, `The workspace chosen for the group "prod-ops" is not one of your organization's (was it deleted?)`) {
+			t.Fatalf("deleted workspace saved: %q", got)
 		}
 	})
 }

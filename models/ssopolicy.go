@@ -213,10 +213,14 @@ func (s *Store) keepRequireSSOHonest(tx *gorm.DB, a Actor, org string) error {
 
 // SSORequiredError refuses a right password of an organization that requires SSO: the
 // person signs in with one of its providers.
-type SSORequiredError struct{ OrganizationID, Provider string }
+type SSORequiredError struct {
+	OrganizationID, Provider string
+	// Several says Provider names more than one ("Okta or Campus IdP").
+	Several bool
+}
 
 func (e *SSORequiredError) Error() string {
-	if strings.Contains(e.Provider, " or ") {
+	if e.Several {
 		return "Your organization signs in with " + e.Provider + ": use one of the \"Sign in with\" buttons."
 	}
 	return "Your organization signs in with " + e.Provider + ": use the \"Sign in with " + e.Provider + "\" button."
@@ -230,7 +234,7 @@ func passwordRefusal(db *gorm.DB, u *User) error {
 		return err
 	}
 	if p.RequireSSO && len(p.Providers) > 0 && p.BreakGlassUserID != u.ID {
-		return &SSORequiredError{OrganizationID: p.OrganizationID, Provider: p.Names()}
+		return &SSORequiredError{OrganizationID: p.OrganizationID, Provider: p.Names(), Several: len(p.Providers) > 1}
 	}
 	return nil
 }
