@@ -157,7 +157,7 @@ func (h *SSOHandler) remove(c echo.Context, remove func(context.Context, models.
 	if after, err := h.store.SSOPolicyOf(ctx, before.OrganizationID); err != nil {
 		return err
 	} else if before.RequireSSO && !after.RequireSSO {
-		msg += " Single sign-on is no longer required: no provider you have signed in with is left, so passwords work again."
+		msg += " Single sign-on is no longer required: no provider the break-glass owner has signed in with is left, so passwords work again."
 	}
 	if err := flash(c, "success", msg); err != nil {
 		return err
