@@ -46,9 +46,10 @@ type CopyPlan struct {
 	// Refused is why the copy cannot be made onto the source or platform mapped, in
 	// plain words naming it and the column or field at fault; nil when it can. The plan
 	// is whole otherwise, so that another source or platform may be chosen.
-	Refused *models.FieldError
-	input   models.CopyInput
-	target  models.Actor
+	Refused  *models.FieldError
+	input    models.CopyInput
+	target   models.Actor
+	kind, id string
 }
 
 // NeedsChoice reports whether a mapping has no match by name and no choice yet.
@@ -59,6 +60,18 @@ func (p *CopyPlan) NeedsChoice() bool {
 		}
 	}
 	return false
+}
+
+// Problem is why the plan cannot be made as it stands: a mapping still to choose, or
+// its refusal; nil when it can.
+func (p *CopyPlan) Problem() *models.FieldError {
+	for _, m := range p.Mappings {
+		if m.ToID == "" {
+			return &models.FieldError{Field: m.Kind + "_id", Message: fmt.Sprintf(
+				"Choose the %s of %s that %s %s maps to.", m.Kind, p.Target.Name, m.Kind, m.From)}
+		}
+	}
+	return p.Refused
 }
 
 // PlanCopy previews copying a model, segment or activation (kind, id) of a's
@@ -77,7 +90,7 @@ func (s *Service) PlanCopy(ctx context.Context, a, t models.Actor, kind, id stri
 	if err != nil {
 		return nil, err
 	}
-	plan := &CopyPlan{Target: w, target: t}
+	plan := &CopyPlan{Target: w, target: t, kind: kind, id: id}
 	var (
 		act *models.Activation
 		seg *models.Segment
@@ -236,24 +249,14 @@ func (s *Service) checkCopiedActivation(ctx context.Context, target *models.Work
 	return nil, err
 }
 
-// Copy creates what PlanCopy previews, in one transaction, and answers what it created
-// in the target workspace. Every mapping must be resolved (matched by name or chosen)
-// and the plan not refused.
-func (s *Service) Copy(ctx context.Context, a, t models.Actor, kind, id string, ch CopyChoices) (*models.Copied, error) {
-	plan, err := s.PlanCopy(ctx, a, t, kind, id, ch)
-	if err != nil {
-		return nil, err
+// Copy creates what plan (PlanCopy's answer) previews, in one transaction, and answers
+// what it created in the target workspace. Every mapping must be resolved (matched by
+// name or chosen) and the plan not refused; the roles are checked again as it is made.
+func (s *Service) Copy(ctx context.Context, a models.Actor, plan *CopyPlan) (*models.Copied, error) {
+	if pr := plan.Problem(); pr != nil {
+		return nil, pr
 	}
-	for _, m := range plan.Mappings {
-		if m.ToID == "" {
-			return nil, &models.FieldError{Field: m.Kind + "_id", Message: fmt.Sprintf(
-				"Choose the %s of %s that %s %s maps to.", m.Kind, plan.Target.Name, m.Kind, m.From)}
-		}
-	}
-	if plan.Refused != nil {
-		return nil, plan.Refused
-	}
-	return s.store.CopyInto(ctx, a, plan.target, kind, id, plan.input)
+	return s.store.CopyInto(ctx, a, plan.target, plan.kind, plan.id, plan.input)
 }
 
 // copyMapping maps a source or platform onto the target's of the same kind (options):

@@ -114,6 +114,16 @@ func (cw *copyWorld) to(t *testing.T) models.Actor {
 	return in
 }
 
+// copy plans the copy by ada into Production, then makes it.
+func (cw *copyWorld) copy(t *testing.T, kind, id string, ch core.CopyChoices) (*models.Copied, error) {
+	t.Helper()
+	plan, err := cw.svc.PlanCopy(t.Context(), cw.ada, cw.to(t), kind, id, ch)
+	if err != nil {
+		return nil, err
+	}
+	return cw.svc.Copy(t.Context(), cw.ada, plan)
+}
+
 // names lists the names of the target's models, segments and activations.
 func (cw *copyWorld) names(t *testing.T) string {
 	t.Helper()
@@ -178,7 +188,7 @@ func TestCopyActivationWithDependencies(t *testing.T) {
 		if got := strings.Join(items, ", "); got != want {
 			t.Errorf("preview %q, want %q", got, want)
 		}
-		got, err := cw.svc.Copy(ctx, cw.ada, cw.to(t), "activation", cw.act, core.CopyChoices{})
+		got, err := cw.copy(t, "activation", cw.act, core.CopyChoices{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -192,7 +202,7 @@ func TestCopyActivationWithDependencies(t *testing.T) {
 		if _, ok := got.Model.Column("extra"); !ok {
 			t.Error("copied model's columns are not read from Production's source")
 		}
-		if _, err := cw.svc.Copy(ctx, cw.ada, cw.to(t), "activation", cw.act, core.CopyChoices{}); err != nil {
+		if _, err := cw.copy(t, "activation", cw.act, core.CopyChoices{}); err != nil {
 			t.Fatal(err)
 		}
 		want = "model Customers, model Customers (copy), segment French VIPs, segment French VIPs (copy), activation VIP sync, activation VIP sync (copy)"
@@ -222,10 +232,10 @@ func TestCopyChosenMapping(t *testing.T) {
 			t.Errorf("mappings %+v, want a choice of Production DWH", plan.Mappings)
 		}
 		var fe *models.FieldError
-		if _, err := cw.svc.Copy(ctx, cw.ada, cw.to(t), "segment", cw.seg, core.CopyChoices{}); !errors.As(err, &fe) || fe.Field != "source_id" {
+		if _, err := cw.copy(t, "segment", cw.seg, core.CopyChoices{}); !errors.As(err, &fe) || fe.Field != "source_id" {
 			t.Errorf("copy without a source: %v", err)
 		}
-		got, err := cw.svc.Copy(ctx, cw.ada, cw.to(t), "segment", cw.seg, core.CopyChoices{SourceID: cw.prodSrc})
+		got, err := cw.copy(t, "segment", cw.seg, core.CopyChoices{SourceID: cw.prodSrc})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -251,7 +261,7 @@ func TestCopyRefused(t *testing.T) {
 		if plan.Refused == nil || plan.Refused.Message != "Column country of model Customers is missing from source Warehouse." {
 			t.Errorf("missing column: %v", plan.Refused)
 		}
-		if _, err := cw.svc.Copy(ctx, cw.ada, cw.to(t), "model", cw.model, core.CopyChoices{}); err == nil {
+		if _, err := cw.copy(t, "model", cw.model, core.CopyChoices{}); err == nil {
 			t.Error("copied a model whose column is missing")
 		}
 		// An editor of Acme who only views Production, and a viewer of Acme who edits it.
@@ -342,7 +352,7 @@ func TestCopyActivationCheckedOnTargetPlatform(t *testing.T) {
 			t.Errorf("refused %+v, want %q", plan.Refused, want)
 		}
 		var fe *models.FieldError
-		if _, err := cw.svc.Copy(ctx, cw.ada, cw.to(t), "activation", dated.ID, core.CopyChoices{}); !errors.As(err, &fe) || fe.Message != plan.Refused.Message {
+		if _, err := cw.copy(t, "activation", dated.ID, core.CopyChoices{}); !errors.As(err, &fe) || fe.Message != plan.Refused.Message {
 			t.Errorf("copy: %v, want the preview's refusal", err)
 		}
 		if n := cw.names(t); n != "" {

@@ -45,6 +45,7 @@ type whClient struct {
 	base   string
 	token  string
 	bodies *[]string
+	header http.Header // sent with every request besides the token
 }
 
 func (a *app) whClient(t *testing.T, token string) whClient {
@@ -53,6 +54,16 @@ func (a *app) whClient(t *testing.T, token string) whClient {
 
 // as is the same client with another token (sharing the body log).
 func (c whClient) as(token string) whClient { c.token = token; return c }
+
+// with is the same client sending one more header.
+func (c whClient) with(name, value string) whClient {
+	c.header = c.header.Clone()
+	if c.header == nil {
+		c.header = http.Header{}
+	}
+	c.header.Set(name, value)
+	return c
+}
 
 func (c whClient) call(method, path string, body any) *response {
 	c.t.Helper()
@@ -74,6 +85,9 @@ func (c whClient) call(method, path string, body any) *response {
 	}
 	if r != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	for name, values := range c.header {
+		req.Header[name] = values
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	res, err := http.DefaultClient.Do(req)

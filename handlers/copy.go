@@ -133,19 +133,17 @@ func (h *CopyHandler) Create(c echo.Context) error {
 		return err
 	}
 	target := c.FormValue("target")
-	t, err := h.store.CopyTargetActor(ctx, actor(c), target)
-	var got *models.Copied
-	if err == nil {
-		got, err = h.core.Copy(ctx, actor(c), t, p.Kind, p.ID, copyChoices(c))
+	plan, err := h.plan(c, &p, target)
+	if err != nil {
+		return err
 	}
+	if p.Error != "" {
+		return h.render(c, http.StatusUnprocessableEntity, copyview.Page(p), nil)
+	}
+	got, err := h.core.Copy(ctx, actor(c), plan)
 	var fe *models.FieldError
-	if errors.As(err, &fe) { // shown on the preview, as it stands now
-		if _, err := h.plan(c, &p, target); err != nil {
-			return err
-		}
-		if p.Error == "" {
-			p.Error = fe.Message
-		}
+	if errors.As(err, &fe) {
+		p.Error = fe.Message
 		return h.render(c, http.StatusUnprocessableEntity, copyview.Page(p), nil)
 	}
 	if err := copyRefusal(err); err != nil {

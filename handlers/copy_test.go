@@ -24,48 +24,8 @@ func TestCopyToWorkspacePages(t *testing.T) {
 		ctx := t.Context()
 		s := a.store
 		ada, browser := signedInAdmin(t, a)
-		acme := testutil.ActorOf(ada)
-		prod, err := s.AddWorkspace(ctx, acme, "Production")
-		if err != nil {
-			t.Fatal(err)
-		}
-		inProd := acme
-		inProd.WorkspaceID = prod.ID
-		path := filepath.Join(t.TempDir(), "warehouse.db")
-		db, err := sql.Open("sqlite", path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := db.Exec(`CREATE TABLE customers (id INTEGER PRIMARY KEY, email TEXT, country TEXT)`); err != nil {
-			t.Fatal(err)
-		}
-		db.Close()
-		spec := sqlite.New(t.TempDir()).Spec()
-		var srcs [2]*models.Source
-		var hooks [2]*models.Platform
-		for i, in := range []models.Actor{acme, inProd} {
-			if srcs[i], err = s.CreateSource(ctx, in, spec, models.SourceInput{Name: "Warehouse", Config: connectors.Config{"path": path}}); err != nil {
-				t.Fatal(err)
-			}
-			if hooks[i], err = s.CreatePlatform(ctx, in, connectors.DestinationSpec{Kind: "webhook"}, models.PlatformInput{Name: "Hook"}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		cols := []connectors.Column{{Name: "id", Type: "integer"}, {Name: "email", Type: "string"}, {Name: "country", Type: "string"}}
-		m, err := s.CreateModel(ctx, acme, models.ModelInput{SourceID: srcs[0].ID, Name: "Customers",
-			Relation: connectors.Relation{Table: &connectors.Table{Schema: sqlite.Schema, Name: "customers"}}, PrimaryKey: "id", Columns: cols})
-		if err != nil {
-			t.Fatal(err)
-		}
-		g, err := s.CreateSegment(ctx, acme, models.SegmentInput{ModelID: m.ID, Name: "French VIPs", ConditionsJSON: `{"all":[{"column":"country","op":"eq","value":"FR"}]}`})
-		if err != nil {
-			t.Fatal(err)
-		}
-		act, err := s.CreateActivation(ctx, acme, models.ActivationInput{Name: "VIP sync", SegmentID: g.ID, PlatformID: hooks[0].ID, Action: "sync_records",
-			Mappings: []models.Mapping{{From: "email", To: "email", Type: "string"}}, Schedule: models.Schedule{Kind: "manual"}})
-		if err != nil {
-			t.Fatal(err)
-		}
+		w := newCopySetup(t, a, ada)
+		acme, inProd, prod, srcs, hooks, m, g, act := w.acme, w.inProd, w.prod, w.srcs, w.hooks, w.model, w.segment, w.act
 
 		for _, page := range []string{"/activations/" + act.ID + "?tab=settings", "/models/" + m.ID, "/segments/" + g.ID} {
 			if n := browser.get(page).want(t, http.StatusOK).Count(t, "[data-testid=copy-to-workspace]"); n != 1 {
@@ -89,18 +49,7 @@ func TestCopyToWorkspacePages(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		bare := filepath.Join(t.TempDir(), "bare.db")
-		if db, err = sql.Open("sqlite", bare); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := db.Exec(`CREATE TABLE customers (id INTEGER PRIMARY KEY, email TEXT)`); err != nil {
-			t.Fatal(err)
-		}
-		db.Close()
-		lake, err := s.CreateSource(ctx, inProd, spec, models.SourceInput{Name: "Lake", Config: connectors.Config{"path": bare}})
-		if err != nil {
-			t.Fatal(err)
-		}
+		lake := w.lake(t, a)
 		frag := browser.get(copyPage+"?target="+prod.ID+"&source_id="+srcs[1].ID+"&platform_id="+hook2.ID, "HX-Request", "true").want(t, http.StatusOK)
 		if strings.Contains(frag.Body, "<html") || frag.Count(t, "#copy-preview") != 1 || frag.Count(t, "[data-testid=copy-target-form]") != 0 {
 			t.Errorf("a mapping changed answers more than the preview: %s", frag.Body)
@@ -182,6 +131,84 @@ func TestCopyToWorkspacePages(t *testing.T) {
 			t.Errorf("Production holds %d activations, want the one copy", n)
 		}
 	})
+}
+
+// copySetup is Acme (the admin's first workspace) and Production, of one organization,
+// each with a SQLite source "Warehouse" (the same file: customers with id, email,
+// country) and a webhook platform "Hook"; Acme has the model Customers, the segment
+// French VIPs on it and the activation VIP sync of the segment.
+type copySetup struct {
+	acme, inProd models.Actor
+	prod         *models.Workspace
+	srcs         [2]*models.Source
+	hooks        [2]*models.Platform
+	model        *models.DataModel
+	segment      *models.Segment
+	act          *models.Activation
+	spec         connectors.SourceSpec
+}
+
+func newCopySetup(t *testing.T, a *app, ada *models.User) copySetup {
+	t.Helper()
+	ctx := t.Context()
+	s := a.store
+	w := copySetup{acme: testutil.ActorOf(ada)}
+	var err error
+	if w.prod, err = s.AddWorkspace(ctx, w.acme, "Production"); err != nil {
+		t.Fatal(err)
+	}
+	w.inProd = w.acme
+	w.inProd.WorkspaceID = w.prod.ID
+	path := filepath.Join(t.TempDir(), "warehouse.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE customers (id INTEGER PRIMARY KEY, email TEXT, country TEXT)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	w.spec = sqlite.New(t.TempDir()).Spec()
+	for i, in := range []models.Actor{w.acme, w.inProd} {
+		if w.srcs[i], err = s.CreateSource(ctx, in, w.spec, models.SourceInput{Name: "Warehouse", Config: connectors.Config{"path": path}}); err != nil {
+			t.Fatal(err)
+		}
+		if w.hooks[i], err = s.CreatePlatform(ctx, in, connectors.DestinationSpec{Kind: "webhook"}, models.PlatformInput{Name: "Hook"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cols := []connectors.Column{{Name: "id", Type: "integer"}, {Name: "email", Type: "string"}, {Name: "country", Type: "string"}}
+	if w.model, err = s.CreateModel(ctx, w.acme, models.ModelInput{SourceID: w.srcs[0].ID, Name: "Customers",
+		Relation: connectors.Relation{Table: &connectors.Table{Schema: sqlite.Schema, Name: "customers"}}, PrimaryKey: "id", Columns: cols}); err != nil {
+		t.Fatal(err)
+	}
+	if w.segment, err = s.CreateSegment(ctx, w.acme, models.SegmentInput{ModelID: w.model.ID, Name: "French VIPs", ConditionsJSON: `{"all":[{"column":"country","op":"eq","value":"FR"}]}`}); err != nil {
+		t.Fatal(err)
+	}
+	if w.act, err = s.CreateActivation(ctx, w.acme, models.ActivationInput{Name: "VIP sync", SegmentID: w.segment.ID, PlatformID: w.hooks[0].ID, Action: "sync_records",
+		Mappings: []models.Mapping{{From: "email", To: "email", Type: "string"}}, Schedule: models.Schedule{Kind: "manual"}}); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// lake adds to Production a source "Lake" whose customers table has no country.
+func (w copySetup) lake(t *testing.T, a *app) *models.Source {
+	t.Helper()
+	bare := filepath.Join(t.TempDir(), "bare.db")
+	db, err := sql.Open("sqlite", bare)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`CREATE TABLE customers (id INTEGER PRIMARY KEY, email TEXT)`); err != nil {
+		t.Fatal(err)
+	}
+	lake, err := a.store.CreateSource(t.Context(), w.inProd, w.spec, models.SourceInput{Name: "Lake", Config: connectors.Config{"path": bare}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lake
 }
 
 func countIn(t *testing.T, s *models.Store, workspaceID string) int {

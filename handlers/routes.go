@@ -90,6 +90,7 @@ func (s *Server) routes(e *echo.Echo, m *metrics, reg *prometheus.Registry) {
 	api.GET("/runs/:id/samples", apiRuns.Samples)
 	api.POST("/runs/:id/cancel", apiRuns.Cancel, operatorOnly)
 	api.GET("/incidents", (&IncidentAPI{s}).List)
+	api.POST("/copies", (&CopyAPI{s}).Create, editorOnly)
 	apiAlerts := &AlertAPI{s}
 	api.GET("/alerts", apiAlerts.Show)
 	api.PUT("/alerts", apiAlerts.Update, adminOnly)
