@@ -82,7 +82,7 @@ func (s *Service) sendInvitation(ctx context.Context, a models.Actor, inv *model
 	if err != nil {
 		return "", err
 	}
-	if _, err := s.store.EnqueueAlerts(ctx, models.NewAlert{WorkspaceID: inv.WorkspaceID, Channel: ChannelEmail, Target: inv.Email, Payload: payload}); err != nil {
+	if _, err := s.store.EnqueueAlerts(ctx, models.NewAlert{WorkspaceID: inv.WorkspaceID, Channel: ChannelEmail, Target: inv.Email, Payload: payload, Secret: true}); err != nil {
 		return "", fmt.Errorf("core: send invitation to %s: %w", inv.Email, err)
 	}
 	return link, nil

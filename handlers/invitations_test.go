@@ -25,8 +25,12 @@ func mailedLink(t *testing.T, a *app, to string) string {
 	if err != nil || target != to || msgs[0].Channel != "email" {
 		t.Fatalf("e-mail to %q over %s (%v), want %s", target, msgs[0].Channel, err, to)
 	}
+	payload, err := a.store.AlertPayload(&msgs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
 	var m notify.Message
-	if err := json.Unmarshal([]byte(msgs[0].Payload), &m); err != nil {
+	if err := json.Unmarshal(payload, &m); err != nil {
 		t.Fatal(err)
 	}
 	if m.Kind != notify.KindInvitation || len(m.Buttons) != 1 {
@@ -35,6 +39,15 @@ func mailedLink(t *testing.T, a *app, to string) string {
 	u, err := url.Parse(m.Buttons[0].URL)
 	if err != nil || u.Path != "/invitation" || u.Query().Get("token") == "" {
 		t.Fatalf("link %q", m.Buttons[0].URL)
+	}
+	// The row itself holds the link sealed: whoever reads the table (or a backup) cannot
+	// use it.
+	var stored []string
+	if err := a.store.DB().Raw("SELECT payload || ' ' || payload_sealed FROM alert_outbox WHERE id = ?", msgs[0].ID).Scan(&stored).Error; err != nil || len(stored) != 1 {
+		t.Fatalf("stored row: %v, %v", stored, err)
+	}
+	if token := u.Query().Get("token"); strings.Contains(stored[0], token) || strings.Contains(stored[0], "/invitation") || !strings.HasPrefix(stored[0], "{} ") {
+		t.Errorf("the outbox row holds the link in clear: %q", stored[0])
 	}
 	return u.RequestURI()
 }

@@ -158,8 +158,12 @@ func (d *AlertDispatcher) send(ctx context.Context, m *models.OutboxMessage) (bo
 }
 
 func (d *AlertDispatcher) deliver(ctx context.Context, m *models.OutboxMessage) error {
+	payload, err := d.store.AlertPayload(m)
+	if err != nil {
+		return fmt.Errorf("%w: cannot open the stored message: %v", notify.ErrPermanent, err)
+	}
 	var msg notify.Message
-	if err := json.Unmarshal([]byte(m.Payload), &msg); err != nil {
+	if err := json.Unmarshal(payload, &msg); err != nil {
 		return fmt.Errorf("%w: stored payload: %v", notify.ErrPermanent, err)
 	}
 	target, err := d.store.AlertTarget(m)

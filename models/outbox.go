@@ -27,8 +27,10 @@ const (
 )
 
 // OutboxMessage is one alert to deliver on one channel to one target. Payload is the
-// message as JSON (a notify.Message, which jobs marshals: the store does not read it).
-// For Slack, Target holds the webhook URL sealed; Recipient returns it opened.
+// message as JSON (a notify.Message, which jobs marshals: the store does not read it);
+// a message holding a secret (an invitation's sign-up link) has it sealed in
+// PayloadSealed instead, and Payload is "{}". AlertPayload returns either, opened.
+// For Slack, Target holds the webhook URL sealed; AlertTarget returns it opened.
 type OutboxMessage struct {
 	ID            string `gorm:"primaryKey"`
 	WorkspaceID   string
@@ -36,6 +38,7 @@ type OutboxMessage struct {
 	Target        string
 	TargetLabel   string
 	Payload       string
+	PayloadSealed string
 	Status        string
 	Attempts      int
 	NextAttemptAt time.Time
@@ -50,13 +53,18 @@ func (OutboxMessage) TableName() string { return "alert_outbox" }
 
 func (m *OutboxMessage) sealOwner() string { return "alert:" + m.ID }
 
+func (m *OutboxMessage) bodyOwner() string { return "alert-body:" + m.ID }
+
 // NewAlert is an alert to enqueue: its channel, its target in clear (an e-mail address,
-// or a Slack incoming-webhook URL, sealed on the way in) and its payload.
+// or a Slack incoming-webhook URL, sealed on the way in) and its payload. Secret says the
+// payload holds a secret, such as a live sign-up link: it is sealed on the way in, so
+// that nobody reading the database or a backup can use it.
 type NewAlert struct {
 	WorkspaceID string
 	Channel     string
 	Target      string
 	Payload     []byte
+	Secret      bool
 }
 
 // AlertRetry is how a failed send is tried again: after Base, then twice as long each
@@ -121,6 +129,13 @@ func (s *Store) enqueueAlerts(tx *gorm.DB, alerts ...NewAlert) ([]OutboxMessage,
 		default:
 			return nil, fmt.Errorf("models: alert channel %q", a.Channel)
 		}
+		if a.Secret {
+			sealed, err := s.seal(m.bodyOwner(), map[string]string{"payload": m.Payload})
+			if err != nil {
+				return nil, err
+			}
+			m.Payload, m.PayloadSealed = "{}", sealed
+		}
 		out = append(out, m)
 	}
 	if len(out) == 0 {
@@ -179,6 +194,19 @@ func (s *Store) AlertTarget(m *OutboxMessage) (string, error) {
 		return "", err
 	}
 	return v["url"], nil
+}
+
+// AlertPayload is a claimed message's payload in clear, opened from its seal when it
+// holds a secret. Only the dispatcher calls it, to send the message.
+func (s *Store) AlertPayload(m *OutboxMessage) ([]byte, error) {
+	if m.PayloadSealed == "" {
+		return []byte(m.Payload), nil
+	}
+	v, err := s.open(m.bodyOwner(), m.PayloadSealed)
+	if err != nil {
+		return nil, err
+	}
+	return []byte(v["payload"]), nil
 }
 
 // MarkAlertSent records a claimed message as delivered.

@@ -35,6 +35,7 @@ func sealedColumns() []sealedColumn {
 		{table: "alert_settings", column: "slack_sealed", key: "workspace_id", owner: alertSealOwner},
 		{table: "alert_outbox", column: "target", key: "id", filter: "channel = ?", args: []any{ChannelSlack},
 			owner: func(id string) string { return (&OutboxMessage{ID: id}).sealOwner() }},
+		{table: "alert_outbox", column: "payload_sealed", key: "id", owner: func(id string) string { return (&OutboxMessage{ID: id}).bodyOwner() }},
 		{table: "oauth_states", column: "sealed", key: "state_hash", owner: func(hash string) string { return "oauth-state:" + hash }},
 		{table: "sso_configs", column: "secret_sealed", key: "organization_id", owner: func(org string) string { return (&SSOConfig{OrganizationID: org}).secretOwner() }},
 		{table: "sso_states", column: "sealed", key: "state_hash", owner: func(hash string) string { return "sso-state:" + hash }},

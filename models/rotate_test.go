@@ -195,6 +195,11 @@ func TestRotateSecrets(t *testing.T) {
 			if _, err := before.EnqueueAlerts(ctx, models.NewAlert{WorkspaceID: actor.WorkspaceID, Channel: models.ChannelSlack, Target: slack, Payload: []byte(`{}`)}); err != nil {
 				t.Fatal(err)
 			}
+			invitation := `{"kind":"invitation","buttons":[{"label":"Accept","url":"https://sluice.example/invitation?token=live-link"}]}`
+			if _, err := before.EnqueueAlerts(ctx, models.NewAlert{WorkspaceID: actor.WorkspaceID, Channel: models.ChannelEmail, Target: "grace@acme.example",
+				Payload: []byte(invitation), Secret: true}); err != nil {
+				t.Fatal(err)
+			}
 			if err := before.SaveOAuthStart(ctx, "state-1", models.OAuthStart{WorkspaceID: actor.WorkspaceID, Kind: "crm", Name: "CRM 2", Verifier: "pkce-verifier"}); err != nil {
 				t.Fatal(err)
 			}
@@ -217,24 +222,25 @@ func TestRotateSecrets(t *testing.T) {
 
 			rotation := instance(t, dbURL, rotationBox(t, newKey, oldKey))
 			count, err := rotation.CountSecrets(ctx)
-			// source, webhook, CRM settings (none), CRM grant, alert settings, outbox,
-			// consent: six under the old key; the second webhook under the new one.
-			if err != nil || count.Previous != 6 || count.Current != 1 || len(count.Unreadable) != 0 {
-				t.Fatalf("before rotation: %+v, %v; want 6 under the old key, 1 under the new", count, err)
+			// source, webhook, CRM settings (none), CRM grant, alert settings, outbox's
+			// Slack target and invitation body, consent: seven under the old key; the
+			// second webhook under the new one.
+			if err != nil || count.Previous != 7 || count.Current != 1 || len(count.Unreadable) != 0 {
+				t.Fatalf("before rotation: %+v, %v; want 7 under the old key, 1 under the new", count, err)
 			}
-			if n, err := rotation.RotateSecrets(ctx); n != 6 || err != nil {
-				t.Fatalf("rotation = %d, %v; want 6 re-sealed", n, err)
+			if n, err := rotation.RotateSecrets(ctx); n != 7 || err != nil {
+				t.Fatalf("rotation = %d, %v; want 7 re-sealed", n, err)
 			}
 			if n, err := rotation.RotateSecrets(ctx); n != 0 || err != nil {
 				t.Fatalf("second rotation = %d, %v; want nothing to do", n, err)
 			}
 
 			after := instance(t, dbURL, ring(t, newKey))
-			if count, err := after.CountSecrets(ctx); err != nil || count.Current != 7 || count.Previous != 0 || len(count.Unreadable) != 0 {
-				t.Fatalf("under the new key alone: %+v, %v; want all 7 current", count, err)
+			if count, err := after.CountSecrets(ctx); err != nil || count.Current != 8 || count.Previous != 0 || len(count.Unreadable) != 0 {
+				t.Fatalf("under the new key alone: %+v, %v; want all 8 current", count, err)
 			}
-			if count, err := instance(t, dbURL, ring(t, oldKey)).CountSecrets(ctx); err != nil || count.Current != 0 || len(count.Unreadable) != 7 {
-				t.Fatalf("under the old key alone: %+v, %v; want none of 7 to open", count, err)
+			if count, err := instance(t, dbURL, ring(t, oldKey)).CountSecrets(ctx); err != nil || count.Current != 0 || len(count.Unreadable) != 8 {
+				t.Fatalf("under the old key alone: %+v, %v; want none of 8 to open", count, err)
 			}
 
 			svc := core.New(after, reg)
@@ -278,11 +284,20 @@ func TestRotateSecrets(t *testing.T) {
 				t.Errorf("Slack webhooks after rotation = %v, %v", settings.SlackWebhookURLs, err)
 			}
 			claimed, err := after.ClaimAlerts(ctx, 10, time.Minute)
-			if err != nil || len(claimed) != 1 {
+			if err != nil || len(claimed) != 2 {
 				t.Fatalf("claimed alerts = %d, %v", len(claimed), err)
 			}
-			if target, err := after.AlertTarget(&claimed[0]); err != nil || target != slack {
-				t.Errorf("queued Slack alert's target after rotation = %q, %v", target, err)
+			for i := range claimed {
+				switch m := &claimed[i]; m.Channel {
+				case models.ChannelSlack:
+					if target, err := after.AlertTarget(m); err != nil || target != slack {
+						t.Errorf("queued Slack alert's target after rotation = %q, %v", target, err)
+					}
+				default:
+					if body, err := after.AlertPayload(m); err != nil || string(body) != invitation || strings.Contains(m.Payload, "live-link") {
+						t.Errorf("queued invitation after rotation = %q (stored %q), %v", body, m.Payload, err)
+					}
+				}
 			}
 			if st, err := after.TakeOAuthStart(ctx, "state-1"); err != nil || st.Verifier != "pkce-verifier" {
 				t.Errorf("consent under way after rotation = %+v, %v", st, err)
