@@ -56,7 +56,9 @@ Commands:
   migrate                    apply database migrations and exit
   token create --role R      create an API token (admin|editor|operator|viewer) and print it
   user create --email E --password P --role R
-                             create a user in the first workspace
+                             create a user in the first workspace; for an account
+                             that exists already, leave --password out: it is added
+                             with the role and keeps its own password
   keys rotate|check          re-seal stored secrets under a new SLUICE_SECRET_KEY (docs/operations.md)
   version                    print the version
 
@@ -408,7 +410,7 @@ func userCommand(ctx context.Context, cfg config.Config, args []string, stdout i
 	}
 	fs := flag.NewFlagSet("user create", flag.ContinueOnError)
 	email := fs.String("email", "", "e-mail address, used to sign in")
-	password := fs.String("password", "", "first password (at least 10 characters)")
+	password := fs.String("password", "", "first password of a new account (at least 10 characters); never changes an existing account's")
 	role := fs.String("role", "", "admin, editor, operator or viewer")
 	name := fs.String("name", "", "display name")
 	if err := fs.Parse(args[1:]); err != nil {
@@ -422,6 +424,10 @@ func userCommand(ctx context.Context, cfg config.Config, args []string, stdout i
 	u, err := store.CreateUser(ctx, firstWorkspaceActor(), models.NewUser{Email: *email, Password: *password, Role: models.Role(strings.ToLower(*role)), Name: *name})
 	if err != nil {
 		return err
+	}
+	if *password == "" {
+		fmt.Fprintf(stdout, "added %s (%s), who keeps their own password\n", u.Email, u.Role)
+		return nil
 	}
 	fmt.Fprintf(stdout, "created %s (%s)\n", u.Email, u.Role)
 	return nil

@@ -191,8 +191,9 @@ func accountToAdd(tx *gorm.DB, workspaceID, email string) (*User, error) {
 
 // CreateUser adds a user to the actor's workspace. An e-mail that already has an account
 // in the workspace's organization gets a membership (no password needed: the account
-// has one); an e-mail of another organization's account is refused, since one address
-// names one account.
+// has one); one given with a password is refused rather than have the password silently
+// ignored or someone's password replaced by whoever adds them. An e-mail of another
+// organization's account is refused, since one address names one account.
 func (s *Store) CreateUser(ctx context.Context, a Actor, n NewUser) (*User, error) {
 	if err := n.normalize(); err != nil {
 		return nil, err
@@ -204,6 +205,9 @@ func (s *Store) CreateUser(ctx context.Context, a Actor, n NewUser) (*User, erro
 			return err
 		}
 		if existing != nil {
+			if n.Password != "" {
+				return invalid("password", n.Email+" already has an account in this organization, with its own password, which is not changed here. Leave the password out to add the account to this workspace with this role.")
+			}
 			if err := s.addMembership(tx, existing.ID, a.WorkspaceID, n.Role); err != nil {
 				return err
 			}
