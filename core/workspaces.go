@@ -26,3 +26,18 @@ func (s *Service) DeleteWorkspace(ctx context.Context, a models.Actor, id, confi
 func (s *Service) SwitchWorkspace(ctx context.Context, sessionID, userID, workspaceID string) (*models.Membership, error) {
 	return s.store.SwitchWorkspace(ctx, sessionID, userID, workspaceID)
 }
+
+// RenameOrganization renames the organization the actor owns.
+func (s *Service) RenameOrganization(ctx context.Context, a models.Actor, name string) (*models.Organization, error) {
+	return s.store.RenameOrganization(ctx, a, name)
+}
+
+// MakeOwner makes another account of the actor's organization an owner.
+func (s *Service) MakeOwner(ctx context.Context, a models.Actor, userID string) (*models.User, error) {
+	return s.store.MakeOwner(ctx, a, userID)
+}
+
+// StepDown ends the actor's ownership, while another owner remains.
+func (s *Service) StepDown(ctx context.Context, a models.Actor) error {
+	return s.store.StepDown(ctx, a)
+}

@@ -7,7 +7,8 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// The organization's owner adds a workspace on Settings → Workspaces, then moves to it
+// The organization's owner adds a workspace on Settings → Organization and renames the
+// organization (its audit trail shows both), then moves to the new workspace
 // with the frame's switcher, which then shows where they are working and as what, and
 // invites someone there by e-mail.
 func TestOwnerAddsAndSwitchesWorkspaces(t *testing.T) {
@@ -27,6 +28,14 @@ func TestOwnerAddsAndSwitchesWorkspaces(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`.alert-success`)),
 		chromedp.Poll[chromedp.Void](`document.querySelectorAll('[data-testid=workspace-row]').length === 2`),
 		shots.take("workspaces-page"),
+	)
+	run(t, ctx, "rename the organization",
+		chromedp.SetValue(chromedp.CSS(`#f-org-name`), ""),
+		chromedp.SendKeys(chromedp.CSS(`#f-org-name`), "Acme Group"),
+		chromedp.Click(chromedp.CSS(`[data-testid=rename-organization]`)),
+		chromedp.WaitVisible(chromedp.CSS(`.alert-success`)),
+		chromedp.Poll[chromedp.Void](`[...document.querySelectorAll('[data-testid=organization-audit-row]')].some(r => r.textContent.includes('organization.rename'))`),
+		shots.take("organization-page"),
 	)
 	run(t, ctx, "switch to it",
 		chromedp.WaitVisible(chromedp.CSS(`[data-testid=workspace-switcher] select`)),

@@ -204,6 +204,9 @@ func (s *Server) routes(e *echo.Echo, m *metrics, reg *prometheus.Registry) {
 	app.POST("/settings/workspaces", wss.Create, requireOwner).Name = "workspaces.create"
 	app.POST("/settings/workspaces/:id", wss.Update, requireOwner).Name = "workspaces.update"
 	app.POST("/settings/workspaces/:id/delete", wss.Delete, requireOwner).Name = "workspaces.delete"
+	app.POST("/settings/organization", wss.RenameOrganization, requireOwner).Name = "organization.update"
+	app.POST("/settings/organization/owners/:id", wss.MakeOwner, requireOwner).Name = "organization.owner_add"
+	app.POST("/settings/organization/step-down", wss.StepDown, requireOwner).Name = "organization.step_down"
 	cps := &CopyHandler{s}
 	app.GET("/copy/:kind/:id", cps.Show, editorOnly).Name = "copy.show"
 	app.POST("/copy/:kind/:id", cps.Create, editorOnly).Name = "copy.create"

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 
 	"github.com/labstack/echo/v4"
 
@@ -11,8 +12,9 @@ import (
 	"sluice/views/settings"
 )
 
-// WorkspaceHandler serves the workspace switcher and Settings → Workspaces, where the
-// organization's owners add, rename and delete workspaces.
+// WorkspaceHandler serves the workspace switcher and Settings → Organization, where the
+// organization's owners rename it, add, rename and delete workspaces, name other owners
+// or step down, and read the organization's audit trail.
 type WorkspaceHandler struct{ *Server }
 
 var errNotOwner = echo.NewHTTPError(http.StatusForbidden, "Only the owner of your organization manages its workspaces.")
@@ -50,20 +52,37 @@ func (h *WorkspaceHandler) Switch(c echo.Context) error {
 	return redirect(c, c.Echo().Reverse("activations.index"))
 }
 
-// Index lists the organization's workspaces.
+// Index shows the organization's page; ?cursor= pages its audit trail.
 func (h *WorkspaceHandler) Index(c echo.Context) error {
 	return h.page(c, http.StatusOK, settings.WorkspacesProps{})
 }
 
 func (h *WorkspaceHandler) page(c echo.Context, status int, p settings.WorkspacesProps) error {
-	list, err := h.store.OrganizationWorkspaces(c.Request().Context(), actor(c))
-	if errors.Is(err, models.ErrForbidden) {
+	ctx, a := c.Request().Context(), actor(c)
+	var err error
+	if p.Organization, err = h.store.OrganizationOf(ctx, a); errors.Is(err, models.ErrForbidden) {
 		return errNotOwner
 	}
 	if err != nil {
+		return fmt.Errorf("organization page: %w", err)
+	}
+	if p.Workspaces, err = h.store.OrganizationWorkspaces(ctx, a); err != nil {
 		return fmt.Errorf("list workspaces: %w", err)
 	}
-	p.Workspaces = list
+	if p.Members, err = h.store.OrganizationMembers(ctx, a); err != nil {
+		return fmt.Errorf("list the organization's members: %w", err)
+	}
+	var next string
+	p.Audit, next, err = h.store.ListOrganizationAudit(ctx, a, c.QueryParam("cursor"), 50)
+	if errors.Is(err, models.ErrBadCursor) {
+		return echo.NewHTTPError(http.StatusBadRequest, "This page link is not valid any more. Start again from the first page.")
+	}
+	if err != nil {
+		return fmt.Errorf("the organization's audit trail: %w", err)
+	}
+	if next != "" {
+		p.AuditNextURL = c.Echo().Reverse("workspaces.index") + "?" + url.Values{"cursor": {next}}.Encode() + "#organization-audit"
+	}
 	return h.render(c, status, settings.WorkspacesPage(p), nil)
 }
 
@@ -74,7 +93,9 @@ func (h *WorkspaceHandler) done(c echo.Context, err error, refused settings.Work
 		return errNotOwner
 	}
 	if errs, ok := formErrors(err); ok {
-		if refused.Failed == "" {
+		if errs["org-name"] != "" || errs["owner"] != "" {
+			refused.OrgErrors = errs
+		} else if refused.Failed == "" {
 			refused.AddErrors = errs
 		} else {
 			refused.RowErrors = errs
@@ -113,6 +134,43 @@ func (h *WorkspaceHandler) Update(c echo.Context) error {
 		msg = fmt.Sprintf("Renamed to %s.", w.Name)
 	}
 	return h.done(c, err, settings.WorkspacesProps{Failed: c.Param("id"), RenameValue: name}, msg)
+}
+
+// RenameOrganization renames the organization.
+func (h *WorkspaceHandler) RenameOrganization(c echo.Context) error {
+	name := c.FormValue("org-name")
+	o, err := h.core.RenameOrganization(c.Request().Context(), actor(c), name)
+	msg := ""
+	if err == nil {
+		msg = fmt.Sprintf("Your organization is %s.", o.Name)
+	}
+	return h.done(c, err, settings.WorkspacesProps{OrgName: name}, msg)
+}
+
+// MakeOwner makes another member of the organization an owner.
+func (h *WorkspaceHandler) MakeOwner(c echo.Context) error {
+	u, err := h.core.MakeOwner(c.Request().Context(), actor(c), c.Param("id"))
+	if models.IsNotFound(err) {
+		return echo.ErrNotFound
+	}
+	msg := ""
+	if err == nil {
+		msg = fmt.Sprintf("%s owns the organization with you now.", u.Email)
+	}
+	return h.done(c, err, settings.WorkspacesProps{}, msg)
+}
+
+// StepDown ends the signed-in owner's ownership; another owner must remain. The page is
+// theirs no more: they land on the activations.
+func (h *WorkspaceHandler) StepDown(c echo.Context) error {
+	err := h.core.StepDown(c.Request().Context(), actor(c))
+	if err != nil {
+		return h.done(c, err, settings.WorkspacesProps{}, "")
+	}
+	if err := flash(c, "success", "You no longer own the organization. Your roles in its workspaces stay as they were."); err != nil {
+		return err
+	}
+	return redirect(c, c.Echo().Reverse("activations.index"))
 }
 
 // Delete deletes a workspace and everything in it, once its name is typed.

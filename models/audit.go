@@ -30,18 +30,22 @@ const (
 // AuditEntry is one recorded change. Before and After are JSON snapshots that never
 // hold secrets: each resource passes an audit view of itself.
 type AuditEntry struct {
-	ID           string
-	WorkspaceID  string
-	At           time.Time
-	ActorType    string
-	ActorID      string
-	ActorName    string
-	Action       string
-	ResourceType string
-	ResourceID   string
-	ResourceName string
-	BeforeJSON   *string
-	AfterJSON    *string
+	ID          string
+	WorkspaceID string
+	// OrganizationID puts the entry in its organization's trail, which outlives the
+	// workspace: set for changes of the organization and its workspaces, and on every
+	// entry of a workspace when it is deleted. Empty otherwise.
+	OrganizationID string
+	At             time.Time
+	ActorType      string
+	ActorID        string
+	ActorName      string
+	Action         string
+	ResourceType   string
+	ResourceID     string
+	ResourceName   string
+	BeforeJSON     *string
+	AfterJSON      *string
 }
 
 // change describes one audited write.
@@ -53,8 +57,13 @@ type change struct {
 // record writes the audit entry for a change in the caller's transaction, so a change
 // and its entry land together or not at all.
 func (s *Store) record(tx *gorm.DB, a Actor, c change) error {
+	return s.recordOrg(tx, a, "", c)
+}
+
+// recordOrg records a change that also belongs to the organization's audit trail.
+func (s *Store) recordOrg(tx *gorm.DB, a Actor, org string, c change) error {
 	e := AuditEntry{
-		ID: newID(), WorkspaceID: a.WorkspaceID, At: s.now(),
+		ID: newID(), WorkspaceID: a.WorkspaceID, OrganizationID: org, At: s.now(),
 		ActorType: a.Type, ActorID: a.ID, ActorName: a.Name,
 		Action: c.action, ResourceType: c.resourceType, ResourceID: c.resourceID, ResourceName: c.resourceName,
 	}

@@ -2,6 +2,7 @@ package models_test
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -146,6 +147,179 @@ func TestOwnerManagesWorkspaces(t *testing.T) {
 			if !slices.Contains(got, want) {
 				t.Errorf("Acme's audit log lacks %q: %v", want, got)
 			}
+		}
+	})
+}
+
+// TestOrganizationOwnership: an owner renames the organization, makes another member an
+// owner and steps down only while another owner remains; admins who own nothing and
+// other organizations' owners do none of it; every change is in the organization's trail.
+func TestOrganizationOwnership(t *testing.T) {
+	t.Parallel()
+	testutil.EachStore(t, func(t *testing.T, s *models.Store) {
+		ctx := t.Context()
+		ada, adaA := testutil.Admin(t, s)
+		bob := addUser(t, s, adaA, "bob@example.com", models.RoleViewer)
+		bobA := testutil.ActorOf(bob)
+		boss, bossA := otherWorkspace(t, s)
+
+		_, err := s.RenameOrganization(ctx, adaA, "  ")
+		wantField(t, err, "org-name")
+		if _, err := s.RenameOrganization(ctx, bobA, "Bob Inc"); !errors.Is(err, models.ErrForbidden) {
+			t.Errorf("a member who owns nothing renames the organization: %v, want ErrForbidden", err)
+		}
+		tok := models.Actor{WorkspaceID: ada.WorkspaceID, Type: models.ActorToken, ID: "t", Role: models.RoleAdmin}
+		if _, err := s.MakeOwner(ctx, tok, bob.ID); !errors.Is(err, models.ErrForbidden) {
+			t.Errorf("an API token makes an owner: %v, want ErrForbidden", err)
+		}
+		if o, err := s.RenameOrganization(ctx, adaA, " Acme Group "); err != nil || o.Name != "Acme Group" {
+			t.Fatalf("rename: %+v, %v", o, err)
+		}
+		if o, err := s.OrganizationOf(ctx, bossA); err != nil || o.Name != "Globex" {
+			t.Errorf("Globex's organization after Acme's rename: %+v, %v", o, err)
+		}
+
+		// The only owner cannot step down; another organization's account cannot be
+		// made an owner here.
+		wantField(t, s.StepDown(ctx, adaA), "owner")
+		if _, err := s.MakeOwner(ctx, adaA, boss.ID); !errors.Is(err, models.ErrNotFound) {
+			t.Errorf("making another organization's owner an owner of Acme: %v, want ErrNotFound", err)
+		}
+		if _, err := s.MakeOwner(ctx, bossA, bob.ID); !errors.Is(err, models.ErrNotFound) {
+			t.Errorf("Globex's owner makes bob an owner: %v, want ErrNotFound", err)
+		}
+		if u, err := s.MakeOwner(ctx, adaA, bob.ID); err != nil || !u.Owner {
+			t.Fatalf("make bob an owner: %+v, %v", u, err)
+		}
+		_, err = s.MakeOwner(ctx, adaA, bob.ID)
+		wantField(t, err, "owner")
+		members, err := s.OrganizationMembers(ctx, bobA)
+		if err != nil || len(members) != 2 || !members[0].Owner || !members[1].Owner {
+			t.Fatalf("members as bob sees them: %+v, %v; want two owners", members, err)
+		}
+
+		// Ada steps down: she keeps her role in Acme, manages nothing; bob is then the
+		// only owner and may not step down.
+		if err := s.StepDown(ctx, adaA); err != nil {
+			t.Fatal(err)
+		}
+		if got := getUser(t, s, ada.WorkspaceID, ada.ID); got.Owner || got.Role != models.RoleAdmin {
+			t.Errorf("ada after stepping down: owner %v role %s, want admin and no owner", got.Owner, got.Role)
+		}
+		if _, err := s.OrganizationWorkspaces(ctx, adaA); !errors.Is(err, models.ErrForbidden) {
+			t.Errorf("ada lists the workspaces after stepping down: %v, want ErrForbidden", err)
+		}
+		wantField(t, s.StepDown(ctx, bobA), "owner")
+
+		trail, _, err := s.ListOrganizationAudit(ctx, bobA, "", 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range trail {
+			got = append(got, e.Action+" "+e.ResourceName+" by "+e.ActorName+" in "+e.WorkspaceName)
+		}
+		want := []string{
+			"organization.owner_remove admin@example.com by admin@example.com in Acme",
+			"organization.owner_add bob@example.com by admin@example.com in Acme",
+			"organization.rename Acme Group by admin@example.com in Acme",
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("Acme's trail:\n%q\nwant\n%q", got, want)
+		}
+		if trail, _, err := s.ListOrganizationAudit(ctx, bossA, "", 50); err != nil || len(trail) != 0 {
+			t.Errorf("Globex's trail: %+v, %v; want nothing of Acme's", trail, err)
+		}
+	})
+}
+
+// TestOwnersStepDownTogether: two owners stepping down at once leave one of them owner.
+func TestOwnersStepDownTogether(t *testing.T) {
+	t.Parallel()
+	testutil.EachStore(t, func(t *testing.T, s *models.Store) {
+		ada, adaA := testutil.Admin(t, s)
+		bob := addUser(t, s, adaA, "bob@example.com", models.RoleAdmin)
+		if _, err := s.MakeOwner(t.Context(), adaA, bob.ID); err != nil {
+			t.Fatal(err)
+		}
+		errs := make(chan error, 2)
+		for _, a := range []models.Actor{adaA, testutil.ActorOf(bob)} {
+			go func() { errs <- s.StepDown(t.Context(), a) }()
+		}
+		var refused int
+		for range 2 {
+			if err := <-errs; err != nil {
+				if fieldOf(err) != "owner" {
+					t.Fatalf("step down: %v", err)
+				}
+				refused++
+			}
+		}
+		owners := 0
+		for _, id := range []string{ada.ID, bob.ID} {
+			if getUser(t, s, ada.WorkspaceID, id).Owner {
+				owners++
+			}
+		}
+		if refused != 1 || owners != 1 {
+			t.Errorf("after both stepped down at once: %d refused, %d owners; want 1 and 1", refused, owners)
+		}
+	})
+}
+
+// TestDeletedWorkspaceKeepsItsAuditTrail: deleting a workspace keeps its audit entries
+// and the deletion itself in the organization's trail, with the workspace's name.
+func TestDeletedWorkspaceKeepsItsAuditTrail(t *testing.T) {
+	t.Parallel()
+	testutil.EachStore(t, func(t *testing.T, s *models.Store) {
+		ctx := t.Context()
+		_, adaA := testutil.Admin(t, s)
+		staging, err := s.AddWorkspace(ctx, adaA, "Staging")
+		if err != nil {
+			t.Fatal(err)
+		}
+		inStaging := adaA
+		inStaging.WorkspaceID = staging.ID
+		addUser(t, s, inStaging, "carol@example.com", models.RoleEditor)
+		if err := s.DeleteWorkspace(ctx, adaA, staging.ID, "Staging"); err != nil {
+			t.Fatal(err)
+		}
+		trail, _, err := s.ListOrganizationAudit(ctx, adaA, "", 50)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range trail {
+			got = append(got, fmt.Sprintf("%s %s in %s gone=%v", e.Action, e.ResourceName, e.WorkspaceName, e.WorkspaceGone))
+		}
+		for _, want := range []string{
+			"workspace.delete Staging in Acme gone=false",
+			"user.create carol@example.com in Staging gone=true",
+			"workspace.create Staging in Staging gone=true",
+			"workspace.create Staging in Acme gone=false",
+		} {
+			if !slices.Contains(got, want) {
+				t.Errorf("the organization's trail lacks %q:\n%q", want, got)
+			}
+		}
+		// Paged: one entry at a time reaches the same entries.
+		var paged []string
+		cursor := ""
+		for {
+			page, next, err := s.ListOrganizationAudit(ctx, adaA, cursor, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range page {
+				paged = append(paged, e.ID)
+			}
+			if next == "" {
+				break
+			}
+			cursor = next
+		}
+		if len(paged) != len(trail) {
+			t.Errorf("paging one at a time gave %d entries, want %d", len(paged), len(trail))
 		}
 	})
 }

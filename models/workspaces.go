@@ -206,7 +206,7 @@ func (s *Store) AddWorkspace(ctx context.Context, a Actor, name string) (*Worksp
 			return err
 		}
 		c := change{"workspace.create", "workspace", w.ID, w.Name, nil, workspaceAudit{w.Name}}
-		if err := s.record(tx, a, c); err != nil {
+		if err := s.recordOrg(tx, a, org, c); err != nil {
 			return err
 		}
 		in := a
@@ -251,7 +251,7 @@ func (s *Store) RenameWorkspace(ctx context.Context, a Actor, id, name string) (
 		}
 		w.Name = name
 		c := change{"workspace.rename", "workspace", w.ID, w.Name, before, workspaceAudit{w.Name}}
-		if err := s.record(tx, a, c); err != nil {
+		if err := s.recordOrg(tx, a, w.OrganizationID, c); err != nil {
 			return err
 		}
 		if w.ID == a.WorkspaceID {
@@ -270,7 +270,7 @@ func (s *Store) RenameWorkspace(ctx context.Context, a Actor, id, name string) (
 // DeleteWorkspace deletes a workspace of the organization the actor owns and everything
 // in it; confirm must be its name, typed. Members keep their other workspaces (sign-in
 // and their open browsers move to one of them); members of no other workspace are
-// removed with it. Refused: the workspace the owner acts in (the audit entry goes
+// removed with it. Its audit entries stay, in the organization's trail. Refused: the workspace the owner acts in (the audit entry goes
 // there), the installation's first workspace (the command line and the bootstrap token
 // act in it), and a workspace with a run under way.
 func (s *Store) DeleteWorkspace(ctx context.Context, a Actor, id, confirm string) error {
@@ -311,12 +311,16 @@ func (s *Store) DeleteWorkspace(ctx context.Context, a Actor, id, confirm string
 			w.ID, w.ID).Error; err != nil {
 			return translate(err)
 		}
+		// The workspace's audit entries stay, in the organization's trail.
+		if err := tx.Model(&AuditEntry{}).Where("workspace_id = ?", w.ID).Update("organization_id", w.OrganizationID).Error; err != nil {
+			return translate(err)
+		}
 		// Users whose only workspace this is go with it (users.workspace_id cascades),
-		// and so does every row of the workspace.
+		// and so does every other row of the workspace.
 		if err := tx.Delete(&Workspace{ID: w.ID}).Error; err != nil {
 			return translate(err)
 		}
-		return s.record(tx, a, change{"workspace.delete", "workspace", w.ID, w.Name,
+		return s.recordOrg(tx, a, w.OrganizationID, change{"workspace.delete", "workspace", w.ID, w.Name,
 			map[string]any{"name": w.Name, "users_removed": gone}, nil})
 	})
 }
