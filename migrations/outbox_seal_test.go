@@ -11,8 +11,8 @@ import (
 )
 
 // TestMigrationKeepsQueuedInvitationsSending: 00034 seals invitation bodies from then
-// on; an invitation queued before it still sends as it was written, while one already
-// sent loses its link. Entries of the audit log about workspaces join the organization's
+// on; an invitation queued before it is sealed at start and still sends as it was
+// written, while one already sent loses its link. Entries of the audit log about workspaces join the organization's
 // trail.
 func TestMigrationKeepsQueuedInvitationsSending(t *testing.T) {
 	for _, d := range testutil.Dialects {
@@ -55,6 +55,9 @@ func TestMigrationKeepsQueuedInvitationsSending(t *testing.T) {
 			}
 			if got, err := s.AlertPayload(&claimed[0]); err != nil || string(got) != body {
 				t.Errorf("the queued invitation sends %q (%v), want it as written", got, err)
+			}
+			if claimed[0].Payload != "{}" || claimed[0].PayloadSealed == "" || strings.Contains(claimed[0].PayloadSealed, "old-link") {
+				t.Errorf("the queued invitation is stored as %q / %q, want its body sealed", claimed[0].Payload, claimed[0].PayloadSealed)
 			}
 			var sent string
 			if err := db.Raw(`SELECT payload FROM alert_outbox WHERE id = 'sent-1'`).Scan(&sent).Error; err != nil {

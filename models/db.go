@@ -113,6 +113,9 @@ func (s *Store) Migrate(ctx context.Context) (int64, error) {
 	if err := s.movePerKeyState(ctx); err != nil {
 		return version, err
 	}
+	if err := s.sealQueuedInvitations(ctx); err != nil {
+		return version, err
+	}
 	return version, s.sealURLSecrets(ctx)
 }
 

@@ -196,6 +196,32 @@ func (s *Store) AlertTarget(m *OutboxMessage) (string, error) {
 	return v["url"], nil
 }
 
+// sealQueuedInvitations seals the body of invitation e-mails queued in clear by a version
+// before bodies were sealed (migration 00034), so their links leave the table too; they
+// send as before. It runs after the migrations at every start; each row is rewritten only
+// if it still holds what was read, so a dispatcher of a running instance is not upset.
+func (s *Store) sealQueuedInvitations(ctx context.Context) error {
+	if s.secrets == nil {
+		return nil // nothing can be sealed without a key
+	}
+	db := s.db.WithContext(ctx)
+	var rows []OutboxMessage
+	if err := db.Where("status = ? AND payload_sealed = '' AND payload LIKE ?", OutboxPending, `{"kind":"invitation",%`).Find(&rows).Error; err != nil {
+		return fmt.Errorf("models: read queued invitations: %w", translate(err))
+	}
+	for _, m := range rows {
+		sealed, err := s.seal(m.bodyOwner(), map[string]string{"payload": m.Payload})
+		if err != nil {
+			return err
+		}
+		if err := db.Model(&OutboxMessage{}).Where("id = ? AND payload = ? AND payload_sealed = ''", m.ID, m.Payload).
+			Updates(map[string]any{"payload": "{}", "payload_sealed": sealed}).Error; err != nil {
+			return fmt.Errorf("models: seal a queued invitation: %w", translate(err))
+		}
+	}
+	return nil
+}
+
 // AlertPayload is a claimed message's payload in clear, opened from its seal when it
 // holds a secret. Only the dispatcher calls it, to send the message.
 func (s *Store) AlertPayload(m *OutboxMessage) ([]byte, error) {

@@ -1,8 +1,9 @@
 -- +goose Up
 -- An invitation's e-mail holds a live sign-up link: its body is sealed like the other
 -- secrets (payload_sealed; payload is then '{}') and opened only by the sender. Rows
--- queued before this version keep their clear payload so they still send; those sent or
--- given up already lose the link (their buttons), which only mattered until sending.
+-- still queued are sealed at start (models: sealQueuedInvitations, which needs the key)
+-- and send as before; those sent or given up already lose the link (their buttons),
+-- which only mattered until sending.
 ALTER TABLE alert_outbox ADD COLUMN payload_sealed TEXT NOT NULL DEFAULT '';
 UPDATE alert_outbox SET payload = json_remove(payload, '$.buttons')
 WHERE status <> 'pending' AND payload LIKE '{"kind":"invitation",%';
