@@ -333,6 +333,32 @@ func TestOpenAPIAnswersMatchTheDocument(t *testing.T) {
 	check(http.MethodPatch, "/sources/"+s.source.ID, http.StatusOK, map[string]any{"name": "Warehouse"})
 	check(http.MethodPut, "/alerts", http.StatusOK, map[string]any{"events": []string{"run_failed"}, "thresholds": map[string]any{"slow_run_factor": 3},
 		"routing": map[string]any{"credentials": []string{"admins"}}})
+	// Invitations (an admin token), and workspaces: listed by any token, managed by an
+	// owner's token only.
+	check(http.MethodGet, "/workspaces", http.StatusOK, nil)
+	check(http.MethodPost, "/workspaces", http.StatusForbidden, map[string]any{"name": "Staging"})
+	check(http.MethodPost, "/invitations", http.StatusCreated, map[string]any{"email": "grace@example.com", "role": "editor"})
+	check(http.MethodGet, "/invitations", http.StatusOK, nil)
+	invitation := into[list[struct{ ID string }]](t, s.admin.get("/invitations")).Items[0].ID
+	check(http.MethodPost, "/invitations/"+invitation+"/resend", http.StatusOK, nil)
+	check(http.MethodDelete, "/invitations/"+invitation, http.StatusNoContent, nil)
+	owner, _ := testutil.Admin(t, s.app.store)
+	_, ownerTk, err := s.app.store.CreateAPIToken(t.Context(), testutil.ActorOf(owner), "owner", models.RoleAdmin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	as = s.admin.as(ownerTk)
+	check(http.MethodPost, "/workspaces", http.StatusCreated, map[string]any{"name": "Staging"})
+	staging := ""
+	for _, w := range into[list[struct{ ID, Name string }]](t, as.get("/workspaces")).Items {
+		if w.Name == "Staging" {
+			staging = w.ID
+		}
+	}
+	check(http.MethodPatch, "/workspaces/"+staging, http.StatusOK, map[string]any{"name": "Staging EU"})
+	check(http.MethodDelete, "/workspaces/"+staging+"?confirm=Staging", http.StatusUnprocessableEntity, nil)
+	check(http.MethodDelete, "/workspaces/"+staging+"?confirm=Staging%20EU", http.StatusNoContent, nil)
+	as = s.admin
 	check(http.MethodPost, "/sources/"+s.source.ID+"/validate", http.StatusOK, nil)
 	check(http.MethodPost, "/models/"+s.model.ID+"/validate", http.StatusOK, nil)
 	check(http.MethodGet, "/runs/nope", http.StatusNotFound, nil)

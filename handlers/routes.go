@@ -94,6 +94,16 @@ func (s *Server) routes(e *echo.Echo, m *metrics, reg *prometheus.Registry) {
 	apiAlerts := &AlertAPI{s}
 	api.GET("/alerts", apiAlerts.Show)
 	api.PUT("/alerts", apiAlerts.Update, adminOnly)
+	apiWorkspaces := &WorkspaceAPI{s}
+	api.GET("/workspaces", apiWorkspaces.Index)
+	api.POST("/workspaces", apiWorkspaces.Create, adminOnly)
+	api.PATCH("/workspaces/:id", apiWorkspaces.Update, adminOnly)
+	api.DELETE("/workspaces/:id", apiWorkspaces.Delete, adminOnly)
+	apiInvitations := &InvitationAPI{s}
+	api.GET("/invitations", apiInvitations.Index, adminOnly)
+	api.POST("/invitations", apiInvitations.Create, adminOnly)
+	api.POST("/invitations/:id/resend", apiInvitations.Resend, adminOnly)
+	api.DELETE("/invitations/:id", apiInvitations.Delete, adminOnly)
 
 	// The Sandbox platforms' inbox and token endpoint are called by Sluice's own senders,
 	// which prove themselves with an inbox key or a client secret, not a session.

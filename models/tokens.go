@@ -23,8 +23,12 @@ type APIToken struct {
 	TokenPrefix string
 	Role        Role
 	CreatedBy   string
-	LastUsedAt  *time.Time
-	CreatedAt   time.Time
+	// CreatedByUserID is the user who made the token ("" when Sluice or the command line
+	// did, and for tokens made before version 00034): an admin token made by an owner of
+	// the organization manages its workspaces while that user owns it (workspaceManager).
+	CreatedByUserID string
+	LastUsedAt      *time.Time
+	CreatedAt       time.Time
 }
 
 // Actor is who acts with the token: the token itself, in its workspace, with its role.
@@ -99,6 +103,9 @@ func (s *Store) createAPIToken(ctx context.Context, a Actor, name string, role R
 	}
 	t := APIToken{ID: newID(), WorkspaceID: a.WorkspaceID, Name: name, TokenHash: HashToken(plaintext),
 		TokenPrefix: displayPrefix(plaintext), Role: role, CreatedBy: a.Name, CreatedAt: s.now()}
+	if a.Type == ActorUser {
+		t.CreatedByUserID = a.ID
+	}
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := translate(tx.Create(&t).Error); err != nil {
 			return err

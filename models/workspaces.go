@@ -136,6 +136,38 @@ func ownerOrganization(tx *gorm.DB, a Actor) (string, error) {
 	return org, nil
 }
 
+// workspaceManager is who manages the workspaces of an organization: its owners, and an
+// owner's API token. A token manages them only while it is an admin token made by a user
+// who owns the token's organization now (it loses that power when they step down or
+// leave); any other token, and tokens made before 00034 (whose maker is not known), get
+// ErrForbidden. It answers the organization and the owner's user id (the one a new
+// workspace gets as its first admin). The organization's own settings (its name, owners,
+// single sign-on) stay with signed-in owners: ownerOrganization.
+func workspaceManager(tx *gorm.DB, a Actor) (org, userID string, err error) {
+	if a.Type != ActorToken {
+		org, err = ownerOrganization(tx, a)
+		return org, a.ID, err
+	}
+	var t APIToken
+	if err := tx.Where("id = ? AND workspace_id = ?", a.ID, a.WorkspaceID).Take(&t).Error; err != nil {
+		return "", "", translate(err)
+	}
+	if t.Role != RoleAdmin || t.CreatedByUserID == "" {
+		return "", "", ErrForbidden
+	}
+	if org, err = organizationOf(tx, a.WorkspaceID); err != nil {
+		return "", "", err
+	}
+	var owners int64
+	if err := tx.Model(&User{}).Where("id = ? AND organization_id = ? AND owner", t.CreatedByUserID, org).Count(&owners).Error; err != nil {
+		return "", "", translate(err)
+	}
+	if owners == 0 {
+		return "", "", ErrForbidden
+	}
+	return org, t.CreatedByUserID, nil
+}
+
 // IsOwner reports whether the actor owns the organization of the workspace they act in.
 func (s *Store) IsOwner(ctx context.Context, a Actor) (bool, error) {
 	_, err := ownerOrganization(s.db.WithContext(ctx), a)
@@ -152,7 +184,7 @@ func (s *Store) IsOwner(ctx context.Context, a Actor) (bool, error) {
 // name, with how many members each has.
 func (s *Store) OrganizationWorkspaces(ctx context.Context, a Actor) ([]OrgWorkspace, error) {
 	db := s.db.WithContext(ctx)
-	org, err := ownerOrganization(db, a)
+	org, _, err := workspaceManager(db, a)
 	if err != nil {
 		return nil, err
 	}
@@ -165,7 +197,7 @@ func (s *Store) OrganizationWorkspaces(ctx context.Context, a Actor) ([]OrgWorks
 
 // orgWorkspace loads a workspace of the organization the actor owns.
 func orgWorkspace(tx *gorm.DB, a Actor, id string) (*Workspace, error) {
-	org, err := ownerOrganization(tx, a)
+	org, _, err := workspaceManager(tx, a)
 	if err != nil {
 		return nil, err
 	}
@@ -180,8 +212,8 @@ type workspaceAudit struct {
 	Name string `json:"name"`
 }
 
-// AddWorkspace creates a workspace in the organization the actor owns; the owner is its
-// first admin. The audit entry goes to both the new workspace and the one the owner acts
+// AddWorkspace creates a workspace in the organization the actor owns; the owner (for an
+// owner's token, the owner who made it) is its first admin. The audit entry goes to both the new workspace and the one the owner acts
 // in.
 func (s *Store) AddWorkspace(ctx context.Context, a Actor, name string) (*Workspace, error) {
 	name, err := workspaceName(name)
@@ -190,7 +222,7 @@ func (s *Store) AddWorkspace(ctx context.Context, a Actor, name string) (*Worksp
 	}
 	var w *Workspace
 	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		org, err := ownerOrganization(tx, a)
+		org, owner, err := workspaceManager(tx, a)
 		if err != nil {
 			return err
 		}
@@ -202,7 +234,7 @@ func (s *Store) AddWorkspace(ctx context.Context, a Actor, name string) (*Worksp
 		if err := tx.Create(w).Error; err != nil {
 			return translate(err)
 		}
-		if err := s.addMembership(tx, a.ID, w.ID, RoleAdmin); err != nil {
+		if err := s.addMembership(tx, owner, w.ID, RoleAdmin); err != nil {
 			return err
 		}
 		c := change{"workspace.create", "workspace", w.ID, w.Name, nil, workspaceAudit{w.Name}}

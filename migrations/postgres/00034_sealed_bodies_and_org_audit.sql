@@ -18,7 +18,13 @@ CREATE INDEX audit_entries_organization_at_idx ON audit_entries (organization_id
 UPDATE audit_entries SET organization_id = COALESCE((SELECT w.organization_id FROM workspaces w WHERE w.id = audit_entries.workspace_id), '')
 WHERE resource_type = 'workspace';
 
+-- Who made an API token, so that an admin token made by an owner may manage the
+-- organization's workspaces while its maker owns it. Tokens made before are not
+-- traced back (created_by holds a name): they stay within their workspace.
+ALTER TABLE api_tokens ADD COLUMN created_by_user_id TEXT NOT NULL DEFAULT '';
+
 -- +goose Down
+ALTER TABLE api_tokens DROP COLUMN created_by_user_id;
 DELETE FROM audit_entries WHERE workspace_id NOT IN (SELECT id FROM workspaces);
 DROP INDEX audit_entries_organization_at_idx;
 ALTER TABLE audit_entries DROP COLUMN organization_id;
