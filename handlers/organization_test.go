@@ -24,7 +24,12 @@ func TestOrganizationPage(t *testing.T) {
 		bob.signIn("bob@acme.example", testutil.Password)
 		bobCSRF := bob.csrf("/activations")
 
-		// Bob is an admin, not an owner: none of it is his.
+		// Bob is an admin, not an owner: none of it is his, and the tokens page tells
+		// only owners that their admin tokens manage the workspaces.
+		const ownerHint = "also manages your organization's workspaces"
+		if !strings.Contains(ada.get("/settings/tokens").want(t, http.StatusOK).Body, ownerHint) || strings.Contains(bob.get("/settings/tokens").want(t, http.StatusOK).Body, ownerHint) {
+			t.Error("the tokens page's note on owners' tokens: want it for ada only")
+		}
 		bob.get("/settings/workspaces").want(t, http.StatusForbidden)
 		bob.post("/settings/organization", url.Values{"_csrf": {bobCSRF}, "org-name": {"Bob Inc"}}).want(t, http.StatusForbidden)
 		bob.post("/settings/organization/step-down", url.Values{"_csrf": {bobCSRF}}).want(t, http.StatusForbidden)

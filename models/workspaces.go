@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 
@@ -149,8 +150,12 @@ func workspaceManager(tx *gorm.DB, a Actor) (org, userID string, err error) {
 		return org, a.ID, err
 	}
 	var t APIToken
-	if err := tx.Where("id = ? AND workspace_id = ?", a.ID, a.WorkspaceID).Take(&t).Error; err != nil {
-		return "", "", translate(err)
+	err = translate(tx.Where("id = ? AND workspace_id = ?", a.ID, a.WorkspaceID).Take(&t).Error)
+	if errors.Is(err, ErrNotFound) {
+		return "", "", ErrForbidden // revoked meanwhile
+	}
+	if err != nil {
+		return "", "", err
 	}
 	if t.Role != RoleAdmin || t.CreatedByUserID == "" {
 		return "", "", ErrForbidden
@@ -314,6 +319,8 @@ func (s *Store) DeleteWorkspace(ctx context.Context, a Actor, id, confirm string
 		switch {
 		case strings.TrimSpace(confirm) != w.Name:
 			return invalid("confirm", "Type the workspace's name, "+w.Name+", to delete it.")
+		case w.ID == a.WorkspaceID && a.Type == ActorToken:
+			return invalid("confirm", "This token belongs to "+w.Name+" and cannot delete it. Use an owner's token of another workspace.")
 		case w.ID == a.WorkspaceID:
 			return invalid("confirm", "You are working in "+w.Name+". Switch to another workspace, then delete it from there.")
 		case w.ID == DefaultWorkspaceID:
