@@ -141,7 +141,9 @@ func (s *Store) MakeOwner(ctx context.Context, a Actor, userID string) (*User, e
 }
 
 // StepDown ends the actor's ownership of their organization, who keeps their roles in
-// its workspaces. Refused to its only owner: an organization always has one.
+// its workspaces. Refused to its only owner (an organization always has one), and to
+// the break-glass owner while single sign-on is required (password sign-in is kept for
+// an owner only).
 func (s *Store) StepDown(ctx context.Context, a Actor) error {
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		org, err := ownerOrganization(tx, a)
@@ -157,6 +159,13 @@ func (s *Store) StepDown(ctx context.Context, a Actor) error {
 		}
 		if others == 0 {
 			return invalid("owner", "You are the organization's only owner: make another member an owner first, then step down.")
+		}
+		var o Organization
+		if err := tx.Where("id = ?", org).Take(&o).Error; err != nil {
+			return translate(err)
+		}
+		if o.RequireSSO && o.BreakGlassUserID == a.ID {
+			return invalid("owner", "You are the owner who keeps password sign-in while single sign-on is required. Turn \"require SSO\" off, or have another owner turn it on again, then step down.")
 		}
 		var email string
 		if err := tx.Model(&User{}).Where("id = ?", a.ID).Pluck("email", &email).Error; err != nil {

@@ -198,6 +198,18 @@ func TestOrganizationOwnership(t *testing.T) {
 			t.Fatalf("members as bob sees them: %+v, %v; want two owners", members, err)
 		}
 
+		// While single sign-on is required with ada keeping password sign-in, she may
+		// not step down.
+		if err := s.DB().Model(&models.Organization{}).Where("id = ?", ada.OrganizationID).
+			Updates(map[string]any{"require_sso": true, "break_glass_user_id": ada.ID}).Error; err != nil {
+			t.Fatal(err)
+		}
+		wantField(t, s.StepDown(ctx, adaA), "owner")
+		if err := s.DB().Model(&models.Organization{}).Where("id = ?", ada.OrganizationID).
+			Updates(map[string]any{"require_sso": false, "break_glass_user_id": ""}).Error; err != nil {
+			t.Fatal(err)
+		}
+
 		// Ada steps down: she keeps her role in Acme, manages nothing; bob is then the
 		// only owner and may not step down.
 		if err := s.StepDown(ctx, adaA); err != nil {
