@@ -23,7 +23,7 @@ func TestTwoWorkspacesOfOneOrganization(t *testing.T) {
 		adaCSRF := ada.csrf("/settings/workspaces")
 		page := ada.get("/activations").want(t, http.StatusOK)
 		if page.Count(t, "[data-testid=nav-workspaces]") != 1 || page.Count(t, "[data-testid=workspace-switcher]") != 0 {
-			t.Fatal("the owner of one workspace should see Settings → Workspaces and no switcher")
+			t.Fatal("the owner of one workspace should see Settings → Organization and no switcher")
 		}
 
 		// Ada adds Globex and Bob (admin of Acme), then works in Globex and adds Bob there
@@ -67,7 +67,7 @@ func TestTwoWorkspacesOfOneOrganization(t *testing.T) {
 			t.Fatalf("bob's switcher has %d workspaces, want 2", n)
 		}
 		if page.Count(t, "[data-testid=nav-workspaces]") != 0 {
-			t.Error("bob owns nothing, yet sees Settings → Workspaces")
+			t.Error("bob owns nothing, yet sees Settings → Organization")
 		}
 		if !strings.Contains(page.Body, f.act.Name) {
 			t.Error("Acme's activations page lacks its activation")
