@@ -12,7 +12,8 @@ import (
 
 // SAMLConfig is an organization's single sign-on with a SAML 2.0 identity provider:
 // its metadata, and Sluice's own key and certificate for the organization (the key
-// sealed). Roles map as for OpenID Connect.
+// sealed). Roles map as for OpenID Connect. MetadataReadAt is when the metadata was
+// last read: at each save, and again from the metadata URL when it grows old.
 type SAMLConfig struct {
 	OrganizationID  string `gorm:"primaryKey"`
 	ProviderName    string
@@ -24,6 +25,7 @@ type SAMLConfig struct {
 	DefaultRole     Role
 	GroupsAttribute string
 	GroupRoles      string
+	MetadataReadAt  *time.Time
 	CreatedAt       time.Time
 	UpdatedAt       time.Time
 
@@ -122,6 +124,8 @@ func (s *Store) SaveSAMLConfig(ctx context.Context, a Actor, in SAMLInput) (*SAM
 		}
 		c.ProviderName, c.MetadataURL, c.MetadataXML, c.IdPEntityID = in.ProviderName, in.MetadataURL, in.MetadataXML, in.IdPEntityID
 		c.DefaultRole, c.GroupsAttribute, c.GroupRoles = in.DefaultRole, in.GroupsAttribute, string(mapping)
+		readAt := s.now()
+		c.MetadataReadAt = &readAt
 		if c.SPKeySealed == "" {
 			if in.NewKeyPEM == "" || in.NewCertPEM == "" {
 				return errors.New("models: a new SAML configuration needs its key and certificate")

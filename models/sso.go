@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -177,44 +176,14 @@ func (ssoState) TableName() string { return "sso_states" }
 // SaveSSOStart keeps st under state (stored hashed, the rest sealed) for TakeSSOStart;
 // expired ones go. It lasts OAuthStateTTL.
 func (s *Store) SaveSSOStart(ctx context.Context, state string, st SSOStart) error {
-	if s.secrets == nil {
-		return errNoSecretKey
-	}
-	hash := HashToken(state)
-	raw, err := json.Marshal(st)
-	if err != nil {
-		return err
-	}
-	sealed, err := s.secrets.Seal(raw, "sso-state:"+hash)
-	if err != nil {
-		return err
-	}
-	now := s.now()
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Where("expires_at < ?", now).Delete(&ssoState{}).Error; err != nil {
-			return translate(err)
-		}
-		return translate(tx.Create(&ssoState{StateHash: hash, OrganizationID: st.OrganizationID, Sealed: sealed, ExpiresAt: now.Add(OAuthStateTTL)}).Error)
-	})
+	return s.saveSSOState(ctx, HashToken(state), st.OrganizationID, st, OAuthStateTTL)
 }
 
 // TakeSSOStart returns and forgets the sign-in under state: each is used once. Unknown
 // or expired: ErrNotFound.
 func (s *Store) TakeSSOStart(ctx context.Context, state string) (*SSOStart, error) {
-	hash := HashToken(state)
-	var row ssoState
-	if err := s.takeState(ctx, hash, &row); err != nil {
-		return nil, err
-	}
-	if s.now().After(row.ExpiresAt) {
-		return nil, ErrNotFound
-	}
-	raw, err := s.secrets.Open(row.Sealed, "sso-state:"+hash)
-	if err != nil {
-		return nil, fmt.Errorf("models: open an SSO state: %w", err)
-	}
 	var st SSOStart
-	if err := json.Unmarshal(raw, &st); err != nil {
+	if err := s.takeSSOState(ctx, HashToken(state), &st); err != nil {
 		return nil, err
 	}
 	return &st, nil
