@@ -9,7 +9,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"encoding/xml"
-	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -211,7 +210,7 @@ func (s *Service) serviceProvider(c *models.SAMLConfig, baseURL string) (*saml.S
 	meta, _ := url.Parse(u.Metadata)
 	acs, _ := url.Parse(u.ACS)
 	return &saml.ServiceProvider{EntityID: u.EntityID, Key: key, Certificate: cert, MetadataURL: *meta, AcsURL: *acs,
-		IDPMetadata: ed, HTTPClient: s.ssoHTTP}, nil
+		IDPMetadata: ed, HTTPClient: s.ssoHTTP, AuthnNameIDFormat: samlNameIDFormat(ed)}, nil
 }
 
 // SAMLMetadata is the organization's SP metadata, XML.
@@ -225,132 +224,6 @@ func (s *Service) SAMLMetadata(ctx context.Context, orgID, baseURL string) ([]by
 		return nil, err
 	}
 	return xmlMarshal(sp.Metadata())
-}
-
-// StartSAML begins an SP-initiated sign-in: the request ID is kept server-side under a
-// fresh relay state (ten minutes, once), and the identity provider's sign-in URL is
-// returned.
-func (s *Service) StartSAML(ctx context.Context, orgID, next, baseURL string) (string, error) {
-	c, err := s.store.SAMLConfigOf(ctx, orgID)
-	if err != nil {
-		return "", err
-	}
-	sp, err := s.serviceProvider(c, baseURL)
-	if err != nil {
-		return "", err
-	}
-	req, err := sp.MakeAuthenticationRequest(sp.GetSSOBindingLocation(saml.HTTPRedirectBinding), saml.HTTPRedirectBinding, saml.HTTPPostBinding)
-	if err != nil {
-		return "", err
-	}
-	relay := models.RandomToken()
-	if err := s.store.SaveSSOStart(ctx, relay, models.SSOStart{OrganizationID: orgID, Nonce: req.ID, Verifier: "saml", Next: next}); err != nil {
-		return "", err
-	}
-	to, err := req.Redirect(relay, sp)
-	if err != nil {
-		return "", err
-	}
-	return to.String(), nil
-}
-
-// FinishSAML checks a response posted to the organization's ACS: the relay state must
-// be one StartSAML kept for this organization, and crewjam/saml checks the assertion's
-// signature against the provider's certificate, its audience (Sluice's entity ID), its
-// time window and that it answers the request kept. The person is then found or made
-// by the same rule as with OpenID Connect (models.Store.SSOSignIn). Refusals are
-// *models.SSORefusal in words for the person.
-func (s *Service) FinishSAML(ctx context.Context, orgID string, r *http.Request, baseURL string) (*SSOResult, error) {
-	if err := r.ParseForm(); err != nil {
-		return nil, &models.SSORefusal{Reason: "The identity provider's answer could not be read."}
-	}
-	c, err := s.store.SAMLConfigOf(ctx, orgID)
-	if models.IsNotFound(err) {
-		return nil, &models.SSORefusal{Reason: "This organization has no SAML sign-in set up (any more)."}
-	}
-	if err != nil {
-		return nil, err
-	}
-	relay := r.PostForm.Get("RelayState")
-	if relay == "" {
-		return nil, &models.SSORefusal{Reason: c.ProviderName + " started this sign-in itself; Sluice accepts only sign-ins started from its sign-in page. Start again there."}
-	}
-	st, err := s.store.TakeSSOStart(ctx, relay)
-	if models.IsNotFound(err) || (err == nil && (st.OrganizationID != orgID || st.Verifier != "saml")) {
-		return nil, &models.SSORefusal{Reason: "This sign-in is unknown, used or older than ten minutes. Start again from the sign-in page."}
-	}
-	if err != nil {
-		return nil, err
-	}
-	sp, err := s.serviceProvider(c, baseURL)
-	if err != nil {
-		return nil, err
-	}
-	as, err := sp.ParseResponse(r, []string{st.Nonce})
-	if err != nil {
-		return nil, &models.SSORefusal{Reason: "The answer from " + c.ProviderName + " was refused: " + samlWords(err, sp) + "."}
-	}
-	cl := models.SSOClaims{}
-	if as.Subject != nil && as.Subject.NameID != nil {
-		cl.Subject = as.Subject.NameID.Value
-		if as.Subject.NameID.Format == string(saml.EmailAddressNameIDFormat) {
-			cl.Email = cl.Subject
-		}
-	}
-	for _, st := range as.AttributeStatements {
-		for _, at := range st.Attributes {
-			var vals []string
-			for _, v := range at.Values {
-				vals = append(vals, strings.TrimSpace(v.Value))
-			}
-			if len(vals) == 0 {
-				continue
-			}
-			names := []string{at.Name, at.FriendlyName}
-			for _, n := range names {
-				switch {
-				case n == "":
-				case c.GroupsAttribute != "" && n == c.GroupsAttribute:
-					cl.Groups = append(cl.Groups, vals...)
-				case n == "email" || n == "mail" || n == "emailAddress" || n == "urn:oid:0.9.2342.19200300.100.1.3" ||
-					n == "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress":
-					cl.Email = vals[0]
-				case n == "cn" || n == "displayName" || n == "urn:oid:2.5.4.3" || n == "urn:oid:2.16.840.1.113730.3.1.241":
-					cl.Name = vals[0]
-				}
-			}
-		}
-	}
-	// The e-mail comes in an assertion the organization's own provider signed: it is as
-	// verified as the provider's word, which is what an OpenID Connect provider's
-	// email_verified says too.
-	cl.EmailVerified = cl.Email != ""
-	u, created, err := s.store.SSOSignIn(ctx, c.AsSSO(), cl)
-	if err != nil {
-		return nil, err
-	}
-	return &SSOResult{User: u, Created: created, Next: st.Next}, nil
-}
-
-// samlWords is why crewjam/saml refused a response, in words.
-func samlWords(err error, sp *saml.ServiceProvider) string {
-	var ire *saml.InvalidResponseError
-	if errors.As(err, &ire) && ire.PrivateErr != nil {
-		err = ire.PrivateErr
-	}
-	msg := err.Error()
-	low := strings.ToLower(msg)
-	switch {
-	case strings.Contains(low, "audience"):
-		return "it was issued for another service provider, not for " + sp.EntityID
-	case strings.Contains(low, "expired") || strings.Contains(low, "notonorafter") || strings.Contains(low, "issueinstant") || strings.Contains(low, "too old"):
-		return "it has expired (is the clock of Sluice's server or the provider's wrong?)"
-	case strings.Contains(low, "signature") || strings.Contains(low, "certificate") || strings.Contains(low, "signed"):
-		return "it is not signed with the provider's certificate from its metadata (if the provider's certificate changed, an owner saves the SAML settings again)"
-	case strings.Contains(low, "inresponseto"):
-		return "it answers another sign-in. Start again from the sign-in page"
-	}
-	return msg
 }
 
 func xmlMarshal(v any) ([]byte, error) {

@@ -122,8 +122,11 @@ func (s *Server) routes(e *echo.Echo, m *metrics, reg *prometheus.Registry) {
 	web.GET("/sso/start", sso.Start).Name = "sso.start"
 	web.GET(core.SSOCallbackPath, sso.Callback).Name = "sso.callback"
 	e.GET(core.SAMLMetadataPath+":org", sso.SAMLMetadata).Name = "saml.metadata"
-	// The identity provider's form posts here from its own page: no CSRF token.
-	e.POST(core.SAMLACSPath+":org", sso.SAMLACS, s.loadSession, refuseNUL).Name = "saml.acs"
+	// The identity provider's form posts here from its own page: no CSRF token, and no
+	// session (the browser sends no cookie with a cross-site post; a new one would
+	// replace it). The sign-in finishes at saml.finish, in the browser's session.
+	e.POST(core.SAMLACSPath+":org", sso.SAMLACS, refuseNUL).Name = "saml.acs"
+	web.GET(core.SAMLFinishPath, sso.SAMLFinish).Name = "saml.finish"
 	invs := &InvitationHandler{s}
 	web.GET("/invitation", invs.Show).Name = "invitations.show"
 	web.POST("/invitation", invs.Accept).Name = "invitations.accept"

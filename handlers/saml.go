@@ -4,12 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/labstack/echo/v4"
 
 	"sluice/core"
 	"sluice/models"
+	"sluice/views/pages"
 	"sluice/views/settings"
 )
 
@@ -26,26 +28,52 @@ func (h *SSOHandler) SAMLMetadata(c echo.Context) error {
 	return c.Blob(http.StatusOK, "application/samlmetadata+xml", xml)
 }
 
-// SAMLACS is where the identity provider posts its answer: the assertion is checked and
-// the person signed in, their account made at the first sign-in. The post comes from
-// the provider's page, so it carries no CSRF token: the relay state kept server-side,
-// used once, and the signed assertion answering that very request stand for it.
+// SAMLACS is where the identity provider posts its answer, from its own page: a
+// cross-site post that carries none of the browser's cookies (SameSite=Lax), so nothing
+// here reads or writes the session. The response is checked and its outcome kept under
+// a one-time code, and the browser sent on to SAMLFinish with it, a request of its own
+// that carries its session. An answer that belongs to no sign-in Sluice started is
+// refused here, on a page that leads back to the sign-in page.
 func (h *SSOHandler) SAMLACS(c echo.Context) error {
-	res, err := h.core.FinishSAML(c.Request().Context(), c.Param("org"), c.Request(), h.cfg.BaseURL)
+	code, err := h.core.CheckSAMLResponse(c.Request().Context(), c.Param("org"), c.Request(), h.cfg.BaseURL)
+	var refused *models.SSORefusal
+	if errors.As(err, &refused) {
+		return h.render(c, http.StatusUnprocessableEntity, pages.ErrorPage(pages.ErrorProps{Status: http.StatusUnprocessableEntity,
+			Title: "Sign-in refused", Message: refused.Reason}), nil)
+	}
+	if err != nil {
+		return fmt.Errorf("check SAML response: %w", err)
+	}
+	return c.Redirect(http.StatusSeeOther, c.Echo().Reverse("saml.finish")+"?"+url.Values{"code": {code}}.Encode())
+}
+
+// SAMLFinish signs the person in with the outcome the ACS kept, if this browser started
+// that sign-in: its session holds the relay state's hash since startSAML, so nobody can
+// sign a victim in as themselves by making the victim's browser post a response.
+func (h *SSOHandler) SAMLFinish(c echo.Context) error {
+	sess := session(c)
+	started, _ := sess.Values[sessSSOState].(string)
+	delete(sess.Values, sessSSOState)
+	res, err := h.core.FinishSAML(c.Request().Context(), c.QueryParam("code"), started)
 	if err != nil && !errors.As(err, new(*models.SSORefusal)) {
 		return fmt.Errorf("finish SAML sign-in: %w", err)
 	}
 	return h.finishSignIn(c, res, err)
 }
 
-// startSAML sends the browser to the organization's SAML identity provider.
+// startSAML sends the browser to the organization's SAML identity provider, the relay
+// state's hash kept in its session for SAMLFinish.
 func (h *SSOHandler) startSAML(c echo.Context, org, next string) error {
-	to, err := h.core.StartSAML(c.Request().Context(), org, next, h.cfg.BaseURL)
+	to, relay, err := h.core.StartSAML(c.Request().Context(), org, next, h.cfg.BaseURL)
 	if models.IsNotFound(err) {
 		return h.loginRefused(c, "This organization has no single sign-on. Sign in with your e-mail and password.")
 	}
 	if err != nil {
 		return fmt.Errorf("start SAML sign-in: %w", err)
+	}
+	session(c).Values[sessSSOState] = models.HashToken(relay)
+	if err := saveSession(c); err != nil {
+		return err
 	}
 	return redirect(c, to)
 }

@@ -34,6 +34,7 @@ type samlIdP struct {
 	user     *saml.Session
 	spMeta   *saml.EntityDescriptor
 	audience string // another entity ID for the assertion's audience, when set
+	metaDown bool   // the metadata URL answers 503
 }
 
 func newKeyCert(t *testing.T) (*rsa.PrivateKey, *x509.Certificate) {
@@ -107,6 +108,13 @@ func (p *samlIdP) GetSession(w http.ResponseWriter, _ *http.Request, _ *saml.Idp
 func (p *samlIdP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/metadata":
+		p.mu.Lock()
+		down := p.metaDown
+		p.mu.Unlock()
+		if down {
+			http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+			return
+		}
 		p.ServeMetadata(w, r)
 	case "/sso":
 		p.ServeSSO(w, r)
@@ -123,6 +131,18 @@ func (p *samlIdP) signInAs(nameID, email string, groups ...string) {
 	p.user = &saml.Session{NameID: nameID, NameIDFormat: string(saml.PersistentNameIDFormat), Groups: groups, UserCommonName: "Someone",
 		CustomAttributes: []saml.Attribute{{Name: "mail", NameFormat: "urn:oasis:names:tc:SAML:2.0:attrname-format:basic",
 			Values: []saml.AttributeValue{{Type: "xs:string", Value: email}}}}}
+}
+
+// signInWith makes the provider sign in a person with this NameID and format, and the
+// mail attribute when email is given.
+func (p *samlIdP) signInWith(nameID string, format saml.NameIDFormat, email string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.user = &saml.Session{NameID: nameID, NameIDFormat: string(format), UserCommonName: "Someone"}
+	if email != "" {
+		p.user.CustomAttributes = []saml.Attribute{{Name: "mail", NameFormat: "urn:oasis:names:tc:SAML:2.0:attrname-format:basic",
+			Values: []saml.AttributeValue{{Type: "xs:string", Value: email}}}}
+	}
 }
 
 const samlGroups = "urn:oid:1.3.6.1.4.1.5923.1.1.1.1" // eduPersonAffiliation, where crewjam's IdP puts the groups
@@ -147,9 +167,9 @@ func samlSetup(t *testing.T, a *app) (*models.User, *client, *samlIdP) {
 	return owner, c, idp
 }
 
-// samlSignIn starts at Sluice's sign-in button, follows the redirect to the provider,
-// and posts the provider's auto-submitting form back to Sluice's ACS, as a browser does.
-func samlSignIn(t *testing.T, c *client, orgID string) *response {
+// samlAnswer starts at Sluice's sign-in button in browser c, follows the redirect to the
+// provider and reads the provider's auto-submitting form: the ACS path and the fields.
+func samlAnswer(t *testing.T, c *client, orgID string) (string, url.Values) {
 	t.Helper()
 	start := c.get("/sso/start?provider=saml&org="+orgID).want(t, http.StatusSeeOther)
 	res, err := http.Get(start.Location())
@@ -157,6 +177,12 @@ func samlSignIn(t *testing.T, c *client, orgID string) *response {
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
+	return samlForm(t, res)
+}
+
+// samlForm reads the provider's auto-submitting form to Sluice's ACS.
+func samlForm(t *testing.T, res *http.Response) (string, url.Values) {
+	t.Helper()
 	doc, err := goquery.NewDocumentFromReader(res.Body)
 	if err != nil {
 		t.Fatal(err)
@@ -173,7 +199,35 @@ func samlSignIn(t *testing.T, c *client, orgID string) *response {
 		v, _ := s.Attr("value")
 		vals.Set(n, v)
 	})
-	return c.post(strings.TrimPrefix(action, "http://localhost:8080"), vals)
+	return strings.TrimPrefix(action, "http://localhost:8080"), vals
+}
+
+// postACS posts the provider's form to the ACS as a browser does from the provider's
+// page: a cross-site post, which carries none of Sluice's cookies (SameSite=Lax).
+func postACS(t *testing.T, from *client, path string, vals url.Values) *response {
+	t.Helper()
+	noCookies := &client{t: t, base: from.base, hc: &http.Client{
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	return noCookies.post(path, vals)
+}
+
+// samlSignIn signs in browser c with the provider, as a browser does: the start, the
+// provider's form posted to the ACS (without cookies), and the ACS's redirect followed
+// in c (with its cookies). It returns Sluice's last answer.
+func samlSignIn(t *testing.T, c *client, orgID string) *response {
+	t.Helper()
+	path, vals := samlAnswer(t, c, orgID)
+	return samlFinish(t, c, postACS(t, c, path, vals))
+}
+
+// samlFinish follows the ACS's redirect in browser c.
+func samlFinish(t *testing.T, c *client, acs *response) *response {
+	t.Helper()
+	acs.want(t, http.StatusSeeOther)
+	if !strings.HasPrefix(acs.Location(), "/saml/finish?code=") {
+		t.Fatalf("the ACS sent the browser to %q", acs.Location())
+	}
+	return c.get(acs.Location())
 }
 
 func TestSAMLSignIn(t *testing.T) {
