@@ -31,7 +31,7 @@ type CopyMapping struct {
 	FromKind string // its connector kind
 	ToID     string
 	ToName   string
-	ByName   bool
+	ByName   bool // ToID is the target's of the same name (found, or chosen)
 	Options  []CopyOption
 }
 
@@ -265,7 +265,7 @@ func copyMapping(kind, from, fromKind, chosenID string, options []CopyOption) Co
 	m := CopyMapping{Kind: kind, From: from, FromKind: fromKind, Options: options}
 	for _, o := range options {
 		if (chosenID == "" && o.Name == from) || o.ID == chosenID {
-			m.ToID, m.ToName, m.ByName = o.ID, o.Name, chosenID == ""
+			m.ToID, m.ToName, m.ByName = o.ID, o.Name, o.Name == from
 		}
 	}
 	return m

@@ -103,7 +103,8 @@ func axeCheck(t *testing.T, script, page string) chromedp.Action[chromedp.Void] 
 
 // axe-core finds no serious or critical violation of WCAG 2.1 A/AA on the main pages:
 // setup and sign-in, the lists, the pages of one source, model, segment, platform,
-// activation (and its runs) and run, every step of the wizard, incidents and settings.
+// activation (and its runs) and run, an activation's copy page, every step of the
+// wizard, incidents and settings.
 func TestMainPagesAreAccessible(t *testing.T) {
 	script := axeScript(t)
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte(`{}`)) }))
@@ -148,6 +149,7 @@ func TestMainPagesAreAccessible(t *testing.T) {
 		{"activation", "/activations/" + act.ID, `[data-testid=activation-tabs]`},
 		{"activation-runs", "/activations/" + act.ID + "?tab=runs", `[data-testid=runs-table]`},
 		{"run", "/runs/" + queued.ID, `h1`},
+		{"copy", "/copy/activation/" + act.ID, `[data-testid=copy-no-target]`}, // its preview: TestCopyActivationPreviewAndCreate
 		{"sources", "/sources", `[data-testid=source-row]`},
 		{"source-new", "/sources/new", `[data-testid=source-kind]`},
 		{"models", "/models", `[data-testid=model-row]`},
