@@ -219,3 +219,51 @@ func countIn(t *testing.T, s *models.Store, workspaceID string) int {
 	}
 	return len(as)
 }
+
+// TestCopyPreviewRefusedByThePlatform: an activation that sends country as a date,
+// copied onto a source of Production where country is an integer: the preview names the
+// platform, the column and the field, keeps the choices and offers no Create.
+func TestCopyPreviewRefusedByThePlatform(t *testing.T) {
+	t.Parallel()
+	eachApp(t, func(t *testing.T, a *app) {
+		ctx := t.Context()
+		ada, browser := signedInAdmin(t, a)
+		w := newCopySetup(t, a, ada)
+		dated, err := a.store.CreateActivation(ctx, w.acme, models.ActivationInput{Name: "Joined", SegmentID: w.segment.ID, PlatformID: w.hooks[0].ID, Action: "sync_records",
+			Mappings: []models.Mapping{{From: "email", To: "email", Type: "string"}, {From: "country", To: "joined", Type: "datetime"}}, Schedule: models.Schedule{Kind: "manual"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(t.TempDir(), "ints.db")
+		db, err := sql.Open("sqlite", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(`CREATE TABLE customers (id INTEGER PRIMARY KEY, email TEXT, country INTEGER)`); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		ints, err := a.store.CreateSource(ctx, w.inProd, w.spec, models.SourceInput{Name: "Ints", Config: connectors.Config{"path": path}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		page := "/copy/activation/" + dated.ID
+		pv := browser.get(page+"?target="+w.prod.ID+"&source_id="+ints.ID).want(t, http.StatusOK)
+		want := "Activation Joined cannot be copied onto platform Hook of Production: Column country is integer; joined expects datetime."
+		if got := pv.Text(t, "[data-testid=copy-error]"); !strings.HasPrefix(got, want) {
+			t.Errorf("refusal %q, want %q", got, want)
+		}
+		if pv.Count(t, "[data-testid=copy-create]") != 0 || pv.Text(t, "#copy-source option[selected]") != "Ints" || pv.Text(t, "#copy-platform option[selected]") != "Hook" {
+			t.Error("the refused preview offers to create, or lost the choices")
+		}
+		form := url.Values{"target": {w.prod.ID}, "source_id": {ints.ID}, "platform_id": {w.hooks[1].ID}, "_csrf": {browser.csrf(page)}}
+		browser.post(page, form).want(t, http.StatusUnprocessableEntity)
+		if n := countIn(t, a.store, w.prod.ID); n != 0 {
+			t.Errorf("a refused copy created %d activations", n)
+		}
+		// The same activation onto Production's Warehouse (country as text) is fine.
+		if n := browser.get(page+"?target="+w.prod.ID).want(t, http.StatusOK).Count(t, "[data-testid=copy-create]"); n != 1 {
+			t.Error("the copy onto Warehouse is not offered")
+		}
+	})
+}
