@@ -4,8 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
 
+	"sluice/connectors"
 	"sluice/models"
+	"sluice/segments"
 )
 
 // CopyChoices are the target's source and platform the user picked where no name
@@ -158,6 +164,11 @@ func (s *Service) PlanCopy(ctx context.Context, a, t models.Actor, kind, id stri
 			return nil, err
 		}
 		plan.Items = append(plan.Items, CopyItem{"segment", sn, "new"})
+		if sm.ToID != "" && plan.Refused == nil {
+			if plan.Refused, err = checkCopiedSegment(w, sm.ToName, seg, plan.input.Model.Columns); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if act != nil {
 		p, err := s.store.PlatformByID(ctx, a.WorkspaceID, act.PlatformID)
@@ -230,6 +241,44 @@ func (s *Service) checkCopiedModel(ctx context.Context, target *models.Workspace
 	in.Columns = cols
 	return nil
 }
+
+// checkCopiedSegment checks the segment's conditions as SaveSegment does, against the
+// model's columns as the target's source reads them (a column of another type there may
+// not take the same values). A refusal names the source, then the condition at fault.
+func checkCopiedSegment(target *models.Workspace, sourceName string, seg *models.Segment, columns []connectors.Column) (*models.FieldError, error) {
+	cond, err := segments.Parse(seg.ConditionsJSON)
+	if err == nil {
+		err = asModelFieldError(segments.Validate(cond, columns))
+	}
+	var fe *models.FieldError
+	if !errors.As(err, &fe) {
+		return nil, err
+	}
+	why := strings.TrimSuffix(fe.Message, ".") + "."
+	msg := fmt.Sprintf("Segment %s cannot be copied onto source %s of %s: %s", seg.Name, sourceName, target.Name, why)
+	if leaf := conditionAt(cond, fe.Field); leaf.IsLeaf() {
+		if at := slices.IndexFunc(columns, func(c connectors.Column) bool { return c.Name == leaf.Column }); at >= 0 {
+			msg = fmt.Sprintf("Segment %s cannot be copied onto source %s of %s: its condition on column %s (%s there): %s",
+				seg.Name, sourceName, target.Name, leaf.Column, columns[at].Type, why)
+		}
+	}
+	return &models.FieldError{Field: "source_id", Message: msg}, nil
+}
+
+// conditionAt is the condition a path of the segment's rules (conditions.all[0].any[1].value)
+// is in.
+func conditionAt(c segments.Condition, path string) segments.Condition {
+	for _, m := range childIndex.FindAllStringSubmatch(path, -1) {
+		i, _ := strconv.Atoi(m[1])
+		if i >= len(c.Children) {
+			break
+		}
+		c = c.Children[i]
+	}
+	return c
+}
+
+var childIndex = regexp.MustCompile(`\[(\d+)\]`)
 
 // checkCopiedActivation checks the copied activation (in, normalized in place) as
 // CreateActivation checks one, against the target's platform and the model as it reads

@@ -12,6 +12,7 @@ import (
 	"sluice/destinations/webhook"
 	"sluice/internal/testutil"
 	"sluice/models"
+	"sluice/segments"
 	"sluice/sources/sqlite"
 )
 
@@ -336,14 +337,27 @@ func TestCopyActivationCheckedOnTargetPlatform(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		in := models.ActivationInput{Name: "Country as a date", SegmentID: cw.seg, PlatformID: act.PlatformID, Action: "sync_records",
+		// French VIPs compares country with "FR", which Production's integer column cannot
+		// take: that segment is refused first, by SaveSegment's rules.
+		plan, err := cw.svc.PlanCopy(ctx, cw.ada, cw.to(t), "segment", cw.seg, core.CopyChoices{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if plan.Refused == nil || plan.Refused.Message != "Segment French VIPs cannot be copied onto source Warehouse of Production: its condition on column country (integer there): must be a whole number." {
+			t.Errorf("segment refused %+v", plan.Refused)
+		}
+		everyone, err := cw.svc.SaveSegment(ctx, cw.ada, "", core.SegmentRequest{ModelID: cw.model, Name: "Everyone", Conditions: segments.All()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := models.ActivationInput{Name: "Country as a date", SegmentID: everyone.ID, PlatformID: act.PlatformID, Action: "sync_records",
 			Mappings: []models.Mapping{{From: "email", To: "email", Type: "string"}, {From: "country", To: "joined", Type: "datetime"}},
 			Schedule: models.Schedule{Kind: "manual"}}
 		dated, err := cw.svc.CreateActivation(ctx, cw.ada, in)
 		if err != nil {
 			t.Fatal(err)
 		}
-		plan, err := cw.svc.PlanCopy(ctx, cw.ada, cw.to(t), "activation", dated.ID, core.CopyChoices{})
+		plan, err = cw.svc.PlanCopy(ctx, cw.ada, cw.to(t), "activation", dated.ID, core.CopyChoices{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -358,10 +372,15 @@ func TestCopyActivationCheckedOnTargetPlatform(t *testing.T) {
 		if n := cw.names(t); n != "" {
 			t.Errorf("Production holds %q after a refused copy", n)
 		}
-		// The activation that maps email only passes the same rules.
-		plan, err = cw.svc.PlanCopy(ctx, cw.ada, cw.to(t), "activation", cw.act, core.CopyChoices{})
+		// An activation of Everyone that maps email only passes the same rules.
+		in.Name, in.Mappings = "Emails", in.Mappings[:1]
+		emails, err := cw.svc.CreateActivation(ctx, cw.ada, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan, err = cw.svc.PlanCopy(ctx, cw.ada, cw.to(t), "activation", emails.ID, core.CopyChoices{})
 		if err != nil || plan.Refused != nil {
-			t.Errorf("VIP sync: %v %v", err, plan.Refused)
+			t.Errorf("Emails: %v %v", err, plan.Refused)
 		}
 	})
 }

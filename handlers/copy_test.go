@@ -222,14 +222,19 @@ func countIn(t *testing.T, s *models.Store, workspaceID string) int {
 
 // TestCopyPreviewRefusedByThePlatform: an activation that sends country as a date,
 // copied onto a source of Production where country is an integer: the preview names the
-// platform, the column and the field, keeps the choices and offers no Create.
+// platform, the column and the field, keeps the choices and offers no Create. A segment
+// comparing country with text is refused there too, by the segment's rules.
 func TestCopyPreviewRefusedByThePlatform(t *testing.T) {
 	t.Parallel()
 	eachApp(t, func(t *testing.T, a *app) {
 		ctx := t.Context()
 		ada, browser := signedInAdmin(t, a)
 		w := newCopySetup(t, a, ada)
-		dated, err := a.store.CreateActivation(ctx, w.acme, models.ActivationInput{Name: "Joined", SegmentID: w.segment.ID, PlatformID: w.hooks[0].ID, Action: "sync_records",
+		everyone, err := a.store.CreateSegment(ctx, w.acme, models.SegmentInput{ModelID: w.model.ID, Name: "Everyone", ConditionsJSON: `{"all":[]}`})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dated, err := a.store.CreateActivation(ctx, w.acme, models.ActivationInput{Name: "Joined", SegmentID: everyone.ID, PlatformID: w.hooks[0].ID, Action: "sync_records",
 			Mappings: []models.Mapping{{From: "email", To: "email", Type: "string"}, {From: "country", To: "joined", Type: "datetime"}}, Schedule: models.Schedule{Kind: "manual"}})
 		if err != nil {
 			t.Fatal(err)
@@ -260,6 +265,11 @@ func TestCopyPreviewRefusedByThePlatform(t *testing.T) {
 		browser.post(page, form).want(t, http.StatusUnprocessableEntity)
 		if n := countIn(t, a.store, w.prod.ID); n != 0 {
 			t.Errorf("a refused copy created %d activations", n)
+		}
+		// French VIPs compares country with "FR": its copy onto Ints is refused for it.
+		vip := browser.get("/copy/segment/"+w.segment.ID+"?target="+w.prod.ID+"&source_id="+ints.ID).want(t, http.StatusOK)
+		if got := vip.Text(t, "[data-testid=copy-error]"); !strings.HasPrefix(got, "Segment French VIPs cannot be copied onto source Ints of Production: ") {
+			t.Errorf("segment refusal %q", got)
 		}
 		// The same activation onto Production's Warehouse (country as text) is fine.
 		if n := browser.get(page+"?target="+w.prod.ID).want(t, http.StatusOK).Count(t, "[data-testid=copy-create]"); n != 1 {
