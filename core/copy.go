@@ -58,16 +58,6 @@ type CopyPlan struct {
 	kind, id string
 }
 
-// NeedsChoice reports whether a mapping has no match by name and no choice yet.
-func (p *CopyPlan) NeedsChoice() bool {
-	for _, m := range p.Mappings {
-		if m.ToID == "" {
-			return true
-		}
-	}
-	return false
-}
-
 // Problem is why the plan cannot be made as it stands: a mapping still to choose, or
 // its refusal; nil when it can.
 func (p *CopyPlan) Problem() *models.FieldError {

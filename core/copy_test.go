@@ -178,7 +178,7 @@ func TestCopyActivationWithDependencies(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if plan.NeedsChoice() || len(plan.Mappings) != 2 || !plan.Mappings[0].ByName || plan.Mappings[1].ToID != cw.prodHook {
+		if plan.Problem() != nil || len(plan.Mappings) != 2 || !plan.Mappings[0].ByName || plan.Mappings[1].ToID != cw.prodHook {
 			t.Errorf("mappings %+v, want source and platform matched by name", plan.Mappings)
 		}
 		var items []string
@@ -229,7 +229,7 @@ func TestCopyChosenMapping(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !plan.NeedsChoice() || len(plan.Mappings[0].Options) != 1 || plan.Mappings[0].Options[0].Name != "Production DWH" {
+		if p := plan.Problem(); p == nil || p.Field != "source_id" || len(plan.Mappings[0].Options) != 1 || plan.Mappings[0].Options[0].Name != "Production DWH" {
 			t.Errorf("mappings %+v, want a choice of Production DWH", plan.Mappings)
 		}
 		var fe *models.FieldError
