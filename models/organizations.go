@@ -160,12 +160,8 @@ func (s *Store) StepDown(ctx context.Context, a Actor) error {
 		if others == 0 {
 			return invalid("owner", "You are the organization's only owner: make another member an owner first, then step down.")
 		}
-		var o Organization
-		if err := tx.Where("id = ?", org).Take(&o).Error; err != nil {
-			return translate(err)
-		}
-		if o.RequireSSO && o.BreakGlassUserID == a.ID {
-			return invalid("owner", "You are the owner who keeps password sign-in while single sign-on is required. Turn \"require SSO\" off, or have another owner turn it on again, then step down.")
+		if err := keepBreakGlass(tx, "owner", a.ID, "You are", "step down"); err != nil {
+			return err
 		}
 		var email string
 		if err := tx.Model(&User{}).Where("id = ?", a.ID).Pluck("email", &email).Error; err != nil {

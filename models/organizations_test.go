@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"sluice/internal/testutil"
@@ -332,6 +333,65 @@ func TestDeletedWorkspaceKeepsItsAuditTrail(t *testing.T) {
 		}
 		if len(paged) != len(trail) {
 			t.Errorf("paging one at a time gave %d entries, want %d", len(paged), len(trail))
+		}
+	})
+}
+
+// TestBreakGlassOwnerKept: while single sign-on is required, nothing ends the account or
+// the ownership of the owner who keeps password sign-in (stepping down, removing them
+// from their last workspace, deleting that workspace), in words naming the way out;
+// once "require SSO" is off, the same changes go through.
+func TestBreakGlassOwnerKept(t *testing.T) {
+	t.Parallel()
+	testutil.EachStore(t, func(t *testing.T, s *models.Store) {
+		ctx := t.Context()
+		ada, adaA := testutil.Admin(t, s)
+		mkt, err := s.AddWorkspace(ctx, adaA, "Marketing")
+		if err != nil {
+			t.Fatal(err)
+		}
+		adaInMkt := adaA
+		adaInMkt.WorkspaceID = mkt.ID
+		carol := addUser(t, s, adaInMkt, "carol@example.com", models.RoleEditor) // Marketing only
+		if _, err := s.MakeOwner(ctx, adaA, carol.ID); err != nil {
+			t.Fatal(err)
+		}
+		carolA := testutil.ActorOf(carol)
+		require := func(on bool, who string) {
+			t.Helper()
+			if err := s.DB().Model(&models.Organization{}).Where("id = ?", ada.OrganizationID).
+				Updates(map[string]any{"require_sso": on, "break_glass_user_id": who}).Error; err != nil {
+				t.Fatal(err)
+			}
+		}
+		wantWords := func(err error, field, words string) {
+			t.Helper()
+			wantField(t, err, field)
+			var fe *models.FieldError
+			errors.As(err, &fe)
+			if !strings.Contains(fe.Message, words) || !strings.Contains(fe.Message, `turn "require SSO" off, or have another owner turn it on again`) {
+				t.Fatalf("refusal %q, want it to name %q and the way out", fe.Message, words)
+			}
+		}
+		require(true, carol.ID)
+		wantWords(s.StepDown(ctx, carolA), "owner", "You are the owner who keeps password sign-in")
+		wantWords(s.DeleteUser(ctx, adaInMkt, carol.ID), "user", "carol@example.com is the owner who keeps password sign-in")
+		wantWords(s.DeleteWorkspace(ctx, adaA, mkt.ID, "Marketing"), "confirm", "carol@example.com (whose only workspace Marketing is) is the owner who keeps password sign-in")
+		if got := getUser(t, s, mkt.ID, carol.ID); !got.Owner {
+			t.Fatal("the break-glass owner lost their ownership")
+		}
+
+		// Another owner is the break-glass one now: carol may step down, and then go with
+		// her workspace.
+		require(true, ada.ID)
+		if err := s.StepDown(ctx, carolA); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DeleteWorkspace(ctx, adaA, mkt.ID, "Marketing"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DB().Where("id = ?", carol.ID).Take(&models.User{}).Error; err == nil {
+			t.Fatal("carol's account stayed after her only workspace went")
 		}
 	})
 }

@@ -211,6 +211,22 @@ func (s *Store) keepRequireSSOHonest(tx *gorm.DB, a Actor, org string) error {
 	return s.writeSSOPolicy(tx, a, p, "sso.require_off", before, after)
 }
 
+// keepBreakGlass refuses what would end the account or the ownership of userID while
+// they are the break-glass owner of an organization that requires SSO: nobody would be
+// left with password sign-in, so a broken provider would lock everyone out. The one rule
+// for stepping down, removing an account and deleting its last workspace; who is "You
+// are" or the person's e-mail and "is", then what to do once it is handed over.
+func keepBreakGlass(tx *gorm.DB, field, userID, who, then string) error {
+	var n int64
+	if err := tx.Model(&Organization{}).Where("require_sso AND break_glass_user_id = ?", userID).Count(&n).Error; err != nil {
+		return translate(err)
+	}
+	if n == 0 {
+		return nil
+	}
+	return invalid(field, who+" the owner who keeps password sign-in while single sign-on is required. In Settings → Single sign-on, turn \"require SSO\" off, or have another owner turn it on again (they then keep password sign-in), then "+then+".")
+}
+
 // SSORequiredError refuses a right password of an organization that requires SSO: the
 // person signs in with one of its providers.
 type SSORequiredError struct {

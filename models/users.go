@@ -383,6 +383,11 @@ func (s *Store) DeleteUser(ctx context.Context, a Actor, id string) error {
 			Order("created_at, workspace_id").Pluck("workspace_id", &others).Error; err != nil {
 			return translate(err)
 		}
+		if len(others) == 0 {
+			if err := keepBreakGlass(tx, "user", u.ID, u.Email+" is", "remove them"); err != nil {
+				return err
+			}
+		}
 		if len(others) == 0 && u.Owner {
 			return invalid("user", u.Email+" owns the organization and has no other workspace; they cannot be removed.")
 		}

@@ -333,12 +333,19 @@ func (s *Store) DeleteWorkspace(ctx context.Context, a Actor, id, confirm string
 		if running > 0 {
 			return invalid("confirm", "A run of "+w.Name+" is queued or under way. Wait for it to finish or cancel it, then delete the workspace.")
 		}
-		var gone []string
-		if err := tx.Model(&User{}).
+		var goneUsers []User
+		if err := tx.Model(&User{}).Select("users.id, users.email").
 			Joins("JOIN memberships ON memberships.user_id = users.id AND memberships.workspace_id = ?", w.ID).
 			Where("NOT EXISTS (SELECT 1 FROM memberships o WHERE o.user_id = users.id AND o.workspace_id <> ?)", w.ID).
-			Order("users.email").Pluck("users.email", &gone).Error; err != nil {
+			Order("users.email").Find(&goneUsers).Error; err != nil {
 			return translate(err)
+		}
+		var gone []string
+		for _, u := range goneUsers {
+			if err := keepBreakGlass(tx, "confirm", u.ID, u.Email+" (whose only workspace "+w.Name+" is) is", "delete the workspace"); err != nil {
+				return err
+			}
+			gone = append(gone, u.Email)
 		}
 		// Sign-ins and open browsers of members with another workspace move there.
 		other := "(SELECT o.workspace_id FROM memberships o WHERE o.user_id = users.id AND o.workspace_id <> ? ORDER BY o.created_at, o.workspace_id LIMIT 1)"
