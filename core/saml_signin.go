@@ -32,6 +32,11 @@ const samlMetadataMaxAge = 24 * time.Hour
 // waits for it, and the old metadata serves when it fails.
 const samlRefreshTimeout = 3 * time.Second
 
+// samlRetryAfter is how long a metadata URL that was asked is left alone, when its
+// answer failed too: a provider that is down would otherwise make every sign-in start
+// wait samlRefreshTimeout for it. The stored metadata serves meanwhile.
+const samlRetryAfter = 5 * time.Minute
+
 // Words of SAML refusals shared by more than one place.
 const (
 	samlNotThisBrowser = "This sign-in was not started in this browser, or was already used. Start again with the \"Sign in with\" button of the sign-in page."
@@ -73,9 +78,30 @@ func (s *Service) StartSAML(ctx context.Context, orgID, next, baseURL string) (t
 // that was not answered yet (its relay state, taken once, and InResponseTo); crewjam/saml
 // checks the signature against the provider's certificate, the audience (Sluice's
 // entity ID) and the time window. A response the provider sent unasked (no InResponseTo),
-// or with an unknown relay state, is refused at once: *models.SSORefusal, and no code.
-// Refusals of a response to a known sign-in go with the code, to be shown to its browser.
+// or with an unknown relay state, is refused before anyone is identified: its refusal is
+// kept under the code too, bound to no sign-in, so that FinishSAML shows it on the
+// sign-in page of whichever browser follows (a refusal signs nobody in). Refusals of a
+// response to a known sign-in go with the code, shown to its browser only. Only a post
+// to an organization that does not exist is refused at once: *models.SSORefusal.
 func (s *Service) CheckSAMLResponse(ctx context.Context, orgID string, r *http.Request, baseURL string) (code string, err error) {
+	code, err = s.checkSAMLResponse(ctx, orgID, r, baseURL)
+	var refused *models.SSORefusal
+	if !errors.As(err, &refused) {
+		return code, err
+	}
+	if _, err := s.store.SSOPolicyOf(ctx, orgID); models.IsNotFound(err) {
+		return "", refused // no such organization: nothing to keep the refusal under
+	} else if err != nil {
+		return "", err
+	}
+	code = models.RandomToken()
+	if err := s.store.SaveSAMLOutcome(ctx, code, models.SAMLOutcome{OrganizationID: orgID, Refusal: refused.Reason}); err != nil {
+		return "", err
+	}
+	return code, nil
+}
+
+func (s *Service) checkSAMLResponse(ctx context.Context, orgID string, r *http.Request, baseURL string) (code string, err error) {
 	if err := r.ParseForm(); err != nil {
 		return "", &models.SSORefusal{Reason: "The identity provider's answer could not be read. Start again from Sluice's sign-in page."}
 	}
@@ -132,6 +158,9 @@ func (s *Service) FinishSAML(ctx context.Context, code, started string) (*SSORes
 	}
 	if err != nil {
 		return nil, err
+	}
+	if o.Started == "" && o.Refusal != "" { // refused before anyone was identified
+		return nil, &models.SSORefusal{Reason: o.Refusal}
 	}
 	if started == "" || started != o.Started {
 		return nil, &models.SSORefusal{Reason: samlNotThisBrowser}
@@ -303,7 +332,8 @@ func summarizeSAMLMetadata(ed *saml.EntityDescriptor) samlMetadataSummary {
 // refreshSAMLMetadata reads the metadata again from its URL when it is due, and returns
 // the config with the new metadata stored. When the read fails, or brings metadata that
 // is not the same provider's (another entity ID) or that Sluice cannot use, the old
-// metadata serves and the failure is logged: the sign-in goes on.
+// metadata serves and the failure is logged: the sign-in goes on, and the URL is not
+// asked again for samlRetryAfter (each try is noted before it is made).
 func (s *Service) refreshSAMLMetadata(ctx context.Context, c *models.SAMLConfig) *models.SAMLConfig {
 	if c.MetadataURL == "" {
 		return c
@@ -316,7 +346,13 @@ func (s *Service) refreshSAMLMetadata(ctx context.Context, c *models.SAMLConfig)
 	if c.MetadataReadAt != nil && now.Before(samlMetadataDue(old, *c.MetadataReadAt)) {
 		return c
 	}
+	if c.MetadataTriedAt != nil && now.Before(c.MetadataTriedAt.Add(samlRetryAfter)) {
+		return c // asked a moment ago, and it failed (or is still being asked)
+	}
 	log := s.logger().With(slog.String("organization_id", c.OrganizationID), slog.String("metadata_url", c.MetadataURL))
+	if err := s.store.NoteSAMLMetadataTry(ctx, c.OrganizationID, now); err != nil {
+		log.WarnContext(ctx, "SAML metadata: the try could not be noted", slog.Any("error", err))
+	}
 	fetchCtx, cancel := context.WithTimeout(ctx, samlRefreshTimeout)
 	defer cancel()
 	raw, err := s.fetchSAMLMetadata(fetchCtx, c.MetadataURL)

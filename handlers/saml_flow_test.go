@@ -27,16 +27,15 @@ func samlRefused(t *testing.T, c *client, r *response, words string) {
 	}
 }
 
-// acsRefused checks the ACS's own refusal page, for answers that belong to no sign-in.
-func acsRefused(t *testing.T, r *response, words string) {
+// acsRefused checks a refusal of an answer that belongs to no sign-in: the ACS sets no
+// cookie (it would replace the browser's) and sends the browser on, whose sign-in page
+// then shows the refusal's words, as for every other refusal.
+func acsRefused(t *testing.T, c *client, acs *response, words string) {
 	t.Helper()
-	r.want(t, http.StatusUnprocessableEntity)
-	if got := r.Text(t, "[data-testid=error-page]"); !strings.Contains(got, words) {
-		t.Fatalf("ACS refusal %q, want %q", got, words)
-	}
-	if strings.Contains(r.Header.Get("Set-Cookie"), "sluice=") {
+	if strings.Contains(acs.Header.Get("Set-Cookie"), "sluice=") {
 		t.Fatal("the ACS set the session cookie: it would replace the browser's")
 	}
+	samlRefused(t, c, samlFinish(t, c, acs), words)
 }
 
 // A response is tied to the browser that started the sign-in: posted from another
@@ -60,7 +59,7 @@ func TestSAMLResponseTiedToBrowser(t *testing.T) {
 		samlRefused(t, victim, samlFinish(t, victim, postACS(t, victim, path, vals)), "not started in this browser")
 
 		// Replayed, the same response belongs to no sign-in any more.
-		acsRefused(t, postACS(t, attacker, path, vals), "unknown, used or older than ten minutes")
+		acsRefused(t, attacker, postACS(t, attacker, path, vals), "unknown, used or older than ten minutes")
 
 		// A victim who started a sign-in of their own is not fooled either.
 		idp.signInAs("mallory-1", "mallory@example.com")
@@ -75,7 +74,7 @@ func TestSAMLResponseTiedToBrowser(t *testing.T) {
 			rec := httptest.NewRecorder()
 			idp.ServeIDPInitiated(rec, httptest.NewRequest(http.MethodGet, idp.srv.URL+"/start", nil), "http://localhost:8080/saml/metadata/"+org, relay)
 			p, v := samlForm(t, rec.Result())
-			acsRefused(t, postACS(t, attacker, p, v), "start the sign-in from Sluice's sign-in page")
+			acsRefused(t, attacker, postACS(t, attacker, p, v), "start the sign-in from Sluice's sign-in page")
 		}
 
 		users, err := a.store.ListUsers(ctx, owner.WorkspaceID)
@@ -197,10 +196,10 @@ func TestSAMLMetadataReadAgain(t *testing.T) {
 			}
 			return *cfg.MetadataReadAt
 		}
-		age := func(d time.Duration) {
+		age := func(d time.Duration) { // the last read and the last try, d ago
 			t.Helper()
 			if err := a.store.DB().Model(&models.SAMLConfig{}).Where("organization_id = ?", org).
-				Update("metadata_read_at", time.Now().Add(-d)).Error; err != nil {
+				Updates(map[string]any{"metadata_read_at": time.Now().Add(-d), "metadata_tried_at": time.Now().Add(-d)}).Error; err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -238,14 +237,33 @@ func TestSAMLMetadataReadAgain(t *testing.T) {
 			t.Fatalf("audit entries %+v", entries)
 		}
 
-		// The provider's URL fails: the old metadata serves, and is read again next time.
+		// The provider's URL fails: the old metadata serves. The URL is not asked again
+		// for a few minutes, so sign-ins meanwhile do not wait for it; then it is.
+		asked := func() int {
+			idp.mu.Lock()
+			defer idp.mu.Unlock()
+			return idp.metaAsked
+		}
 		idp.mu.Lock()
 		idp.metaDown = true
 		idp.mu.Unlock()
 		age(25 * time.Hour)
+		before := asked()
 		samlSignIn(t, a.client(t), org).want(t, http.StatusSeeOther)
 		if since := time.Since(readAt()); since < 24*time.Hour {
 			t.Fatal("a failed read counts as a read")
+		}
+		samlSignIn(t, a.client(t), org).want(t, http.StatusSeeOther)
+		if n := asked() - before; n != 1 {
+			t.Fatalf("the metadata URL was asked %d times by two sign-ins within minutes of a failure, want 1", n)
+		}
+		if err := a.store.DB().Model(&models.SAMLConfig{}).Where("organization_id = ?", org).
+			Update("metadata_tried_at", time.Now().Add(-6*time.Minute)).Error; err != nil {
+			t.Fatal(err)
+		}
+		samlSignIn(t, a.client(t), org).want(t, http.StatusSeeOther)
+		if n := asked() - before; n != 2 {
+			t.Fatalf("the metadata URL was asked %d times, want it asked again six minutes after the failure", n)
 		}
 		idp.mu.Lock()
 		idp.metaDown = false

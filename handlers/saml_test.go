@@ -30,11 +30,12 @@ type samlIdP struct {
 	*saml.IdentityProvider
 	srv *httptest.Server
 
-	mu       sync.Mutex
-	user     *saml.Session
-	spMeta   *saml.EntityDescriptor
-	audience string // another entity ID for the assertion's audience, when set
-	metaDown bool   // the metadata URL answers 503
+	mu        sync.Mutex
+	user      *saml.Session
+	spMeta    *saml.EntityDescriptor
+	audience  string // another entity ID for the assertion's audience, when set
+	metaDown  bool   // the metadata URL answers 503
+	metaAsked int    // how many times the metadata URL was asked
 }
 
 func newKeyCert(t *testing.T) (*rsa.PrivateKey, *x509.Certificate) {
@@ -110,6 +111,7 @@ func (p *samlIdP) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/metadata":
 		p.mu.Lock()
 		down := p.metaDown
+		p.metaAsked++
 		p.mu.Unlock()
 		if down {
 			http.Error(w, "down for maintenance", http.StatusServiceUnavailable)

@@ -26,6 +26,9 @@ type SAMLConfig struct {
 	GroupsAttribute string
 	GroupRoles      string
 	MetadataReadAt  *time.Time
+	// MetadataTriedAt is when the metadata URL was last asked, answered or not: a URL
+	// that failed is not asked again for a while (core's samlRetryAfter).
+	MetadataTriedAt *time.Time
 	CreatedAt       time.Time
 	UpdatedAt       time.Time
 

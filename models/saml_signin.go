@@ -101,6 +101,14 @@ type SAMLMetadataRead struct {
 	Before, After any
 }
 
+// NoteSAMLMetadataTry stamps when the organization's metadata URL was asked for fresh
+// metadata, before the answer comes: sign-ins started meanwhile and after a failure
+// do not ask again until it is due (core decides when).
+func (s *Store) NoteSAMLMetadataTry(ctx context.Context, orgID string, at time.Time) error {
+	return translate(s.db.WithContext(ctx).Model(&SAMLConfig{}).Where("organization_id = ?", orgID).
+		UpdateColumn("metadata_tried_at", at).Error)
+}
+
 // SetSAMLMetadata stores metadata read again from the organization's metadata URL. It
 // is the provider's doing, not a person's: a change of what sign-ins rely on is audited
 // as the system's, in the organization's first workspace.
