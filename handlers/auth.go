@@ -115,6 +115,20 @@ func (s *Server) LoginEmail(c echo.Context) error {
 		return echo.ErrBadRequest
 	}
 	f.Next = safeNext(f.Next)
+	if err := s.store.TakeEmailStepTry(c.Request().Context(), c.RealIP()); err != nil {
+		wait, ok := throttleWait(err)
+		if !ok {
+			return fmt.Errorf("sign-in e-mail step: %w", err)
+		}
+		props, err := s.loginProps(c, "", false)
+		if err != nil {
+			return err
+		}
+		props.Next, props.Email = f.Next, strings.TrimSpace(f.Email)
+		setRetryAfter(c, wait)
+		props.Error = "Too many e-mail addresses were looked up from your address. Wait " + waitWords(wait) + ", then try again."
+		return s.render(c, http.StatusTooManyRequests, auth.LoginPage(props), nil)
+	}
 	props, err := s.loginProps(c, f.Email, false)
 	if err != nil {
 		return err

@@ -32,8 +32,9 @@ func (h *SSOHandler) SAMLMetadata(c echo.Context) error {
 // cross-site post that carries none of the browser's cookies (SameSite=Lax), so nothing
 // here reads or writes the session. The response is checked and its outcome kept under
 // a one-time code, and the browser sent on to SAMLFinish with it, a request of its own
-// that carries its session. An answer that belongs to no sign-in Sluice started is
-// refused here, on a page that leads back to the sign-in page.
+// that carries its session, whose sign-in page shows any refusal (also of an answer that
+// belongs to no sign-in Sluice started). Only a post for an organization that does not
+// exist is refused here, on the error page.
 func (h *SSOHandler) SAMLACS(c echo.Context) error {
 	code, err := h.core.CheckSAMLResponse(c.Request().Context(), c.Param("org"), c.Request(), h.cfg.BaseURL)
 	var refused *models.SSORefusal
@@ -89,6 +90,10 @@ func (h *SSOHandler) SaveSAML(c echo.Context) error {
 		DefaultRole: models.Role(params.Get("saml_default_role")), GroupsAttribute: params.Get("groups_attribute")},
 		PastedXML: params.Get("metadata_xml")}
 	in.GroupRoles = mappingForm(params, "saml_")
+	before, err := h.ownerPolicy(c)
+	if err != nil {
+		return err
+	}
 	_, err = h.core.SaveSAMLConfig(c.Request().Context(), actor(c), h.cfg.BaseURL, in)
 	if errors.Is(err, models.ErrForbidden) {
 		return errNotSSOOwner
@@ -99,8 +104,5 @@ func (h *SSOHandler) SaveSAML(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("save SAML settings: %w", err)
 	}
-	if err := flash(c, "success", "SAML sign-in is saved: the sign-in page offers \"Sign in with "+strings.TrimSpace(in.ProviderName)+"\"."); err != nil {
-		return err
-	}
-	return redirect(c, c.Echo().Reverse("sso.index"))
+	return h.saved(c, before, "SAML sign-in is saved: the sign-in page offers \"Sign in with "+strings.TrimSpace(in.ProviderName)+"\".")
 }

@@ -108,6 +108,10 @@ func (h *SSOHandler) Save(c echo.Context) error {
 	in := models.SSOInput{ProviderName: params.Get("provider_name"), Issuer: params.Get("issuer"), ClientID: params.Get("client_id"),
 		ClientSecret: params.Get("client_secret"), DefaultRole: models.Role(params.Get("default_role")), GroupsClaim: params.Get("groups_claim"),
 		GroupRoles: mappingForm(params, "")}
+	before, err := h.ownerPolicy(c)
+	if err != nil {
+		return err
+	}
 	_, err = h.core.SaveSSOConfig(c.Request().Context(), actor(c), in)
 	if errors.Is(err, models.ErrForbidden) {
 		return errNotSSOOwner
@@ -119,10 +123,35 @@ func (h *SSOHandler) Save(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("save SSO settings: %w", err)
 	}
-	if err := flash(c, "success", "Single sign-on is saved: the sign-in page offers \"Sign in with "+strings.TrimSpace(in.ProviderName)+"\"."); err != nil {
+	return h.saved(c, before, "Single sign-on is saved: the sign-in page offers \"Sign in with "+strings.TrimSpace(in.ProviderName)+"\".")
+}
+
+// saved ends a provider's save: the flash says so, and says too when "require SSO" went
+// off with it (the store turns it off when the break-glass owner has not signed in with
+// any provider as it is now), since a changed issuer or entity ID is a new provider.
+func (h *SSOHandler) saved(c echo.Context, before *models.SSOPolicy, msg string) error {
+	off, err := h.requireWentOff(c, before, "the break-glass owner has not signed in with the provider as saved now (a new issuer or entity ID is a new provider), so passwords work again. Sign in with it once, then require it again.")
+	if err != nil {
+		return err
+	}
+	if err := flash(c, "success", msg+off); err != nil {
 		return err
 	}
 	return redirect(c, c.Echo().Reverse("sso.index"))
+}
+
+// requireWentOff is what a flash adds when "require SSO", on before a change of the
+// organization's providers, is off after it: " Single sign-on is no longer required: "
+// and why; "" when it did not go off.
+func (h *SSOHandler) requireWentOff(c echo.Context, before *models.SSOPolicy, why string) (string, error) {
+	if !before.RequireSSO {
+		return "", nil
+	}
+	after, err := h.store.SSOPolicyOf(c.Request().Context(), before.OrganizationID)
+	if err != nil || after.RequireSSO {
+		return "", err
+	}
+	return " Single sign-on is no longer required: " + why, nil
 }
 
 // Remove removes the OpenID Connect provider.
@@ -153,13 +182,11 @@ func (h *SSOHandler) remove(c echo.Context, remove func(context.Context, models.
 	case err != nil:
 		return fmt.Errorf("remove %s provider: %w", what, err)
 	}
-	msg := "The " + what + " provider is removed: its sign-in button is gone."
-	if after, err := h.store.SSOPolicyOf(ctx, before.OrganizationID); err != nil {
+	off, err := h.requireWentOff(c, before, "no provider the break-glass owner has signed in with is left, so passwords work again.")
+	if err != nil {
 		return err
-	} else if before.RequireSSO && !after.RequireSSO {
-		msg += " Single sign-on is no longer required: no provider the break-glass owner has signed in with is left, so passwords work again."
 	}
-	if err := flash(c, "success", msg); err != nil {
+	if err := flash(c, "success", "The "+what+" provider is removed: its sign-in button is gone."+off); err != nil {
 		return err
 	}
 	return redirect(c, c.Echo().Reverse("sso.index"))

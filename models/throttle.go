@@ -34,6 +34,12 @@ var (
 	// signInAddress: 20 failed sign-ins from one address, whatever the e-mails
 	// (credential stuffing), then the same doubling waits. Successes do not clear it.
 	signInAddress = throttleRule{name: "sign-in-address", free: 20, first: time.Minute, max: 15 * time.Minute, forget: time.Hour}
+	// emailStepAddress: the sign-in page's e-mail step, which tells what an e-mail signs
+	// in with (so whether it has an account somewhere with single sign-on), by
+	// signInAddress's rule: every look-up counts, 20 from one address, then the same
+	// doubling waits.
+	emailStepAddress = throttleRule{name: "email-step-address", free: signInAddress.free, first: signInAddress.first,
+		max: signInAddress.max, forget: signInAddress.forget}
 	// apiAddress: 20 bad API tokens from one address, then the same doubling waits.
 	apiAddress = throttleRule{name: "api-address", free: 20, first: time.Minute, max: 15 * time.Minute, forget: time.Hour}
 )
@@ -228,6 +234,19 @@ func (s *Store) APITokenFrom(ctx context.Context, value, ip string) (*APIToken, 
 		return nil, &ThrottledError{Wait: wait}
 	}
 	return nil, ErrNotFound
+}
+
+// TakeEmailStepTry counts a look-up of the sign-in page's e-mail step from the client
+// address ip; one that must wait is refused with a *ThrottledError, counting nothing.
+func (s *Store) TakeEmailStepTry(ctx context.Context, ip string) error {
+	wait, err := s.takeTry(s.db.WithContext(ctx), emailStepAddress, bucketOf(emailStepAddress, addressKey(ip)))
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
+		return &ThrottledError{Wait: wait}
+	}
+	return nil
 }
 
 // PruneThrottles forgets buckets with no failure for a day, longer than any rule
