@@ -39,6 +39,9 @@ type invitationAudit struct {
 	Email     string    `json:"email"`
 	Role      Role      `json:"role"`
 	ExpiresAt time.Time `json:"expires_at"`
+	// Via says how an invitation was accepted other than by its link: "sso", at the
+	// first sign-in with the organization's identity provider.
+	Via string `json:"via,omitempty"`
 }
 
 func (i *Invitation) audit() invitationAudit {

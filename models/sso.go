@@ -301,18 +301,34 @@ func orgRoles(tx *gorm.DB, c *SSOConfig, groups []string) (first string, order [
 }
 
 // createSSOUser makes the account of a first sign-in, a member of each workspace its
-// groups map to, or of the organization's first workspace with the default role when
-// none does.
+// groups map to and of each workspace of the organization a pending invitation of its
+// e-mail names, or of the organization's first workspace with the default role when
+// neither gives one. Where both give a role in a workspace, the higher one wins: each is
+// a grant someone of the organization made, and neither is meant to take the other away.
+// The invitations used are marked accepted, audited, so their links open nothing.
 func (s *Store) createSSOUser(tx *gorm.DB, c *SSOConfig, cl SSOClaims, email string, u *User) error {
 	first, order, roles, err := orgRoles(tx, c, cl.Groups)
 	if err != nil {
 		return err
 	}
+	now := s.now()
+	var invs []Invitation
+	if err := tx.Where("email = ? AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > ?", email, now).
+		Where("workspace_id IN (?)", tx.Model(&Workspace{}).Select("id").Where("organization_id = ?", c.OrganizationID)).
+		Order("created_at, id").Find(&invs).Error; err != nil {
+		return translate(err)
+	}
+	for _, inv := range invs {
+		if r, ok := roles[inv.WorkspaceID]; !ok {
+			order, roles[inv.WorkspaceID] = append(order, inv.WorkspaceID), inv.Role
+		} else if inv.Role.AtLeast(r) {
+			roles[inv.WorkspaceID] = inv.Role
+		}
+	}
 	if len(order) == 0 {
 		order, roles = []string{first}, map[string]Role{first: c.DefaultRole}
 	}
 	home := order[0]
-	now := s.now()
 	*u = User{ID: newID(), OrganizationID: c.OrganizationID, WorkspaceID: home, Email: email, Name: strings.TrimSpace(cl.Name),
 		CreatedAt: now, UpdatedAt: now}
 	if err := tx.Create(u).Error; err != nil {
@@ -328,6 +344,17 @@ func (s *Store) createSSOUser(tx *gorm.DB, c *SSOConfig, cl SSOClaims, email str
 			action = "user.create"
 		}
 		if err := s.record(tx, a, change{action, "user", u.ID, u.Email, nil, map[string]any{"email": u.Email, "name": u.Name, "role": roles[ws], "via": "sso", "groups": cl.Groups}}); err != nil {
+			return err
+		}
+	}
+	for _, inv := range invs {
+		if err := tx.Model(&Invitation{}).Where("id = ? AND accepted_at IS NULL", inv.ID).Update("accepted_at", now).Error; err != nil {
+			return translate(err)
+		}
+		a := Actor{WorkspaceID: inv.WorkspaceID, Type: ActorUser, ID: u.ID, Name: u.Email, Role: roles[inv.WorkspaceID]}
+		after := inv.audit()
+		after.Via = "sso"
+		if err := s.record(tx, a, change{"invitation.accept", "invitation", inv.ID, inv.Email, nil, after}); err != nil {
 			return err
 		}
 	}
