@@ -108,14 +108,14 @@ func TestSAMLSignInInBrowser(t *testing.T) {
 		t.Errorf("after the sign-in: %q at %s", welcome, where)
 	}
 
-	// A sign-in the provider starts itself is refused with the way in, and the refusal
-	// leaves the browser's session alone.
+	// A sign-in the provider starts itself is refused with the way in, on the sign-in
+	// page, and the refusal leaves the browser's session alone.
 	run(t, ctx, "a sign-in the provider starts",
 		chromedp.Navigate(u.String()+"/start?"+url.Values{"sp": {entityID}}.Encode()),
-		chromedp.WaitVisible(chromedp.CSS(`[data-testid=error-page]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=login-error]`)),
 		shots.take("saml-idp-initiated"),
 	)
-	if got := read(t, ctx, "read the refusal", chromedp.Text(chromedp.CSS(`[data-testid=error-page]`))); !strings.Contains(got, "start the sign-in from Sluice's sign-in page") {
+	if got := read(t, ctx, "read the refusal", chromedp.Text(chromedp.CSS(`[data-testid=login-error]`))); !strings.Contains(got, "start the sign-in from Sluice's sign-in page") {
 		t.Errorf("refusal %q", got)
 	}
 	run(t, ctx, "still signed in", chromedp.Navigate(base+"/activations"), chromedp.WaitVisible(chromedp.CSS(`[data-testid=sign-out]`)))

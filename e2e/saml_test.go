@@ -70,7 +70,13 @@ func TestSAMLSettingsPage(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`.alert-success`)),
 		chromedp.ScrollIntoView(chromedp.CSS(`[data-testid=saml-card]`)),
 		shots.take("saml-settings"),
+		chromedp.ScrollIntoView(chromedp.CSS(`[data-testid=remove-saml-footer]`)),
+		shots.take("saml-remove"),
 	)
+	// Remove sits in the card's footer, apart from Save SAML.
+	if gap := read(t, ctx, "measure Save to Remove", chromedp.Evaluate[float64](`document.querySelector('[data-testid=remove-saml]').getBoundingClientRect().top - document.querySelector('[data-testid=save-saml]').getBoundingClientRect().bottom`)); gap < 24 {
+		t.Errorf("Remove is %.0fpx under Save SAML, want it apart", gap)
+	}
 	if n := read(t, ctx, "count the mapping's workspace choices", chromedp.Evaluate[string](`String(document.querySelectorAll('[data-testid=saml-mapping] select[name=saml_workspace]')[0].options.length)`)); n != "2" {
 		t.Errorf("the mapping offers %s workspaces, want 2", n)
 	}

@@ -50,6 +50,8 @@ func TestSingleSignOnWithOpenIDConnect(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`[data-testid=save-sso]`)),
 		chromedp.WaitVisible(chromedp.CSS(`.alert-success`)),
 		shots.take("sso-settings"),
+		chromedp.ScrollIntoView(chromedp.CSS(`[data-testid=remove-sso-footer]`)),
+		shots.take("sso-remove"),
 	)
 	run(t, ctx, "sign out and in with the provider",
 		chromedp.Click(chromedp.CSS(`[data-testid=sign-out]`)),
