@@ -111,7 +111,7 @@ func (s *Store) NoteSAMLMetadataTry(ctx context.Context, orgID string, at time.T
 
 // SetSAMLMetadata stores metadata read again from the organization's metadata URL. It
 // is the provider's doing, not a person's: a change of what sign-ins rely on is audited
-// as the system's, in the organization's first workspace.
+// as the system's, in the organization's trail (and its first workspace's log).
 func (s *Store) SetSAMLMetadata(ctx context.Context, orgID string, in SAMLMetadataRead) error {
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var c SAMLConfig
@@ -134,6 +134,6 @@ func (s *Store) SetSAMLMetadata(ctx context.Context, orgID string, in SAMLMetada
 			return translate(err)
 		}
 		a := Actor{WorkspaceID: first.ID, Type: ActorSystem, Name: c.ProviderName}
-		return s.record(tx, a, change{"saml.metadata_refresh", "saml", orgID, c.ProviderName, in.Before, in.After})
+		return s.recordOrg(tx, a, orgID, change{"saml.metadata_refresh", "saml", orgID, c.ProviderName, in.Before, in.After})
 	})
 }

@@ -145,13 +145,14 @@ var ErrSSONotTried = errors.New("sign in with the provider once before requiring
 // ErrNoSSOProvider refuses "require SSO" to an organization without a provider.
 var ErrNoSSOProvider = errors.New("set up an identity provider before requiring single sign-on")
 
-// SetRequireSSO turns "require SSO" on or off for the organization the actor owns. On
-// needs a provider, OpenID Connect or SAML, that the actor has signed in with once; they
-// become the break-glass owner, the one account that keeps password sign-in.
+// SetRequireSSO turns "require SSO" on or off for the organization the actor owns (an
+// owner, or an owner's token). On needs a provider, OpenID Connect or SAML, that the
+// owner (for a token, the owner who made it) has signed in with once; they become the
+// break-glass owner, the one account that keeps password sign-in.
 func (s *Store) SetRequireSSO(ctx context.Context, a Actor, on bool) (*SSOPolicy, error) {
 	var out *SSOPolicy
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		org, err := ownerOrganization(tx, a)
+		org, owner, err := workspaceManager(tx, a)
 		if err != nil {
 			return err
 		}
@@ -165,14 +166,14 @@ func (s *Store) SetRequireSSO(ctx context.Context, a Actor, on bool) (*SSOPolicy
 			if len(p.Providers) == 0 {
 				return ErrNoSSOProvider
 			}
-			tried, err := signedInWithAny(tx, a.ID, p.Providers)
+			tried, err := signedInWithAny(tx, owner, p.Providers)
 			if err != nil {
 				return err
 			}
 			if !tried {
 				return ErrSSONotTried
 			}
-			p.BreakGlassUserID = a.ID
+			p.BreakGlassUserID = owner
 		}
 		out = p
 		action := "sso.require_off"
@@ -189,7 +190,7 @@ func (s *Store) writeSSOPolicy(tx *gorm.DB, a Actor, p *SSOPolicy, action string
 		Updates(map[string]any{"require_sso": p.RequireSSO, "break_glass_user_id": p.BreakGlassUserID}).Error; err != nil {
 		return translate(err)
 	}
-	return s.record(tx, a, change{action, "sso", p.OrganizationID, p.Names(), before, after})
+	return s.recordOrg(tx, a, p.OrganizationID, change{action, "sso", p.OrganizationID, p.Names(), before, after})
 }
 
 // keepRequireSSOHonest turns "require SSO" off after a provider changed or went, when
@@ -441,9 +442,9 @@ func orgConfig[T providerConfig](db *gorm.DB, orgID string) (*T, error) {
 }
 
 // ownerConfig is the settings of the organization the actor owns (nil when none yet),
-// with the organization's id. Anyone but its owners: ErrForbidden.
+// with the organization's id. Anyone but its owners and their tokens: ErrForbidden.
 func ownerConfig[T providerConfig](db *gorm.DB, a Actor) (*T, string, error) {
-	org, err := ownerOrganization(db, a)
+	org, _, err := workspaceManager(db, a)
 	if err != nil {
 		return nil, "", err
 	}
@@ -455,15 +456,15 @@ func ownerConfig[T providerConfig](db *gorm.DB, a Actor) (*T, string, error) {
 }
 
 // saveProvider stores the settings of the organization the actor owns: fill sets the
-// fields of the row (new or not), the audit entry keeps before and after, and "require
-// SSO" is checked against the providers then left.
+// fields of the row (new or not), the audit entry (in the organization's trail) keeps
+// before and after, and "require SSO" is checked against the providers then left.
 func saveProvider[T providerConfig, P providerRow[T]](ctx context.Context, s *Store, a Actor, fill func(tx *gorm.DB, c P, isNew bool) error) (P, error) {
 	if s.secrets == nil {
 		return nil, errNoSecretKey
 	}
 	var out P
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		org, err := ownerOrganization(tx, a)
+		org, _, err := workspaceManager(tx, a)
 		if err != nil {
 			return err
 		}
@@ -488,7 +489,7 @@ func saveProvider[T providerConfig, P providerRow[T]](ctx context.Context, s *St
 		}
 		out = c
 		p := c.Provider()
-		if err := s.record(tx, a, change{auditType(p.Kind) + ".update", auditType(p.Kind), org, p.ProviderName, before, c.auditView()}); err != nil {
+		if err := s.recordOrg(tx, a, org, change{auditType(p.Kind) + ".update", auditType(p.Kind), org, p.ProviderName, before, c.auditView()}); err != nil {
 			return err
 		}
 		return s.keepRequireSSOHonest(tx, a, org)
@@ -501,7 +502,7 @@ func saveProvider[T providerConfig, P providerRow[T]](ctx context.Context, s *St
 // left.
 func removeProvider[T providerConfig, P providerRow[T]](ctx context.Context, s *Store, a Actor) error {
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		org, err := ownerOrganization(tx, a)
+		org, _, err := workspaceManager(tx, a)
 		if err != nil {
 			return err
 		}
@@ -514,7 +515,7 @@ func removeProvider[T providerConfig, P providerRow[T]](ctx context.Context, s *
 			return translate(err)
 		}
 		p := c.Provider()
-		if err := s.record(tx, a, change{auditType(p.Kind) + ".delete", auditType(p.Kind), org, p.ProviderName, c.auditView(), nil}); err != nil {
+		if err := s.recordOrg(tx, a, org, change{auditType(p.Kind) + ".delete", auditType(p.Kind), org, p.ProviderName, c.auditView(), nil}); err != nil {
 			return err
 		}
 		return s.keepRequireSSOHonest(tx, a, org)

@@ -142,8 +142,9 @@ func ownerOrganization(tx *gorm.DB, a Actor) (string, error) {
 // who owns the token's organization now (it loses that power when they step down or
 // leave); any other token, and tokens made before 00034 (whose maker is not known), get
 // ErrForbidden. It answers the organization and the owner's user id (the one a new
-// workspace gets as its first admin). The organization's own settings (its name, owners,
-// single sign-on) stay with signed-in owners: ownerOrganization.
+// workspace gets as its first admin). The organization's single sign-on settings are
+// managed the same way (ownerConfig, saveProvider, removeProvider, SetRequireSSO); its
+// name and owners stay with signed-in owners: ownerOrganization.
 func workspaceManager(tx *gorm.DB, a Actor) (org, userID string, err error) {
 	if a.Type != ActorToken {
 		org, err = ownerOrganization(tx, a)

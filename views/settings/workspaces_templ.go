@@ -404,7 +404,7 @@ func orgAuditCard(p WorkspacesProps) templ.Component {
 		}
 		ctx = templ.InitializeContext(ctx)
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 34, "<div class=\"card\" id=\"organization-audit\"><div class=\"card-header\"><h2>Audit trail</h2></div><div class=\"card-body muted\">Changes to the organization and its workspaces, and everything recorded in a workspace before it was deleted. Each workspace's own log is under its Audit log.</div>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 34, "<div class=\"card\" id=\"organization-audit\"><div class=\"card-header\"><h2>Audit trail</h2></div><div class=\"card-body muted\">Changes to the organization, its owners, its single sign-on and its workspaces, and everything recorded in a workspace before it was deleted. Each workspace's own log is under its Audit log.</div>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
