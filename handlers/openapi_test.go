@@ -358,7 +358,26 @@ func TestOpenAPIAnswersMatchTheDocument(t *testing.T) {
 	check(http.MethodPatch, "/workspaces/"+staging, http.StatusOK, map[string]any{"name": "Staging EU"})
 	check(http.MethodDelete, "/workspaces/"+staging+"?confirm=Staging", http.StatusUnprocessableEntity, nil)
 	check(http.MethodDelete, "/workspaces/"+staging+"?confirm=Staging%20EU", http.StatusNoContent, nil)
+	// Single sign-on, an owner's token only. This app may not reach loopback providers:
+	// the OpenID Connect provider is stored as the page would, past its discovery.
+	check(http.MethodGet, "/sso", http.StatusOK, nil)
+	check(http.MethodPut, "/sso/oidc", http.StatusUnprocessableEntity, map[string]any{"provider_name": "Example ID", "issuer": "http://127.0.0.1:9/",
+		"client_id": "sluice", "client_secret": "shh", "default_role": "viewer"})
+	if _, err := s.app.store.SaveSSOConfig(t.Context(), testutil.ActorOf(owner), models.SSOInput{ProviderName: "Example ID", Issuer: "https://id.example.com",
+		ClientID: "sluice", ClientSecret: "shh", DefaultRole: models.RoleViewer, GroupsClaim: "groups",
+		GroupRoles: []models.GroupRole{{Group: "data-team", Role: models.RoleEditor}}}); err != nil {
+		t.Fatal(err)
+	}
+	check(http.MethodPut, "/sso/saml", http.StatusOK, map[string]any{"provider_name": "Campus IdP", "metadata_xml": newSAMLIdP(t).MetadataXML(t),
+		"default_role": "viewer", "groups_attribute": "groups", "group_roles": []map[string]any{{"group": "data-team", "role": "editor", "workspace_id": models.DefaultWorkspaceID}}})
+	check(http.MethodGet, "/sso", http.StatusOK, nil)
+	check(http.MethodPatch, "/sso", http.StatusUnprocessableEntity, map[string]any{"require_sso": true})
+	check(http.MethodPatch, "/sso", http.StatusOK, map[string]any{"require_sso": false})
+	check(http.MethodDelete, "/sso/oidc", http.StatusNoContent, nil)
+	check(http.MethodDelete, "/sso/oidc", http.StatusNotFound, nil)
+	check(http.MethodDelete, "/sso/saml", http.StatusNoContent, nil)
 	as = s.admin
+	check(http.MethodGet, "/sso", http.StatusForbidden, nil)
 	check(http.MethodPost, "/sources/"+s.source.ID+"/validate", http.StatusOK, nil)
 	check(http.MethodPost, "/models/"+s.model.ID+"/validate", http.StatusOK, nil)
 	check(http.MethodGet, "/runs/nope", http.StatusNotFound, nil)

@@ -99,6 +99,13 @@ func (s *Server) routes(e *echo.Echo, m *metrics, reg *prometheus.Registry) {
 	api.POST("/workspaces", apiWorkspaces.Create, adminOnly)
 	api.PATCH("/workspaces/:id", apiWorkspaces.Update, adminOnly)
 	api.DELETE("/workspaces/:id", apiWorkspaces.Delete, adminOnly)
+	apiSSO := &SSOAPI{s} // an owner's token only: the store checks it
+	api.GET("/sso", apiSSO.Show, adminOnly)
+	api.PATCH("/sso", apiSSO.Update, adminOnly)
+	api.PUT("/sso/oidc", apiSSO.SaveOIDC, adminOnly)
+	api.DELETE("/sso/oidc", apiSSO.RemoveOIDC, adminOnly)
+	api.PUT("/sso/saml", apiSSO.SaveSAML, adminOnly)
+	api.DELETE("/sso/saml", apiSSO.RemoveSAML, adminOnly)
 	apiInvitations := &InvitationAPI{s}
 	api.GET("/invitations", apiInvitations.Index, adminOnly)
 	api.POST("/invitations", apiInvitations.Create, adminOnly)
