@@ -14,7 +14,7 @@ import (
 )
 
 // The sign-in page's e-mail step tells what an e-mail signs in with, so it is throttled
-// per client address by the sign-in throttle's rule: 20 look-ups, then a wait said in
+// per client address: 100 look-ups (an office behind one address), then a wait said in
 // words and in Retry-After. Another address goes on, and so do the address's passwords.
 func TestEmailStepThrottled(t *testing.T) {
 	t.Parallel()
