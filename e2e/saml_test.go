@@ -85,6 +85,13 @@ func TestSAMLSettingsPage(t *testing.T) {
 	if status != "Set up" || !strings.HasPrefix(acs, base+"/saml/acs/") {
 		t.Errorf("SAML status %q, ACS URL %q", status, acs)
 	}
+	// Single sign-on is the organization's: the save is in its audit trail.
+	run(t, ctx, "see the save in the organization's audit trail",
+		chromedp.Click(chromedp.CSS(`[data-testid=nav-workspaces]`)),
+		chromedp.WaitVisible(chromedp.CSS(`[data-testid=organization-audit-row][data-action="saml.update"]`)),
+		chromedp.ScrollIntoView(chromedp.CSS(`#organization-audit`)),
+		shots.take("organization-audit-sso"),
+	)
 
 	run(t, ctx, "the e-mail first",
 		chromedp.Click(chromedp.CSS(`[data-testid=sign-out]`)),
