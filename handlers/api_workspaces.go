@@ -123,10 +123,11 @@ func (h *WorkspaceAPI) Update(c echo.Context) error {
 	if err := apiDecode(c, &in); err != nil {
 		return err
 	}
-	if in.Name == nil {
-		return &models.FieldError{Field: "name", Message: "Send the workspace's new name."}
+	name := "" // none sent: the store names the field once it has found the workspace
+	if in.Name != nil {
+		name = *in.Name
 	}
-	w, err := h.core.RenameWorkspace(c.Request().Context(), actor(c), c.Param("id"), *in.Name)
+	w, err := h.core.RenameWorkspace(c.Request().Context(), actor(c), c.Param("id"), name)
 	if err != nil {
 		return fmt.Errorf("rename workspace: %w", ownerOnly(err))
 	}

@@ -206,6 +206,11 @@ func issueReason(c echo.Context) *models.IssueReason {
 // its own when the link is followed without htmx.
 func (h *RunHandler) Issues(c echo.Context) error {
 	ctx, ws := c.Request().Context(), workspaceID(c)
+	// The run first: another workspace's answers not found, whatever the query says.
+	r, a, err := h.store.RunWithActivation(ctx, ws, c.Param("id"))
+	if err != nil {
+		return fmt.Errorf("run issues: %w", err)
+	}
 	f, err := issueFilter(c, true)
 	if err != nil {
 		return err
@@ -216,10 +221,6 @@ func (h *RunHandler) Issues(c echo.Context) error {
 		if shown, err = strconv.Atoi(v); err != nil || shown < 0 {
 			return echo.NewHTTPError(http.StatusBadRequest, "shown must be a whole number.")
 		}
-	}
-	r, a, err := h.store.RunWithActivation(ctx, ws, c.Param("id"))
-	if err != nil {
-		return fmt.Errorf("run issues: %w", err)
 	}
 	page, err := h.issuePage(ctx, r, f, shown)
 	if err != nil {
@@ -239,15 +240,15 @@ func (h *RunHandler) Issues(c echo.Context) error {
 // whatever the count.
 func (h *RunHandler) IssuesCSV(c echo.Context) error {
 	ctx, ws := c.Request().Context(), workspaceID(c)
+	r, err := h.store.RunByID(ctx, ws, c.Param("id"))
+	if err != nil {
+		return fmt.Errorf("issues csv: %w", err)
+	}
 	f, err := issueFilter(c, false)
 	if err != nil {
 		return err
 	}
 	stage := f.Stage
-	r, err := h.store.RunByID(ctx, ws, c.Param("id"))
-	if err != nil {
-		return fmt.Errorf("issues csv: %w", err)
-	}
 	name := "run-" + r.ID + "-issues.csv"
 	if stage != "" {
 		name = "run-" + r.ID + "-" + stage + "-issues.csv"

@@ -266,15 +266,17 @@ func uniqueWorkspaceName(tx *gorm.DB, org, name, except string) error {
 	return nil
 }
 
-// RenameWorkspace renames a workspace of the organization the actor owns.
+// RenameWorkspace renames a workspace of the organization the actor owns. The workspace
+// is looked up before the name is checked: another organization's answers not found,
+// whatever was sent.
 func (s *Store) RenameWorkspace(ctx context.Context, a Actor, id, name string) (*Workspace, error) {
-	name, err := workspaceName(name)
-	if err != nil {
-		return nil, err
-	}
 	var w *Workspace
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var err error
 		if w, err = orgWorkspace(tx, a, id); err != nil {
+			return err
+		}
+		if name, err = workspaceName(name); err != nil {
 			return err
 		}
 		if w.Name == name {
