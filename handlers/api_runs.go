@@ -230,6 +230,11 @@ func (h *RunAPI) Show(c echo.Context) error {
 // narrows to source issues or destination rejections, and ?code=&field=&message= to one
 // reason of the run page's summary.
 func (h *RunAPI) Issues(c echo.Context) error {
+	// The run first: another workspace's answers not found, whatever the query says.
+	r, err := h.store.RunByID(c.Request().Context(), workspaceID(c), c.Param("id"))
+	if err != nil {
+		return fmt.Errorf("run issues: %w", err)
+	}
 	stage := c.QueryParam("stage")
 	switch stage {
 	case "", "source", "destination":
@@ -252,7 +257,7 @@ func (h *RunAPI) Issues(c echo.Context) error {
 		}
 		cursor = string(raw)
 	}
-	list, next, err := h.store.ListRunIssues(c.Request().Context(), workspaceID(c), c.Param("id"), models.IssueFilter{Stage: stage, Reason: reason, Cursor: cursor, Limit: limit})
+	list, next, err := h.store.RunIssues(c.Request().Context(), r, models.IssueFilter{Stage: stage, Reason: reason, Cursor: cursor, Limit: limit})
 	if err != nil {
 		return fmt.Errorf("list run issues: %w", err)
 	}

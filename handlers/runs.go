@@ -47,6 +47,11 @@ const (
 // requests sent. The log's level filter (?level=) asks htmx for the log card alone.
 func (h *RunHandler) Show(c echo.Context) error {
 	ctx, ws := c.Request().Context(), workspaceID(c)
+	// The run first: another workspace's answers not found, whatever the query says.
+	r, a, err := h.runWithActivation(ctx, ws, c.Param("id"))
+	if err != nil {
+		return fmt.Errorf("show run: %w", err)
+	}
 	level := c.QueryParam("level")
 	if level != "" && !slices.Contains(runsview.LogLevels(), level) {
 		return echo.NewHTTPError(http.StatusBadRequest, "The log level must be info, warn or error.")
@@ -54,10 +59,6 @@ func (h *RunHandler) Show(c echo.Context) error {
 	filter, err := issueFilter(c, false)
 	if err != nil {
 		return err
-	}
-	r, a, err := h.runWithActivation(ctx, ws, c.Param("id"))
-	if err != nil {
-		return fmt.Errorf("show run: %w", err)
 	}
 	logs := runsview.LogProps{RunID: r.ID, Level: level, Limit: runLogLines, Running: !r.Finished()}
 	var levels []string
