@@ -140,6 +140,16 @@ func TestTwoWorkspacesOfOneOrganization(t *testing.T) {
 		theirs := into[platformBody](t, f.admin.as(globexToken).post("/platforms", map[string]any{
 			"name": "Globex hook", "kind": "webhook", "config": map[string]any{"url": f.hook.url()}}).want(t, http.StatusCreated))
 		wantErr(t, f.admin.as(f.adminTk).get("/platforms/"+theirs.ID), http.StatusNotFound, "not_found", "")
+		// Acme's ids in a body are unknown to Globex's token as they are in a path: nothing
+		// is made on Acme's source, model or segment.
+		g := f.admin.as(globexToken)
+		wantErr(t, g.post("/models", map[string]any{"source_id": f.source.ID, "name": "Borrowed", "table": "customers", "primary_key": "id"}),
+			http.StatusUnprocessableEntity, "invalid", "source_id")
+		wantErr(t, g.post("/segments", map[string]any{"model_id": f.model.ID, "name": "Borrowed", "conditions": map[string]any{"all": []any{}}}),
+			http.StatusUnprocessableEntity, "invalid", "model_id")
+		act := map[string]any{"name": "Borrowed", "segment_id": f.segment.ID, "platform_id": theirs.ID,
+			"mappings": []map[string]any{{"from": "email", "to": "email"}}, "schedule": map[string]any{"kind": "manual"}}
+		wantErr(t, g.post("/activations", act), http.StatusUnprocessableEntity, "invalid", "segment_id")
 
 		// A link to Acme's run (as in an alert e-mail) opens in Acme for Bob, who is a
 		// member there; Carol, only in Globex, does not find it.
