@@ -123,13 +123,9 @@ func (s *Service) PlanCopy(ctx context.Context, a, t models.Actor, kind, id stri
 	if err != nil {
 		return nil, err
 	}
-	var sameKind []CopyOption
-	for _, c := range sources {
-		if c.Kind == src.Kind {
-			sameKind = append(sameKind, CopyOption{c.ID, c.Name})
-		}
-	}
-	sm := copyMapping("source", src.Name, src.Kind, ch.SourceID, sameKind)
+	sm := copyMapping("source", src.Name, src.Kind, ch.SourceID, sameKind(sources, src.Kind, func(x models.Source) (string, CopyOption) {
+		return x.Kind, CopyOption{x.ID, x.Name}
+	}))
 	if len(sm.Options) == 0 {
 		return nil, &models.FieldError{Field: "source_id", Message: fmt.Sprintf(
 			"%s has no %s source to copy %s onto: connect one there first.", w.Name, src.Kind, m.Name)}
@@ -169,13 +165,9 @@ func (s *Service) PlanCopy(ctx context.Context, a, t models.Actor, kind, id stri
 		if err != nil {
 			return nil, err
 		}
-		var sameKind []CopyOption
-		for _, c := range platforms {
-			if c.Kind == p.Kind {
-				sameKind = append(sameKind, CopyOption{c.ID, c.Name})
-			}
-		}
-		pm := copyMapping("platform", p.Name, p.Kind, ch.PlatformID, sameKind)
+		pm := copyMapping("platform", p.Name, p.Kind, ch.PlatformID, sameKind(platforms, p.Kind, func(x models.Platform) (string, CopyOption) {
+			return x.Kind, CopyOption{x.ID, x.Name}
+		}))
 		if len(pm.Options) == 0 {
 			return nil, &models.FieldError{Field: "platform_id", Message: fmt.Sprintf(
 				"%s has no %s platform to send %s to: connect one there first.", w.Name, p.Kind, act.Name)}
@@ -296,6 +288,18 @@ func (s *Service) Copy(ctx context.Context, a models.Actor, plan *CopyPlan) (*mo
 		return nil, pr
 	}
 	return s.store.CopyInto(ctx, a, plan.target, plan.kind, plan.id, plan.input)
+}
+
+// sameKind is the target's sources or platforms of the kind copied: only those can run
+// what was made for it.
+func sameKind[T any](all []T, kind string, of func(T) (string, CopyOption)) []CopyOption {
+	var out []CopyOption
+	for _, x := range all {
+		if k, o := of(x); k == kind {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 // copyMapping maps a source or platform onto the target's of the same kind (options):

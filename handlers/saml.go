@@ -72,11 +72,7 @@ func (h *SSOHandler) startSAML(c echo.Context, org, next string) error {
 	if err != nil {
 		return fmt.Errorf("start SAML sign-in: %w", err)
 	}
-	session(c).Values[sessSSOState] = models.HashToken(relay)
-	if err := saveSession(c); err != nil {
-		return err
-	}
-	return redirect(c, to)
+	return h.toProvider(c, relay, to)
 }
 
 // SaveSAML checks and stores the SAML settings: the identity provider's metadata is

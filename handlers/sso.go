@@ -251,6 +251,12 @@ func (h *SSOHandler) Start(c echo.Context) error {
 	case err != nil:
 		return fmt.Errorf("start SSO: %w", err)
 	}
+	return h.toProvider(c, state, to)
+}
+
+// toProvider marks this browser as the one that started the sign-in (state, or SAML's
+// relay state), then sends it to the provider.
+func (h *SSOHandler) toProvider(c echo.Context, state, to string) error {
 	session(c).Values[sessSSOState] = models.HashToken(state)
 	if err := saveSession(c); err != nil {
 		return err
