@@ -102,18 +102,13 @@ type apiActivationSettingsIn struct {
 
 // apply lays the body over req: what the body gives replaces, the rest is kept.
 func (in apiActivationInput) apply(req *models.ActivationInput) {
-	set := func(dst *string, v *string) {
-		if v != nil {
-			*dst = *v
-		}
-	}
-	set(&req.Name, in.Name)
-	set(&req.SegmentID, in.SegmentID)
-	set(&req.PlatformID, in.PlatformID)
+	setString(&req.Name, in.Name)
+	setString(&req.SegmentID, in.SegmentID)
+	setString(&req.PlatformID, in.PlatformID)
 	if in.Action != nil && *in.Action != req.Action {
 		req.Settings.Action = nil // another action's settings do not apply
 	}
-	set(&req.Action, in.Action)
+	setString(&req.Action, in.Action)
 	if in.ActionSettings != nil {
 		req.Settings.Action = *in.ActionSettings
 	}
@@ -127,7 +122,7 @@ func (in apiActivationInput) apply(req *models.ActivationInput) {
 		req.Schedule.Kind = "manual"
 	}
 	if st := in.Settings; st != nil {
-		set(&req.Settings.DefaultPhoneRegion, st.DefaultPhoneRegion)
+		setString(&req.Settings.DefaultPhoneRegion, st.DefaultPhoneRegion)
 		if st.SourceIssueThreshold != nil {
 			req.Settings.SourceIssueThreshold = *st.SourceIssueThreshold
 		}

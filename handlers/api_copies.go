@@ -40,7 +40,8 @@ type apiCopyInput struct {
 	DryRun     bool   `json:"dry_run"`
 }
 
-type apiCopyWorkspaceJSON struct {
+// apiCopyRefJSON names a workspace, or a source or platform to map onto, by id and name.
+type apiCopyRefJSON struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
 }
@@ -54,13 +55,13 @@ type apiCopyItemJSON struct {
 }
 
 type apiCopyMappingJSON struct {
-	Kind     string                 `json:"kind"`
-	From     string                 `json:"from"`
-	FromKind string                 `json:"from_kind"`
-	ToID     *string                `json:"to_id"`
-	ToName   *string                `json:"to_name"`
-	ByName   bool                   `json:"by_name"`
-	Options  []apiCopyWorkspaceJSON `json:"options"`
+	Kind     string           `json:"kind"`
+	From     string           `json:"from"`
+	FromKind string           `json:"from_kind"`
+	ToID     *string          `json:"to_id"`
+	ToName   *string          `json:"to_name"`
+	ByName   bool             `json:"by_name"`
+	Options  []apiCopyRefJSON `json:"options"`
 }
 
 type apiCopyProblemJSON struct {
@@ -71,7 +72,7 @@ type apiCopyProblemJSON struct {
 // apiCopyJSON is a copy, previewed or made.
 type apiCopyJSON struct {
 	DryRun          bool                 `json:"dry_run"`
-	TargetWorkspace apiCopyWorkspaceJSON `json:"target_workspace"`
+	TargetWorkspace apiCopyRefJSON       `json:"target_workspace"`
 	Items           []apiCopyItemJSON    `json:"items"`
 	Mappings        []apiCopyMappingJSON `json:"mappings"`
 	Problem         *apiCopyProblemJSON  `json:"problem"`
@@ -123,13 +124,13 @@ func (h *CopyAPI) Create(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("plan copy: %w", err)
 	}
-	body := apiCopyJSON{DryRun: in.DryRun, TargetWorkspace: apiCopyWorkspaceJSON{plan.Target.ID, plan.Target.Name},
+	body := apiCopyJSON{DryRun: in.DryRun, TargetWorkspace: apiCopyRefJSON{plan.Target.ID, plan.Target.Name},
 		Items: []apiCopyItemJSON{}, Mappings: []apiCopyMappingJSON{}}
 	for _, m := range plan.Mappings {
 		jm := apiCopyMappingJSON{Kind: m.Kind, From: m.From, FromKind: m.FromKind, ToID: orNull(m.ToID), ToName: orNull(m.ToName),
-			ByName: m.ByName, Options: []apiCopyWorkspaceJSON{}}
+			ByName: m.ByName, Options: []apiCopyRefJSON{}}
 		for _, o := range m.Options {
-			jm.Options = append(jm.Options, apiCopyWorkspaceJSON{o.ID, o.Name})
+			jm.Options = append(jm.Options, apiCopyRefJSON{o.ID, o.Name})
 		}
 		body.Mappings = append(body.Mappings, jm)
 	}

@@ -258,6 +258,8 @@ func (h *SSOAPI) SaveSAML(c echo.Context) error {
 	return h.answer(c, http.StatusOK)
 }
 
+// setString lays a JSON body's field over a stored value: given (even empty) replaces,
+// left out (nil) keeps.
 func setString(dst *string, v *string) {
 	if v != nil {
 		*dst = *v
